@@ -1,0 +1,81 @@
+// Express middleware: maps a request to (key, cost) and a decision to an HTTP answer; the core decides.
+
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Decision } from '../../src/decision.js';
+import { decisionHeaders, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
+import { resolveHttpOptions, type HttpRateLimitOptions } from '../../src/http/http-options.js';
+import { ipKey } from '../../src/http/ip-key.js';
+import type { Limiter } from '../../src/limiter.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The rate-limit decision for this request, set by `flowgate/express`. */
+      rateLimit?: Decision;
+    }
+  }
+}
+
+/** Options of {@link rateLimit}: the shared HTTP adapter options, plus an Express `handler`. */
+export interface ExpressRateLimitOptions extends HttpRateLimitOptions<Request> {
+  /** Answers a rejection instead of the default (status, headers already set, problem+json body). */
+  handler?: (req: Request, res: Response, next: NextFunction, decision: Decision) => unknown;
+}
+
+/** The middleware returned by {@link rateLimit}, with its limiter for events, `peek`, `reset` and `close`. */
+export type ExpressRateLimitMiddleware = RequestHandler & { readonly limiter: Limiter };
+
+/** The default key: `req.ip` (which honours Express's `trust proxy`), IPv6 grouped by /56. */
+function defaultKey(req: Request): string {
+  return ipKey(req.ip ?? req.socket?.remoteAddress);
+}
+
+/**
+ * Creates Express middleware (Express 4 and 5) that rate-limits requests, queueing those over the
+ * limit when the `queue` option is set. Every response carries the IETF `RateLimit` and
+ * `RateLimit-Policy` headers; a rejection also carries `Retry-After`. Bad options throw here.
+ *
+ * @example
+ * app.use(rateLimit({ rate: 100, interval: '1m', queue: { maxSize: 20, maxWait: '2s' } }));
+ */
+export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware {
+  const config = resolveHttpOptions<Request>(options as ExpressRateLimitOptions & Record<string, unknown>, ['handler'], defaultKey);
+  const handler = options.handler;
+  const { limiter } = config;
+
+  const middleware = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    try {
+      if (config.skip !== undefined && (await config.skip(req))) return next();
+      const { key, cost } = await requestKeyAndCost(config, req);
+      let decision: Decision;
+      if (limiter.queueing) {
+        // A client that goes away while its request waits gives its place up at once.
+        const gone = new AbortController();
+        const onClose = (): void => gone.abort();
+        res.once('close', onClose);
+        try {
+          decision = await limiter.take(key, { cost, signal: gone.signal });
+        } finally {
+          res.off('close', onClose);
+        }
+        if (gone.signal.aborted) return;
+      } else {
+        decision = await limiter.take(key, { cost });
+      }
+      req.rateLimit = decision;
+      if (!res.headersSent) res.set(decisionHeaders(decision, config));
+      if (decision.allowed) return next();
+      res.status(rejectionStatus(decision, config));
+      if (handler !== undefined) {
+        await handler(req, res, next, decision);
+        return;
+      }
+      const body = await rejectionBody(decision, config, req);
+      res.type(body.contentType).send(body.payload);
+    } catch (error) {
+      next(error);
+    }
+  };
+  return Object.assign(middleware as RequestHandler, { limiter });
+}

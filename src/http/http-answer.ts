@@ -1,0 +1,43 @@
+// Maps a decision to an HTTP answer: the headers of every response, and the status and body of a rejection.
+
+import type { Decision } from '../decision.js';
+import type { ResolvedHttpOptions } from './http-options.js';
+import { PROBLEM_CONTENT_TYPE, problemDetails } from './problem-details.js';
+import { rateLimitHeaders, retryAfterSeconds } from './rate-limit-headers.js';
+
+/** The body of a rejection, ready to send. */
+export interface RejectionBody {
+  readonly contentType: string;
+  readonly payload: string;
+}
+
+/** Headers for any response: the RateLimit fields, and `Retry-After` on a rejection that can succeed later. */
+export function decisionHeaders<Req>(decision: Decision, options: ResolvedHttpOptions<Req>): Record<string, string> {
+  const headers = rateLimitHeaders(decision, options.headers, options.policyName);
+  const retryAfter = retryAfterSeconds(decision);
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+  return headers;
+}
+
+/** The status of a rejection: `statusCode` (429) over the limit, 503 when the limiter is closing. */
+export function rejectionStatus<Req>(decision: Decision, options: ResolvedHttpOptions<Req>): number {
+  return decision.reason === 'closed' ? 503 : options.statusCode;
+}
+
+/** The body of a rejection: the `message` option when set, problem+json otherwise. */
+export async function rejectionBody<Req>(decision: Decision, options: ResolvedHttpOptions<Req>, req: Req): Promise<RejectionBody> {
+  const message = typeof options.message === 'function' ? await options.message(req, decision) : options.message;
+  if (message === undefined) {
+    const problem = problemDetails(decision, rejectionStatus(decision, options), options.policyName);
+    return { contentType: PROBLEM_CONTENT_TYPE, payload: JSON.stringify(problem) };
+  }
+  if (typeof message === 'string') return { contentType: 'text/plain; charset=utf-8', payload: message };
+  return { contentType: 'application/json; charset=utf-8', payload: JSON.stringify(message) };
+}
+
+/** Resolves the key and cost of a request through the adapter options (each may be async). */
+export async function requestKeyAndCost<Req>(options: ResolvedHttpOptions<Req>, req: Req): Promise<{ key: string; cost: number }> {
+  const key = await options.key(req);
+  const cost = typeof options.cost === 'function' ? await options.cost(req) : options.cost;
+  return { key, cost };
+}

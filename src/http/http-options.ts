@@ -1,0 +1,94 @@
+// The options every HTTP adapter shares (key, cost, skip, status, message, headers), validated once.
+
+import type { Decision } from '../decision.js';
+import { FlowgateConfigError } from '../errors.js';
+import { createLimiter, Limiter } from '../limiter.js';
+import { rejectUnknownOptions, requireNumber, type LimiterOptions } from '../limiter-options.js';
+import { HEADER_FORMATS, type HeaderFormat } from './rate-limit-headers.js';
+
+/** A value, or a promise of one. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Options shared by `flowgate/express`, `flowgate/koa` and `flowgate/nestjs`. `Req` is what the
+ * adapter hands to the functions: an Express request, a Koa context, a Nest execution context.
+ * Either the limiter options (`rate`, `interval`, `burst`, `queue`, `store`, `name`) or an existing
+ * `limiter`.
+ */
+export interface HttpRateLimitOptions<Req> extends Partial<LimiterOptions> {
+  /** An existing limiter to use instead of creating one from the limiter options. */
+  limiter?: Limiter;
+  /** The bucket key of a request (sync or async). Default: the client IP, IPv6 grouped by /56. */
+  key?: (req: Req) => MaybePromise<string>;
+  /** Tokens a request costs: a number, or a (sync or async) function of the request. Default 1. */
+  cost?: number | ((req: Req) => MaybePromise<number>);
+  /** Requests for which this returns true pass without touching the limit (sync or async). */
+  skip?: (req: Req) => MaybePromise<boolean>;
+  /** Status of a rejection over the limit. Default 429. (A closing limiter answers 503.) */
+  statusCode?: number;
+  /** Body of a rejection: a string (text/plain), an object (JSON) or a function of (request, decision). Default: problem+json. */
+  message?: string | object | ((req: Req, decision: Decision) => MaybePromise<unknown>);
+  /** The RateLimit header form: `'draft-8'` (default), `'draft-7'`, or `false` for none. */
+  headers?: HeaderFormat;
+  /** The policy name in the headers and problem body. Default: the limiter's name. */
+  policyName?: string;
+}
+
+/** Adapter options after validation. */
+export interface ResolvedHttpOptions<Req> {
+  readonly limiter: Limiter;
+  readonly key: (req: Req) => MaybePromise<string>;
+  readonly cost: number | ((req: Req) => MaybePromise<number>);
+  readonly skip: ((req: Req) => MaybePromise<boolean>) | undefined;
+  readonly statusCode: number;
+  readonly message: HttpRateLimitOptions<Req>['message'];
+  readonly headers: HeaderFormat;
+  readonly policyName: string;
+}
+
+const LIMITER_KEYS = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock'];
+const HTTP_KEYS = ['limiter', 'key', 'cost', 'skip', 'statusCode', 'message', 'headers', 'policyName'];
+
+/**
+ * Validates adapter options at construction time and creates the limiter when none is given.
+ * `extraKeys` are the adapter's own options, each a function (such as Express's `handler`);
+ * `defaultKey` maps a request to its default key.
+ */
+export function resolveHttpOptions<Req>(
+  options: HttpRateLimitOptions<Req> & Record<string, unknown>,
+  extraKeys: readonly string[],
+  defaultKey: (req: Req) => string,
+): ResolvedHttpOptions<Req> {
+  if (options === null || typeof options !== 'object') {
+    throw new FlowgateConfigError('options', options, 'must be an object such as { rate: 10, interval: "1s" }');
+  }
+  rejectUnknownOptions(options, [...LIMITER_KEYS, ...HTTP_KEYS, ...extraKeys]);
+  const limiterOptions = Object.fromEntries(Object.entries(options).filter(([k]) => LIMITER_KEYS.includes(k)));
+  let limiter: Limiter;
+  if (options.limiter !== undefined) {
+    if (!(options.limiter instanceof Limiter)) throw new FlowgateConfigError('limiter', options.limiter, 'must be a Limiter from createLimiter()');
+    const clash = Object.keys(limiterOptions)[0];
+    if (clash !== undefined) throw new FlowgateConfigError(clash, limiterOptions[clash], 'cannot be combined with `limiter`: set it on the limiter instead');
+    limiter = options.limiter;
+  } else {
+    limiter = createLimiter(limiterOptions as unknown as LimiterOptions);
+  }
+  for (const name of ['key', 'skip', ...extraKeys]) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new FlowgateConfigError(name, options[name], 'must be a function');
+  }
+  const cost = options.cost ?? 1;
+  if (typeof cost !== 'function') requireNumber('cost', cost, { min: 0, minInclusive: true });
+  const statusCode = requireNumber('statusCode', options.statusCode ?? 429, { integer: true, min: 400, minInclusive: true });
+  if (statusCode > 599) throw new FlowgateConfigError('statusCode', statusCode, 'must be an HTTP error status from 400 to 599');
+  const headers = options.headers ?? 'draft-8';
+  if (!HEADER_FORMATS.includes(headers)) throw new FlowgateConfigError('headers', headers, "must be 'draft-8', 'draft-7' or false");
+  const policyName = options.policyName ?? limiter.name;
+  if (typeof policyName !== 'string' || !/^[\x20-\x7e]{1,128}$/.test(policyName)) {
+    throw new FlowgateConfigError('policyName', policyName, 'must be 1 to 128 printable ASCII characters');
+  }
+  const message = options.message;
+  if (message !== undefined && !['string', 'object', 'function'].includes(typeof message)) {
+    throw new FlowgateConfigError('message', message, 'must be a string, an object or a function of (request, decision)');
+  }
+  return { limiter, key: options.key ?? defaultKey, cost, skip: options.skip, statusCode, message, headers, policyName };
+}

@@ -1,0 +1,51 @@
+// The IETF RateLimit / RateLimit-Policy header fields (draft-8 and draft-7 forms) and Retry-After.
+
+import type { Decision } from '../decision.js';
+import type { BucketPolicy } from '../policy.js';
+
+/** Which form of the IETF RateLimit header fields to send, or `false` for none. */
+export type HeaderFormat = 'draft-8' | 'draft-7' | false;
+
+/** The header formats an adapter accepts. */
+export const HEADER_FORMATS: readonly HeaderFormat[] = ['draft-8', 'draft-7', false];
+
+/**
+ * The policy window in whole seconds: the time the bucket takes to refill from empty to full, so
+ * that `q` tokens per `w` seconds is the sustained rate (at least 1).
+ */
+export function policyWindowSeconds(policy: BucketPolicy): number {
+  return Math.max(1, Math.ceil(policy.burst / policy.ratePerMs / 1000));
+}
+
+/** A Structured Field string: quoted, with `\` and `"` escaped. */
+function sfString(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/**
+ * The `RateLimit-Policy` and `RateLimit` header values for a decision.
+ * - draft-8: `RateLimit-Policy: "<name>";q=<burst>;w=<seconds>` and `RateLimit: "<name>";r=<remaining>;t=<seconds until full>`
+ * - draft-7: `RateLimit-Policy: <burst>;w=<seconds>` and `RateLimit: limit=<burst>, remaining=<r>, reset=<t>`
+ */
+export function rateLimitHeaders(decision: Decision, format: HeaderFormat, policyName = decision.policy.name): Record<string, string> {
+  if (format === false) return {};
+  const w = policyWindowSeconds(decision.policy);
+  const t = Math.ceil(decision.resetMs / 1000);
+  if (format === 'draft-7') {
+    return {
+      'RateLimit-Policy': `${decision.limit};w=${w}`,
+      RateLimit: `limit=${decision.limit}, remaining=${decision.remaining}, reset=${t}`,
+    };
+  }
+  const name = sfString(policyName);
+  return {
+    'RateLimit-Policy': `${name};q=${decision.limit};w=${w}`,
+    RateLimit: `${name};r=${decision.remaining};t=${t}`,
+  };
+}
+
+/** `Retry-After` in whole seconds, rounded up (at least 1), for a rejection that can succeed later. */
+export function retryAfterSeconds(decision: Decision): number | undefined {
+  if (decision.allowed || decision.reason === 'cost-exceeds-burst' || decision.reason === 'aborted') return undefined;
+  return Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+}

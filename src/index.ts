@@ -1,0 +1,17 @@
+// The flowgate core: limiter, token-bucket math, stores, and the framework-free HTTP helpers.
+
+export { createLimiter, Limiter, type KeyState, type TakeOptions } from './limiter.js';
+export type { LimiterOptions, QueueOptions } from './limiter-options.js';
+export type { LimiterEvents, LimiterEventName } from './limiter-events.js';
+export type { Decision, RejectReason } from './decision.js';
+export type { Store, StoreTakeResult } from './store.js';
+export type { BucketPolicy } from './policy.js';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { FlowgateError, FlowgateConfigError, FlowgateArgumentError, type FlowgateErrorCode } from './errors.js';
+export { parseDuration, type Duration } from './duration.js';
+export { monotonicClock, type Clock } from './clock.js';
+export * as tokenBucket from './token-bucket.js';
+export { ipKey } from './http/ip-key.js';
+export { rateLimitHeaders, retryAfterSeconds, policyWindowSeconds, type HeaderFormat } from './http/rate-limit-headers.js';
+export { problemDetails, QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, type ProblemDetails } from './http/problem-details.js';
+export type { HttpRateLimitOptions, MaybePromise } from './http/http-options.js';

@@ -1,0 +1,130 @@
+// The options of createLimiter, their defaults, and their validation at construction time.
+
+import type { Clock } from './clock.js';
+import { parseDuration, type Duration } from './duration.js';
+import { FlowgateConfigError } from './errors.js';
+import { bucketPolicy, type BucketPolicy } from './policy.js';
+import type { Store } from './store.js';
+
+/** Options of the overflow queue: where takes over the limit wait for tokens instead of failing. */
+export interface QueueOptions {
+  /** The most takes that may wait at once per key; the next one is rejected with `'queue-full'`. Default 100. */
+  maxSize?: number;
+  /**
+   * The longest a take may wait. A take that cannot be served in time, given its place in the
+   * queue and the refill rate, is rejected at once. Default `'10s'`.
+   */
+  maxWait?: Duration;
+}
+
+/** Options of {@link createLimiter}. */
+export interface LimiterOptions {
+  /** Tokens added per `interval`: the sustained rate. Required; > 0. */
+  rate: number;
+  /** The refill interval. Default `'1s'`. */
+  interval?: Duration;
+  /** Bucket capacity: how many tokens may be spent at once. An integer >= 1; default `ceil(rate)`. */
+  burst?: number;
+  /** Let takes over the limit wait in a FIFO per key: `true` for defaults, or the queue's bounds. Default off. */
+  queue?: boolean | QueueOptions;
+  /** Where buckets live. Default: a new {@link MemoryStore} owned (and closed) by the limiter. */
+  store?: Store;
+  /** The limiter's name: the policy name in headers and the bucket namespace in a shared store. Default `'default'`. */
+  name?: string;
+  /** The clock for refill and waiting (tests and simulations). Default: monotonic. */
+  clock?: Clock;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedLimiterOptions {
+  readonly policy: BucketPolicy;
+  readonly queue: { readonly maxSize: number; readonly maxWaitMs: number } | undefined;
+  readonly store: Store | undefined;
+  readonly clock: Clock | undefined;
+}
+
+const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock'];
+const KNOWN_QUEUE = ['maxSize', 'maxWait'];
+/** Option names of other limiters, mapped to flowgate's, for a helpful error on a typo or a port. */
+const LOOKALIKES: Record<string, string> = {
+  windowms: 'interval', window: 'interval', duration: 'interval', ttl: 'interval', per: 'interval',
+  max: 'rate', limit: 'rate', points: 'rate', tokens: 'rate', capacity: 'burst', bucketsize: 'burst',
+  maxqueuesize: 'queue.maxSize', maxwait: 'queue.maxWait', timeout: 'queue.maxWait', keyprefix: 'name', prefix: 'name',
+};
+
+const DEFAULT_QUEUE = { maxSize: 100, maxWait: '10s' };
+const NAME_PATTERN = /^[\x20-\x7e]{1,128}$/;
+
+/** Throws {@link FlowgateConfigError} for any key of `options` that is not in `known`. */
+export function rejectUnknownOptions(options: object, known: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const lower = key.toLowerCase();
+    const hint = known.find((k) => k.toLowerCase() === lower) ?? LOOKALIKES[lower];
+    const allowed = `unknown option${hint ? ` (did you mean '${hint}'?)` : ''}; known options: ${known.join(', ')}`;
+    throw new FlowgateConfigError(prefix + key, (options as Record<string, unknown>)[key], allowed);
+  }
+}
+
+/** Throws {@link FlowgateConfigError} unless `value` is a finite number above (or at) `rule.min`, an integer if asked. */
+export function requireNumber(option: string, value: unknown, rule: { integer?: boolean; min: number; minInclusive: boolean }): number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (rule.minInclusive ? value >= rule.min : value > rule.min) &&
+    (!rule.integer || Number.isInteger(value));
+  if (!ok) {
+    const kind = rule.integer ? 'an integer' : 'a finite number';
+    throw new FlowgateConfigError(option, value, `must be ${kind} ${rule.minInclusive ? '>=' : '>'} ${rule.min}`);
+  }
+  return value as number;
+}
+
+/** Validates limiter options and fills in defaults; throws {@link FlowgateConfigError} on the first bad one. */
+export function resolveLimiterOptions(options: LimiterOptions): ResolvedLimiterOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new FlowgateConfigError('options', options, 'must be an object such as { rate: 10, interval: "1s" }');
+  }
+  rejectUnknownOptions(options, KNOWN);
+  const rate = requireNumber('rate', options.rate, { min: 0, minInclusive: false });
+  const intervalMs = parseDuration(options.interval ?? 1000, 'interval');
+  if (intervalMs <= 0) throw new FlowgateConfigError('interval', options.interval, 'must be longer than 0 ms');
+  const burst = options.burst === undefined ? Math.max(1, Math.ceil(rate)) : requireNumber('burst', options.burst, { integer: true, min: 1, minInclusive: true });
+  const name = options.name ?? 'default';
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new FlowgateConfigError('name', name, 'must be 1 to 128 printable ASCII characters');
+  }
+  return {
+    policy: bucketPolicy(name, rate, intervalMs, burst),
+    queue: resolveQueue(options.queue),
+    store: resolveStore(options.store),
+    clock: resolveClock(options.clock),
+  };
+}
+
+function resolveQueue(queue: LimiterOptions['queue']): ResolvedLimiterOptions['queue'] {
+  if (queue === undefined || queue === false) return undefined;
+  const given: QueueOptions = queue === true ? {} : queue;
+  if (given === null || typeof given !== 'object') {
+    throw new FlowgateConfigError('queue', queue, 'must be true, false, or { maxSize, maxWait }');
+  }
+  rejectUnknownOptions(given, KNOWN_QUEUE, 'queue.');
+  const maxSize = requireNumber('queue.maxSize', given.maxSize ?? DEFAULT_QUEUE.maxSize, { integer: true, min: 0, minInclusive: true });
+  const maxWaitMs = parseDuration(given.maxWait ?? DEFAULT_QUEUE.maxWait, 'queue.maxWait');
+  if (maxWaitMs > 2_147_483_647) throw new FlowgateConfigError('queue.maxWait', given.maxWait, 'must be at most 2147483647 ms (about 24.8 days)');
+  return { maxSize, maxWaitMs };
+}
+
+function resolveStore(store: unknown): Store | undefined {
+  if (store === undefined) return undefined;
+  const methods = ['take', 'refund', 'peek', 'reset', 'close'] as const;
+  const missing = methods.filter((m) => typeof (store as Record<string, unknown> | null)?.[m] !== 'function');
+  if (missing.length > 0) throw new FlowgateConfigError('store', store, `must implement the Store interface (missing: ${missing.join(', ')})`);
+  return store as Store;
+}
+
+function resolveClock(clock: unknown): Clock | undefined {
+  if (clock === undefined) return undefined;
+  if (typeof (clock as Clock | null)?.now !== 'function') throw new FlowgateConfigError('clock', clock, 'must have a now() method returning milliseconds');
+  return clock as Clock;
+}

@@ -1,0 +1,286 @@
+// The overflow queue: takes over the limit wait in a FIFO per key until their tokens are there.
+
+import type { Clock } from './clock.js';
+import type { BucketPolicy } from './policy.js';
+import type { Store } from './store.js';
+import { msUntilFits } from './token-bucket.js';
+
+/** How a wait in the queue ended. */
+export type QueueOutcome =
+  | { readonly admitted: true; readonly tokens: number; readonly waitedMs: number }
+  | {
+      readonly admitted: false;
+      readonly reason: 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'closed';
+      readonly tokens: number;
+      readonly retryAfterMs: number;
+      readonly waitedMs: number;
+    };
+
+/** What the queue reports as it works; the limiter turns these into events. */
+export interface QueueObserver {
+  /** A take was told to wait: `position` 0 is the head; `predictedWaitMs` is its expected wait. */
+  enqueued(key: string, cost: number, position: number, size: number, predictedWaitMs: number): void;
+  /** A take that had waited was served. */
+  dequeued(key: string, cost: number, waitedMs: number): void;
+  /** A take that had waited was rejected because it could not be served within maxWait. */
+  timedOut(key: string, cost: number, waitedMs: number): void;
+  /** A take was aborted through its signal while in the queue. */
+  aborted(key: string, cost: number, waitedMs: number): void;
+}
+
+/** Bounds of the queue, validated. */
+export interface QueueLimits {
+  readonly maxSize: number;
+  readonly maxWaitMs: number;
+}
+
+interface Waiter {
+  readonly cost: number;
+  readonly arrivedAt: number;
+  readonly deadline: number;
+  /** Told to wait (counted against maxSize); false while its first attempt is undecided. */
+  waiting: boolean;
+  settled: boolean;
+  readonly settle: (outcome: QueueOutcome) => void;
+  readonly fail: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** The waiters of one key. Exists only while the key has waiters or a take in flight. */
+class KeyLine {
+  readonly waiters: Waiter[] = [];
+  /** Sum of the waiters' costs. */
+  queuedCost = 0;
+  /** How many waiters have been told to wait. */
+  waitingCount = 0;
+  /** The head's store take is in flight. */
+  taking = false;
+  /** The one timer of this key: fires when the head's tokens are due. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Tokens last reported by the store, and the clock reading then. */
+  tokens = 0;
+  tokensAt = Number.NEGATIVE_INFINITY;
+
+  constructor(readonly key: string) {}
+
+  get idle(): boolean {
+    return this.waiters.length === 0 && !this.taking && this.timer === undefined;
+  }
+}
+
+/**
+ * Per-key FIFO lines of takes waiting for tokens.
+ *
+ * Arrival order is strict per key: a take joins the line whenever the line is not empty, so a later
+ * take (even a cheaper one) never overtakes an earlier one. Only the head of a line ever asks the
+ * store for tokens, and a sleeping line has exactly one timer, set for when the head's tokens are
+ * due. Every time the store says "not yet", the whole line is re-checked against the refill rate:
+ * a waiter that can no longer be served before its deadline is rejected at once, with the time at
+ * which it could have been.
+ */
+export class OverflowQueue {
+  private readonly lines = new Map<string, KeyLine>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly policy: BucketPolicy,
+    private readonly limits: QueueLimits,
+    private readonly clock: Clock,
+    private readonly observer: QueueObserver,
+  ) {}
+
+  /** Takes `cost` tokens for `key`, waiting in line when they are not there yet. */
+  take(key: string, cost: number, signal?: AbortSignal): Promise<QueueOutcome> {
+    let line = this.lines.get(key);
+    if (line === undefined) {
+      line = new KeyLine(key);
+      this.lines.set(key, line);
+    }
+    const now = this.clock.now();
+    const sleeping = line.waiters.length > 0 && !line.taking;
+    if (sleeping && line.waiters.length >= this.limits.maxSize) {
+      return Promise.resolve(this.refusal(line, cost, now, 'queue-full'));
+    }
+    if (line.taking && line.waiters.length > this.limits.maxSize) {
+      return Promise.resolve(this.refusal(line, cost, now, 'queue-full'));
+    }
+    if (sleeping) {
+      const predicted = msUntilFits(this.estimateTokens(line, now), line.queuedCost + cost, this.policy);
+      if (predicted > this.limits.maxWaitMs) return Promise.resolve(this.refusal(line, cost, now, 'limited'));
+    }
+    return new Promise<QueueOutcome>((resolve, reject) => {
+      const waiter: Waiter = {
+        cost,
+        arrivedAt: now,
+        deadline: now + this.limits.maxWaitMs,
+        waiting: false,
+        settled: false,
+        settle: resolve,
+        fail: reject,
+        signal,
+        onAbort: undefined,
+      };
+      const currentLine = line as KeyLine;
+      currentLine.waiters.push(waiter);
+      currentLine.queuedCost += cost;
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.abort(currentLine, waiter);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      if (sleeping) this.markWaiting(currentLine, waiter, currentLine.waiters.length - 1, now);
+      if (!currentLine.taking && currentLine.timer === undefined) void this.pump(currentLine);
+    });
+  }
+
+  /** Number of takes waiting for `key`. */
+  size(key: string): number {
+    return this.lines.get(key)?.waiters.length ?? 0;
+  }
+
+  /** Re-tries the head of `key`'s line now (after a reset, for example). */
+  wake(key: string): void {
+    const line = this.lines.get(key);
+    if (line?.timer === undefined) return;
+    clearTimeout(line.timer);
+    line.timer = undefined;
+    void this.pump(line);
+  }
+
+  /** Rejects every waiter with `'closed'` and stops every timer. */
+  close(): void {
+    const now = this.clock.now();
+    for (const line of this.lines.values()) {
+      if (line.timer !== undefined) clearTimeout(line.timer);
+      line.timer = undefined;
+      for (const waiter of line.waiters.splice(0)) {
+        this.finish(waiter, { admitted: false, reason: 'closed', tokens: line.tokens, retryAfterMs: 0, waitedMs: now - waiter.arrivedAt });
+      }
+      line.queuedCost = 0;
+      line.waitingCount = 0;
+    }
+    this.lines.clear();
+  }
+
+  /** Serves the line's head for as long as tokens are there; then sleeps until they are due. */
+  private async pump(line: KeyLine): Promise<void> {
+    line.timer = undefined;
+    for (;;) {
+      const head = line.waiters[0];
+      if (head === undefined) break;
+      line.taking = true;
+      let result;
+      try {
+        result = await this.store.take(this.policy, line.key, head.cost);
+      } catch (error) {
+        line.taking = false;
+        this.failAll(line, error);
+        break;
+      }
+      line.taking = false;
+      const now = this.clock.now();
+      line.tokens = result.tokens;
+      line.tokensAt = now;
+      if (head.settled) {
+        // Aborted or closed while its take was in flight: give back what it got, serve the next.
+        if (result.taken) this.store.refund(this.policy, line.key, head.cost).catch(() => undefined);
+        continue;
+      }
+      if (result.taken) {
+        this.remove(line, head);
+        if (head.waiting) this.observer.dequeued(line.key, head.cost, now - head.arrivedAt);
+        this.finish(head, { admitted: true, tokens: result.tokens, waitedMs: now - head.arrivedAt });
+        continue;
+      }
+      this.recheck(line, now);
+      const next = line.waiters[0];
+      if (next === undefined) break;
+      if (next !== head) continue;
+      const delay = msUntilFits(line.tokens, head.cost, this.policy);
+      line.timer = setTimeout(() => void this.pump(line), Math.ceil(delay));
+      return;
+    }
+    if (line.idle && this.lines.get(line.key) === line) this.lines.delete(line.key);
+  }
+
+  /** Walks the line with the tokens now known: rejects who cannot make their deadline, admits the rest to wait. */
+  private recheck(line: KeyLine, now: number): void {
+    let ahead = 0;
+    for (let i = 0; i < line.waiters.length; ) {
+      const waiter = line.waiters[i] as Waiter;
+      const wait = msUntilFits(line.tokens, ahead + waiter.cost, this.policy);
+      if (!waiter.waiting && line.waitingCount >= this.limits.maxSize) {
+        this.reject(line, waiter, 'queue-full', wait, now);
+      } else if (wait > waiter.deadline - now) {
+        this.reject(line, waiter, waiter.waiting ? 'timeout' : 'limited', wait, now);
+      } else {
+        if (!waiter.waiting) this.markWaiting(line, waiter, i, now, wait);
+        ahead += waiter.cost;
+        i++;
+      }
+    }
+  }
+
+  private markWaiting(line: KeyLine, waiter: Waiter, position: number, now: number, predicted?: number): void {
+    waiter.waiting = true;
+    line.waitingCount++;
+    const wait = predicted ?? msUntilFits(this.estimateTokens(line, now), line.queuedCost, this.policy);
+    this.observer.enqueued(line.key, waiter.cost, position, line.waitingCount, wait);
+  }
+
+  private reject(line: KeyLine, waiter: Waiter, reason: 'limited' | 'queue-full' | 'timeout', retryAfterMs: number, now: number): void {
+    this.remove(line, waiter);
+    const waitedMs = now - waiter.arrivedAt;
+    if (reason === 'timeout') this.observer.timedOut(line.key, waiter.cost, waitedMs);
+    this.finish(waiter, { admitted: false, reason, tokens: line.tokens, retryAfterMs, waitedMs });
+  }
+
+  private abort(line: KeyLine, waiter: Waiter): void {
+    if (waiter.settled) return;
+    const wasHead = line.waiters[0] === waiter;
+    this.remove(line, waiter);
+    const now = this.clock.now();
+    this.observer.aborted(line.key, waiter.cost, now - waiter.arrivedAt);
+    this.finish(waiter, { admitted: false, reason: 'aborted', tokens: this.estimateTokens(line, now), retryAfterMs: 0, waitedMs: now - waiter.arrivedAt });
+    // The next take may be cheaper than the one that left: let it try now.
+    if (wasHead && line.timer !== undefined) this.wake(line.key);
+    else if (line.idle && this.lines.get(line.key) === line) this.lines.delete(line.key);
+  }
+
+  /** A rejection for a take that never joined the line. */
+  private refusal(line: KeyLine, cost: number, now: number, reason: 'limited' | 'queue-full'): QueueOutcome {
+    const tokens = this.estimateTokens(line, now);
+    const retryAfterMs = msUntilFits(tokens, line.queuedCost + cost, this.policy);
+    return { admitted: false, reason, tokens, retryAfterMs, waitedMs: 0 };
+  }
+
+  private estimateTokens(line: KeyLine, now: number): number {
+    return Math.min(this.policy.burst, line.tokens + Math.max(0, now - line.tokensAt) * this.policy.ratePerMs);
+  }
+
+  private remove(line: KeyLine, waiter: Waiter): void {
+    const index = line.waiters.indexOf(waiter);
+    if (index < 0) return;
+    line.waiters.splice(index, 1);
+    line.queuedCost -= waiter.cost;
+    if (waiter.waiting) line.waitingCount--;
+  }
+
+  private finish(waiter: Waiter, outcome: QueueOutcome): void {
+    if (waiter.settled) return;
+    waiter.settled = true;
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.settle(outcome);
+  }
+
+  private failAll(line: KeyLine, error: unknown): void {
+    for (const waiter of line.waiters.splice(0)) {
+      if (waiter.settled) continue;
+      waiter.settled = true;
+      if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.fail(error);
+    }
+    line.queuedCost = 0;
+    line.waitingCount = 0;
+  }
+}

@@ -1,0 +1,34 @@
+// The Store seam: where token buckets live. The memory store implements it; the ZooKeeper store will.
+
+import type { BucketPolicy } from './policy.js';
+
+/** What a store answers to a take. */
+export interface StoreTakeResult {
+  /** Whether the cost was taken from the bucket. */
+  readonly taken: boolean;
+  /**
+   * Tokens left in the bucket after the attempt, as this process best knows them. The limiter
+   * derives `remaining`, `retryAfterMs` and `resetMs` from it with the policy's refill rate.
+   */
+  readonly tokens: number;
+}
+
+/**
+ * Keeps token buckets, one per (policy name, key), and changes them atomically.
+ *
+ * A store never waits for tokens: waiting is the limiter's overflow queue's job. Every method
+ * must settle (resolve or reject) in bounded time, even when a backing service is unreachable.
+ * One store may serve several limiters; limiters that share a store must have distinct names.
+ */
+export interface Store {
+  /** Takes `cost` tokens from the bucket of `key` when they are there now; otherwise takes nothing. */
+  take(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult>;
+  /** Gives `amount` tokens back to the bucket of `key` (capped at burst): undoes a take that was not used. */
+  refund(policy: BucketPolicy, key: string, amount: number): Promise<void>;
+  /** Tokens in the bucket of `key` now, without taking any. */
+  peek(policy: BucketPolicy, key: string): Promise<number>;
+  /** Makes the bucket of `key` full again. */
+  reset(policy: BucketPolicy, key: string): Promise<void>;
+  /** Releases the store's resources (connections, timers). Further calls may reject. */
+  close(): Promise<void>;
+}
