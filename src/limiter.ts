@@ -112,6 +112,18 @@ export class Limiter extends EventEmitter {
     };
   }
 
+  /**
+   * Gives back `cost` tokens that an admitted take did not use (capped at burst): for example when a
+   * request passed this limit but a second limit on the same route rejected it.
+   */
+  async refund(key: string, cost = 1): Promise<void> {
+    if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+      throw new FlowgateArgumentError('cost', cost, 'must be a finite number >= 0');
+    }
+    await this.store.refund(this.policy, key, cost);
+    this.queue?.wake(key);
+  }
+
   /** Makes the bucket of `key` full again; takes waiting for it are served at once. */
   async reset(key: string): Promise<void> {
     await this.store.reset(this.policy, key);

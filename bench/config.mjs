@@ -1,0 +1,29 @@
+// The benchmark's settings: defaults, overridable by BENCH_* environment variables, validated.
+
+/** Reads a positive number from the environment variable `name`, or `fallback` when unset. */
+function positive(name, fallback, { integer = false, allowZero = false } = {}) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  const ok = Number.isFinite(value) && (allowZero ? value >= 0 : value > 0) && (!integer || Number.isInteger(value));
+  if (!ok) throw new Error(`${name}=${raw}: must be ${integer ? 'an integer' : 'a number'} ${allowZero ? '>= 0' : '> 0'}`);
+  return value;
+}
+
+/** Settings of one `npm run bench`. Defaults: 3 rounds × 4 variants × (2 s warm-up + 5 s) ≈ 1.5 min. */
+export function benchConfig() {
+  return {
+    /** Seconds each variant is measured per round. */
+    durationSeconds: positive('BENCH_DURATION', 5),
+    /** Rounds; each round measures every variant once, in turn. */
+    rounds: positive('BENCH_ROUNDS', 3, { integer: true }),
+    /** Seconds of unmeasured load on each freshly started server before its measurement. */
+    warmupSeconds: positive('BENCH_WARMUP', 2, { allowZero: true }),
+    /** Concurrent HTTP connections of the load generator. */
+    connections: positive('BENCH_CONNECTIONS', 50, { integer: true }),
+    /** Requests in flight per connection. */
+    pipelining: positive('BENCH_PIPELINING', 1, { integer: true }),
+    /** Distinct keys in the memory-per-key measurement. */
+    memoryKeys: positive('BENCH_MEMORY_KEYS', 200_000, { integer: true }),
+  };
+}

@@ -1,0 +1,66 @@
+// Construction-time validation: every bad option throws FlowgateConfigError naming option and value.
+
+import { createLimiter } from '../../src/limiter.js';
+import { FlowgateConfigError } from '../../src/errors.js';
+import type { LimiterOptions } from '../../src/limiter-options.js';
+
+function configError(options: unknown): FlowgateConfigError {
+  try {
+    createLimiter(options as LimiterOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(FlowgateConfigError);
+    return error as FlowgateConfigError;
+  }
+  throw new Error('expected a FlowgateConfigError');
+}
+
+describe('limiter options', () => {
+  test.each([
+    [{ rate: 0 }, 'rate', /rate=0: must be a finite number > 0/],
+    [{ rate: -5 }, 'rate', /rate=-5/],
+    [{ rate: Number.NaN }, 'rate', /rate=NaN/],
+    [{ rate: Number.POSITIVE_INFINITY }, 'rate', /rate=Infinity/],
+    [{ rate: '10' }, 'rate', /rate="10"/],
+    [{}, 'rate', /rate=undefined/],
+    [{ rate: 10, burst: 0 }, 'burst', /burst=0: must be an integer >= 1/],
+    [{ rate: 10, burst: 2.5 }, 'burst', /burst=2.5/],
+    [{ rate: 10, interval: 'soon' }, 'interval', /interval="soon"/],
+    [{ rate: 10, interval: 0 }, 'interval', /interval=0: must be longer than 0 ms/],
+    [{ rate: 10, queue: { maxWait: -1 } }, 'queue.maxWait', /queue\.maxWait=-1/],
+    [{ rate: 10, queue: { maxSize: -1 } }, 'queue.maxSize', /queue\.maxSize=-1/],
+    [{ rate: 10, queue: { maxSize: 1.5 } }, 'queue.maxSize', /queue\.maxSize=1\.5/],
+    [{ rate: 10, queue: 'yes' }, 'queue', /queue="yes"/],
+    [{ rate: 10, name: '' }, 'name', /name=""/],
+    [{ rate: 10, store: {} }, 'store', /missing: take, refund, peek, reset, close/],
+    [{ rate: 10, clock: {} }, 'clock', /clock=\{\}/],
+  ])('%p -> %s', (options, option, message) => {
+    const error = configError(options);
+    expect(error.option).toBe(option);
+    expect(error.code).toBe('ERR_FLOWGATE_CONFIG');
+    expect(error.message).toMatch(message);
+  });
+
+  test('an unknown option is named, with the flowgate option it most likely means', () => {
+    const error = configError({ rate: 10, windowMS: 1000 });
+    expect(error.option).toBe('windowMS');
+    expect(error.message).toMatch(/windowMS=1000: unknown option \(did you mean 'interval'\?\)/);
+    expect(configError({ rate: 10, Burst: 5 }).message).toMatch(/did you mean 'burst'/);
+    expect(configError({ rate: 10, queue: { maxsize: 5 } }).option).toBe('queue.maxsize');
+  });
+
+  test('not an object', () => {
+    expect(configError(null).option).toBe('options');
+  });
+
+  test('defaults: interval 1 s, burst = ceil(rate), name "default", no queue', () => {
+    const limiter = createLimiter({ rate: 2.5 });
+    expect(limiter.policy).toMatchObject({ name: 'default', rate: 2.5, intervalMs: 1000, burst: 3 });
+    expect(limiter.queueing).toBe(false);
+  });
+
+  test('queue: true takes the default bounds', async () => {
+    const limiter = createLimiter({ rate: 1, interval: '1h', queue: true });
+    expect(limiter.queueing).toBe(true);
+    await limiter.close();
+  });
+});
