@@ -10,9 +10,10 @@ import { msUntilFull } from './token-bucket.js';
  * - `'timeout'`: it waited, and could not be served before its `maxWait` ran out;
  * - `'aborted'`: its `signal` was aborted (the client went away) before it was served;
  * - `'cost-exceeds-burst'`: its cost is larger than the bucket can ever hold;
- * - `'closed'`: the limiter was closed while the take was waiting or before it started.
+ * - `'closed'`: the limiter was closed while the take was waiting or before it started;
+ * - `'unavailable'`: the shared store cannot be reached and its policy is to refuse (`onUnavailable: 'closed'`).
  */
-export type RejectReason = 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'cost-exceeds-burst' | 'closed';
+export type RejectReason = 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'cost-exceeds-burst' | 'closed' | 'unavailable';
 
 /** The outcome of {@link Limiter.take}. */
 export interface Decision {

@@ -15,3 +15,5 @@ export { ipKey } from './http/ip-key.js';
 export { rateLimitHeaders, retryAfterSeconds, policyWindowSeconds, type HeaderFormat } from './http/rate-limit-headers.js';
 export { problemDetails, QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, type ProblemDetails } from './http/problem-details.js';
 export type { HttpRateLimitOptions, MaybePromise } from './http/http-options.js';
+export { ZooKeeperStore, type ZooKeeperStoreEvents, type ZooKeeperStoreStats } from './stores/zookeeper/zookeeper-store.js';
+export type { ZooKeeperStoreOptions, UnavailablePolicy } from './stores/zookeeper/zookeeper-store-options.js';

@@ -33,6 +33,12 @@ export interface LimiterOptions {
   name?: string;
   /** The clock for refill and waiting (tests and simulations). Default: monotonic. */
   clock?: Clock;
+  /**
+   * With a shared store: make every take one atomic update of the shared bucket instead of
+   * spending leased chunks locally. Exact, and one ZooKeeper write per take: for low rates such as
+   * login attempts. Default false. (The memory store is always exact.)
+   */
+  strict?: boolean;
 }
 
 /** Options after validation, with every default filled in. */
@@ -43,7 +49,7 @@ export interface ResolvedLimiterOptions {
   readonly clock: Clock | undefined;
 }
 
-const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock'];
+const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict'];
 const KNOWN_QUEUE = ['maxSize', 'maxWait'];
 /** Option names of other limiters, mapped to flowgate's, for a helpful error on a typo or a port. */
 const LOOKALIKES: Record<string, string> = {
@@ -94,8 +100,11 @@ export function resolveLimiterOptions(options: LimiterOptions): ResolvedLimiterO
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
     throw new FlowgateConfigError('name', name, 'must be 1 to 128 printable ASCII characters');
   }
+  if (options.strict !== undefined && typeof options.strict !== 'boolean') {
+    throw new FlowgateConfigError('strict', options.strict, 'must be true or false');
+  }
   return {
-    policy: bucketPolicy(name, rate, intervalMs, burst),
+    policy: bucketPolicy(name, rate, intervalMs, burst, options.strict ?? false),
     queue: resolveQueue(options.queue),
     store: resolveStore(options.store),
     clock: resolveClock(options.clock),

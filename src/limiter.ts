@@ -95,7 +95,8 @@ export class Limiter extends EventEmitter {
     if (this.queue === undefined) {
       const result = await this.store.take(policy, key, cost);
       if (result.taken) return this.admitted(admittedDecision(policy, key, cost, result.tokens, 0));
-      return this.rejected(rejectedDecision(policy, key, cost, result.tokens, 'limited', msUntilFits(result.tokens, cost, policy), 0));
+      const retryAfterMs = Math.max(msUntilFits(result.tokens, cost, policy), result.retryAfterMs ?? 0);
+      return this.rejected(rejectedDecision(policy, key, cost, result.tokens, result.reason ?? 'limited', retryAfterMs, 0));
     }
     return this.fromQueue(key, cost, await this.queue.take(key, cost, options.signal));
   }

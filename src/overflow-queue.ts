@@ -10,7 +10,7 @@ export type QueueOutcome =
   | { readonly admitted: true; readonly tokens: number; readonly waitedMs: number }
   | {
       readonly admitted: false;
-      readonly reason: 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'closed';
+      readonly reason: 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'closed' | 'unavailable';
       readonly tokens: number;
       readonly retryAfterMs: number;
       readonly waitedMs: number;
@@ -58,6 +58,8 @@ class KeyLine {
   taking = false;
   /** The one timer of this key: fires when the head's tokens are due. */
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** The store said no retry can succeed before this clock reading. */
+  notBefore = Number.NEGATIVE_INFINITY;
   /** Tokens last reported by the store, and the clock reading then. */
   tokens = 0;
   tokensAt = Number.NEGATIVE_INFINITY;
@@ -106,7 +108,7 @@ export class OverflowQueue {
       return Promise.resolve(this.refusal(line, cost, now, 'queue-full'));
     }
     if (sleeping) {
-      const predicted = msUntilFits(this.estimateTokens(line, now), line.queuedCost + cost, this.policy);
+      const predicted = this.msUntilServable(line, line.queuedCost + cost, now);
       if (predicted > this.limits.maxWaitMs) return Promise.resolve(this.refusal(line, cost, now, 'limited'));
     }
     return new Promise<QueueOutcome>((resolve, reject) => {
@@ -192,11 +194,16 @@ export class OverflowQueue {
         this.finish(head, { admitted: true, tokens: result.tokens, waitedMs: now - head.arrivedAt });
         continue;
       }
+      if (result.reason === 'unavailable') {
+        this.reject(line, head, 'unavailable', result.retryAfterMs ?? 0, now);
+        continue;
+      }
+      line.notBefore = now + (result.retryAfterMs ?? 0);
       this.recheck(line, now);
       const next = line.waiters[0];
       if (next === undefined) break;
       if (next !== head) continue;
-      const delay = msUntilFits(line.tokens, head.cost, this.policy);
+      const delay = this.msUntilServable(line, head.cost, now);
       line.timer = setTimeout(() => void this.pump(line), Math.ceil(delay));
       return;
     }
@@ -208,7 +215,7 @@ export class OverflowQueue {
     let ahead = 0;
     for (let i = 0; i < line.waiters.length; ) {
       const waiter = line.waiters[i] as Waiter;
-      const wait = msUntilFits(line.tokens, ahead + waiter.cost, this.policy);
+      const wait = this.msUntilServable(line, ahead + waiter.cost, now);
       if (!waiter.waiting && line.waitingCount >= this.limits.maxSize) {
         this.reject(line, waiter, 'queue-full', wait, now);
       } else if (wait > waiter.deadline - now) {
@@ -224,11 +231,11 @@ export class OverflowQueue {
   private markWaiting(line: KeyLine, waiter: Waiter, position: number, now: number, predicted?: number): void {
     waiter.waiting = true;
     line.waitingCount++;
-    const wait = predicted ?? msUntilFits(this.estimateTokens(line, now), line.queuedCost, this.policy);
+    const wait = predicted ?? this.msUntilServable(line, line.queuedCost, now);
     this.observer.enqueued(line.key, waiter.cost, position, line.waitingCount, wait);
   }
 
-  private reject(line: KeyLine, waiter: Waiter, reason: 'limited' | 'queue-full' | 'timeout', retryAfterMs: number, now: number): void {
+  private reject(line: KeyLine, waiter: Waiter, reason: 'limited' | 'queue-full' | 'timeout' | 'unavailable', retryAfterMs: number, now: number): void {
     this.remove(line, waiter);
     const waitedMs = now - waiter.arrivedAt;
     if (reason === 'timeout') this.observer.timedOut(line.key, waiter.cost, waitedMs);
@@ -249,9 +256,14 @@ export class OverflowQueue {
 
   /** A rejection for a take that never joined the line. */
   private refusal(line: KeyLine, cost: number, now: number, reason: 'limited' | 'queue-full'): QueueOutcome {
-    const tokens = this.estimateTokens(line, now);
-    const retryAfterMs = msUntilFits(tokens, line.queuedCost + cost, this.policy);
-    return { admitted: false, reason, tokens, retryAfterMs, waitedMs: 0 };
+    const retryAfterMs = this.msUntilServable(line, line.queuedCost + cost, now);
+    return { admitted: false, reason, tokens: this.estimateTokens(line, now), retryAfterMs, waitedMs: 0 };
+  }
+
+  /** Milliseconds until `cost` tokens can be had: by the refill rate, and not before the store allows. */
+  private msUntilServable(line: KeyLine, cost: number, now: number): number {
+    const byRate = msUntilFits(this.estimateTokens(line, now), cost, this.policy);
+    return Math.max(byRate, line.notBefore - now);
   }
 
   private estimateTokens(line: KeyLine, now: number): number {

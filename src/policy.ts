@@ -14,9 +14,11 @@ export interface BucketPolicy extends BucketShape {
   readonly burst: number;
   /** Tokens per millisecond (`rate / intervalMs`). */
   readonly ratePerMs: number;
+  /** Every take is one atomic update of the shared bucket (no leased chunks): exact, for low rates. */
+  readonly strict: boolean;
 }
 
 /** Builds a {@link BucketPolicy} from already-validated figures. */
-export function bucketPolicy(name: string, rate: number, intervalMs: number, burst: number): BucketPolicy {
-  return Object.freeze({ name, rate, intervalMs, burst, ratePerMs: rate / intervalMs });
+export function bucketPolicy(name: string, rate: number, intervalMs: number, burst: number, strict = false): BucketPolicy {
+  return Object.freeze({ name, rate, intervalMs, burst, ratePerMs: rate / intervalMs, strict });
 }

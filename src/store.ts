@@ -11,6 +11,17 @@ export interface StoreTakeResult {
    * derives `remaining`, `retryAfterMs` and `resetMs` from it with the policy's refill rate.
    */
   readonly tokens: number;
+  /**
+   * When not taken: the earliest time, in ms from now, at which a retry can succeed, when the
+   * store knows better than the refill rate applied to `tokens` (for example, it waits before
+   * asking a shared service again). The limiter uses the larger of the two.
+   */
+  readonly retryAfterMs?: number;
+  /**
+   * When not taken because the backing service is unreachable and the store's policy is to
+   * refuse then (`onUnavailable: 'closed'`): `'unavailable'`.
+   */
+  readonly reason?: 'unavailable';
 }
 
 /**

@@ -47,6 +47,8 @@ zk_launch() {
     -Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS \
     -cp "$cp" "$ZK_MAIN" "$dir/zoo.cfg" </dev/null >>"$dir/log" 2>&1 9>&- &
   echo $! >"$dir/pid"
+  # Until setsid has exec'd java, the pid still shows this shell's command line: wait for the exec.
+  local i; for i in $(seq 100); do zk_alive "$1" "$2" && break; [ -d "/proc/$(zk_pid "$1" "$2")" ] || break; sleep 0.02; done
 }
 
 # Signal one member by recorded pid only. SIGTERM (+SIGCONT in case it is paused), SIGKILL after 5 s.

@@ -19,9 +19,9 @@ export function decisionHeaders<Req>(decision: Decision, options: ResolvedHttpOp
   return headers;
 }
 
-/** The status of a rejection: `statusCode` (429) over the limit, 503 when the limiter is closing. */
+/** The status of a rejection: `statusCode` (429) over the limit, 503 when the limiter is closing or its store unreachable. */
 export function rejectionStatus<Req>(decision: Decision, options: ResolvedHttpOptions<Req>): number {
-  return decision.reason === 'closed' ? 503 : options.statusCode;
+  return decision.reason === 'closed' || decision.reason === 'unavailable' ? 503 : options.statusCode;
 }
 
 /** The body of a rejection: the `message` option when set, problem+json otherwise. */

@@ -26,11 +26,12 @@ const DETAILS: Record<NonNullable<Decision['reason']>, string> = {
   aborted: 'The request was cancelled while it waited for the rate limit.',
   'cost-exceeds-burst': 'The request costs more than the rate limit allows at once; it can never be served.',
   closed: 'The rate limiter is shutting down.',
+  unavailable: 'The shared rate limit cannot be checked right now; try again shortly.',
 };
 
 /** The problem details body for a rejected decision answered with `status`. */
 export function problemDetails(decision: Decision, status: number, policyName = decision.policy.name): ProblemDetails {
-  const capacity = decision.reason === 'closed';
+  const capacity = decision.reason === 'closed' || decision.reason === 'unavailable';
   return {
     type: capacity ? TEMPORARY_REDUCED_CAPACITY : QUOTA_EXCEEDED,
     title: capacity

@@ -1,0 +1,112 @@
+// One version-checked read-modify-write of a bucket znode, with refill computed on ZooKeeper's clock.
+
+import type { ACL } from 'node-zookeeper-client';
+import type { BucketPolicy } from '../../policy.js';
+import { decodeBucket, encodeBucket } from './bucket-codec.js';
+import { ServerClock, statTime } from './server-clock.js';
+import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, zkCode } from './zookeeper-session.js';
+
+/** What one update saw and did. */
+export interface BucketUpdate {
+  /** Tokens in the shared bucket before the change (refilled to server time now). */
+  readonly before: number;
+  /** Tokens after the change (equal to `before` when nothing was written). */
+  readonly after: number;
+  /** Whether a change was written. */
+  readonly wrote: boolean;
+  /** The znode version after the write (for a version-checked delete later). */
+  readonly version: number;
+  /** Server time of the decision. */
+  readonly serverNow: number;
+}
+
+/** Where a bucket lives and how to reach it. */
+export interface BucketTarget {
+  readonly session: ZooKeeperSession;
+  readonly clock: ServerClock;
+  readonly acls: ACL[] | undefined;
+  readonly policy: BucketPolicy;
+  readonly key: string;
+  readonly path: string;
+  /** Counts writes and lost races, for the benchmark's writes-per-request figure. */
+  readonly counter: WriteCounter;
+}
+
+/** ZooKeeper writes made by one store, and compare-and-set races it lost. */
+export interface WriteCounter {
+  writes: number;
+  conflicts: number;
+}
+
+const PERSISTENT = 0;
+const MAX_ATTEMPTS = 25;
+
+/**
+ * Reads the bucket, lets `decide` pick the new token count from the tokens now (or `undefined` to
+ * write nothing), and writes it only if nobody wrote in between (`setData` with the version read;
+ * a lost race reads again). Refill is computed from the znode's `mtime`, ZooKeeper's clock. A
+ * missing znode is a full bucket; a full bucket is never created.
+ */
+export async function updateBucket(target: BucketTarget, decide: (tokens: number) => number | undefined): Promise<BucketUpdate> {
+  const { session, clock, policy, path } = target;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await readBucket(target);
+    const serverNow = clock.now();
+    const before = current === undefined ? policy.burst : Math.min(policy.burst, current.tokens + Math.max(0, serverNow - current.mtime) * policy.ratePerMs);
+    const after = decide(before);
+    if (after === undefined || (current === undefined && after >= policy.burst)) {
+      return { before, after: before, wrote: false, version: current?.version ?? -1, serverNow };
+    }
+    const data = encodeBucket({ tokens: Math.max(0, Math.min(policy.burst, after)), key: target.key });
+    try {
+      target.counter.writes++;
+      if (current !== undefined) {
+        const stat = await session.setData(path, data, current.version);
+        clock.observeWrite(statTime(stat.mtime));
+        return { before, after, wrote: true, version: stat.version, serverNow };
+      }
+      await createBucket(target, data);
+      return { before, after, wrote: true, version: 0, serverNow };
+    } catch (error) {
+      const code = zkCode(error);
+      if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
+      target.counter.conflicts++;
+      // Lost a race with another process: back off a little, with jitter, and read again.
+      if (attempt > 2) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20, attempt * 2)));
+    }
+  }
+  throw new ZooKeeperUnavailableError(`flowgate: too much contention on ${path}: ${MAX_ATTEMPTS} compare-and-set attempts lost`);
+}
+
+interface StoredBucket {
+  readonly tokens: number;
+  readonly mtime: number;
+  readonly version: number;
+}
+
+/** Reads a bucket znode, or `undefined` when there is none. */
+export async function readBucket(target: BucketTarget): Promise<StoredBucket | undefined> {
+  let reply;
+  try {
+    reply = await target.session.getData(target.path);
+  } catch (error) {
+    if (zkCode(error) === ZkCode.NO_NODE) return undefined;
+    throw error;
+  }
+  const data = decodeBucket(reply.data);
+  if (data.key !== target.key) throw new Error(`flowgate: two keys hash to the same znode ${target.path}`);
+  const mtime = statTime(reply.stat.mtime);
+  target.clock.observeRead(mtime);
+  return { tokens: data.tokens, mtime, version: reply.stat.version };
+}
+
+/** Creates a bucket znode, creating its shard parent first when it is missing. */
+async function createBucket(target: BucketTarget, data: Buffer): Promise<void> {
+  try {
+    await target.session.create(target.path, data, PERSISTENT, target.acls);
+  } catch (error) {
+    if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+    await target.session.mkdirp(target.path.slice(0, target.path.lastIndexOf('/')), target.acls);
+    await target.session.create(target.path, data, PERSISTENT, target.acls);
+  }
+}

@@ -1,0 +1,66 @@
+// Registers this process as an ephemeral member node and keeps count of the live members.
+
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { ACL } from 'node-zookeeper-client';
+import { ServerClock, statTime } from './server-clock.js';
+import { ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
+
+const EPHEMERAL = 1;
+
+/**
+ * This process's member node (`<root>/members/<id>`, ephemeral: it vanishes with the session) and
+ * the count of members, kept current by a children watch. The registration also writes once, to
+ * learn ZooKeeper's clock.
+ */
+export class Membership {
+  /** This process's member id. */
+  readonly id = randomUUID();
+  private memberCount = 1;
+  private closed = false;
+
+  constructor(
+    private readonly session: ZooKeeperSession,
+    private readonly parent: string,
+    private readonly clock: ServerClock,
+    private readonly acls: ACL[] | undefined,
+    private readonly onCount: (count: number) => void,
+  ) {}
+
+  /** Live members, this one included (at least 1). */
+  get count(): number {
+    return this.memberCount;
+  }
+
+  /** Creates the member node (again, after a new session) and starts watching the member list. */
+  async register(): Promise<void> {
+    const path = `${this.parent}/${this.id}`;
+    const data = Buffer.from(JSON.stringify({ host: hostname(), pid: process.pid, since: new Date().toISOString() }));
+    await this.session.mkdirp(this.parent, this.acls);
+    try {
+      await this.session.create(path, data, EPHEMERAL, this.acls);
+    } catch (error) {
+      if (zkCode(error) !== ZkCode.NODE_EXISTS) throw error;
+    }
+    const stat = await this.session.setData(path, data, -1);
+    this.clock.observeWrite(statTime(stat.mtime));
+    await this.watch();
+  }
+
+  /** Stops reacting to member changes. */
+  close(): void {
+    this.closed = true;
+  }
+
+  private async watch(): Promise<void> {
+    if (this.closed) return;
+    const children = await this.session.getChildren(this.parent, () => {
+      this.watch().catch(() => undefined); // a failed re-watch is redone at the next session
+    });
+    const count = Math.max(1, children.length);
+    if (count !== this.memberCount) {
+      this.memberCount = count;
+      this.onCount(count);
+    }
+  }
+}

@@ -1,0 +1,273 @@
+// Owns the ZooKeeper connection: connect, liveness probing, failover, session expiry, and timed calls.
+
+import { EventEmitter } from 'node:events';
+import zookeeper from 'node-zookeeper-client';
+import type { ACL, Client, Stat } from 'node-zookeeper-client';
+
+/** Error codes of ZooKeeper replies that callers branch on. */
+export const ZkCode = {
+  CONNECTION_LOSS: -4,
+  NO_NODE: -101,
+  NO_AUTH: -102,
+  BAD_VERSION: -103,
+  NODE_EXISTS: -110,
+  NOT_EMPTY: -111,
+  SESSION_EXPIRED: -112,
+} as const;
+
+/** A call that did not get its reply in time, or that failed for lack of a connection. */
+export class ZooKeeperUnavailableError extends Error {
+  readonly code = 'ERR_FLOWGATE_ZK_UNAVAILABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ZooKeeperUnavailableError';
+  }
+}
+
+/** The numeric ZooKeeper error code of `error`, if it has one. */
+export function zkCode(error: unknown): number | undefined {
+  const code = (error as { getCode?: () => number } | null)?.getCode?.();
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Whether `error` means "ZooKeeper could not be reached", as opposed to a logical answer. */
+export function isUnavailable(error: unknown): boolean {
+  if (error instanceof ZooKeeperUnavailableError) return true;
+  const code = zkCode(error);
+  return code === ZkCode.CONNECTION_LOSS || code === ZkCode.SESSION_EXPIRED;
+}
+
+/** Options of {@link ZooKeeperSession}. */
+export interface ZooKeeperSessionOptions {
+  /** Connection string: `host:port,host:port[/chroot]`. */
+  readonly connect: string;
+  /** Requested session timeout in ms (the server clamps it to [2, 20] × tickTime). */
+  readonly sessionTimeoutMs: number;
+  /** The longest any call may take before it fails as unavailable. */
+  readonly callTimeoutMs: number;
+  /** Digest credential `user:password`, added to every connection. */
+  readonly digest?: string;
+}
+
+/** A connection state as the rest of flowgate sees it. */
+export type SessionState = 'connecting' | 'connected' | 'suspended' | 'closed';
+
+/**
+ * The one place that touches node-zookeeper-client's connection. It
+ * - probes the server every `sessionTimeout / 3` with a cheap read, because the client has no read
+ *   timeout: a server that stops answering is detected within about sessionTimeout/3 + callTimeout
+ *   and the socket is dropped so that the client moves on to another server (same session);
+ * - replaces the client when the session expires (the old one is closed for good) and emits
+ *   `session` so that ephemeral nodes are created again;
+ * - gives every call a timeout, so nothing waits for ever.
+ *
+ * Events: `state` (SessionState), `session` (a new session is connected: re-create ephemerals).
+ */
+export class ZooKeeperSession extends EventEmitter {
+  private client: Client | undefined;
+  private currentState: SessionState = 'connecting';
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
+  private probing = false;
+  private generation = 0;
+  private sessionAnnounced = -1;
+
+  constructor(private readonly options: ZooKeeperSessionOptions) {
+    super();
+  }
+
+  /** The current connection state. */
+  get state(): SessionState {
+    return this.currentState;
+  }
+
+  /** Creates the client and starts connecting; returns at once. */
+  start(): void {
+    if (this.client !== undefined || this.currentState === 'closed') return;
+    this.openClient();
+    const period = Math.max(100, Math.floor(this.options.sessionTimeoutMs / 3));
+    this.probeTimer = setInterval(() => void this.probe(), period);
+    this.probeTimer.unref();
+  }
+
+  /** Resolves once connected, or rejects after `timeoutMs`. */
+  ready(timeoutMs: number): Promise<void> {
+    if (this.currentState === 'connected') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('state', onState);
+        reject(new ZooKeeperUnavailableError(`flowgate: could not connect to ZooKeeper at ${this.options.connect} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onState = (state: SessionState): void => {
+        if (state !== 'connected' && state !== 'closed') return;
+        clearTimeout(timer);
+        this.off('state', onState);
+        if (state === 'connected') resolve();
+        else reject(new ZooKeeperUnavailableError('flowgate: ZooKeeper session closed'));
+      };
+      this.on('state', onState);
+    });
+  }
+
+  /** Closes the session: ephemeral nodes go away at once. Idempotent. */
+  async close(): Promise<void> {
+    if (this.currentState === 'closed') return;
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    const client = this.client;
+    this.client = undefined;
+    this.setState('closed');
+    if (client === undefined) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, 1000);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      client.once('disconnected', done);
+      client.close();
+    });
+    dropSocket(client);
+  }
+
+  /** The ZooKeeper session id (hex), when connected. */
+  sessionId(): string | undefined {
+    return this.client?.getSessionId().toString('hex');
+  }
+
+  getData(path: string, watcher?: (event: unknown) => void): Promise<{ data: Buffer | undefined; stat: Stat }> {
+    return this.call<{ data: Buffer | undefined; stat: Stat }>(`getData ${path}`, (client, done) => {
+      const cb = (error: unknown, data: Buffer, stat: Stat): void => done(error, { data, stat });
+      if (watcher) client.getData(path, watcher, cb);
+      else client.getData(path, cb);
+    });
+  }
+
+  setData(path: string, data: Buffer, version: number): Promise<Stat> {
+    return this.call<Stat>(`setData ${path}`, (client, done) => client.setData(path, data, version, done));
+  }
+
+  create(path: string, data: Buffer, mode: number, acls?: ACL[]): Promise<string> {
+    return this.call<string>(`create ${path}`, (client, done) => {
+      if (acls) client.create(path, data, acls, mode, done);
+      else client.create(path, data, mode, done);
+    });
+  }
+
+  mkdirp(path: string, acls?: ACL[]): Promise<string> {
+    return this.call<string>(`mkdirp ${path}`, (client, done) => {
+      if (acls) client.mkdirp(path, acls, done);
+      else client.mkdirp(path, done);
+    });
+  }
+
+  remove(path: string, version: number): Promise<void> {
+    return this.call<void>(`remove ${path}`, (client, done) => client.remove(path, version, done));
+  }
+
+  exists(path: string, watcher?: (event: unknown) => void): Promise<Stat | null> {
+    return this.call<Stat | null>(`exists ${path}`, (client, done) => {
+      if (watcher) client.exists(path, watcher, done);
+      else client.exists(path, done);
+    });
+  }
+
+  getChildren(path: string, watcher?: (event: unknown) => void): Promise<string[]> {
+    return this.call<string[]>(`getChildren ${path}`, (client, done) => {
+      if (watcher) client.getChildren(path, watcher, done);
+      else client.getChildren(path, done);
+    });
+  }
+
+  /** Runs one client call with the call timeout; fails fast when the session is closed. */
+  private call<T>(what: string, run: (client: Client, done: (error: unknown, result?: T) => void) => void): Promise<T> {
+    const client = this.client;
+    if (client === undefined || this.currentState === 'closed') {
+      return Promise.reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper session is closed (${what})`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper did not answer ${what} within ${this.options.callTimeoutMs} ms`));
+      }, this.options.callTimeoutMs);
+      try {
+        run(client, (error, result) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          if (error) reject(error);
+          else resolve(result as T);
+        });
+      } catch (error) {
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      }
+    });
+  }
+
+  private openClient(): void {
+    const generation = ++this.generation;
+    const client = zookeeper.createClient(this.options.connect, {
+      sessionTimeout: this.options.sessionTimeoutMs,
+      spinDelay: 100,
+      retries: 0,
+    });
+    if (this.options.digest !== undefined) client.addAuthInfo('digest', Buffer.from(this.options.digest));
+    client.on('connected', () => {
+      if (generation !== this.generation) return;
+      this.setState('connected');
+      if (this.sessionAnnounced !== generation) {
+        this.sessionAnnounced = generation;
+        this.emit('session');
+      }
+    });
+    client.on('disconnected', () => {
+      if (generation === this.generation && this.currentState !== 'closed') this.setState('suspended');
+    });
+    client.on('expired', () => {
+      if (generation !== this.generation || this.currentState === 'closed') return;
+      // An expired client is closed for good: start a new session with a new client.
+      this.setState('suspended');
+      client.close();
+      dropSocket(client);
+      this.openClient();
+    });
+    this.client = client;
+    client.connect();
+  }
+
+  /** A cheap read with the call timeout; a silent server gets its socket dropped. */
+  private async probe(): Promise<void> {
+    if (this.probing || this.client === undefined || this.currentState === 'closed') return;
+    this.probing = true;
+    const client = this.client;
+    try {
+      await this.exists('/');
+      if (!this.isClosed() && client === this.client) this.setState('connected');
+    } catch (error) {
+      if (client === this.client && !this.isClosed() && error instanceof ZooKeeperUnavailableError) {
+        this.setState('suspended');
+        // The server stopped answering without closing the socket: move on to the next one.
+        dropSocket(client);
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private isClosed(): boolean {
+    return this.currentState === 'closed';
+  }
+
+  private setState(state: SessionState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emit('state', state);
+  }
+}
+
+/** Destroys the client's socket (an internal of node-zookeeper-client) so that it reconnects elsewhere. */
+function dropSocket(client: Client): void {
+  const manager = (client as unknown as { connectionManager?: { socket?: { destroy(): void } } }).connectionManager;
+  manager?.socket?.destroy();
+}

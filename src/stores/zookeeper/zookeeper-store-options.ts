@@ -1,0 +1,80 @@
+// The options of ZooKeeperStore, their defaults, and their validation at construction time.
+
+import { parseDuration, type Duration } from '../../duration.js';
+import { FlowgateConfigError } from '../../errors.js';
+import { rejectUnknownOptions } from '../../limiter-options.js';
+import { validateRoot } from './znode-paths.js';
+
+/** What a limiter does while ZooKeeper cannot be reached. */
+export type UnavailablePolicy = 'local' | 'open' | 'closed';
+
+/** Options of {@link ZooKeeperStore}. */
+export interface ZooKeeperStoreOptions {
+  /** ZooKeeper connection string, `host:port[,host:port...][/chroot]`. Required. */
+  connect: string;
+  /** The znode under which flowgate keeps everything. Default `'/flowgate'`. */
+  root?: string;
+  /** Requested session timeout (ZooKeeper clamps it to 2-20 × its tickTime). Default `'6s'`. */
+  sessionTimeout?: Duration;
+  /** Digest credential `'user:password'`: flowgate's znodes get an ACL that lets only its holders write. */
+  auth?: string;
+  /**
+   * While ZooKeeper is unreachable: `'local'` (default) each process enforces rate / members (the
+   * last known member count) by itself; `'open'` admits everything; `'closed'` rejects with 503.
+   */
+  onUnavailable?: UnavailablePolicy;
+  /** How long a decision may wait for ZooKeeper before `onUnavailable` applies. Default `'1s'`. */
+  unavailableAfter?: Duration;
+  /** How much of its recent demand a process leases from the shared bucket at once. Default `'250ms'`. */
+  leaseWindow?: Duration;
+  /** A bucket znode that has been full (idle) this long is deleted. Default `'30s'`. */
+  cleanupAfter?: Duration;
+}
+
+/** Options after validation, in milliseconds. */
+export interface ResolvedZooKeeperStoreOptions {
+  readonly connect: string;
+  readonly root: string;
+  readonly sessionTimeoutMs: number;
+  readonly auth: string | undefined;
+  readonly onUnavailable: UnavailablePolicy;
+  readonly unavailableAfterMs: number;
+  readonly leaseWindowMs: number;
+  readonly cleanupAfterMs: number;
+}
+
+const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'cleanupAfter'];
+const CONNECT = /^[^,\s/]+:\d{1,5}(,[^,\s/]+:\d{1,5})*(\/[^\s]*)?$/;
+
+/** Validates ZooKeeperStore options; throws {@link FlowgateConfigError} on the first bad one. */
+export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): ResolvedZooKeeperStoreOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new FlowgateConfigError('options', options, "must be an object such as { connect: '127.0.0.1:2181' }");
+  }
+  rejectUnknownOptions(options, KNOWN);
+  if (typeof options.connect !== 'string' || !CONNECT.test(options.connect)) {
+    throw new FlowgateConfigError('connect', options.connect, "must be a ZooKeeper connection string such as '10.0.0.1:2181,10.0.0.2:2181[/chroot]'");
+  }
+  const onUnavailable = options.onUnavailable ?? 'local';
+  if (!['local', 'open', 'closed'].includes(onUnavailable)) {
+    throw new FlowgateConfigError('onUnavailable', onUnavailable, "must be 'local', 'open' or 'closed'");
+  }
+  if (options.auth !== undefined && (typeof options.auth !== 'string' || !/^[^:]+:.+$/.test(options.auth))) {
+    throw new FlowgateConfigError('auth', options.auth, "must be a digest credential 'user:password'");
+  }
+  const positive = (name: keyof ZooKeeperStoreOptions, fallback: Duration, min: number): number => {
+    const ms = parseDuration(options[name] ?? fallback, name);
+    if (ms < min) throw new FlowgateConfigError(name, options[name], `must be at least ${min} ms`);
+    return ms;
+  };
+  return {
+    connect: options.connect,
+    root: validateRoot(options.root ?? '/flowgate'),
+    sessionTimeoutMs: positive('sessionTimeout', '6s', 1000),
+    auth: options.auth,
+    onUnavailable,
+    unavailableAfterMs: positive('unavailableAfter', '1s', 50),
+    leaseWindowMs: positive('leaseWindow', '250ms', 10),
+    cleanupAfterMs: positive('cleanupAfter', '30s', 0),
+  };
+}

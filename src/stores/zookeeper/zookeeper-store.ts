@@ -1,0 +1,456 @@
+// The ZooKeeper store: one shared token bucket per key for every process, leased in chunks.
+
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import zookeeper from 'node-zookeeper-client';
+import type { ACL } from 'node-zookeeper-client';
+import { monotonicClock, type Clock } from '../../clock.js';
+import { MemoryStore } from '../../memory-store.js';
+import { bucketPolicy, type BucketPolicy } from '../../policy.js';
+import type { Store, StoreTakeResult } from '../../store.js';
+import { fits } from '../../token-bucket.js';
+import { readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
+import { Membership } from './membership.js';
+import { ServerClock } from './server-clock.js';
+import { TokenLease } from './token-lease.js';
+import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type ZooKeeperStoreOptions } from './zookeeper-store-options.js';
+import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
+import { ZnodePaths } from './znode-paths.js';
+
+/** Payloads of the events a {@link ZooKeeperStore} emits. */
+export interface ZooKeeperStoreEvents {
+  /** ZooKeeper cannot be reached: decisions follow `onUnavailable` until `recovered`. */
+  degraded: { reason: string };
+  /** ZooKeeper is reachable again: decisions use the shared buckets again. */
+  recovered: { degradedMs: number };
+  /** The number of live members changed. */
+  members: { count: number };
+}
+
+/** Figures of a store, for benchmarks and operators. */
+export interface ZooKeeperStoreStats {
+  /** ZooKeeper writes made by this store (bucket creates, compare-and-sets, deletes). */
+  readonly writes: number;
+  /** Compare-and-set races lost (each was retried). */
+  readonly conflicts: number;
+  /** Live members, as last seen. */
+  readonly members: number;
+  /** Whether decisions currently use ZooKeeper. */
+  readonly available: boolean;
+}
+
+/** The shortest pause between chunk fetches when the shared bucket is short. */
+const MIN_LEASE_MS = 50;
+
+interface CleanupEntry {
+  readonly target: BucketTarget;
+  readonly version: number;
+  readonly fullAt: number;
+}
+
+/**
+ * Keeps token buckets in ZooKeeper so that many processes on many hosts share one limit.
+ *
+ * Leased mode (default): a process takes a chunk of tokens from the shared bucket with one
+ * compare-and-set, sized to about `leaseWindow` of its recent demand and at most its share of the
+ * burst, and spends it locally with no ZooKeeper round trip; it fetches the next chunk before the
+ * current one runs out. Tokens are withdrawn before they are spent, so the cluster never admits more
+ * than `burst + rate × T` in any period T; leased tokens that go unspent are given back when the
+ * lease goes idle. Strict mode (`strict: true` on the limiter): every take is one compare-and-set.
+ *
+ * Time is ZooKeeper's: refill is computed from the mtime of each bucket's writes, never from an app
+ * host's clock. When ZooKeeper cannot be reached within `unavailableAfter`, decisions follow
+ * `onUnavailable`, and return to the shared buckets by themselves when it is back.
+ */
+export class ZooKeeperStore extends EventEmitter implements Store {
+  private readonly options: ResolvedZooKeeperStoreOptions;
+  private readonly session: ZooKeeperSession;
+  private readonly paths: ZnodePaths;
+  private readonly local: Clock;
+  private readonly serverClock: ServerClock;
+  private readonly membership: Membership;
+  private readonly acls: ACL[] | undefined;
+  private readonly counter: WriteCounter = { writes: 0, conflicts: 0 };
+  private readonly leases = new Map<string, TokenLease>();
+  private readonly cleanups = new Map<string, CleanupEntry>();
+  private readonly fallback: MemoryStore;
+  private readonly fallbackPolicies = new Map<string, BucketPolicy>();
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  private available = false;
+  private announcedDegraded = false;
+  private unavailableSince: number;
+  private waiters: Array<() => void> = [];
+  private recovery: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  /** Validates the options (throwing FlowgateConfigError) and starts connecting in the background. */
+  constructor(options: ZooKeeperStoreOptions & { clock?: Clock }) {
+    super();
+    const { clock, ...rest } = options;
+    this.options = resolveZooKeeperStoreOptions(rest);
+    this.local = clock ?? monotonicClock;
+    this.unavailableSince = this.local.now();
+    this.paths = new ZnodePaths(this.options.root);
+    this.serverClock = new ServerClock(this.local);
+    this.fallback = new MemoryStore({ clock: this.local });
+    this.acls = this.options.auth === undefined ? undefined : digestAcls(this.options.auth);
+    this.session = new ZooKeeperSession({
+      connect: this.options.connect,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      callTimeoutMs: this.options.unavailableAfterMs,
+      digest: this.options.auth,
+    });
+    this.membership = new Membership(this.session, this.paths.members, this.serverClock, this.acls, (count) => this.emit('members', { count }));
+    this.session.on('session', () => void this.onNewSession());
+    this.session.on('state', (state: string) => {
+      if (state === 'suspended') this.markUnavailable('connection to ZooKeeper lost', false);
+      if (state === 'connected' && !this.available) void this.checkHealth();
+    });
+    this.session.start();
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(250, this.options.leaseWindowMs));
+    this.sweeper.unref();
+  }
+
+  /** Resolves when the store is connected and registered, or rejects after `timeoutMs`. */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    if (this.available) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper at ${this.options.connect} not ready within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Live members of the cluster (processes with a ZooKeeperStore on the same root), at least 1. */
+  get members(): number {
+    return this.membership.count;
+  }
+
+  /** Writes, lost races, members and availability. */
+  stats(): ZooKeeperStoreStats {
+    return { writes: this.counter.writes, conflicts: this.counter.conflicts, members: this.membership.count, available: this.available };
+  }
+
+  /** {@inheritDoc Store.take} */
+  async take(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
+    if (!policy.strict) {
+      // Spending tokens already leased needs no ZooKeeper, even while it is unreachable.
+      const lease = this.leaseOf(policy, key);
+      const now = this.local.now();
+      lease.recordDemand(cost, now);
+      if (fits(lease.tokens, cost)) return this.spend(policy, lease, cost, now);
+    }
+    if (!(await this.usable())) return this.fallbackTake(policy, key, cost);
+    try {
+      return await this.withDeadline(policy.strict ? this.strictTake(policy, key, cost) : this.leasedTake(policy, key, cost));
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      this.markUnavailable(error instanceof Error ? error.message : String(error), true);
+      return this.fallbackTake(policy, key, cost);
+    }
+  }
+
+  /** {@inheritDoc Store.refund} */
+  async refund(policy: BucketPolicy, key: string, amount: number): Promise<void> {
+    if (!policy.strict) {
+      const lease = this.leaseOf(policy, key);
+      lease.tokens = Math.min(policy.burst, lease.tokens + amount);
+      return;
+    }
+    if (!this.available) return this.fallback.refund(this.fallbackPolicy(policy), key, amount);
+    await this.withDeadline(updateBucket(this.targetOf(policy, key), (tokens) => Math.min(policy.burst, tokens + amount)));
+  }
+
+  /** {@inheritDoc Store.peek} */
+  async peek(policy: BucketPolicy, key: string): Promise<number> {
+    const lease = policy.strict ? undefined : this.leases.get(this.leaseId(policy, key));
+    if (lease !== undefined && Number.isFinite(lease.sharedAt)) {
+      return Math.min(policy.burst, lease.tokens + lease.sharedEstimate(policy.ratePerMs, policy.burst, this.local.now()));
+    }
+    if (!this.available) return this.fallback.peek(this.fallbackPolicy(policy), key);
+    const stored = await this.withDeadline(readBucket(this.targetOf(policy, key)));
+    if (stored === undefined) return policy.burst;
+    return Math.min(policy.burst, stored.tokens + Math.max(0, this.serverClock.now() - stored.mtime) * policy.ratePerMs);
+  }
+
+  /** {@inheritDoc Store.reset} */
+  async reset(policy: BucketPolicy, key: string): Promise<void> {
+    const id = this.leaseId(policy, key);
+    this.leases.delete(id);
+    this.cleanups.delete(id);
+    await this.fallback.reset(this.fallbackPolicy(policy), key);
+    try {
+      this.counter.writes++;
+      await this.withDeadline(this.session.remove(this.targetOf(policy, key).path, -1));
+    } catch (error) {
+      if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+    }
+  }
+
+  /** Gives unspent leased tokens back, deletes this process's member node and closes the session. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    if (this.recovery !== undefined) clearInterval(this.recovery);
+    this.membership.close();
+    if (this.available) {
+      const returns = [...this.leases.values()].map((lease) => this.returnLease(lease));
+      await Promise.race([Promise.allSettled(returns), sleep(this.options.unavailableAfterMs)]);
+    }
+    this.leases.clear();
+    this.available = false;
+    await this.session.close();
+    await this.fallback.close();
+  }
+
+  private spend(policy: BucketPolicy, lease: TokenLease, cost: number, now: number): StoreTakeResult {
+    lease.tokens = Math.max(0, lease.tokens - cost);
+    const chunk = lease.chunkSize(cost, policy.burst, this.membership.count, this.options.leaseWindowMs, now);
+    // Fetch the next chunk before this one runs out, so that takes rarely wait for ZooKeeper.
+    if (lease.tokens < chunk / 2 && lease.fetching === undefined && now >= lease.retryAt && this.available) {
+      this.fetch(policy, lease, Math.max(1e-9, cost - lease.tokens), now).catch((error) => {
+        if (isUnavailable(error)) this.markUnavailable(String(error), true);
+      });
+    }
+    return { taken: true, tokens: Math.min(policy.burst, lease.tokens + lease.sharedEstimate(policy.ratePerMs, policy.burst, now)) };
+  }
+
+  private async leasedTake(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
+    const lease = this.leaseOf(policy, key);
+    for (let round = 0; round < 3; round++) {
+      const now = this.local.now();
+      if (fits(lease.tokens, cost)) return this.spend(policy, lease, cost, now);
+      if (lease.fetching !== undefined) {
+        await lease.fetching;
+        continue;
+      }
+      if (now < lease.retryAt) break;
+      await this.fetch(policy, lease, cost - lease.tokens, now);
+    }
+    const now = this.local.now();
+    if (fits(lease.tokens, cost)) return this.spend(policy, lease, cost, now);
+    const tokens = Math.min(policy.burst, lease.tokens + lease.sharedEstimate(policy.ratePerMs, policy.burst, now));
+    return { taken: false, tokens, retryAfterMs: Math.max(0, lease.retryAt - now) };
+  }
+
+  /** Takes a chunk from the shared bucket into the lease; one fetch per lease at a time. */
+  private fetch(policy: BucketPolicy, lease: TokenLease, need: number, now: number): Promise<void> {
+    const target = this.targetOf(policy, lease.key);
+    const want = lease.chunkSize(need, policy.burst, this.membership.count, this.options.leaseWindowMs, now);
+    // Do not ask for less than a few ms of refill: a short bucket is not hammered with writes.
+    const minGrab = Math.min(policy.burst, Math.max(need, Math.min(want, policy.ratePerMs * MIN_LEASE_MS)));
+    let granted = 0;
+    const fetching = updateBucket(target, (tokens) => {
+      if (!fits(tokens, minGrab)) return undefined;
+      granted = Math.min(want, tokens);
+      return tokens - granted;
+    }).then((update) => {
+      const at = this.local.now();
+      if (update.wrote) {
+        lease.tokens = Math.min(policy.burst, lease.tokens + granted);
+        this.noteWrite(policy, target, update);
+      } else {
+        lease.retryAt = at + (minGrab - update.before) / policy.ratePerMs;
+      }
+      lease.sharedTokens = update.after;
+      lease.sharedAt = at;
+    });
+    lease.fetching = fetching.finally(() => {
+      lease.fetching = undefined;
+    });
+    return lease.fetching;
+  }
+
+  private async strictTake(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
+    const target = this.targetOf(policy, key);
+    const update = await updateBucket(target, (tokens) => (fits(tokens, cost) ? Math.max(0, tokens - cost) : undefined));
+    if (update.wrote) this.noteWrite(policy, target, update);
+    return { taken: update.wrote, tokens: update.after };
+  }
+
+  private fallbackTake(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> | StoreTakeResult {
+    switch (this.options.onUnavailable) {
+      case 'open':
+        return { taken: true, tokens: policy.burst };
+      case 'closed':
+        return { taken: false, tokens: 0, reason: 'unavailable', retryAfterMs: this.options.unavailableAfterMs };
+      default:
+        return this.fallback.take(this.fallbackPolicy(policy), key, cost);
+    }
+  }
+
+  /** The policy each process enforces alone while degraded: rate and burst divided by the members. */
+  private fallbackPolicy(policy: BucketPolicy): BucketPolicy {
+    const members = this.membership.count;
+    const id = `${policy.name}\u0000${policy.rate}\u0000${policy.intervalMs}\u0000${policy.burst}\u0000${members}`;
+    let scaled = this.fallbackPolicies.get(id);
+    if (scaled === undefined) {
+      scaled = bucketPolicy(policy.name, policy.rate / members, policy.intervalMs, Math.max(1, Math.ceil(policy.burst / members)));
+      this.fallbackPolicies.set(id, scaled);
+    }
+    return scaled;
+  }
+
+  /** Whether ZooKeeper can be used now; waits for it up to `unavailableAfter` since it went away. */
+  private async usable(): Promise<boolean> {
+    if (this.available) return true;
+    if (this.closed) return false;
+    const remaining = this.unavailableSince + this.options.unavailableAfterMs - this.local.now();
+    if (remaining <= 0) return false;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, remaining);
+      const waiter = (): void => done();
+      this.waiters.push(waiter);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    return this.available;
+  }
+
+  private withDeadline<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([
+      work,
+      sleep(this.options.unavailableAfterMs).then(() => {
+        throw new ZooKeeperUnavailableError(`flowgate: ZooKeeper did not decide within ${this.options.unavailableAfterMs} ms`);
+      }),
+    ]);
+  }
+
+  private markUnavailable(reason: string, alreadyWaited: boolean): void {
+    if (this.closed) return;
+    if (this.available) {
+      this.available = false;
+      this.unavailableSince = this.local.now() - (alreadyWaited ? this.options.unavailableAfterMs : 0);
+      // Announce only when it lasts past the grace period (a failover takes milliseconds).
+      const grace = alreadyWaited ? 0 : this.options.unavailableAfterMs;
+      setTimeout(() => {
+        if (!this.available && !this.closed && !this.announcedDegraded) {
+          this.announcedDegraded = true;
+          this.emit('degraded', { reason });
+        }
+      }, grace).unref();
+    }
+    if (this.recovery === undefined) {
+      this.recovery = setInterval(() => void this.checkHealth(), 250);
+      this.recovery.unref();
+    }
+  }
+
+  private async onNewSession(): Promise<void> {
+    try {
+      await this.membership.register();
+      this.setAvailable();
+    } catch (error) {
+      this.markUnavailable(`could not register with ZooKeeper: ${String(error)}`, false);
+    }
+  }
+
+  private async checkHealth(): Promise<void> {
+    if (this.closed || this.available) return;
+    try {
+      await this.session.exists(this.paths.members);
+      if (this.membership.count >= 1 && this.serverClock.synced) this.setAvailable();
+    } catch {
+      // still unreachable: the recovery interval tries again
+    }
+  }
+
+  private setAvailable(): void {
+    if (this.closed) return;
+    const degradedMs = this.local.now() - this.unavailableSince;
+    this.available = true;
+    if (this.recovery !== undefined) clearInterval(this.recovery);
+    this.recovery = undefined;
+    if (this.announcedDegraded) {
+      this.announcedDegraded = false;
+      this.emit('recovered', { degradedMs });
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Records a write so that the bucket's znode can be deleted once it has been full long enough. */
+  private noteWrite(policy: BucketPolicy, target: BucketTarget, update: BucketUpdate): void {
+    const fullAt = update.serverNow + (policy.burst - update.after) / policy.ratePerMs;
+    this.cleanups.set(this.leaseId(policy, target.key), { target, version: update.version, fullAt });
+  }
+
+  /** Gives idle leases back, and deletes bucket znodes that have been full for `cleanupAfter`. */
+  private async sweep(): Promise<void> {
+    if (!this.available || this.closed) return;
+    const now = this.local.now();
+    const idleMs = Math.max(1000, 4 * this.options.leaseWindowMs);
+    for (const [id, lease] of this.leases) {
+      if (now - lease.lastUsed < idleMs || lease.fetching !== undefined) continue;
+      this.leases.delete(id);
+      this.returnLease(lease).catch(() => undefined);
+    }
+    const serverNow = this.serverClock.now();
+    for (const [id, entry] of this.cleanups) {
+      if (serverNow < entry.fullAt + this.options.cleanupAfterMs || this.leases.has(id)) continue;
+      this.cleanups.delete(id);
+      try {
+        this.counter.writes++;
+        await this.session.remove(entry.target.path, entry.version);
+      } catch {
+        // Written since (BAD_VERSION: its writer cleans up), already gone, or unreachable: leave it.
+      }
+    }
+  }
+
+  /** Returns a lease's unspent tokens to the shared bucket. */
+  private async returnLease(lease: TokenLease): Promise<void> {
+    const amount = lease.tokens;
+    lease.tokens = 0;
+    if (amount <= 0) return;
+    const target = this.targetOf(lease.policy, lease.key);
+    const update = await updateBucket(target, (tokens) => Math.min(lease.policy.burst, tokens + amount));
+    if (update.wrote) this.noteWrite(lease.policy, target, update);
+  }
+
+  private leaseId(policy: BucketPolicy, key: string): string {
+    return `${policy.name}\u0000${key}`;
+  }
+
+  private leaseOf(policy: BucketPolicy, key: string): TokenLease {
+    const id = this.leaseId(policy, key);
+    let lease = this.leases.get(id);
+    if (lease === undefined) {
+      lease = new TokenLease(policy, key, this.local.now(), this.options.leaseWindowMs);
+      this.leases.set(id, lease);
+    }
+    return lease;
+  }
+
+  private targetOf(policy: BucketPolicy, key: string): BucketTarget {
+    return { session: this.session, clock: this.serverClock, acls: this.acls, policy, key, path: this.paths.bucket(policy.name, key), counter: this.counter };
+  }
+}
+
+/** ACLs that let holders of the digest credential do everything and everyone else only read. */
+function digestAcls(credential: string): ACL[] {
+  const [user] = credential.split(':');
+  const hash = createHash('sha1').update(credential).digest('base64');
+  return [
+    new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', `${user}:${hash}`)),
+    new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id('world', 'anyone')),
+  ];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+// Typed event methods: `store.on('degraded', (e) => e.reason)`.
+export interface ZooKeeperStore {
+  on<E extends keyof ZooKeeperStoreEvents>(event: E, listener: (payload: ZooKeeperStoreEvents[E]) => void): this;
+  once<E extends keyof ZooKeeperStoreEvents>(event: E, listener: (payload: ZooKeeperStoreEvents[E]) => void): this;
+  off<E extends keyof ZooKeeperStoreEvents>(event: E, listener: (payload: ZooKeeperStoreEvents[E]) => void): this;
+  emit<E extends keyof ZooKeeperStoreEvents>(event: E, payload: ZooKeeperStoreEvents[E]): boolean;
+}
