@@ -16,6 +16,10 @@ export interface LimiterEvents {
   timeout: { key: string; cost: number; waitedMs: number };
   /** A waiting take was aborted through its signal. */
   abort: { key: string; cost: number; waitedMs: number };
+  /** The shared store became unreachable: decisions follow its `onUnavailable` policy. */
+  degraded: { reason: string };
+  /** The shared store is reachable again. */
+  recovered: { degradedMs: number };
 }
 
 /** The name of a limiter event. */

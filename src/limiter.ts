@@ -49,6 +49,7 @@ export class Limiter extends EventEmitter {
   private readonly clock: Clock;
   private readonly queue: OverflowQueue | undefined;
   private closed = false;
+  private readonly unforward: () => void;
 
   /** Use {@link createLimiter}, which validates the options. */
   constructor(options: LimiterOptions) {
@@ -68,6 +69,7 @@ export class Limiter extends EventEmitter {
             timedOut: (key, cost, waitedMs) => this.emit('timeout', { key, cost, waitedMs }),
             aborted: (key, cost, waitedMs) => this.emit('abort', { key, cost, waitedMs }),
           });
+    this.unforward = forwardStoreEvents(this.store, this);
   }
 
   /** The limiter's name (the policy name in headers). */
@@ -138,6 +140,7 @@ export class Limiter extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unforward();
     this.queue?.close();
     if (this.ownsStore) await this.store.close();
   }
@@ -169,6 +172,20 @@ export interface Limiter {
   once<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): this;
   off<E extends LimiterEventName>(event: E, listener: (payload: LimiterEvents[E]) => void): this;
   emit<E extends LimiterEventName>(event: E, payload: LimiterEvents[E]): boolean;
+}
+
+/** Re-emits a shared store's `degraded` and `recovered` events on the limiter; returns the undo. */
+function forwardStoreEvents(store: Store, limiter: Limiter): () => void {
+  const emitter = store as Partial<Pick<EventEmitter, 'on' | 'off'>>;
+  if (typeof emitter.on !== 'function' || typeof emitter.off !== 'function') return () => undefined;
+  const degraded = (payload: LimiterEvents['degraded']): void => void limiter.emit('degraded', payload);
+  const recovered = (payload: LimiterEvents['recovered']): void => void limiter.emit('recovered', payload);
+  emitter.on.call(store, 'degraded', degraded);
+  emitter.on.call(store, 'recovered', recovered);
+  return () => {
+    emitter.off?.call(store, 'degraded', degraded);
+    emitter.off?.call(store, 'recovered', recovered);
+  };
 }
 
 /**

@@ -75,6 +75,10 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private readonly cleanups = new Map<string, CleanupEntry>();
   private readonly fallback: MemoryStore;
   private readonly fallbackPolicies = new Map<string, BucketPolicy>();
+  /** Strict buckets last seen short, so that a burst of refusals needs no round trips. */
+  private readonly strictSeen = new Map<string, { tokens: number; at: number; fullAt: number }>();
+  /** The tail of each strict bucket's chain of decisions. */
+  private readonly turns = new Map<string, Promise<void>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private available = false;
   private announcedDegraded = false;
@@ -135,13 +139,17 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   /** {@inheritDoc Store.take} */
   async take(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
-    if (!policy.strict) {
-      // Spending tokens already leased needs no ZooKeeper, even while it is unreachable.
-      const lease = this.leaseOf(policy, key);
-      const now = this.local.now();
-      lease.recordDemand(cost, now);
-      if (fits(lease.tokens, cost)) return this.spend(policy, lease, cost, now);
-    }
+    if (policy.strict) return this.inTurn(this.leaseId(policy, key), () => this.decide(policy, key, cost));
+    // Spending tokens already leased needs no ZooKeeper, even while it is unreachable.
+    const lease = this.leaseOf(policy, key);
+    const now = this.local.now();
+    lease.recordDemand(cost, now);
+    if (fits(lease.tokens, cost)) return this.spend(policy, lease, cost, now);
+    return this.decide(policy, key, cost);
+  }
+
+  /** Decides through ZooKeeper when it is usable, through `onUnavailable` otherwise. */
+  private async decide(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
     if (!(await this.usable())) return this.fallbackTake(policy, key, cost);
     try {
       return await this.withDeadline(policy.strict ? this.strictTake(policy, key, cost) : this.leasedTake(policy, key, cost));
@@ -265,10 +273,39 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   }
 
   private async strictTake(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
+    const id = this.leaseId(policy, key);
+    const now = this.local.now();
+    // A bucket just seen short cannot have refilled yet: refuse without a round trip.
+    const seen = this.strictSeen.get(id);
+    if (seen !== undefined) {
+      const tokens = Math.min(policy.burst, seen.tokens + (now - seen.at) * policy.ratePerMs);
+      if (!fits(tokens, cost)) return { taken: false, tokens };
+    }
     const target = this.targetOf(policy, key);
     const update = await updateBucket(target, (tokens) => (fits(tokens, cost) ? Math.max(0, tokens - cost) : undefined));
-    if (update.wrote) this.noteWrite(policy, target, update);
+    if (update.wrote) {
+      this.strictSeen.delete(id);
+      this.noteWrite(policy, target, update);
+    } else {
+      const at = this.local.now();
+      this.strictSeen.set(id, { tokens: update.after, at, fullAt: at + (policy.burst - update.after) / policy.ratePerMs });
+    }
     return { taken: update.wrote, tokens: update.after };
+  }
+
+  /** Runs strict decisions on one bucket one after another, so this process never races itself. */
+  private inTurn<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.turns.get(id) ?? Promise.resolve();
+    const result = previous.then(work, work);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(id, tail);
+    void tail.then(() => {
+      if (this.turns.get(id) === tail) this.turns.delete(id);
+    });
+    return result;
   }
 
   private fallbackTake(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> | StoreTakeResult {
@@ -391,6 +428,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       this.leases.delete(id);
       this.returnLease(lease).catch(() => undefined);
     }
+    for (const [id, seen] of this.strictSeen) if (now >= seen.fullAt) this.strictSeen.delete(id);
     const serverNow = this.serverClock.now();
     for (const [id, entry] of this.cleanups) {
       if (serverNow < entry.fullAt + this.options.cleanupAfterMs || this.leases.has(id)) continue;
