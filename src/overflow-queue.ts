@@ -191,7 +191,7 @@ export class OverflowQueue {
       if (result.taken) {
         this.remove(line, head);
         if (head.waiting) this.observer.dequeued(line.key, head.cost, now - head.arrivedAt);
-        this.finish(head, { admitted: true, tokens: result.tokens, waitedMs: now - head.arrivedAt });
+        this.finish(head, { admitted: true, tokens: result.tokens, waitedMs: head.waiting ? now - head.arrivedAt : 0 });
         continue;
       }
       if (result.reason === 'unavailable') {
@@ -236,8 +236,8 @@ export class OverflowQueue {
   }
 
   private reject(line: KeyLine, waiter: Waiter, reason: 'limited' | 'queue-full' | 'timeout' | 'unavailable', retryAfterMs: number, now: number): void {
+    const waitedMs = waiter.waiting ? now - waiter.arrivedAt : 0;
     this.remove(line, waiter);
-    const waitedMs = now - waiter.arrivedAt;
     if (reason === 'timeout') this.observer.timedOut(line.key, waiter.cost, waitedMs);
     this.finish(waiter, { admitted: false, reason, tokens: line.tokens, retryAfterMs, waitedMs });
   }

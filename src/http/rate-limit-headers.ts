@@ -14,7 +14,12 @@ export const HEADER_FORMATS: readonly HeaderFormat[] = ['draft-8', 'draft-7', fa
  * that `q` tokens per `w` seconds is the sustained rate (at least 1).
  */
 export function policyWindowSeconds(policy: BucketPolicy): number {
-  return Math.max(1, Math.ceil(policy.burst / policy.ratePerMs / 1000));
+  return Math.max(1, ceilSeconds((policy.burst * policy.intervalMs) / policy.rate));
+}
+
+/** Milliseconds to whole seconds, rounded up, ignoring floating-point dust (1000.0000000001 ms is 1 s). */
+function ceilSeconds(ms: number): number {
+  return Math.ceil(ms / 1000 - 1e-9);
 }
 
 /** A Structured Field string: quoted, with `\` and `"` escaped. */
@@ -30,7 +35,7 @@ function sfString(value: string): string {
 export function rateLimitHeaders(decision: Decision, format: HeaderFormat, policyName = decision.policy.name): Record<string, string> {
   if (format === false) return {};
   const w = policyWindowSeconds(decision.policy);
-  const t = Math.ceil(decision.resetMs / 1000);
+  const t = ceilSeconds(decision.resetMs);
   if (format === 'draft-7') {
     return {
       'RateLimit-Policy': `${decision.limit};w=${w}`,
@@ -47,5 +52,5 @@ export function rateLimitHeaders(decision: Decision, format: HeaderFormat, polic
 /** `Retry-After` in whole seconds, rounded up (at least 1), for a rejection that can succeed later. */
 export function retryAfterSeconds(decision: Decision): number | undefined {
   if (decision.allowed || decision.reason === 'cost-exceeds-burst' || decision.reason === 'aborted') return undefined;
-  return Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  return Math.max(1, ceilSeconds(decision.retryAfterMs));
 }
