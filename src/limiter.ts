@@ -8,7 +8,9 @@ import type { LimiterEventName, LimiterEvents } from './limiter-events.js';
 import type { RejectReason } from './decision.js';
 import { resolveLimiterOptions, type LimiterOptions } from './limiter-options.js';
 import { MemoryStore } from './memory-store.js';
-import { OverflowQueue, type QueueOutcome } from './overflow-queue.js';
+import { OverflowQueue } from './overflow-queue.js';
+import { ReservationQueue } from './reservation-queue.js';
+import type { QueueLimits, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
 import type { BucketPolicy } from './policy.js';
 import type { Store } from './store.js';
 import { msUntilFits, msUntilFull } from './token-bucket.js';
@@ -47,7 +49,7 @@ export class Limiter extends EventEmitter {
   private readonly store: Store;
   private readonly ownsStore: boolean;
   private readonly clock: Clock;
-  private readonly queue: OverflowQueue | undefined;
+  private readonly queue: TakeQueue | undefined;
   private closed = false;
   private readonly unforward: () => void;
 
@@ -60,15 +62,7 @@ export class Limiter extends EventEmitter {
     this.ownsStore = resolved.store === undefined;
     this.store = resolved.store ?? new MemoryStore({ clock: this.clock });
     this.queueing = resolved.queue !== undefined;
-    this.queue =
-      resolved.queue === undefined
-        ? undefined
-        : new OverflowQueue(this.store, this.policy, resolved.queue, this.clock, {
-            enqueued: (key, cost, position, queueSize, predictedWaitMs) => this.emit('enqueue', { key, cost, position, queueSize, predictedWaitMs }),
-            dequeued: (key, cost, waitedMs) => this.emit('dequeue', { key, cost, waitedMs }),
-            timedOut: (key, cost, waitedMs) => this.emit('timeout', { key, cost, waitedMs }),
-            aborted: (key, cost, waitedMs) => this.emit('abort', { key, cost, waitedMs }),
-          });
+    this.queue = resolved.queue === undefined ? undefined : this.createQueue(resolved.queue);
     this.unforward = forwardStoreEvents(this.store, this);
   }
 
@@ -143,6 +137,21 @@ export class Limiter extends EventEmitter {
     this.unforward();
     this.queue?.close();
     if (this.ownsStore) await this.store.close();
+  }
+
+  /** A store that can reserve gets the cluster-wide queue; any other store, the local one. */
+  private createQueue(limits: QueueLimits): TakeQueue {
+    const observer: QueueObserver = {
+      enqueued: (key, cost, position, queueSize, predictedWaitMs) => this.emit('enqueue', { key, cost, position, queueSize, predictedWaitMs }),
+      dequeued: (key, cost, waitedMs) => this.emit('dequeue', { key, cost, waitedMs }),
+      timedOut: (key, cost, waitedMs) => this.emit('timeout', { key, cost, waitedMs }),
+      aborted: (key, cost, waitedMs) => this.emit('abort', { key, cost, waitedMs }),
+    };
+    const { store } = this;
+    if (store.reserve !== undefined && store.cancel !== undefined) {
+      return new ReservationQueue(store as Store & Required<Pick<Store, 'reserve' | 'cancel'>>, this.policy, limits, this.clock, observer);
+    }
+    return new OverflowQueue(store, this.policy, limits, this.clock, observer);
   }
 
   private fromQueue(key: string, cost: number, outcome: QueueOutcome): Decision {

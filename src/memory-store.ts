@@ -2,8 +2,14 @@
 
 import { monotonicClock, type Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
+import { cancel, reserve, type ReservationAsk, type ReservationResult, type Slot } from './reservation.js';
 import type { Store, StoreTakeResult } from './store.js';
 import { returnTokens, takeTokens, tokensAt, type BucketState } from './token-bucket.js';
+
+/** A bucket in memory: its tokens (negative while reserved waiters are owed) and their slots. */
+interface MemoryBucket extends BucketState {
+  readonly slots?: readonly Slot[];
+}
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -24,7 +30,7 @@ const EVICTIONS_PER_WRITE = 4;
  */
 export class MemoryStore implements Store {
   private readonly clock: Clock;
-  private readonly buckets = new Map<string, Map<string, BucketState>>();
+  private readonly buckets = new Map<string, Map<string, MemoryBucket>>();
 
   /** Creates an empty store. */
   constructor(options: MemoryStoreOptions = {}) {
@@ -43,7 +49,7 @@ export class MemoryStore implements Store {
       return { taken: true, tokens };
     }
     const outcome = takeTokens(state, policy, cost, now);
-    this.write(map, policy, key, outcome.state, now);
+    this.write(map, policy, key, { ...outcome.state, slots: state.slots }, now);
     return { taken: outcome.taken, tokens: outcome.state.tokens };
   }
 
@@ -53,7 +59,32 @@ export class MemoryStore implements Store {
     const state = map.get(key);
     if (state === undefined) return;
     const now = this.clock.now();
-    this.write(map, policy, key, returnTokens(state, policy, amount, now), now);
+    this.write(map, policy, key, { ...returnTokens(state, policy, amount, now), slots: state.slots }, now);
+  }
+
+  /**
+   * Reserves tokens for waiting takes in order (see `reserve` in reservation.ts), on the same
+   * buckets as {@link take}. Not part of the Store interface: the ZooKeeper store uses it as its
+   * local fallback, so that queuing goes on while ZooKeeper is unreachable.
+   */
+  reserveTokens(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): ReservationResult {
+    const map = this.mapOf(policy);
+    const now = this.clock.now();
+    const state = map.get(key);
+    const tokens = state === undefined ? policy.burst : tokensAt(state, policy, now);
+    const reserved = reserve(tokens, state?.slots ?? [], now, policy, asks, maxSize);
+    this.write(map, policy, key, { tokens: reserved.tokens, updatedAt: now, slots: reserved.slots }, now);
+    return reserved.result;
+  }
+
+  /** Gives back the tokens of a reservation from {@link reserveTokens} whose waiter left before `due`. */
+  cancelTokens(policy: BucketPolicy, key: string, cost: number, due: number): void {
+    const map = this.mapOf(policy);
+    const state = map.get(key);
+    if (state === undefined) return;
+    const now = this.clock.now();
+    const cancelled = cancel(tokensAt(state, policy, now), state.slots ?? [], now, policy, cost, due);
+    this.write(map, policy, key, { tokens: cancelled.tokens, updatedAt: now, slots: cancelled.slots }, now);
   }
 
   /** {@inheritDoc Store.peek} */
@@ -80,7 +111,7 @@ export class MemoryStore implements Store {
     return total;
   }
 
-  private mapOf(policy: BucketPolicy): Map<string, BucketState> {
+  private mapOf(policy: BucketPolicy): Map<string, MemoryBucket> {
     let map = this.buckets.get(policy.name);
     if (map === undefined) {
       map = new Map();
@@ -90,7 +121,7 @@ export class MemoryStore implements Store {
   }
 
   /** Stores `state` at the end of the map (or drops it when full), then evicts full buckets at the front. */
-  private write(map: Map<string, BucketState>, policy: BucketPolicy, key: string, state: BucketState, now: number): void {
+  private write(map: Map<string, MemoryBucket>, policy: BucketPolicy, key: string, state: MemoryBucket, now: number): void {
     map.delete(key);
     if (state.tokens < policy.burst) map.set(key, state);
     let inspected = 0;

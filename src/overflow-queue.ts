@@ -3,36 +3,8 @@
 import type { Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
 import type { Store } from './store.js';
+import type { QueueLimits, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
 import { msUntilFits } from './token-bucket.js';
-
-/** How a wait in the queue ended. */
-export type QueueOutcome =
-  | { readonly admitted: true; readonly tokens: number; readonly waitedMs: number }
-  | {
-      readonly admitted: false;
-      readonly reason: 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'closed' | 'unavailable';
-      readonly tokens: number;
-      readonly retryAfterMs: number;
-      readonly waitedMs: number;
-    };
-
-/** What the queue reports as it works; the limiter turns these into events. */
-export interface QueueObserver {
-  /** A take was told to wait: `position` 0 is the head; `predictedWaitMs` is its expected wait. */
-  enqueued(key: string, cost: number, position: number, size: number, predictedWaitMs: number): void;
-  /** A take that had waited was served. */
-  dequeued(key: string, cost: number, waitedMs: number): void;
-  /** A take that had waited was rejected because it could not be served within maxWait. */
-  timedOut(key: string, cost: number, waitedMs: number): void;
-  /** A take was aborted through its signal while in the queue. */
-  aborted(key: string, cost: number, waitedMs: number): void;
-}
-
-/** Bounds of the queue, validated. */
-export interface QueueLimits {
-  readonly maxSize: number;
-  readonly maxWaitMs: number;
-}
 
 interface Waiter {
   readonly cost: number;
@@ -81,7 +53,7 @@ class KeyLine {
  * a waiter that can no longer be served before its deadline is rejected at once, with the time at
  * which it could have been.
  */
-export class OverflowQueue {
+export class OverflowQueue implements TakeQueue {
   private readonly lines = new Map<string, KeyLine>();
 
   constructor(

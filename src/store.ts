@@ -1,6 +1,7 @@
 // The Store seam: where token buckets live. The memory store implements it; the ZooKeeper store will.
 
 import type { BucketPolicy } from './policy.js';
+import type { ReservationAsk, ReservationResult } from './reservation.js';
 
 /** What a store answers to a take. */
 export interface StoreTakeResult {
@@ -42,4 +43,12 @@ export interface Store {
   reset(policy: BucketPolicy, key: string): Promise<void>;
   /** Releases the store's resources (connections, timers). Further calls may reject. */
   close(): Promise<void>;
+  /**
+   * Optional, for stores shared by many processes: reserves tokens for waiting takes, in order, in
+   * one atomic step, so that waiters of every process form one FIFO per key. When a store has it,
+   * the limiter's queue reserves through it instead of retrying `take` (see `ReservationQueue`).
+   */
+  reserve?(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult>;
+  /** Optional, with `reserve`: gives back the tokens of a granted reservation (its `ticket`) whose waiter left. */
+  cancel?(policy: BucketPolicy, key: string, ticket: unknown): Promise<void>;
 }

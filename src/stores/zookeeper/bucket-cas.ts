@@ -2,6 +2,7 @@
 
 import type { ACL } from 'node-zookeeper-client';
 import type { BucketPolicy } from '../../policy.js';
+import { pendingSlots, type Slot } from '../../reservation.js';
 import { decodeBucket, encodeBucket } from './bucket-codec.js';
 import { ServerClock, statTime } from './server-clock.js';
 import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, zkCode } from './zookeeper-session.js';
@@ -18,6 +19,21 @@ export interface BucketUpdate {
   readonly version: number;
   /** Server time of the decision. */
   readonly serverNow: number;
+  /** The waiters' slots after the change. */
+  readonly slots: readonly Slot[];
+}
+
+/** A bucket as `decide` sees it: tokens refilled to server time now (negative while waiters are owed). */
+export interface BucketView {
+  readonly tokens: number;
+  readonly slots: readonly Slot[];
+  readonly serverNow: number;
+}
+
+/** A change to write: new tokens, and new slots (the old ones, pruned, when omitted). */
+export interface BucketChange {
+  readonly tokens: number;
+  readonly slots?: readonly Slot[];
 }
 
 /** Where a bucket lives and how to reach it. */
@@ -42,31 +58,36 @@ const PERSISTENT = 0;
 const MAX_ATTEMPTS = 25;
 
 /**
- * Reads the bucket, lets `decide` pick the new token count from the tokens now (or `undefined` to
- * write nothing), and writes it only if nobody wrote in between (`setData` with the version read;
- * a lost race reads again). Refill is computed from the znode's `mtime`, ZooKeeper's clock. A
- * missing znode is a full bucket; a full bucket is never created.
+ * Reads the bucket, lets `decide` pick the new state from the state now (or `undefined` to write
+ * nothing), and writes it only if nobody wrote in between (`setData` with the version read; a lost
+ * race reads again). `decide` may return just a token count: the waiters' slots are then kept.
+ * Refill is computed from the znode's `mtime`, ZooKeeper's clock. A missing znode is a full
+ * bucket; a full bucket with no waiters is never created.
  */
-export async function updateBucket(target: BucketTarget, decide: (tokens: number) => number | undefined): Promise<BucketUpdate> {
+export async function updateBucket(target: BucketTarget, decide: (view: BucketView) => number | BucketChange | undefined): Promise<BucketUpdate> {
   const { session, clock, policy, path } = target;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await readBucket(target);
     const serverNow = clock.now();
     const before = current === undefined ? policy.burst : Math.min(policy.burst, current.tokens + Math.max(0, serverNow - current.mtime) * policy.ratePerMs);
-    const after = decide(before);
-    if (after === undefined || (current === undefined && after >= policy.burst)) {
-      return { before, after: before, wrote: false, version: current?.version ?? -1, serverNow };
+    const slotsBefore = current === undefined ? [] : pendingSlots(current.slots, serverNow);
+    const decided = decide({ tokens: before, slots: slotsBefore, serverNow });
+    const change = typeof decided === 'number' ? { tokens: decided, slots: slotsBefore } : decided;
+    if (change === undefined || (current === undefined && change.tokens >= policy.burst && (change.slots ?? []).length === 0)) {
+      return { before, after: before, wrote: false, version: current?.version ?? -1, serverNow, slots: slotsBefore };
     }
-    const data = encodeBucket({ tokens: Math.max(0, Math.min(policy.burst, after)), key: target.key });
+    const after = Math.min(policy.burst, change.tokens);
+    const slots = change.slots ?? slotsBefore;
+    const data = encodeBucket({ tokens: after, key: target.key, slots });
     try {
       target.counter.writes++;
       if (current !== undefined) {
         const stat = await session.setData(path, data, current.version);
         clock.observeWrite(statTime(stat.mtime));
-        return { before, after, wrote: true, version: stat.version, serverNow };
+        return { before, after, wrote: true, version: stat.version, serverNow, slots };
       }
       await createBucket(target, data);
-      return { before, after, wrote: true, version: 0, serverNow };
+      return { before, after, wrote: true, version: 0, serverNow, slots };
     } catch (error) {
       const code = zkCode(error);
       if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
@@ -80,6 +101,7 @@ export async function updateBucket(target: BucketTarget, decide: (tokens: number
 
 interface StoredBucket {
   readonly tokens: number;
+  readonly slots: readonly Slot[];
   readonly mtime: number;
   readonly version: number;
 }
@@ -97,7 +119,7 @@ export async function readBucket(target: BucketTarget): Promise<StoredBucket | u
   if (data.key !== target.key) throw new Error(`flowgate: two keys hash to the same znode ${target.path}`);
   const mtime = statTime(reply.stat.mtime);
   target.clock.observeRead(mtime);
-  return { tokens: data.tokens, mtime, version: reply.stat.version };
+  return { tokens: data.tokens, slots: data.slots, mtime, version: reply.stat.version };
 }
 
 /** Creates a bucket znode, creating its shard parent first when it is missing. */

@@ -7,6 +7,7 @@ import type { ACL } from 'node-zookeeper-client';
 import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
 import { bucketPolicy, type BucketPolicy } from '../../policy.js';
+import { cancel, reserve, type ReservationAsk, type ReservationResult } from '../../reservation.js';
 import type { Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
 import { readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
@@ -160,6 +161,55 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     }
   }
 
+  /**
+   * Reserves tokens for waiting takes in one compare-and-set: the cluster-wide FIFO of the
+   * overflow queue (see ReservationQueue). While ZooKeeper is unreachable, `onUnavailable` applies:
+   * `'local'` reserves on this process's share, `'open'` admits, `'closed'` refuses.
+   */
+  async reserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult> {
+    if (!(await this.usable())) return this.fallbackReserve(policy, key, asks, maxSize);
+    const target = this.targetOf(policy, key);
+    let result: ReservationResult | undefined;
+    try {
+      const update = await this.withDeadline(
+        updateBucket(target, (view) => {
+          const reserved = reserve(view.tokens, view.slots, view.serverNow, policy, asks, maxSize);
+          result = reserved.result;
+          return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, slots: reserved.slots } : undefined;
+        }),
+      );
+      if (update.wrote) this.noteWrite(policy, target, update);
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      this.markUnavailable(error instanceof Error ? error.message : String(error), true);
+      return this.fallbackReserve(policy, key, asks, maxSize);
+    }
+    const done = result as ReservationResult;
+    return { ...done, outcomes: done.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { book: 'shared', cost: (asks[i] as ReservationAsk).cost, due: o.due } } : o)) };
+  }
+
+  /** Gives back the tokens of a reservation whose waiter left. */
+  async cancel(policy: BucketPolicy, key: string, ticket: unknown): Promise<void> {
+    const { book, cost, due } = ticket as { book: 'shared' | 'local' | 'open'; cost: number; due: number };
+    if (book === 'open') return;
+    if (book === 'local') return this.fallback.cancelTokens(this.fallbackPolicy(policy), key, cost, due);
+    if (!this.available) return;
+    const target = this.targetOf(policy, key);
+    await this.withDeadline(updateBucket(target, (view) => (view.serverNow < due ? cancel(view.tokens, view.slots, view.serverNow, policy, cost, due) : undefined)));
+  }
+
+  private fallbackReserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): ReservationResult {
+    if (this.options.onUnavailable === 'open') {
+      return { outcomes: asks.map((ask) => ({ granted: true, waitMs: 0, due: 0, ticket: { book: 'open', cost: ask.cost, due: 0 } })), tokens: policy.burst, waiting: 0 };
+    }
+    if (this.options.onUnavailable === 'closed') {
+      const retryAfterMs = this.options.unavailableAfterMs;
+      return { outcomes: asks.map(() => ({ granted: false, reason: 'unavailable', retryAfterMs })), tokens: 0, waiting: 0 };
+    }
+    const result = this.fallback.reserveTokens(this.fallbackPolicy(policy), key, asks, maxSize);
+    return { ...result, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { book: 'local', cost: (asks[i] as ReservationAsk).cost, due: o.due } } : o)) };
+  }
+
   /** {@inheritDoc Store.refund} */
   async refund(policy: BucketPolicy, key: string, amount: number): Promise<void> {
     if (!policy.strict) {
@@ -168,7 +218,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       return;
     }
     if (!this.available) return this.fallback.refund(this.fallbackPolicy(policy), key, amount);
-    await this.withDeadline(updateBucket(this.targetOf(policy, key), (tokens) => Math.min(policy.burst, tokens + amount)));
+    await this.withDeadline(updateBucket(this.targetOf(policy, key), ({ tokens }) => Math.min(policy.burst, tokens + amount)));
   }
 
   /** {@inheritDoc Store.peek} */
@@ -251,7 +301,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     // Do not ask for less than a few ms of refill: a short bucket is not hammered with writes.
     const minGrab = Math.min(policy.burst, Math.max(need, Math.min(want, policy.ratePerMs * MIN_LEASE_MS)));
     let granted = 0;
-    const fetching = updateBucket(target, (tokens) => {
+    const fetching = updateBucket(target, ({ tokens }) => {
       if (!fits(tokens, minGrab)) return undefined;
       granted = Math.min(want, tokens);
       return tokens - granted;
@@ -282,7 +332,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       if (!fits(tokens, cost)) return { taken: false, tokens };
     }
     const target = this.targetOf(policy, key);
-    const update = await updateBucket(target, (tokens) => (fits(tokens, cost) ? Math.max(0, tokens - cost) : undefined));
+    const update = await updateBucket(target, ({ tokens }) => (fits(tokens, cost) ? Math.max(0, tokens - cost) : undefined));
     if (update.wrote) {
       this.strictSeen.delete(id);
       this.noteWrite(policy, target, update);
@@ -448,7 +498,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     lease.tokens = 0;
     if (amount <= 0) return;
     const target = this.targetOf(lease.policy, lease.key);
-    const update = await updateBucket(target, (tokens) => Math.min(lease.policy.burst, tokens + amount));
+    const update = await updateBucket(target, ({ tokens }) => Math.min(lease.policy.burst, tokens + amount));
     if (update.wrote) this.noteWrite(lease.policy, target, update);
   }
 

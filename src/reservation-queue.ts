@@ -1,0 +1,251 @@
+// The cluster-wide queue: waiters reserve their tokens in the shared bucket, in batches, then wait locally.
+
+import type { Clock } from './clock.js';
+import type { BucketPolicy } from './policy.js';
+import type { ReservationOutcome } from './reservation.js';
+import type { Store } from './store.js';
+import type { QueueLimits, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
+
+/** The longest a take waits for others to join its batch: the cross-process ordering window. */
+export const BATCH_WINDOW_MS = 5;
+/** The most waiters reserved in one write. */
+const MAX_BATCH = 256;
+
+interface Waiter {
+  readonly cost: number;
+  readonly arrivedAt: number;
+  readonly signal: AbortSignal | undefined;
+  readonly settle: (outcome: QueueOutcome) => void;
+  readonly fail: (error: unknown) => void;
+  onAbort: (() => void) | undefined;
+  settled: boolean;
+  /** Set once its tokens are reserved: when they are there (local clock), and how to give them back. */
+  reserved: { readonly dueAt: number; readonly ticket: unknown } | undefined;
+}
+
+/** The takes of one key in this process. */
+class Line {
+  /** Arrived, not yet reserved: they go out in the next batch. */
+  readonly pending: Waiter[] = [];
+  /** Reserved, in due order (reservations of one line are made one batch at a time). */
+  readonly reserved: Waiter[] = [];
+  direct = 0;
+  flushing = false;
+  batchTimer: ReturnType<typeof setTimeout> | undefined;
+  dueTimer: ReturnType<typeof setTimeout> | undefined;
+  tokens = 0;
+
+  constructor(readonly key: string) {}
+
+  get idle(): boolean {
+    return this.pending.length === 0 && this.reserved.length === 0 && this.direct === 0 && !this.flushing && this.batchTimer === undefined;
+  }
+}
+
+/**
+ * The queue used with a store that can reserve (the ZooKeeper store): one FIFO per key across
+ * every process.
+ *
+ * A take first tries the store directly when its key has no waiters here. When that fails, it joins
+ * a batch: for at most {@link BATCH_WINDOW_MS} this process gathers the key's takes, then reserves
+ * tokens for all of them in one atomic write. The shared bucket goes into debt by their cost, so
+ * each waiter's turn is fixed at once (when the refill has paid for everyone ahead of it, in any
+ * process) and it then waits locally, with no further ZooKeeper traffic and no watches. Takes that
+ * could not be served within maxWait, or that find maxSize waiters in the whole cluster, are refused
+ * at once. A waiter that leaves gives its tokens back. Waiters of a process that dies hold no
+ * znode: their reservations are simply spent, and nobody waits for them.
+ */
+export class ReservationQueue implements TakeQueue {
+  private readonly lines = new Map<string, Line>();
+
+  constructor(
+    private readonly store: Store & Required<Pick<Store, 'reserve' | 'cancel'>>,
+    private readonly policy: BucketPolicy,
+    private readonly limits: QueueLimits,
+    private readonly clock: Clock,
+    private readonly observer: QueueObserver,
+  ) {}
+
+  /** {@inheritDoc TakeQueue.take} */
+  async take(key: string, cost: number, signal?: AbortSignal): Promise<QueueOutcome> {
+    const line = this.lineOf(key);
+    const arrivedAt = this.clock.now();
+    if (line.idle) {
+      line.direct++;
+      let result;
+      try {
+        result = await this.store.take(this.policy, key, cost);
+      } finally {
+        line.direct--;
+      }
+      line.tokens = result.tokens;
+      if (result.taken || result.reason === 'unavailable') {
+        this.scheduleFlush(line);
+        this.dropIfIdle(line);
+        if (result.taken) return { admitted: true, tokens: result.tokens, waitedMs: 0 };
+        return { admitted: false, reason: 'unavailable', tokens: result.tokens, retryAfterMs: result.retryAfterMs ?? 0, waitedMs: 0 };
+      }
+      return this.join(line, cost, arrivedAt, signal, true);
+    }
+    return this.join(line, cost, arrivedAt, signal, false);
+  }
+
+  /** {@inheritDoc TakeQueue.size} */
+  size(key: string): number {
+    const line = this.lines.get(key);
+    return line === undefined ? 0 : line.pending.length + line.reserved.length;
+  }
+
+  /** Reserved waiters keep their turn: tokens added outside the queue go to later takes. */
+  wake(): void {}
+
+  /** {@inheritDoc TakeQueue.close} */
+  close(): void {
+    const now = this.clock.now();
+    for (const line of this.lines.values()) {
+      clearTimeout(line.batchTimer);
+      clearTimeout(line.dueTimer);
+      for (const waiter of [...line.pending.splice(0), ...line.reserved.splice(0)]) {
+        if (waiter.reserved !== undefined) this.giveBack(line, waiter);
+        this.finish(waiter, { admitted: false, reason: 'closed', tokens: line.tokens, retryAfterMs: 0, waitedMs: now - waiter.arrivedAt });
+      }
+    }
+    this.lines.clear();
+  }
+
+  private join(line: Line, cost: number, arrivedAt: number, signal: AbortSignal | undefined, first: boolean): Promise<QueueOutcome> {
+    return new Promise<QueueOutcome>((resolve, reject) => {
+      const waiter: Waiter = { cost, arrivedAt, signal, settle: resolve, fail: reject, onAbort: undefined, settled: false, reserved: undefined };
+      // A take whose direct try failed arrived before anything that joined meanwhile.
+      if (first) line.pending.unshift(waiter);
+      else line.pending.push(waiter);
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.abort(line, waiter);
+        if (signal.aborted) return waiter.onAbort();
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.scheduleFlush(line);
+    });
+  }
+
+  /** Starts the batch window, unless a batch or a direct try (whose take goes first) is under way. */
+  private scheduleFlush(line: Line): void {
+    if (line.pending.length === 0 || line.batchTimer !== undefined || line.flushing || line.direct > 0) return;
+    line.batchTimer = setTimeout(() => void this.flush(line), BATCH_WINDOW_MS);
+  }
+
+  /** Reserves tokens for the pending waiters of a line, in one store call. */
+  private async flush(line: Line): Promise<void> {
+    line.batchTimer = undefined;
+    const batch = line.pending.splice(0, MAX_BATCH).filter((waiter) => !waiter.settled);
+    if (batch.length === 0) return this.dropIfIdle(line);
+    line.flushing = true;
+    const sent = this.clock.now();
+    let result;
+    try {
+      const asks = batch.map((waiter) => ({ cost: waiter.cost, maxWaitMs: Math.max(0, this.limits.maxWaitMs - (sent - waiter.arrivedAt)) }));
+      result = await this.store.reserve(this.policy, line.key, asks, this.limits.maxSize);
+    } catch (error) {
+      line.flushing = false;
+      for (const waiter of batch) this.fail(waiter, error);
+      this.afterFlush(line);
+      return;
+    }
+    line.flushing = false;
+    line.tokens = result.tokens;
+    const now = this.clock.now();
+    batch.forEach((waiter, i) => this.place(line, waiter, result.outcomes[i] as ReservationOutcome, result.waiting, now));
+    this.armDueTimer(line);
+    this.afterFlush(line);
+  }
+
+  private place(line: Line, waiter: Waiter, outcome: ReservationOutcome, waiting: number, now: number): void {
+    if (!outcome.granted) {
+      return this.finish(waiter, { admitted: false, reason: outcome.reason, tokens: line.tokens, retryAfterMs: outcome.retryAfterMs, waitedMs: 0 });
+    }
+    if (waiter.settled) {
+      // It left while its batch was being reserved: give its tokens back.
+      if (outcome.waitMs > 0) this.store.cancel(this.policy, line.key, outcome.ticket).catch(() => undefined);
+      return;
+    }
+    if (outcome.waitMs <= 0) return this.finish(waiter, { admitted: true, tokens: line.tokens, waitedMs: now - waiter.arrivedAt });
+    waiter.reserved = { dueAt: now + outcome.waitMs, ticket: outcome.ticket };
+    line.reserved.push(waiter);
+    this.observer.enqueued(line.key, waiter.cost, line.reserved.length - 1, waiting, outcome.waitMs);
+  }
+
+  private afterFlush(line: Line): void {
+    this.scheduleFlush(line);
+    this.dropIfIdle(line);
+  }
+
+  /** One timer per line: for the earliest reserved waiter. */
+  private armDueTimer(line: Line): void {
+    clearTimeout(line.dueTimer);
+    line.dueTimer = undefined;
+    const head = line.reserved[0];
+    if (head?.reserved === undefined) return this.dropIfIdle(line);
+    line.dueTimer = setTimeout(() => this.release(line), Math.max(0, Math.ceil(head.reserved.dueAt - this.clock.now())));
+  }
+
+  /** Serves every reserved waiter whose tokens are there. */
+  private release(line: Line): void {
+    line.dueTimer = undefined;
+    const now = this.clock.now();
+    while (line.reserved.length > 0 && (line.reserved[0]?.reserved?.dueAt ?? Infinity) <= now + 0.5) {
+      const waiter = line.reserved.shift() as Waiter;
+      const waitedMs = now - waiter.arrivedAt;
+      this.observer.dequeued(line.key, waiter.cost, waitedMs);
+      this.finish(waiter, { admitted: true, tokens: line.tokens, waitedMs });
+    }
+    this.armDueTimer(line);
+  }
+
+  private abort(line: Line, waiter: Waiter): void {
+    if (waiter.settled) return;
+    const now = this.clock.now();
+    const pendingAt = line.pending.indexOf(waiter);
+    if (pendingAt >= 0) line.pending.splice(pendingAt, 1);
+    const reservedAt = line.reserved.indexOf(waiter);
+    if (reservedAt >= 0) {
+      line.reserved.splice(reservedAt, 1);
+      this.giveBack(line, waiter);
+      if (reservedAt === 0) this.armDueTimer(line);
+    }
+    this.observer.aborted(line.key, waiter.cost, now - waiter.arrivedAt);
+    this.finish(waiter, { admitted: false, reason: 'aborted', tokens: line.tokens, retryAfterMs: 0, waitedMs: now - waiter.arrivedAt });
+    this.dropIfIdle(line);
+  }
+
+  private giveBack(line: Line, waiter: Waiter): void {
+    if (waiter.reserved === undefined) return;
+    this.store.cancel(this.policy, line.key, waiter.reserved.ticket).catch(() => undefined);
+  }
+
+  private finish(waiter: Waiter, outcome: QueueOutcome): void {
+    if (waiter.settled) return;
+    waiter.settled = true;
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.settle(outcome);
+  }
+
+  private fail(waiter: Waiter, error: unknown): void {
+    if (waiter.settled) return;
+    waiter.settled = true;
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.fail(error);
+  }
+
+  private lineOf(key: string): Line {
+    let line = this.lines.get(key);
+    if (line === undefined) {
+      line = new Line(key);
+      this.lines.set(key, line);
+    }
+    return line;
+  }
+
+  private dropIfIdle(line: Line): void {
+    if (line.idle && line.dueTimer === undefined && this.lines.get(line.key) === line) this.lines.delete(line.key);
+  }
+}

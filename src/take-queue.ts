@@ -1,0 +1,42 @@
+// The contract of a limiter's queue: takes that wait for tokens, and what the queue reports.
+
+/** How a wait in the queue ended. */
+export type QueueOutcome =
+  | { readonly admitted: true; readonly tokens: number; readonly waitedMs: number }
+  | {
+      readonly admitted: false;
+      readonly reason: 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'closed' | 'unavailable';
+      readonly tokens: number;
+      readonly retryAfterMs: number;
+      readonly waitedMs: number;
+    };
+
+/** What the queue reports as it works; the limiter turns these into events. */
+export interface QueueObserver {
+  /** A take was told to wait: `position` 0 is the head; `predictedWaitMs` is its expected wait. */
+  enqueued(key: string, cost: number, position: number, size: number, predictedWaitMs: number): void;
+  /** A take that had waited was served. */
+  dequeued(key: string, cost: number, waitedMs: number): void;
+  /** A take that had waited was rejected because it could not be served within maxWait. */
+  timedOut(key: string, cost: number, waitedMs: number): void;
+  /** A take was aborted through its signal while in the queue. */
+  aborted(key: string, cost: number, waitedMs: number): void;
+}
+
+/** Bounds of the queue, validated. */
+export interface QueueLimits {
+  readonly maxSize: number;
+  readonly maxWaitMs: number;
+}
+
+/** A queue of takes waiting for tokens, per key. The limiter uses one when its `queue` option is set. */
+export interface TakeQueue {
+  /** Takes `cost` tokens for `key`, waiting in line when they are not there yet. */
+  take(key: string, cost: number, signal?: AbortSignal): Promise<QueueOutcome>;
+  /** Number of takes of this process waiting for `key`. */
+  size(key: string): number;
+  /** The bucket of `key` got tokens outside the queue (reset, refund): re-check now. */
+  wake(key: string): void;
+  /** Answers every waiter with `'closed'` and stops every timer. */
+  close(): void;
+}

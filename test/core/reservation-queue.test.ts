@@ -1,0 +1,102 @@
+// The reservation queue (used with stores that reserve), run on a real in-memory book with fake timers.
+
+import { createLimiter } from '../../src/limiter.js';
+import { MemoryStore } from '../../src/memory-store.js';
+import type { BucketPolicy } from '../../src/policy.js';
+import type { ReservationAsk } from '../../src/reservation.js';
+import { BATCH_WINDOW_MS } from '../../src/reservation-queue.js';
+import type { Store } from '../../src/store.js';
+
+const clock = { now: () => Date.now() };
+
+/** A memory store that also reserves: what a shared store offers, on one process's memory. */
+function reservingStore(): Store & { cancels: number } {
+  const memory = new MemoryStore({ clock });
+  const store = {
+    cancels: 0,
+    take: (p: BucketPolicy, k: string, c: number) => memory.take(p, k, c),
+    refund: (p: BucketPolicy, k: string, a: number) => memory.refund(p, k, a),
+    peek: (p: BucketPolicy, k: string) => memory.peek(p, k),
+    reset: (p: BucketPolicy, k: string) => memory.reset(p, k),
+    close: () => memory.close(),
+    reserve: async (p: BucketPolicy, k: string, asks: readonly ReservationAsk[], maxSize: number) => {
+      const result = memory.reserveTokens(p, k, asks, maxSize);
+      return { ...result, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { cost: asks[i]!.cost, due: o.due } } : o)) };
+    },
+    cancel: async (p: BucketPolicy, k: string, ticket: unknown) => {
+      store.cancels++;
+      const { cost, due } = ticket as { cost: number; due: number };
+      memory.cancelTokens(p, k, cost, due);
+    },
+  };
+  return store;
+}
+
+beforeEach(() => jest.useFakeTimers({ now: 5_000_000 }));
+afterEach(() => jest.useRealTimers());
+
+describe('reservation queue', () => {
+  test('waiters reserve in one batch and are served in arrival order at their turn', async () => {
+    const limiter = createLimiter({ rate: 10, burst: 1, queue: { maxSize: 10, maxWait: '5s' }, clock, store: reservingStore() });
+    const done: string[] = [];
+    const takes = ['a', 'b', 'c', 'd'].map((label) => limiter.take('k').then((d) => (done.push(label), d)));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(done).toEqual(['a']);
+    await jest.advanceTimersByTimeAsync(BATCH_WINDOW_MS + 100);
+    expect(done).toEqual(['a', 'b']);
+    await jest.advanceTimersByTimeAsync(200);
+    const decisions = await Promise.all(takes);
+    expect(done).toEqual(['a', 'b', 'c', 'd']);
+    expect(decisions.every((d) => d.allowed)).toBe(true);
+    expect(decisions[3]!.waitedMs).toBeCloseTo(300, 0); // the batch window counts: tokens refill meanwhile
+  });
+
+  test('a take that cannot make maxWait is refused at once, with the wait it would have had', async () => {
+    const limiter = createLimiter({ rate: 1, burst: 1, queue: { maxSize: 10, maxWait: '2.5s' }, clock, store: reservingStore() });
+    await limiter.take('k');
+    const rest = [limiter.take('k'), limiter.take('k'), limiter.take('k')];
+    await jest.advanceTimersByTimeAsync(BATCH_WINDOW_MS);
+    const third = await rest[2]!;
+    expect(third).toMatchObject({ allowed: false, reason: 'limited' });
+    expect(third.retryAfterMs).toBeCloseTo(3000 - BATCH_WINDOW_MS, 0);
+    await jest.advanceTimersByTimeAsync(2000);
+    expect((await Promise.all(rest.slice(0, 2))).every((d) => d.allowed)).toBe(true);
+  });
+
+  test('maxSize counts the waiters already holding a turn', async () => {
+    const limiter = createLimiter({ rate: 1, burst: 1, queue: { maxSize: 2, maxWait: '10s' }, clock, store: reservingStore() });
+    await limiter.take('k');
+    const first = [limiter.take('k'), limiter.take('k')];
+    await jest.advanceTimersByTimeAsync(BATCH_WINDOW_MS);
+    const late = limiter.take('k');
+    await jest.advanceTimersByTimeAsync(BATCH_WINDOW_MS);
+    expect(await late).toMatchObject({ allowed: false, reason: 'queue-full' });
+    await jest.advanceTimersByTimeAsync(2000);
+    expect((await Promise.all(first)).every((d) => d.allowed)).toBe(true);
+  });
+
+  test('an aborted waiter is answered at once and its reservation cancelled', async () => {
+    const store = reservingStore();
+    const limiter = createLimiter({ rate: 10, burst: 1, queue: { maxSize: 10, maxWait: '5s' }, clock, store });
+    await limiter.take('k');
+    const gone = new AbortController();
+    const b = limiter.take('k', { signal: gone.signal });
+    const c = limiter.take('k');
+    await jest.advanceTimersByTimeAsync(BATCH_WINDOW_MS + 10);
+    gone.abort();
+    expect(await b).toMatchObject({ allowed: false, reason: 'aborted' });
+    expect(store.cancels).toBe(1);
+    await jest.advanceTimersByTimeAsync(300);
+    expect(await c).toMatchObject({ allowed: true });
+  });
+
+  test('close answers every waiter: nothing hangs, no timer left', async () => {
+    const limiter = createLimiter({ rate: 1, burst: 1, queue: { maxSize: 10, maxWait: '10s' }, clock, store: reservingStore() });
+    await limiter.take('k');
+    const waiting = [limiter.take('k'), limiter.take('k')];
+    await jest.advanceTimersByTimeAsync(BATCH_WINDOW_MS);
+    await limiter.close();
+    for (const d of await Promise.all(waiting)) expect(d).toMatchObject({ allowed: false, reason: 'closed' });
+    expect(jest.getTimerCount()).toBe(0);
+  });
+});
