@@ -17,3 +17,11 @@ export { problemDetails, QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, type Proble
 export type { HttpRateLimitOptions, MaybePromise } from './http/http-options.js';
 export { ZooKeeperStore, type ZooKeeperStoreEvents, type ZooKeeperStoreStats } from './stores/zookeeper/zookeeper-store.js';
 export type { ZooKeeperStoreOptions, UnavailablePolicy } from './stores/zookeeper/zookeeper-store-options.js';
+export {
+  DistributedQueue,
+  type DistributedQueueOptions,
+  type DequeueOptions,
+  type DeliveryInfo,
+  type QueueConsumer,
+  type DeadLetter,
+} from './stores/zookeeper/distributed-queue.js';

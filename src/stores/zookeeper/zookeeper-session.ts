@@ -49,6 +49,15 @@ export interface ZooKeeperSessionOptions {
   readonly digest?: string;
 }
 
+/**
+ * One operation of a {@link ZooKeeperSession.transaction}. Note: node-zookeeper-client treats a
+ * version of 0 inside a transaction as "any version"; flowgate only uses -1 there.
+ */
+export type TransactionOp =
+  | { readonly op: 'create'; readonly path: string; readonly data: Buffer; readonly mode: number; readonly acls?: ACL[] }
+  | { readonly op: 'remove'; readonly path: string; readonly version: number }
+  | { readonly op: 'setData'; readonly path: string; readonly data: Buffer; readonly version: number };
+
 /** A connection state as the rest of flowgate sees it. */
 export type SessionState = 'connecting' | 'connected' | 'suspended' | 'closed';
 
@@ -174,6 +183,21 @@ export class ZooKeeperSession extends EventEmitter {
     return this.call<string[]>(`getChildren ${path}`, (client, done) => {
       if (watcher) client.getChildren(path, watcher, done);
       else client.getChildren(path, done);
+    });
+  }
+
+  /** Runs `ops` atomically (ZooKeeper multi); rejects with the first failing op's error. */
+  transaction(ops: readonly TransactionOp[]): Promise<void> {
+    return this.call<void>(`multi of ${ops.length}`, (client, done) => {
+      const tx = client.transaction();
+      for (const op of ops) {
+        if (op.op === 'create') {
+          if (op.acls) tx.create(op.path, op.data, op.acls, op.mode);
+          else tx.create(op.path, op.data, op.mode);
+        } else if (op.op === 'remove') tx.remove(op.path, op.version);
+        else tx.setData(op.path, op.data, op.version);
+      }
+      tx.commit((error) => done(error));
     });
   }
 

@@ -128,6 +128,15 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     });
   }
 
+  /**
+   * The store's ZooKeeper session, root and ACLs, for other flowgate recipes (DistributedQueue)
+   * that share its connection.
+   * @internal
+   */
+  connection(): { session: ZooKeeperSession; root: string; acls: ACL[] | undefined } {
+    return { session: this.session, root: this.options.root, acls: this.acls };
+  }
+
   /** Live members of the cluster (processes with a ZooKeeperStore on the same root), at least 1. */
   get members(): number {
     return this.membership.count;

@@ -1,0 +1,415 @@
+// A general distributed FIFO queue on ZooKeeper: enqueue, dequeue, size, and lock-safe consumers.
+
+import { randomUUID } from 'node:crypto';
+import type { ACL } from 'node-zookeeper-client';
+import { parseDuration, type Duration } from '../../duration.js';
+import { FlowgateArgumentError, FlowgateConfigError, FlowgateError } from '../../errors.js';
+import { rejectUnknownOptions, requireNumber } from '../../limiter-options.js';
+import { isUnavailable, ZkCode, zkCode, ZooKeeperSession } from './zookeeper-session.js';
+import { ZooKeeperStore } from './zookeeper-store.js';
+import { nodeName, validateRoot } from './znode-paths.js';
+
+const PERSISTENT_SEQUENTIAL = 2;
+const EPHEMERAL = 1;
+/** ZooKeeper refuses znodes over about 1 MB; stay clear of it. */
+const MAX_ITEM_BYTES = 1_000_000;
+
+/** Options of {@link DistributedQueue}. */
+export interface DistributedQueueOptions {
+  /** The queue's name; queues with the same name (and root) are the same queue. Required. */
+  name: string;
+  /** Share this store's ZooKeeper session (and its root and credential). Either this or `connect`. */
+  store?: ZooKeeperStore;
+  /** A ZooKeeper connection string, for a queue with its own session. */
+  connect?: string;
+  /** With `connect`: the root znode. Default `'/flowgate'`. */
+  root?: string;
+  /** With `connect`: digest credential `'user:password'`. */
+  auth?: string;
+  /** The largest item, in bytes of JSON. Default 256 KiB; at most 1,000,000. */
+  maxItemBytes?: number;
+  /** Deliveries of an item whose handler keeps throwing before it moves to the dead-letter queue. Default 5. */
+  maxAttempts?: number;
+  /** How long one ZooKeeper call may take before it counts as a connection loss. Default `'5s'`. */
+  callTimeout?: Duration;
+  /** How often an idle consumer looks for items whose consumer died. Default `'1s'`. */
+  pollInterval?: Duration;
+}
+
+/** Options of {@link DistributedQueue.dequeue}. */
+export interface DequeueOptions {
+  /** Give up after this long: the promise rejects with code `ERR_FLOWGATE_QUEUE_TIMEOUT`. Default: wait for ever. */
+  timeout?: Duration;
+  /** Aborting it stops waiting: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** What a consumer's handler is told besides the item. */
+export interface DeliveryInfo {
+  /** The item's znode name: stable across redeliveries of the same copy. */
+  readonly id: string;
+  /** 1 on the first delivery, 2 after one failure, and so on. */
+  readonly attempt: number;
+}
+
+/** A running {@link DistributedQueue.consume} loop. */
+export interface QueueConsumer {
+  /** Stops claiming new items and resolves when the items in hand are settled. */
+  stop(): Promise<void>;
+}
+
+/** An item that failed `maxAttempts` times, as kept in the dead-letter queue. */
+export interface DeadLetter<T> {
+  readonly item: T;
+  readonly attempts: number;
+  readonly error: string;
+}
+
+interface Envelope<T> {
+  readonly v: 1;
+  readonly item: T;
+  readonly attempts: number;
+  readonly error?: string;
+}
+
+interface Claimed<T> {
+  readonly name: string;
+  readonly envelope: Envelope<T>;
+}
+
+/**
+ * A FIFO queue of JSON items kept in ZooKeeper, shared by any number of producer and consumer
+ * processes (Apache Curator's DistributedQueue recipe, lock-safe mode).
+ *
+ * - Items are persistent sequential znodes: they survive every client restarting and the whole
+ *   ensemble restarting. Their sequence gives the order; one producer's items keep its order.
+ * - Creates are "protected": the name carries a fresh UUID, so after a connection loss the producer
+ *   looks for its own node instead of creating a second one. No duplicate, nothing lost.
+ * - A consumer claims an item with an ephemeral claim node before reading it: an item is never
+ *   handed to two consumers at once. Success removes item and claim in one atomic multi. A handler
+ *   that throws puts the item back at the tail (attempt + 1); after `maxAttempts` it moves to the
+ *   dead-letter queue. A consumer that dies loses its session, its claims vanish, and the item is
+ *   delivered again (at least once).
+ * - `size()` reads one Stat (the children count): no listing.
+ */
+export class DistributedQueue<T = unknown> {
+  private readonly session: ZooKeeperSession;
+  private readonly ownStore: ZooKeeperStore | undefined;
+  private readonly store: ZooKeeperStore;
+  private readonly acls: ACL[] | undefined;
+  private readonly items: string;
+  private readonly claims: string;
+  private readonly dead: string;
+  private readonly maxItemBytes: number;
+  private readonly maxAttempts: number;
+  private readonly pollMs: number;
+  private parents: Promise<void> | undefined;
+  private readonly consumers = new Set<{ stop(): Promise<void> }>();
+  private closed = false;
+
+  /** Validates the options (throwing FlowgateConfigError) and uses or opens a ZooKeeper session. */
+  constructor(options: DistributedQueueOptions) {
+    if (options === null || typeof options !== 'object') throw new FlowgateConfigError('options', options, "must be an object such as { name: 'jobs', connect: '127.0.0.1:2181' }");
+    rejectUnknownOptions(options, ['name', 'store', 'connect', 'root', 'auth', 'maxItemBytes', 'maxAttempts', 'callTimeout', 'pollInterval']);
+    if (typeof options.name !== 'string' || options.name.length === 0) throw new FlowgateConfigError('name', options.name, 'must be a non-empty string');
+    if ((options.store === undefined) === (options.connect === undefined)) {
+      throw new FlowgateConfigError(options.store === undefined ? 'connect' : 'store', options.store ?? options.connect, 'give exactly one of `store` (a ZooKeeperStore) and `connect`');
+    }
+    if (options.store !== undefined && !(options.store instanceof ZooKeeperStore)) throw new FlowgateConfigError('store', options.store, 'must be a ZooKeeperStore');
+    this.maxItemBytes = requireNumber('maxItemBytes', options.maxItemBytes ?? 256 * 1024, { integer: true, min: 1, minInclusive: true });
+    if (this.maxItemBytes > MAX_ITEM_BYTES) throw new FlowgateConfigError('maxItemBytes', options.maxItemBytes, `must be at most ${MAX_ITEM_BYTES} (ZooKeeper's znode limit)`);
+    this.maxAttempts = requireNumber('maxAttempts', options.maxAttempts ?? 5, { integer: true, min: 1, minInclusive: true });
+    this.pollMs = Math.max(10, parseDuration(options.pollInterval ?? '1s', 'pollInterval'));
+    if (options.store !== undefined) {
+      this.store = options.store;
+    } else {
+      const root = validateRoot(options.root ?? '/flowgate');
+      this.ownStore = new ZooKeeperStore({ connect: options.connect as string, root, auth: options.auth, unavailableAfter: options.callTimeout ?? '5s' });
+      this.store = this.ownStore;
+    }
+    const { session, root, acls } = this.store.connection();
+    this.session = session;
+    this.acls = acls;
+    const base = `${root}/queues/${nodeName(options.name)}`;
+    this.items = `${base}/items`;
+    this.claims = `${base}/claims`;
+    this.dead = `${base}/dead`;
+  }
+
+  /** Adds an item at the tail. Resolves with its id once it is stored. */
+  async enqueue(item: T): Promise<string> {
+    const data = this.encode({ v: 1, item, attempts: 0 });
+    await this.ready();
+    return this.protectedCreate(this.items, data);
+  }
+
+  /** Removes and returns the head item, or `undefined` when the queue is empty. */
+  async tryDequeue(): Promise<T | undefined> {
+    await this.ready();
+    for (;;) {
+      const claimed = await this.claimNext(await this.listing());
+      if (claimed === undefined) return undefined;
+      if (await this.complete(claimed.name)) return claimed.envelope.item;
+    }
+  }
+
+  /** Removes and returns the head item, waiting for one when the queue is empty. */
+  async dequeue(options: DequeueOptions = {}): Promise<T> {
+    const timeoutMs = options.timeout === undefined ? Infinity : parseDuration(options.timeout, 'timeout');
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      if (this.closed) throw new FlowgateError('ERR_FLOWGATE_CLOSED', 'flowgate: the queue is closed');
+      const item = await this.retrying(() => this.tryDequeue());
+      if (item !== undefined) return item;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new FlowgateError('ERR_FLOWGATE_QUEUE_TIMEOUT', `flowgate: no item within ${timeoutMs} ms`);
+      await this.changeOrTimeout(Math.min(left, this.pollMs), options.signal);
+    }
+  }
+
+  /** The head item without removing it, or `undefined` when the queue is empty. */
+  async peek(): Promise<T | undefined> {
+    await this.ready();
+    for (const name of await this.listing()) {
+      try {
+        const { data } = await this.session.getData(`${this.items}/${name}`);
+        return this.decode(data).item;
+      } catch (error) {
+        if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+      }
+    }
+    return undefined;
+  }
+
+  /** Items in the queue, including those a consumer is processing. One read: no listing. */
+  async size(): Promise<number> {
+    await this.ready();
+    const stat = await this.session.exists(this.items);
+    return stat?.numChildren ?? 0;
+  }
+
+  /** Items moved to the dead-letter queue after `maxAttempts` failed deliveries. */
+  async deadLetters(): Promise<Array<DeadLetter<T>>> {
+    await this.ready();
+    const names = sortBySequence(await this.session.getChildren(this.dead));
+    const letters: Array<DeadLetter<T>> = [];
+    for (const name of names) {
+      const { data } = await this.session.getData(`${this.dead}/${name}`);
+      const envelope = this.decode(data);
+      letters.push({ item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
+    }
+    return letters;
+  }
+
+  /**
+   * Runs `handler` on items as they come, `concurrency` at a time. An item is removed when its
+   * handler resolves, put back at the tail when it throws (dead-lettered after `maxAttempts`), and
+   * delivered again if this process dies while handling it.
+   */
+  consume(handler: (item: T, info: DeliveryInfo) => unknown, options: { concurrency?: number } = {}): QueueConsumer {
+    if (typeof handler !== 'function') throw new FlowgateArgumentError('handler', handler, 'must be a function of (item, info)');
+    const concurrency = requireNumber('concurrency', options.concurrency ?? 1, { integer: true, min: 1, minInclusive: true });
+    let stopping = false;
+    const inHand = new Set<Promise<void>>();
+    let wake: (() => void) | undefined;
+    const loop = (async () => {
+      await this.ready();
+      let candidates: string[] = [];
+      while (!stopping && !this.closed) {
+        if (inHand.size >= concurrency) {
+          await Promise.race(inHand);
+          continue;
+        }
+        let claimed: Claimed<T> | undefined;
+        try {
+          if (candidates.length === 0) candidates = await this.listing();
+          claimed = await this.claimNext(candidates);
+        } catch (error) {
+          if (!isUnavailable(error)) throw error;
+          candidates = [];
+          await sleep(100);
+          continue;
+        }
+        if (claimed === undefined) {
+          candidates = [];
+          await this.changeOrTimeout(this.pollMs, undefined, (resolve) => (wake = resolve));
+          continue;
+        }
+        const work = this.handle(claimed, handler).finally(() => inHand.delete(work));
+        inHand.add(work);
+      }
+      await Promise.allSettled(inHand);
+    })();
+    const consumer = {
+      stop: async () => {
+        stopping = true;
+        wake?.();
+        await loop.catch(() => undefined);
+        this.consumers.delete(consumer);
+      },
+    };
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  /** Stops every consumer and closes the session when the queue opened its own. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    await this.ownStore?.close();
+  }
+
+  private async handle(claimed: Claimed<T>, handler: (item: T, info: DeliveryInfo) => unknown): Promise<void> {
+    const attempt = claimed.envelope.attempts + 1;
+    let failure: unknown;
+    try {
+      await handler(claimed.envelope.item, { id: claimed.name, attempt });
+    } catch (error) {
+      failure = error;
+    }
+    try {
+      await this.retrying<unknown>(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure)));
+    } catch {
+      // The claim vanishes with the session: the item will be delivered again (at least once).
+    }
+  }
+
+  /** Claims the first item of `candidates` that nobody holds; consumes the list as it goes. */
+  private async claimNext(candidates: string[]): Promise<Claimed<T> | undefined> {
+    while (candidates.length > 0) {
+      const name = candidates.shift() as string;
+      try {
+        await this.session.create(`${this.claims}/${name}`, Buffer.alloc(0), EPHEMERAL, this.acls);
+      } catch (error) {
+        if (zkCode(error) === ZkCode.NODE_EXISTS) continue;
+        throw error;
+      }
+      try {
+        const { data } = await this.session.getData(`${this.items}/${name}`);
+        return { name, envelope: this.decode(data) };
+      } catch (error) {
+        // Gone meanwhile (another consumer finished it): release the claim and go on.
+        await this.session.remove(`${this.claims}/${name}`, -1).catch(() => undefined);
+        if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+      }
+    }
+    return undefined;
+  }
+
+  /** Removes a claimed item and its claim in one multi; false when it was no longer there. */
+  private async complete(name: string): Promise<boolean> {
+    try {
+      await this.session.transaction([
+        { op: 'remove', path: `${this.items}/${name}`, version: -1 },
+        { op: 'remove', path: `${this.claims}/${name}`, version: -1 },
+      ]);
+      return true;
+    } catch (error) {
+      if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+      await this.session.remove(`${this.claims}/${name}`, -1).catch(() => undefined);
+      return false;
+    }
+  }
+
+  /** A failed delivery: back to the tail with one more attempt, or to the dead letters. */
+  private async putBack(claimed: Claimed<T>, attempt: number, failure: unknown): Promise<void> {
+    const dead = attempt >= this.maxAttempts;
+    const error = failure instanceof Error ? failure.message : String(failure);
+    const data = this.encode({ v: 1, item: claimed.envelope.item, attempts: attempt, ...(dead && { error }) }, false);
+    await this.session.transaction([
+      { op: 'create', path: `${dead ? this.dead : this.items}/_c_${randomUUID()}-item-`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
+      { op: 'remove', path: `${this.items}/${claimed.name}`, version: -1 },
+      { op: 'remove', path: `${this.claims}/${claimed.name}`, version: -1 },
+    ]);
+  }
+
+  /** Creates a sequential node with a unique prefix; after a lost reply, finds it instead of creating twice. */
+  private async protectedCreate(parent: string, data: Buffer): Promise<string> {
+    const prefix = `_c_${randomUUID()}-item-`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const path = await this.session.create(`${parent}/${prefix}`, data, PERSISTENT_SEQUENTIAL, this.acls);
+        return path.slice(parent.length + 1);
+      } catch (error) {
+        if (!isUnavailable(error) || attempt >= 20) throw error;
+        await this.session.ready(5000).catch(() => undefined);
+        try {
+          const mine = (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix));
+          if (mine !== undefined) return mine;
+        } catch {
+          await sleep(100);
+        }
+      }
+    }
+  }
+
+  private async listing(): Promise<string[]> {
+    return sortBySequence(await this.session.getChildren(this.items));
+  }
+
+  /** Waits until the item list changes (one-shot watch), `ms` pass, or `signal` aborts. */
+  private async changeOrTimeout(ms: number, signal?: AbortSignal, expose?: (resolve: () => void) => void): Promise<void> {
+    await new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      signal?.addEventListener('abort', finish, { once: true });
+      expose?.(finish);
+      this.session.exists(this.items, finish).catch(finish);
+    });
+  }
+
+  private async retrying<R>(work: () => Promise<R>): Promise<R> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isUnavailable(error) || attempt >= 50 || this.closed) throw error;
+        await sleep(Math.min(1000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Creates the queue's parents once. */
+  private ready(): Promise<void> {
+    this.parents ??= (async () => {
+      await this.store.ready(30_000);
+      for (const path of [this.items, this.claims, this.dead]) await this.session.mkdirp(path, this.acls);
+    })().catch((error) => {
+      this.parents = undefined;
+      throw error;
+    });
+    return this.parents;
+  }
+
+  private encode(envelope: Envelope<T>, check = true): Buffer {
+    const json = JSON.stringify(envelope);
+    if (json === undefined) throw new FlowgateArgumentError('item', envelope.item, 'must be JSON-serialisable');
+    const data = Buffer.from(json);
+    if (check && data.length > this.maxItemBytes) {
+      throw new FlowgateArgumentError('item', `${data.length} bytes of JSON`, `must be at most maxItemBytes=${this.maxItemBytes} bytes; store large payloads elsewhere and enqueue a reference`);
+    }
+    return data;
+  }
+
+  private decode(data: Buffer | undefined): Envelope<T> {
+    return JSON.parse((data ?? Buffer.from('null')).toString('utf8')) as Envelope<T>;
+  }
+}
+
+/** Sorts sequential node names by their 10-digit sequence suffix (the protected prefix varies). */
+function sortBySequence(names: string[]): string[] {
+  return names.sort((a, b) => (a.slice(-10) < b.slice(-10) ? -1 : a.slice(-10) > b.slice(-10) ? 1 : 0));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
