@@ -2,6 +2,7 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Decision } from '../../src/decision.js';
+import { watchDisconnect } from '../../src/http/client-disconnect.js';
 import { decisionHeaders, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
@@ -48,21 +49,15 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
     try {
       if (config.skip !== undefined && (await config.skip(req))) return next();
       const { key, cost } = await requestKeyAndCost(config, req);
+      // A client that goes away while its request waits gives its place up at once.
+      const disconnect = limiter.queueing ? watchDisconnect(res) : undefined;
       let decision: Decision;
-      if (limiter.queueing) {
-        // A client that goes away while its request waits gives its place up at once.
-        const gone = new AbortController();
-        const onClose = (): void => gone.abort();
-        res.once('close', onClose);
-        try {
-          decision = await limiter.take(key, { cost, signal: gone.signal });
-        } finally {
-          res.off('close', onClose);
-        }
-        if (gone.signal.aborted) return;
-      } else {
-        decision = await limiter.take(key, { cost });
+      try {
+        decision = await limiter.take(key, { cost, signal: disconnect?.signal });
+      } finally {
+        disconnect?.stop();
       }
+      if (disconnect?.signal.aborted) return;
       req.rateLimit = decision;
       if (!res.headersSent) res.set(decisionHeaders(decision, config));
       if (decision.allowed) return next();

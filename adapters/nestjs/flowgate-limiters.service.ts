@@ -1,0 +1,130 @@
+// The limiters of a Nest app: the module's default limit and one per declared (class or handler, name), closed at shutdown.
+
+import { setImmediate } from 'node:timers';
+import { Inject, Injectable, type BeforeApplicationShutdown, type ExecutionContext, type OnApplicationShutdown } from '@nestjs/common';
+import { FlowgateConfigError } from '../../src/errors.js';
+import { resolveHttpOptions, type MaybePromise } from '../../src/http/http-options.js';
+import type { Limiter } from '../../src/limiter.js';
+import type { Store } from '../../src/store.js';
+import { DEFAULT_LIMIT_NAME, FLOWGATE_OPTIONS } from './flowgate.constants.js';
+import type { FlowgateModuleOptions } from './flowgate-options.interface.js';
+import type { DeclaredRateLimit } from './rate-limit.decorator.js';
+import { requestIpKey } from './request-ip-key.js';
+import type { LimitShape, RouteLimit } from './route-limit.interface.js';
+
+const SHAPE_KEYS = ['rate', 'interval', 'burst', 'queue', 'strict'] as const;
+/** Module options that describe the default limit itself rather than every limit. */
+const DEFAULT_LIMIT_KEYS = ['rate', 'interval', 'burst', 'queue', 'name', 'limiter', 'policyName', 'strict'];
+
+/** `object` without its undefined entries, so that defaults apply to them. */
+function defined<T extends object>(object: T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/** The shape fields that `limit` sets. */
+function shapeOf(limit: LimitShape): LimitShape {
+  return defined({ rate: limit.rate, interval: limit.interval, burst: limit.burst, queue: limit.queue, strict: limit.strict });
+}
+
+/**
+ * Creates and keeps the limiters of the app. The module's default limit is made at startup (bad
+ * module options fail the bootstrap); a `@RateLimit` limit is made the first time a route under it
+ * is guarded, then reused: one limiter per (class or handler, name). At shutdown every limiter is
+ * closed first (waiting requests are answered 503 so the server can stop), then the module's store.
+ */
+@Injectable()
+export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicationShutdown {
+  /** The module's default limit, applied to every guarded route; absent when the options define none. */
+  readonly defaultLimit: RouteLimit | undefined;
+  /** The module's `skip` function, if any. */
+  readonly skip: ((context: ExecutionContext) => MaybePromise<boolean>) | undefined;
+  private readonly options: FlowgateModuleOptions;
+  /** Declared limits by bucket namespace (`Class.handler:name`), with the class or handler that declared each. */
+  private readonly declared = new Map<string, { readonly target: object; readonly limit: RouteLimit }>();
+  private readonly owned: Limiter[] = [];
+  private closed = false;
+
+  /** @param options - the module options; validated here */
+  constructor(@Inject(FLOWGATE_OPTIONS) options: FlowgateModuleOptions) {
+    this.options = options;
+    if (options.rate !== undefined || options.limiter !== undefined) {
+      const config = resolveHttpOptions<ExecutionContext>(options as FlowgateModuleOptions & Record<string, unknown>, [], requestIpKey);
+      const policy = config.limiter.policy;
+      const shape: LimitShape =
+        options.limiter === undefined
+          ? shapeOf(options)
+          : { rate: policy.rate, interval: policy.intervalMs, burst: policy.burst, queue: config.limiter.queueing || undefined, strict: policy.strict };
+      this.defaultLimit = { name: options.limiter?.name ?? options.name ?? DEFAULT_LIMIT_NAME, limiter: config.limiter, config, shape };
+      this.owned.push(config.limiter);
+      this.skip = config.skip;
+    } else {
+      const limitOnly = DEFAULT_LIMIT_KEYS.find((k) => k !== 'rate' && (options as Record<string, unknown>)[k] !== undefined);
+      if (limitOnly !== undefined) {
+        throw new FlowgateConfigError(limitOnly, (options as Record<string, unknown>)[limitOnly], 'describes the default limit, which needs a rate (or a limiter)');
+      }
+      // Validates the shared options now, with a stand-in limit that is closed at once.
+      const config = resolveHttpOptions<ExecutionContext>({ ...(options as Record<string, unknown>), rate: 1 }, [], requestIpKey);
+      void config.limiter.close();
+      this.defaultLimit = undefined;
+      this.skip = config.skip;
+    }
+  }
+
+  /**
+   * The limit `declared` on `target` (a controller class or a handler, `label` naming it), over the
+   * `outer` limit of the same name if any. Created on first use, then the same object is returned.
+   * Throws {@link FlowgateConfigError} when the limit has no rate, or when another class or handler
+   * of the same label already uses its bucket namespace.
+   */
+  limitFor(target: object, label: string, declared: DeclaredRateLimit, outer: RouteLimit | undefined): RouteLimit {
+    const namespace = `${label}:${declared.name}`;
+    const known = this.declared.get(namespace);
+    if (known !== undefined) {
+      if (known.target === target) return known.limit;
+      throw new FlowgateConfigError('name', declared.name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
+    }
+    const limit = this.create(namespace, label, declared, outer);
+    this.declared.set(namespace, { target, limit });
+    // First used while the app shuts down: answer 503 like every other limit.
+    if (this.closed) void limit.limiter.close();
+    return limit;
+  }
+
+  /** Closes every limiter: waiting requests are answered 503, later ones too. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const limiters = [...this.owned, ...[...this.declared.values()].map(({ limit }) => limit.limiter)];
+    await Promise.all([...new Set(limiters)].map((limiter) => limiter.close()));
+    // Let the guards write their 503s before the server stops (it may cut open connections).
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Closes the module's store, once the HTTP server has stopped. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.beforeApplicationShutdown();
+    await (this.options.store as Store | undefined)?.close();
+  }
+
+  private create(namespace: string, label: string, declared: DeclaredRateLimit, outer: RouteLimit | undefined): RouteLimit {
+    const own = shapeOf(declared);
+    const key = declared.key ?? outer?.config.key ?? this.options.key;
+    const cost = declared.cost ?? outer?.config.cost ?? this.options.cost;
+    if (outer !== undefined && SHAPE_KEYS.every((k) => own[k] === undefined)) {
+      // Same buckets as the outer limit; only the key or cost of this route differ.
+      const config = { ...outer.config, ...defined({ key, cost }) };
+      return { name: declared.name, limiter: outer.limiter, config, shape: outer.shape };
+    }
+    const shape: LimitShape = { ...outer?.shape, ...own };
+    if (shape.rate === undefined) {
+      throw new FlowgateConfigError('rate', undefined, `is required by @RateLimit '${declared.name}' on ${label}: no outer limit of that name gives one`);
+    }
+    const { statusCode, message, headers, store, clock } = this.options;
+    const config = resolveHttpOptions<ExecutionContext>(
+      defined({ ...shape, name: namespace, store, clock, key, cost, statusCode, message, headers, policyName: declared.name }),
+      [],
+      requestIpKey,
+    );
+    return { name: declared.name, limiter: config.limiter, config, shape };
+  }
+}

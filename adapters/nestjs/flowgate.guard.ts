@@ -1,0 +1,202 @@
+// The guard: finds a route's limits, takes them all-or-nothing (waiting in the queue), and maps the decision.
+
+import { Injectable, type CanActivate, type ExecutionContext, type Type } from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import type { Decision } from '../../src/decision.js';
+import { watchDisconnect, type ClientDisconnect } from '../../src/http/client-disconnect.js';
+import { decisionHeaders, rejectionBody, rejectionStatus } from '../../src/http/http-answer.js';
+import type { MaybePromise } from '../../src/http/http-options.js';
+import { combinedHeaders } from './decision-headers.js';
+import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA } from './flowgate.constants.js';
+import { FlowgateLimiters } from './flowgate-limiters.service.js';
+import { FlowgateRejectedException } from './flowgate-rejected.exception.js';
+import type { DeclaredRateLimit } from './rate-limit.decorator.js';
+import type { RouteLimit } from './route-limit.interface.js';
+import type { SkippedLimits } from './skip-rate-limit.decorator.js';
+
+/** A limit that admitted the request, with what it took. */
+interface Taken {
+  readonly limit: RouteLimit;
+  readonly key: string;
+  readonly cost: number;
+  readonly decision: Decision;
+}
+
+/** What the guard leaves on an admitted HTTP request. */
+interface RateLimitedRequest {
+  rateLimit?: Decision;
+  rateLimits?: Record<string, Decision>;
+}
+
+function isSkipped(skip: SkippedLimits | undefined, name: string): boolean {
+  return skip === true || (skip !== undefined && skip.includes(name));
+}
+
+/**
+ * Rate-limits the routes it guards: globally as `APP_GUARD`, or with `@UseGuards(FlowgateGuard)`
+ * (it needs `FlowgateModule` imported once). A route's limits are the module's default limit and
+ * its class's and handler's `@RateLimit`s, minus what `@SkipRateLimit` skips. They are taken in that
+ * order, all-or-nothing: when one rejects, those already taken give their tokens back. A limit with
+ * a queue makes `canActivate` wait for the request's turn; a client that disconnects meanwhile
+ * leaves the queue. An admitted request gets the `RateLimit` headers and `request.rateLimit` (the
+ * decision with the fewest tokens left) and `request.rateLimits` (every decision by limit name); a
+ * rejected one gets `request.rateLimit` (the rejecting decision), for exception filters and logs.
+ *
+ * Subclass it to change how requests map to limits: `shouldSkip` (by default, every non-HTTP
+ * context is skipped), `getKey`, `getCost` and `onRejected` are made for overriding, for example to
+ * limit WebSocket or RPC handlers and throw their transport's exception.
+ */
+@Injectable()
+export class FlowgateGuard implements CanActivate {
+  /** The limits of each route, by class and handler: resolved once. */
+  private readonly routes = new WeakMap<object, WeakMap<object, readonly RouteLimit[]>>();
+
+  /**
+   * @param limiters - the app's limiters, from `FlowgateModule`
+   * @param reflector - reads the `@RateLimit` and `@SkipRateLimit` metadata
+   * @param adapterHost - gives the platform's HTTP adapter, to set headers on Express or Fastify
+   */
+  constructor(
+    protected readonly limiters: FlowgateLimiters,
+    protected readonly reflector: Reflector,
+    protected readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  /** Resolves true once every limit of the route admitted the request; throws when one rejects it. */
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (await this.shouldSkip(context)) return true;
+    const limits = this.limitsOf(context);
+    if (limits.length === 0) return true;
+    const taken = await this.takeAll(context, limits);
+    if (context.getType() === 'http') {
+      const request = context.switchToHttp().getRequest<RateLimitedRequest>();
+      request.rateLimits = Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision]));
+      request.rateLimit = taken.reduce((a, b) => (b.decision.remaining < a.decision.remaining ? b : a)).decision;
+      this.setHeaders(context, combinedHeaders(taken.map(({ limit, decision }) => ({ decision, config: limit.config }))));
+    }
+    return true;
+  }
+
+  /** Whether the request passes without touching any limit. Default: every non-HTTP context, then the module's `skip`. */
+  protected shouldSkip(context: ExecutionContext): MaybePromise<boolean> {
+    if (context.getType() !== 'http') return true;
+    return this.limiters.skip?.(context) ?? false;
+  }
+
+  /** The bucket key of the request for `limit`. Default: the limit's `key`, else the module's, else the client IP. */
+  protected getKey(context: ExecutionContext, limit: RouteLimit): MaybePromise<string> {
+    return limit.config.key(context);
+  }
+
+  /** The tokens the request costs under `limit`. Default: the limit's `cost`, else the module's, else 1. */
+  protected getCost(context: ExecutionContext, limit: RouteLimit): MaybePromise<number> {
+    const { cost } = limit.config;
+    return typeof cost === 'function' ? cost(context) : cost;
+  }
+
+  /**
+   * Answers a rejection by throwing. Default: sets the `RateLimit`, `RateLimit-Policy` and
+   * `Retry-After` headers and throws {@link FlowgateRejectedException} with the status and body
+   * (problem+json unless the `message` option says otherwise). Tokens of the route's other limits
+   * are already given back. Not called for a client that went away while it waited.
+   */
+  protected async onRejected(context: ExecutionContext, decision: Decision, limit: RouteLimit): Promise<never> {
+    throw await this.rejection(context, decision, limit);
+  }
+
+  /** Takes every limit in turn; on a rejection or an error, gives back what was taken. */
+  private async takeAll(context: ExecutionContext, limits: readonly RouteLimit[]): Promise<Taken[]> {
+    const taken: Taken[] = [];
+    const disconnect = limits.some((limit) => limit.limiter.queueing) ? this.disconnectOf(context) : undefined;
+    let rejected: { decision: Decision; limit: RouteLimit } | undefined;
+    try {
+      for (const limit of limits) {
+        const key = await this.getKey(context, limit);
+        const cost = await this.getCost(context, limit);
+        const decision = await limit.limiter.take(key, { cost, signal: disconnect?.signal });
+        if (!decision.allowed) {
+          rejected = { decision, limit };
+          break;
+        }
+        taken.push({ limit, key, cost, decision });
+      }
+    } catch (error) {
+      await this.refund(taken);
+      throw error;
+    } finally {
+      disconnect?.stop();
+    }
+    if (rejected === undefined) return taken;
+    await this.refund(taken);
+    // Nobody is listening any more: end the request without the hook; the answer goes nowhere.
+    if (rejected.decision.reason === 'aborted') throw await this.rejection(context, rejected.decision, rejected.limit);
+    return this.onRejected(context, rejected.decision, rejected.limit);
+  }
+
+  private async refund(taken: readonly Taken[]): Promise<void> {
+    await Promise.all(taken.map(({ limit, key, cost }) => limit.limiter.refund(key, cost)));
+  }
+
+  private async rejection(context: ExecutionContext, decision: Decision, limit: RouteLimit): Promise<FlowgateRejectedException> {
+    if (context.getType() === 'http') context.switchToHttp().getRequest<RateLimitedRequest>().rateLimit = decision;
+    const headers = decisionHeaders(decision, limit.config);
+    this.setHeaders(context, headers);
+    const body = await rejectionBody(decision, limit.config, context);
+    return new FlowgateRejectedException(decision, rejectionStatus(decision, limit.config), body, headers);
+  }
+
+  /** The limits of the route: module, class, handler, merged by name (inner wins), minus the skipped ones. */
+  private limitsOf(context: ExecutionContext): readonly RouteLimit[] {
+    const classRef = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.routes.get(classRef);
+    if (byHandler === undefined) {
+      byHandler = new WeakMap();
+      this.routes.set(classRef, byHandler);
+    }
+    let limits = byHandler.get(handler);
+    if (limits === undefined) {
+      limits = this.resolveLimits(classRef, handler);
+      byHandler.set(handler, limits);
+    }
+    return limits;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  private resolveLimits(classRef: Type<unknown>, handler: Function): readonly RouteLimit[] {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+    const read = <T>(key: string, target: Function): T | undefined => this.reflector.get<T | undefined>(key, target);
+    const classSkip = read<SkippedLimits>(SKIP_RATE_LIMIT_METADATA, classRef);
+    const handlerSkip = read<SkippedLimits>(SKIP_RATE_LIMIT_METADATA, handler);
+    const outer = new Map<string, RouteLimit>();
+    const { defaultLimit } = this.limiters;
+    if (defaultLimit !== undefined) outer.set(defaultLimit.name, defaultLimit);
+    for (const declared of read<DeclaredRateLimit[]>(RATE_LIMIT_METADATA, classRef) ?? []) {
+      outer.set(declared.name, this.limiters.limitFor(classRef, classRef.name, declared, outer.get(declared.name)));
+    }
+    const inner = new Map<string, RouteLimit>();
+    for (const declared of read<DeclaredRateLimit[]>(RATE_LIMIT_METADATA, handler) ?? []) {
+      inner.set(declared.name, this.limiters.limitFor(handler, `${classRef.name}.${handler.name}`, declared, outer.get(declared.name)));
+    }
+    const limits = [...outer.values()].filter((limit) => !inner.has(limit.name) && !isSkipped(classSkip, limit.name));
+    return [...limits, ...inner.values()].filter((limit) => !isSkipped(handlerSkip, limit.name));
+  }
+
+  /** Fires when the client closes the connection (Express response, or Fastify's raw response). */
+  private disconnectOf(context: ExecutionContext): ClientDisconnect | undefined {
+    if (context.getType() !== 'http') return undefined;
+    const response = context.switchToHttp().getResponse<{ raw?: NodeJS.EventEmitter } & Partial<NodeJS.EventEmitter>>();
+    const raw = response?.raw ?? response;
+    if (typeof raw?.once !== 'function' || typeof raw.off !== 'function') return undefined;
+    return watchDisconnect(raw as NodeJS.EventEmitter);
+  }
+
+  /** Sets response headers through the platform's adapter; nothing outside HTTP. */
+  private setHeaders(context: ExecutionContext, headers: Record<string, string>): void {
+    const adapter = this.adapterHost.httpAdapter;
+    if (context.getType() !== 'http' || adapter === undefined) return;
+    const response: unknown = context.switchToHttp().getResponse();
+    if (adapter.isHeadersSent(response)) return;
+    for (const [name, value] of Object.entries(headers)) adapter.setHeader(response, name, value);
+  }
+}

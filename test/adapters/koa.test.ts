@@ -1,0 +1,69 @@
+// flowgate/koa beyond the shared scenarios: the default key (ctx.ip, app.proxy, IPv6 /56), the
+// handler option, and validation when the middleware is made.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { rateLimit, type KoaRateLimitOptions } from '../../adapters/koa/index.js';
+import { FlowgateConfigError } from '../../src/errors.js';
+import { get } from './http-client.js';
+
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+/** Serves a Koa app with the middleware and a route answering `ctx.state.rateLimit.key`; returns its URL. */
+async function serve(options: KoaRateLimitOptions, proxy = false): Promise<string> {
+  const app = new Koa();
+  app.proxy = proxy;
+  app.use(rateLimit(options));
+  app.use((ctx) => {
+    ctx.body = { key: ctx.state.rateLimit?.key ?? null };
+  });
+  const server = http.createServer(app.callback());
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
+
+describe('flowgate/koa', () => {
+  test('the default key is ctx.ip: the socket address unless app.proxy is set', async () => {
+    const direct = await serve({ rate: 10 });
+    expect((await get(direct, { 'x-forwarded-for': '203.0.113.7' })).json()).toEqual({ key: '127.0.0.1' });
+    const proxied = await serve({ rate: 10 }, true);
+    expect((await get(proxied, { 'x-forwarded-for': '203.0.113.7' })).json()).toEqual({ key: '203.0.113.7' });
+  });
+
+  test('IPv6 clients are grouped by /56', async () => {
+    const url = await serve({ rate: 10 }, true);
+    const a = await get(url, { 'x-forwarded-for': '2001:db8:1:2:3::1' });
+    const b = await get(url, { 'x-forwarded-for': '2001:db8:1:ff::9' });
+    expect(a.json()).toEqual({ key: '2001:db8:1::/56' });
+    expect(b.json()).toEqual({ key: '2001:db8:1::/56' });
+  });
+
+  test('handler answers a rejection, with status and headers already set', async () => {
+    const handler = jest.fn((ctx: Koa.Context, _next: Koa.Next, decision: { reason?: string }) => {
+      ctx.body = { custom: true, reason: decision.reason, status: ctx.status };
+    });
+    const url = await serve({ rate: 1, interval: '10s', burst: 1, handler });
+    expect((await get(url)).status).toBe(200);
+    const rejected = await get(url);
+    expect(rejected.status).toBe(429);
+    expect(rejected.json()).toEqual({ custom: true, reason: 'limited', status: 429 });
+    expect(rejected.headers['retry-after']).toBeDefined();
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+
+  test.each<[string, Record<string, unknown>]>([
+    ['an unknown option', { rate: 1, windowMs: 1000 }],
+    ['a handler that is not a function', { rate: 1, handler: 'no' }],
+    ['no rate', {}],
+  ])('%s throws FlowgateConfigError when the middleware is made', (_name, options) => {
+    expect(() => rateLimit(options as KoaRateLimitOptions)).toThrow(FlowgateConfigError);
+  });
+});
