@@ -112,6 +112,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       if (state === 'connected' && !this.available) void this.checkHealth();
     });
     this.session.start();
+    this.announceIfStillDown('ZooKeeper not reachable at start-up', this.options.unavailableAfterMs);
     this.sweeper = setInterval(() => void this.sweep(), Math.max(250, this.options.leaseWindowMs));
     this.sweeper.unref();
   }
@@ -423,18 +424,21 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       this.available = false;
       this.unavailableSince = this.local.now() - (alreadyWaited ? this.options.unavailableAfterMs : 0);
       // Announce only when it lasts past the grace period (a failover takes milliseconds).
-      const grace = alreadyWaited ? 0 : this.options.unavailableAfterMs;
-      setTimeout(() => {
-        if (!this.available && !this.closed && !this.announcedDegraded) {
-          this.announcedDegraded = true;
-          this.emit('degraded', { reason });
-        }
-      }, grace).unref();
+      this.announceIfStillDown(reason, alreadyWaited ? 0 : this.options.unavailableAfterMs);
     }
     if (this.recovery === undefined) {
       this.recovery = setInterval(() => void this.checkHealth(), 250);
       this.recovery.unref();
     }
+  }
+
+  private announceIfStillDown(reason: string, afterMs: number): void {
+    setTimeout(() => {
+      if (!this.available && !this.closed && !this.announcedDegraded) {
+        this.announcedDegraded = true;
+        this.emit('degraded', { reason });
+      }
+    }, afterMs).unref();
   }
 
   private async onNewSession(): Promise<void> {
@@ -507,7 +511,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     lease.tokens = 0;
     if (amount <= 0) return;
     const target = this.targetOf(lease.policy, lease.key);
-    const update = await updateBucket(target, ({ tokens }) => Math.min(lease.policy.burst, tokens + amount));
+    // While waiters hold turns, tokens given back would let a newcomer overtake them: keep them spent.
+    const update = await updateBucket(target, ({ tokens, slots }) => (slots.length > 0 ? undefined : Math.min(lease.policy.burst, tokens + amount)));
     if (update.wrote) this.noteWrite(lease.policy, target, update);
   }
 
