@@ -3,9 +3,17 @@
 import type { ACL } from 'node-zookeeper-client';
 import type { BucketPolicy } from '../../policy.js';
 import { pendingSlots, type Slot } from '../../reservation.js';
-import { decodeBucket, encodeBucket } from './bucket-codec.js';
+import { decodeBucket, encodeBucket, storedTokensAt } from './bucket-codec.js';
 import { ServerClock, statTime } from './server-clock.js';
-import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, zkCode } from './zookeeper-session.js';
+import { ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
+
+/** Every compare-and-set attempt on a bucket lost its race: ZooKeeper answers, the bucket is just hot. */
+export class BucketContentionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BucketContentionError';
+  }
+}
 
 /** What one update saw and did. */
 export interface BucketUpdate {
@@ -55,7 +63,7 @@ export interface WriteCounter {
 }
 
 const PERSISTENT = 0;
-const MAX_ATTEMPTS = 25;
+const MAX_ATTEMPTS = 50;
 
 /**
  * Reads the bucket, lets `decide` pick the new state from the state now (or `undefined` to write
@@ -69,7 +77,7 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await readBucket(target);
     const serverNow = clock.now();
-    const before = current === undefined ? policy.burst : Math.min(policy.burst, current.tokens + Math.max(0, serverNow - current.mtime) * policy.ratePerMs);
+    const before = current === undefined ? policy.burst : storedTokensAt(current.tokens, current.since, serverNow, policy.burst, policy.ratePerMs);
     const slotsBefore = current === undefined ? [] : pendingSlots(current.slots, serverNow);
     const decided = decide({ tokens: before, slots: slotsBefore, serverNow });
     const change = typeof decided === 'number' ? { tokens: decided, slots: slotsBefore } : decided;
@@ -78,7 +86,7 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
     }
     const after = Math.min(policy.burst, change.tokens);
     const slots = change.slots ?? slotsBefore;
-    const data = encodeBucket({ tokens: after, key: target.key, slots });
+    const data = encodeBucket({ tokens: after, at: serverNow, key: target.key, slots, burst: policy.burst, ratePerMs: policy.ratePerMs });
     try {
       target.counter.writes++;
       if (current !== undefined) {
@@ -96,13 +104,15 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
       if (attempt > 2) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20, attempt * 2)));
     }
   }
-  throw new ZooKeeperUnavailableError(`flowgate: too much contention on ${path}: ${MAX_ATTEMPTS} compare-and-set attempts lost`);
+  throw new BucketContentionError(`flowgate: too much contention on ${path}: ${MAX_ATTEMPTS} compare-and-set attempts lost`);
 }
 
 interface StoredBucket {
   readonly tokens: number;
   readonly slots: readonly Slot[];
   readonly mtime: number;
+  /** The server time its tokens refer to: the writer's decision time, never after the write. */
+  readonly since: number;
   readonly version: number;
 }
 
@@ -119,7 +129,8 @@ export async function readBucket(target: BucketTarget): Promise<StoredBucket | u
   if (data.key !== target.key) throw new Error(`flowgate: two keys hash to the same znode ${target.path}`);
   const mtime = statTime(reply.stat.mtime);
   target.clock.observeRead(mtime);
-  return { tokens: data.tokens, slots: data.slots, mtime, version: reply.stat.version };
+  const since = data.at === undefined ? mtime : Math.min(mtime, data.at);
+  return { tokens: data.tokens, slots: data.slots, mtime, since, version: reply.stat.version };
 }
 
 /** Creates a bucket znode, creating its shard parent first when it is missing. */

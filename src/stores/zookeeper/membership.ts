@@ -17,6 +17,7 @@ export class Membership {
   /** This process's member id. */
   readonly id = randomUUID();
   private memberCount = 1;
+  private first = true;
   private closed = false;
 
   constructor(
@@ -30,6 +31,11 @@ export class Membership {
   /** Live members, this one included (at least 1). */
   get count(): number {
     return this.memberCount;
+  }
+
+  /** Whether this process is the first of the sorted member list: the one that runs cluster chores. */
+  get isFirst(): boolean {
+    return this.first;
   }
 
   /** Creates the member node (again, after a new session) and starts watching the member list. */
@@ -57,6 +63,7 @@ export class Membership {
     const children = await this.session.getChildren(this.parent, () => {
       this.watch().catch(() => undefined); // a failed re-watch is redone at the next session
     });
+    this.first = children.length === 0 || [...children].sort()[0] === this.id;
     const count = Math.max(1, children.length);
     if (count !== this.memberCount) {
       this.memberCount = count;

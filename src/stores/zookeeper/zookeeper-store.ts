@@ -10,7 +10,9 @@ import { bucketPolicy, type BucketPolicy } from '../../policy.js';
 import { cancel, reserve, type ReservationAsk, type ReservationResult } from '../../reservation.js';
 import type { Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
-import { readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
+import { BucketContentionError, readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
+import { storedTokensAt } from './bucket-codec.js';
+import { BucketJanitor } from './bucket-janitor.js';
 import { Membership } from './membership.js';
 import { ServerClock } from './server-clock.js';
 import { TokenLease } from './token-lease.js';
@@ -40,6 +42,8 @@ export interface ZooKeeperStoreStats {
   readonly available: boolean;
 }
 
+/** When to retry a take that lost every compare-and-set race. */
+const CONTENTION_RETRY_MS = 20;
 /** The shortest pause between chunk fetches when the shared bucket is short. */
 const MIN_LEASE_MS = 50;
 
@@ -81,6 +85,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   /** The tail of each strict bucket's chain of decisions. */
   private readonly turns = new Map<string, Promise<void>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly janitor: BucketJanitor;
+  private janitorAt = Number.NEGATIVE_INFINITY;
+  private sweeping = false;
   private available = false;
   private announcedDegraded = false;
   private unavailableSince: number;
@@ -106,6 +113,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       digest: this.options.auth,
     });
     this.membership = new Membership(this.session, this.paths.members, this.serverClock, this.acls, (count) => this.emit('members', { count }));
+    this.janitor = new BucketJanitor(this.session, `${this.options.root}/buckets`, this.serverClock, this.options.cleanupAfterMs, this.counter);
     this.session.on('session', () => void this.onNewSession());
     this.session.on('state', (state: string) => {
       if (state === 'suspended') this.markUnavailable('connection to ZooKeeper lost', false);
@@ -165,6 +173,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     try {
       return await this.withDeadline(policy.strict ? this.strictTake(policy, key, cost) : this.leasedTake(policy, key, cost));
     } catch (error) {
+      // A hot bucket, not a missing ZooKeeper: refuse this take rather than fall back.
+      if (error instanceof BucketContentionError) return { taken: false, tokens: 0, retryAfterMs: CONTENTION_RETRY_MS };
       if (!isUnavailable(error)) throw error;
       this.markUnavailable(error instanceof Error ? error.message : String(error), true);
       return this.fallbackTake(policy, key, cost);
@@ -190,6 +200,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       );
       if (update.wrote) this.noteWrite(policy, target, update);
     } catch (error) {
+      if (error instanceof BucketContentionError) {
+        return { outcomes: asks.map(() => ({ granted: false, reason: 'limited', retryAfterMs: CONTENTION_RETRY_MS })), tokens: 0, waiting: 0 };
+      }
       if (!isUnavailable(error)) throw error;
       this.markUnavailable(error instanceof Error ? error.message : String(error), true);
       return this.fallbackReserve(policy, key, asks, maxSize);
@@ -240,7 +253,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (!this.available) return this.fallback.peek(this.fallbackPolicy(policy), key);
     const stored = await this.withDeadline(readBucket(this.targetOf(policy, key)));
     if (stored === undefined) return policy.burst;
-    return Math.min(policy.burst, stored.tokens + Math.max(0, this.serverClock.now() - stored.mtime) * policy.ratePerMs);
+    return storedTokensAt(stored.tokens, stored.since, this.serverClock.now(), policy.burst, policy.ratePerMs);
   }
 
   /** {@inheritDoc Store.reset} */
@@ -483,7 +496,16 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   /** Gives idle leases back, and deletes bucket znodes that have been full for `cleanupAfter`. */
   private async sweep(): Promise<void> {
-    if (!this.available || this.closed) return;
+    if (!this.available || this.closed || this.sweeping) return;
+    this.sweeping = true;
+    try {
+      await this.sweepOnce();
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepOnce(): Promise<void> {
     const now = this.local.now();
     const idleMs = Math.max(1000, 4 * this.options.leaseWindowMs);
     for (const [id, lease] of this.leases) {
@@ -492,6 +514,12 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       this.returnLease(lease).catch(() => undefined);
     }
     for (const [id, seen] of this.strictSeen) if (now >= seen.fullAt) this.strictSeen.delete(id);
+    // Buckets nobody here remembers (a stopped process's): one member walks a few shards now and then.
+    const janitorEvery = Math.min(60_000, Math.max(1000, this.options.cleanupAfterMs));
+    if (this.membership.isFirst && now - this.janitorAt >= janitorEvery) {
+      this.janitorAt = now;
+      await this.janitor.pass().catch(() => undefined);
+    }
     const serverNow = this.serverClock.now();
     for (const [id, entry] of this.cleanups) {
       if (serverNow < entry.fullAt + this.options.cleanupAfterMs || this.leases.has(id)) continue;
