@@ -1,0 +1,164 @@
+// Child processes running helpers/app-process.cjs (a flowgate Express app on the built package).
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { REPO } from './cluster.js';
+import { waitFor } from './wait.js';
+
+const APP = path.join(__dirname, 'app-process.cjs');
+const SKEW = path.join(__dirname, 'skew-clock.cjs');
+const BUILT = path.join(REPO, 'dist', 'cjs', 'src', 'index.js');
+const BUILD_LOCK = path.join(REPO, '.zk', '.build-lock');
+
+/**
+ * Builds the package when dist/ is missing (scripts/test.sh builds before Jest; a plain `npx jest`
+ * may not have). A lock directory keeps parallel test files from building at the same time.
+ */
+export async function ensureBuilt(): Promise<void> {
+  if (fs.existsSync(BUILT)) return;
+  fs.mkdirSync(path.dirname(BUILD_LOCK), { recursive: true });
+  await waitFor(() => {
+    try {
+      fs.mkdirSync(BUILD_LOCK);
+      return true;
+    } catch {
+      return fs.existsSync(BUILT);
+    }
+  }, 180_000, 'the build lock', 200);
+  try {
+    if (!fs.existsSync(BUILT)) execFileSync(process.execPath, [path.join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: 'pipe', timeout: 170_000 });
+  } finally {
+    fs.rmSync(BUILD_LOCK, { recursive: true, force: true });
+  }
+}
+
+/** The store and limiter options of one app (see app-process.cjs). */
+export interface AppConfig {
+  store: Record<string, unknown> & { connect: string; root: string };
+  limiter: { rate: number; interval?: string | number; burst?: number; strict?: boolean; name?: string };
+  /** Wall-clock skew of the process in ms (a `--require` preload patches Date). */
+  skewMs?: number;
+}
+
+export interface Episode {
+  readonly start: number;
+  readonly end: number;
+  readonly open: boolean;
+  readonly members: number;
+}
+
+export interface AppStats {
+  readonly writes: number;
+  readonly conflicts: number;
+  readonly members: number;
+  readonly available: boolean;
+  readonly pid: number;
+  readonly now: number;
+  readonly wallClock: number;
+  readonly counts: { admitted: number; limited: number; unavailable: number; other: number };
+  readonly events: Array<{ event: string; at: number; [k: string]: unknown }>;
+  readonly episodes: Episode[];
+}
+
+/** What GET /burst answers: n concurrent limiter.take(key) in one app, counted. */
+export interface BurstReport {
+  readonly admitted: number;
+  readonly rejected: Record<string, number>;
+  readonly errors: string[];
+  readonly ms: number;
+}
+
+export interface AppProcess {
+  readonly pid: number;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** stderr so far, for failure messages. */
+  stderr(): string;
+  stats(): Promise<AppStats>;
+  getJson<T>(pathAndQuery: string, timeoutMs?: number): Promise<T>;
+  /** SIGTERM, then SIGKILL after 5 s; resolves when it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts an app process and waits until it listens (not until ZooKeeper is ready: see {@link waitUntilShared}). */
+export async function spawnApp(config: AppConfig): Promise<AppProcess> {
+  const args = config.skewMs === undefined ? [APP] : ['--require', SKEW, APP];
+  const env: NodeJS.ProcessEnv = { ...process.env, FLOWGATE_TEST_APP: JSON.stringify({ store: config.store, limiter: config.limiter }), FLOWGATE_TEST_SKEW_MS: String(config.skewMs ?? 0) };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-20_000);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error('app process not listening within 20 s')), 20_000);
+    function fail(error: Error): void {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${error.message}\n--- stderr\n${stderr}`));
+    }
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{"ready"'));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { port: number }).port);
+      }
+    });
+    child.once('exit', (code, signal) => fail(new Error(`app process exited early (${code ?? signal})`)));
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const app: AppProcess = {
+    pid: child.pid as number,
+    port,
+    child,
+    stderr: () => stderr,
+    getJson: <T>(pathAndQuery: string, timeoutMs = 10_000) => getJson<T>(agent, port, pathAndQuery, timeoutMs),
+    stats: () => getJson<AppStats>(agent, port, '/stats', 5_000),
+    async stop() {
+      agent.destroy();
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return app;
+}
+
+/** Waits until every app uses ZooKeeper (available) and sees `members` live members. */
+export async function waitUntilShared(apps: AppProcess[], members: number, timeoutMs = 20_000): Promise<number> {
+  return waitFor(async () => {
+    const stats = await Promise.all(apps.map((a) => a.stats()));
+    return stats.every((s) => s.available && s.members === members);
+  }, timeoutMs, `${apps.length} apps available with ${members} members`, 100);
+}
+
+function getJson<T>(agent: http.Agent, port: number, pathAndQuery: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: pathAndQuery, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          if (res.statusCode !== 200) throw new Error(`GET ${pathAndQuery}: ${res.statusCode} ${body}`);
+          resolve(JSON.parse(body) as T);
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${pathAndQuery} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}

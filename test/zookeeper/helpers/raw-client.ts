@@ -1,0 +1,113 @@
+// A raw node-zookeeper-client, promisified with timeouts: to inspect and poke znodes from outside flowgate.
+
+import zookeeper, { type ACL, type Client, type Stat } from 'node-zookeeper-client';
+
+const CALL_TIMEOUT_MS = 10_000;
+
+/** The numeric ZooKeeper error code of an error, if any (e.g. -102 NO_AUTH). */
+export function codeOf(error: unknown): number | undefined {
+  const code = (error as { getCode?: () => number } | null)?.getCode?.();
+  return typeof code === 'number' ? code : undefined;
+}
+
+export class RawClient {
+  private constructor(private readonly client: Client) {}
+
+  /** Connects (optionally with a digest credential `user:password`); rejects after 10 s. */
+  static async connect(connect: string, digest?: string): Promise<RawClient> {
+    const client = zookeeper.createClient(connect, { sessionTimeout: 6000, spinDelay: 100, retries: 0 });
+    if (digest !== undefined) client.addAuthInfo('digest', Buffer.from(digest));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.close();
+        reject(new Error(`raw client could not connect to ${connect}`));
+      }, CALL_TIMEOUT_MS);
+      client.once('connected', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.connect();
+    });
+    return new RawClient(client);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  getChildren(path: string): Promise<string[]> {
+    return this.call((done) => this.client.getChildren(path, (e, children) => done(e, children)));
+  }
+
+  async getData(path: string): Promise<{ data: Buffer; stat: Stat }> {
+    return this.call((done) => this.client.getData(path, (e, data, stat) => done(e, { data, stat })));
+  }
+
+  setData(path: string, data: Buffer, version = -1): Promise<Stat> {
+    return this.call((done) => this.client.setData(path, data, version, (e, stat) => done(e, stat)));
+  }
+
+  remove(path: string, version = -1): Promise<void> {
+    return this.call((done) => this.client.remove(path, version, (e) => done(e, undefined)));
+  }
+
+  create(path: string, data: Buffer): Promise<string> {
+    return this.call((done) => this.client.create(path, data, (e, p) => done(e, p)));
+  }
+
+  getACL(path: string): Promise<ACL[]> {
+    return this.call((done) => this.client.getACL(path, (e, acls) => done(e, acls)));
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return this.call((done) => this.client.exists(path, (e, stat) => done(e, stat !== null && stat !== undefined)));
+  }
+
+  /** Every znode path under `path` (excluded), depth first, children before their parent; nodes deleted meanwhile are skipped. */
+  async descendants(path: string): Promise<string[]> {
+    const out: string[] = [];
+    let children: string[];
+    try {
+      children = await this.getChildren(path);
+    } catch (error) {
+      if (codeOf(error) === -101) return out;
+      throw error;
+    }
+    for (const child of children) {
+      const full = `${path}/${child}`;
+      out.push(...(await this.descendants(full)), full);
+    }
+    return out;
+  }
+
+  /** Deletes `path` and everything under it (best effort: a node already gone is fine). */
+  async removeTree(path: string): Promise<void> {
+    if (!(await this.exists(path))) return;
+    for (const node of [...(await this.descendants(path)), path]) {
+      await this.remove(node).catch((error) => {
+        if (codeOf(error) !== -101) throw error;
+      });
+    }
+  }
+
+  private call<T>(run: (done: (error: unknown, result: T) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('raw ZooKeeper call timed out')), CALL_TIMEOUT_MS);
+      run((error, result) => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve(result);
+      });
+    });
+  }
+}
+
+/** Deletes a test root with a short-lived raw client (after a file's tests). */
+export async function removeRoot(connect: string, root: string, digest?: string): Promise<void> {
+  const raw = await RawClient.connect(connect, digest);
+  try {
+    await raw.removeTree(root);
+  } finally {
+    raw.close();
+  }
+}
