@@ -23,6 +23,8 @@ export function benchConfig() {
     connections: positive('BENCH_CONNECTIONS', 50, { integer: true }),
     /** Requests in flight per connection. */
     pipelining: positive('BENCH_PIPELINING', 1, { integer: true }),
+    /** Pin the server to CPU 0 and the load generator to CPU 1 (when taskset exists and there are 2+ CPUs); BENCH_PIN=0 turns it off. */
+    pin: process.env.BENCH_PIN !== '0',
     /** Distinct keys in the memory-per-key measurement. */
     memoryKeys: positive('BENCH_MEMORY_KEYS', 200_000, { integer: true }),
   };

@@ -1,5 +1,6 @@
 // Load-generator child: warms a server up, then measures it with autocannon and prints one JSON result line.
 import autocannon from 'autocannon';
+import { machineBusySeconds, processCpuSeconds } from './cpu-usage.mjs';
 
 /** Runs autocannon once and resolves with its result (rejects on a run error). */
 function cannon(options) {
@@ -8,7 +9,7 @@ function cannon(options) {
   });
 }
 
-const { url, warmupSeconds, durationSeconds, connections, pipelining } = JSON.parse(process.argv[2] ?? '{}');
+const { url, serverPid, warmupSeconds, durationSeconds, connections, pipelining } = JSON.parse(process.argv[2] ?? '{}');
 if (typeof url !== 'string' || !url.startsWith('http://127.0.0.1:')) {
   console.error('load.mjs: expects a JSON argument with a loopback url, e.g. {"url":"http://127.0.0.1:3000/", ...}');
   process.exit(2);
@@ -18,8 +19,12 @@ const base = { url, connections, pipelining };
 if (warmupSeconds > 0) await cannon({ ...base, duration: warmupSeconds });
 
 const cpuBefore = process.cpuUsage();
+const serverBefore = processCpuSeconds(serverPid);
+const machineBefore = machineBusySeconds();
 const result = await cannon({ ...base, duration: durationSeconds });
-const cpu = process.cpuUsage(cpuBefore);
+const machine = machineBusySeconds() - machineBefore;
+const server = processCpuSeconds(serverPid) - serverBefore;
+const loader = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpuBefore));
 
 const seconds = result.duration; // measured wall time of the run, in seconds
 const summary = {
@@ -30,7 +35,13 @@ const summary = {
   errors: result.errors,
   timeouts: result.timeouts,
   non2xx: result.non2xx,
-  // Above ~0.9 the load generator, not the server, may be the bottleneck.
-  loaderCpuFraction: (cpu.user + cpu.system) / 1e6 / seconds,
+  // CPU used, in cores (1 = one core busy for the whole run). A server below ~0.9 was starved or
+  // waiting; a loader above ~0.9 may be the bottleneck; "other" is everything else on the machine
+  // (kernel networking included), and high values mean other work disturbed the measurement.
+  cpu: {
+    server: server / seconds,
+    loader: loader / seconds,
+    other: Number.isNaN(machine - server) ? undefined : Math.max(0, machine - server - loader) / seconds,
+  },
 };
 process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -1,17 +1,23 @@
 // Child processes of the benchmark: start a node script, read its one-line JSON report, stop it by PID.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
+
+/** Whether `taskset` can pin a child to a CPU here (Linux with util-linux). */
+export const canPin = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
 
 /** Children still running, so a failing or interrupted run can stop each of them by its PID. */
 const live = new Set();
 
 /**
- * Starts `node [nodeArgs] script [args]` and returns `{ child, report }`: `report` resolves with the
- * first stdout line parsed as JSON, and rejects when the child exits first or `timeoutMs` passes.
- * The child's stderr is passed through.
+ * Starts `node [nodeArgs] script [args]` and returns `{ child, report, exited }`: `report` resolves
+ * with the first stdout line parsed as JSON, and rejects when the child exits first or `timeoutMs`
+ * passes. The child's stderr is passed through. With `cpu` (and {@link canPin}), the child runs
+ * pinned to that CPU; `taskset` execs node, so `child.pid` is node's PID.
  */
-export function startNode(script, { args = [], nodeArgs = [], env = {}, timeoutMs }) {
-  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+export function startNode(script, { args = [], nodeArgs = [], env = {}, timeoutMs, cpu }) {
+  const command = [process.execPath, ...nodeArgs, script, ...args];
+  const pinned = cpu !== undefined && canPin ? ['taskset', '-c', String(cpu), ...command] : command;
+  const child = spawn(pinned[0], pinned.slice(1), {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });

@@ -97,6 +97,30 @@ export class Limiter extends EventEmitter {
     return this.fromQueue(key, cost, await this.queue.take(key, cost, options.signal));
   }
 
+  /**
+   * The synchronous fast path of {@link take}, for adapters: a decision when one can be made now
+   * (the store answers synchronously and the take need not wait in the queue), else `undefined`,
+   * and nothing was taken: call {@link take} then. Throws on a bad key or cost, like `take`.
+   */
+  tryTakeSync(key: string, cost = 1): Decision | undefined {
+    const store = this.store;
+    if (store.takeSync === undefined || this.closed) return undefined;
+    if (typeof key !== 'string') throw new FlowgateArgumentError('key', key, 'must be a string');
+    if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
+      throw new FlowgateArgumentError('cost', cost, 'must be a finite number >= 0');
+    }
+    const policy = this.policy;
+    if (cost > policy.burst) return undefined;
+    const queue = this.queue;
+    if (queue !== undefined && !queue.idle(key)) return undefined;
+    const result = store.takeSync(policy, key, cost);
+    if (result === undefined) return undefined;
+    if (result.taken) return this.admitted(admittedDecision(policy, key, cost, result.tokens, 0));
+    if (queue !== undefined || result.reason !== undefined) return undefined;
+    const retryAfterMs = Math.max(msUntilFits(result.tokens, cost, policy), result.retryAfterMs ?? 0);
+    return this.rejected(rejectedDecision(policy, key, cost, result.tokens, 'limited', retryAfterMs, 0));
+  }
+
   /** Reports the bucket of `key` without taking anything. */
   async peek(key: string): Promise<KeyState> {
     const tokens = await this.store.peek(this.policy, key);

@@ -18,7 +18,7 @@ export interface MemoryStoreOptions {
 }
 
 /** How many buckets a single write may inspect for eviction, beyond the first full one. */
-const EVICTIONS_PER_WRITE = 4;
+const EVICTIONS_PER_WRITE = 32;
 
 /**
  * Keeps buckets in a `Map` per policy, one process only, with no timers.
@@ -39,6 +39,11 @@ export class MemoryStore implements Store {
 
   /** {@inheritDoc Store.take} */
   async take(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
+    return this.takeSync(policy, key, cost);
+  }
+
+  /** {@inheritDoc Store.takeSync} */
+  takeSync(policy: BucketPolicy, key: string, cost: number): StoreTakeResult {
     const map = this.mapOf(policy);
     const now = this.clock.now();
     const state = map.get(key);

@@ -107,6 +107,11 @@ export class OverflowQueue implements TakeQueue {
     });
   }
 
+  /** {@inheritDoc TakeQueue.idle} */
+  idle(key: string): boolean {
+    return !this.lines.has(key);
+  }
+
   /** Number of takes waiting for `key`. */
   size(key: string): number {
     return this.lines.get(key)?.waiters.length ?? 0;

@@ -90,6 +90,11 @@ export class ReservationQueue implements TakeQueue {
     return this.join(line, cost, arrivedAt, signal, false);
   }
 
+  /** {@inheritDoc TakeQueue.idle} */
+  idle(key: string): boolean {
+    return !this.lines.has(key);
+  }
+
   /** {@inheritDoc TakeQueue.size} */
   size(key: string): number {
     const line = this.lines.get(key);

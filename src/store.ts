@@ -35,6 +35,12 @@ export interface StoreTakeResult {
 export interface Store {
   /** Takes `cost` tokens from the bucket of `key` when they are there now; otherwise takes nothing. */
   take(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult>;
+  /**
+   * Optional fast path: the same as {@link take}, answered synchronously when the store can (the
+   * memory store always can; a shared store when the tokens are already leased), else `undefined`
+   * and nothing happened. Lets adapters decide without a promise on the hot path.
+   */
+  takeSync?(policy: BucketPolicy, key: string, cost: number): StoreTakeResult | undefined;
   /** Gives `amount` tokens back to the bucket of `key` (capped at burst): undoes a take that was not used. */
   refund(policy: BucketPolicy, key: string, amount: number): Promise<void>;
   /** Tokens in the bucket of `key` now, without taking any. */

@@ -33,6 +33,8 @@ export interface QueueLimits {
 export interface TakeQueue {
   /** Takes `cost` tokens for `key`, waiting in line when they are not there yet. */
   take(key: string, cost: number, signal?: AbortSignal): Promise<QueueOutcome>;
+  /** Whether `key` has nothing waiting and nothing in flight here: a take may then go straight to the store. */
+  idle(key: string): boolean;
   /** Number of takes of this process waiting for `key`. */
   size(key: string): number;
   /** The bucket of `key` got tokens outside the queue (reset, refund): re-check now. */

@@ -3,7 +3,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Decision } from '../../src/decision.js';
 import { watchDisconnect } from '../../src/http/client-disconnect.js';
-import { decisionHeaders, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
+import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import type { Limiter } from '../../src/limiter.js';
@@ -44,33 +44,61 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   const config = resolveHttpOptions<Request>(options as ExpressRateLimitOptions & Record<string, unknown>, ['handler'], defaultKey);
   const handler = options.handler;
   const { limiter } = config;
+  const writeHeaders = headerWriter(config);
 
-  const middleware = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    try {
-      if (config.skip !== undefined && (await config.skip(req))) return next();
-      const { key, cost } = await requestKeyAndCost(config, req);
-      // A client that goes away while its request waits gives its place up at once.
-      const disconnect = limiter.queueing ? watchDisconnect(res) : undefined;
-      let decision: Decision;
-      try {
-        decision = await limiter.take(key, { cost, signal: disconnect?.signal });
-      } finally {
-        disconnect?.stop();
-      }
-      if (disconnect?.signal.aborted) return;
-      req.rateLimit = decision;
-      if (!res.headersSent) res.set(decisionHeaders(decision, config));
-      if (decision.allowed) return next();
-      res.status(rejectionStatus(decision, config));
-      if (handler !== undefined) {
-        await handler(req, res, next, decision);
-        return;
-      }
-      const body = await rejectionBody(decision, config, req);
-      res.type(body.contentType).send(body.payload);
-    } catch (error) {
-      next(error);
+  /** Answers a decided request: headers, `req.rateLimit`, then the next handler or the rejection. */
+  const answer = (req: Request, res: Response, next: NextFunction, decision: Decision): void => {
+    req.rateLimit = decision;
+    if (!res.headersSent) writeHeaders(decision, (name, value) => res.setHeader(name, value));
+    if (decision.allowed) return next();
+    reject(req, res, next, decision).catch(next);
+  };
+
+  const reject = async (req: Request, res: Response, next: NextFunction, decision: Decision): Promise<void> => {
+    res.status(rejectionStatus(decision, config));
+    if (handler !== undefined) {
+      await handler(req, res, next, decision);
+      return;
     }
+    const body = await rejectionBody(decision, config, req);
+    res.type(body.contentType).send(body.payload);
+  };
+
+  /** The general path: async skip, key and cost, and waiting in the queue. */
+  const decide = async (req: Request, res: Response, next: NextFunction, given?: { key: unknown; cost: unknown }): Promise<void> => {
+    if (given === undefined && config.skip !== undefined && (await config.skip(req))) return next();
+    const { key, cost } = given === undefined ? await requestKeyAndCost(config, req) : { key: (await given.key) as string, cost: (await given.cost) as number };
+    // A client that goes away while its request waits gives its place up at once.
+    const disconnect = limiter.queueing ? watchDisconnect(res) : undefined;
+    let decision: Decision;
+    try {
+      decision = await limiter.take(key, { cost, signal: disconnect?.signal });
+    } finally {
+      disconnect?.stop();
+    }
+    if (disconnect?.signal.aborted) return;
+    answer(req, res, next, decision);
+  };
+
+  const middleware = (req: Request, res: Response, next: NextFunction): void => {
+    if (config.skip !== undefined) {
+      decide(req, res, next).catch(next);
+      return;
+    }
+    // The hot path: plain key and cost, and a store that answers at once, need no promise.
+    let given;
+    try {
+      const key = config.key(req);
+      const cost = typeof config.cost === 'function' ? config.cost(req) : config.cost;
+      if (typeof key === 'string' && typeof cost === 'number') {
+        const decision = limiter.tryTakeSync(key, cost);
+        if (decision !== undefined) return answer(req, res, next, decision);
+      }
+      given = { key, cost };
+    } catch (error) {
+      return next(error);
+    }
+    decide(req, res, next, given).catch(next);
   };
   return Object.assign(middleware as RequestHandler, { limiter });
 }

@@ -3,7 +3,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { Decision } from '../../src/decision.js';
 import { watchDisconnect } from '../../src/http/client-disconnect.js';
-import { decisionHeaders, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
+import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import type { Limiter } from '../../src/limiter.js';
@@ -42,10 +42,29 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
   const config = resolveHttpOptions<Context>(options as KoaRateLimitOptions & Record<string, unknown>, ['handler'], defaultKey);
   const handler = options.handler;
   const { limiter } = config;
+  const writeHeaders = headerWriter(config);
 
-  const middleware = async (ctx: Context, next: Next): Promise<unknown> => {
-    if (config.skip !== undefined && (await config.skip(ctx))) return next();
-    const { key, cost } = await requestKeyAndCost(config, ctx);
+  /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
+  const answer = (ctx: Context, next: Next, decision: Decision): unknown => {
+    ctx.state.rateLimit = decision;
+    writeHeaders(decision, (name, value) => ctx.set(name, value));
+    if (decision.allowed) return next();
+    return reject(ctx, next, decision);
+  };
+
+  const reject = async (ctx: Context, next: Next, decision: Decision): Promise<unknown> => {
+    ctx.status = rejectionStatus(decision, config);
+    if (handler !== undefined) return handler(ctx, next, decision);
+    const body = await rejectionBody(decision, config, ctx);
+    ctx.type = body.contentType;
+    ctx.body = body.payload;
+    return undefined;
+  };
+
+  /** The general path: async skip, key and cost, and waiting in the queue. */
+  const decide = async (ctx: Context, next: Next, given?: { key: unknown; cost: unknown }): Promise<unknown> => {
+    if (given === undefined && config.skip !== undefined && (await config.skip(ctx))) return next();
+    const { key, cost } = given === undefined ? await requestKeyAndCost(config, ctx) : { key: (await given.key) as string, cost: (await given.cost) as number };
     // A client that goes away while its request waits gives its place up at once.
     const disconnect = limiter.queueing ? watchDisconnect(ctx.res) : undefined;
     let decision: Decision;
@@ -56,15 +75,25 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
     }
     // Nobody is listening any more; Koa writes nothing to a closed response.
     if (disconnect?.signal.aborted) return undefined;
-    ctx.state.rateLimit = decision;
-    ctx.set(decisionHeaders(decision, config));
-    if (decision.allowed) return next();
-    ctx.status = rejectionStatus(decision, config);
-    if (handler !== undefined) return handler(ctx, next, decision);
-    const body = await rejectionBody(decision, config, ctx);
-    ctx.type = body.contentType;
-    ctx.body = body.payload;
-    return undefined;
+    return answer(ctx, next, decision);
+  };
+
+  const middleware = (ctx: Context, next: Next): Promise<unknown> => {
+    if (config.skip !== undefined) return decide(ctx, next);
+    // The hot path: plain key and cost, and a store that answers at once, need no extra promise.
+    let given;
+    try {
+      const key = config.key(ctx);
+      const cost = typeof config.cost === 'function' ? config.cost(ctx) : config.cost;
+      if (typeof key === 'string' && typeof cost === 'number') {
+        const decision = limiter.tryTakeSync(key, cost);
+        if (decision !== undefined) return Promise.resolve(answer(ctx, next, decision));
+      }
+      given = { key, cost };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return decide(ctx, next, given);
   };
   return Object.assign(middleware as Middleware, { limiter });
 }

@@ -3,7 +3,8 @@
 import type { Decision } from '../decision.js';
 import type { ResolvedHttpOptions } from './http-options.js';
 import { PROBLEM_CONTENT_TYPE, problemDetails } from './problem-details.js';
-import { rateLimitHeaders, retryAfterSeconds } from './rate-limit-headers.js';
+import type { BucketPolicy } from '../policy.js';
+import { limitHeaderValue, policyHeaderValue, rateLimitHeaders, retryAfterSeconds } from './rate-limit-headers.js';
 
 /** The body of a rejection, ready to send. */
 export interface RejectionBody {
@@ -17,6 +18,31 @@ export function decisionHeaders<Req>(decision: Decision, options: ResolvedHttpOp
   const retryAfter = retryAfterSeconds(decision);
   if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
   return headers;
+}
+
+/** Sets one response header. */
+export type SetHeader = (name: string, value: string) => void;
+
+/**
+ * A writer of {@link decisionHeaders} for one adapter instance, for the hot path: the
+ * `RateLimit-Policy` value, constant per policy, is built once, and headers go straight to `set`.
+ */
+export function headerWriter<Req>(options: ResolvedHttpOptions<Req>): (decision: Decision, set: SetHeader) => void {
+  const format = options.headers;
+  let policy: BucketPolicy | undefined;
+  let policyValue = '';
+  return (decision, set) => {
+    if (format !== false) {
+      if (decision.policy !== policy) {
+        policy = decision.policy;
+        policyValue = policyHeaderValue(policy, format, options.policyName);
+      }
+      set('RateLimit-Policy', policyValue);
+      set('RateLimit', limitHeaderValue(decision, format, options.policyName));
+    }
+    const retryAfter = retryAfterSeconds(decision);
+    if (retryAfter !== undefined) set('Retry-After', String(retryAfter));
+  };
 }
 
 /** The status of a rejection: `statusCode` (429) over the limit, 503 when the limiter is closing or its store unreachable. */

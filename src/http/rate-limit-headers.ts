@@ -34,19 +34,23 @@ function sfString(value: string): string {
  */
 export function rateLimitHeaders(decision: Decision, format: HeaderFormat, policyName = decision.policy.name): Record<string, string> {
   if (format === false) return {};
-  const w = policyWindowSeconds(decision.policy);
-  const t = ceilSeconds(decision.resetMs);
-  if (format === 'draft-7') {
-    return {
-      'RateLimit-Policy': `${decision.limit};w=${w}`,
-      RateLimit: `limit=${decision.limit}, remaining=${decision.remaining}, reset=${t}`,
-    };
-  }
-  const name = sfString(policyName);
   return {
-    'RateLimit-Policy': `${name};q=${decision.limit};w=${w}`,
-    RateLimit: `${name};r=${decision.remaining};t=${t}`,
+    'RateLimit-Policy': policyHeaderValue(decision.policy, format, policyName),
+    RateLimit: limitHeaderValue(decision, format, policyName),
   };
+}
+
+/** The `RateLimit-Policy` value: the same for every decision of one policy, so callers may keep it. */
+export function policyHeaderValue(policy: BucketPolicy, format: 'draft-8' | 'draft-7', policyName = policy.name): string {
+  const w = policyWindowSeconds(policy);
+  return format === 'draft-7' ? `${policy.burst};w=${w}` : `${sfString(policyName)};q=${policy.burst};w=${w}`;
+}
+
+/** The `RateLimit` value of one decision. */
+export function limitHeaderValue(decision: Decision, format: 'draft-8' | 'draft-7', policyName = decision.policy.name): string {
+  const t = ceilSeconds(decision.resetMs);
+  if (format === 'draft-7') return `limit=${decision.limit}, remaining=${decision.remaining}, reset=${t}`;
+  return `${sfString(policyName)};r=${decision.remaining};t=${t}`;
 }
 
 /** `Retry-After` in whole seconds, rounded up (at least 1), for a rejection that can succeed later. */

@@ -167,6 +167,16 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     return this.decide(policy, key, cost);
   }
 
+  /** Spends leased tokens synchronously when there are enough; `undefined` (nothing done) otherwise. */
+  takeSync(policy: BucketPolicy, key: string, cost: number): StoreTakeResult | undefined {
+    if (policy.strict) return undefined;
+    const lease = this.leases.get(this.leaseId(policy, key));
+    if (lease === undefined || !fits(lease.tokens, cost)) return undefined;
+    const now = this.local.now();
+    lease.recordDemand(cost, now);
+    return this.spend(policy, lease, cost, now);
+  }
+
   /** Decides through ZooKeeper when it is usable, through `onUnavailable` otherwise. */
   private async decide(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
     if (!(await this.usable())) return this.fallbackTake(policy, key, cost);

@@ -1,0 +1,26 @@
+// CPU accounting on Linux from /proc: the machine's busy time, and one process's, to spot a starved server or a busy machine.
+import { readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = 100; // USER_HZ; 100 on every mainstream Linux build
+
+/** Busy CPU seconds of the whole machine so far (all CPUs), or undefined off Linux. */
+export function machineBusySeconds() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields;
+    return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU seconds of process `pid` so far, or undefined when unreadable. */
+export function processCpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime, stime (fields 14 and 15 of stat)
+  } catch {
+    return undefined;
+  }
+}

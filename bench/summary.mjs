@@ -1,0 +1,99 @@
+// Turns per-round load results into per-variant medians, ratios against the baseline, and goal verdicts.
+
+/** The median of a non-empty list of numbers. */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Above this many cores of CPU used outside the server and the load generator, a measurement counts as disturbed. */
+export const DISTURBED_OTHER_CPU = 0.25;
+
+/** Whether other work on the machine used enough CPU during the measurement to skew it. */
+export function disturbed(result) {
+  return (result.cpu.other ?? 0) > DISTURBED_OTHER_CPU;
+}
+
+/**
+ * Summarizes `runs` (`{ variant, round, result }` items, `result` from load.mjs) per variant of
+ * `variants`, with each variant's median throughput divided by the baseline's median.
+ */
+export function summarize(runs, variants, baseline) {
+  const byVariant = new Map(variants.map((v) => [v.name, runs.filter((r) => r.variant === v.name).map((r) => r.result)]));
+  const baseRps = median(byVariant.get(baseline).map((r) => r.requestsPerSecond));
+  const baseCpu = median(byVariant.get(baseline).map(cpuMicrosPerRequest));
+  return variants.map((v) => {
+    const results = byVariant.get(v.name);
+    const rps = results.map((r) => r.requestsPerSecond);
+    return {
+      name: v.name,
+      label: v.label,
+      rounds: results.length,
+      requestsPerSecond: { median: median(rps), min: Math.min(...rps), max: Math.max(...rps), perRound: rps },
+      ratioToBaseline: median(rps) / baseRps,
+      // The same ratio taken round by round (each against the baseline of its own round), then the median.
+      pairedRatioToBaseline: median(results.map((r, i) => r.requestsPerSecond / byVariant.get(baseline)[i].requestsPerSecond)),
+      // The same, over the rounds where neither this variant's nor the baseline's measurement was disturbed.
+      quietRatioToBaseline: quietRatio(results, byVariant.get(baseline)),
+      p99LatencyMs: median(results.map((r) => r.latencyMs.p99)),
+      // Server CPU time per request: less sensitive to other load on the machine than requests/s.
+      serverCpuMicrosPerRequest: median(results.map(cpuMicrosPerRequest)),
+      serverCpuMicrosAboveBaseline: median(results.map(cpuMicrosPerRequest)) - baseCpu,
+      errors: sum(results.map((r) => r.errors)), // autocannon counts timeouts among errors too
+      non2xx: sum(results.map((r) => r.non2xx)),
+      cpu: {
+        server: median(results.map((r) => r.cpu.server)),
+        loader: median(results.map((r) => r.cpu.loader)),
+        other: median(results.map((r) => r.cpu.other ?? 0)),
+      },
+    };
+  });
+}
+
+/** `{ ratio, rounds }`: the median paired ratio over rounds where neither side was disturbed (ratio null when none). */
+function quietRatio(results, baseResults) {
+  const ratios = results.flatMap((r, i) => (disturbed(r) || disturbed(baseResults[i]) ? [] : [r.requestsPerSecond / baseResults[i].requestsPerSecond]));
+  return { ratio: ratios.length > 0 ? median(ratios) : null, rounds: ratios.length };
+}
+
+/** Server CPU microseconds per request in one measurement. */
+function cpuMicrosPerRequest(result) {
+  return (result.cpu.server * 1e6) / result.requestsPerSecond;
+}
+
+function sum(values) {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/** ", in undisturbed rounds: …" when some rounds were disturbed but not all. */
+function quietDetail(summary) {
+  const { ratio, rounds } = summary.quietRatioToBaseline;
+  if (rounds === summary.rounds) return '';
+  return rounds === 0 ? '; every round was disturbed' : `; ${ratio.toFixed(3)} in the ${rounds} round(s) where neither measurement was disturbed`;
+}
+
+/** The issue's goals, each `{ goal, passed, detail }`. */
+export function checkGoals(summaries) {
+  const of = (name) => summaries.find((s) => s.name === name);
+  const flowgate = of('flowgate');
+  const erl = of('express-rate-limit');
+  const failures = summaries.filter((s) => s.errors > 0 || s.non2xx > 0);
+  return [
+    {
+      goal: 'flowgate >= 0.95 × bare requests/s',
+      passed: flowgate.ratioToBaseline >= 0.95,
+      detail: `${flowgate.ratioToBaseline.toFixed(3)} × bare` + quietDetail(flowgate),
+    },
+    {
+      goal: 'flowgate ahead of express-rate-limit',
+      passed: flowgate.requestsPerSecond.median > erl.requestsPerSecond.median,
+      detail: `${(flowgate.requestsPerSecond.median / erl.requestsPerSecond.median).toFixed(3)} × express-rate-limit`,
+    },
+    {
+      goal: 'no errors or non-2xx answers (sanity)',
+      passed: failures.length === 0,
+      detail: failures.length === 0 ? 'none' : failures.map((s) => `${s.name}: ${s.errors} errors, ${s.non2xx} non-2xx`).join('; '),
+    },
+  ];
+}
