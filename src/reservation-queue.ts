@@ -34,6 +34,8 @@ class Line {
   batchTimer: ReturnType<typeof setTimeout> | undefined;
   dueTimer: ReturnType<typeof setTimeout> | undefined;
   tokens = 0;
+  /** When a take of this key last had to queue (local clock). */
+  queuedAt = Number.NEGATIVE_INFINITY;
 
   constructor(readonly key: string) {}
 
@@ -57,6 +59,7 @@ class Line {
  */
 export class ReservationQueue implements TakeQueue {
   private readonly lines = new Map<string, Line>();
+  private takesSincePrune = 0;
 
   constructor(
     private readonly store: Store & Required<Pick<Store, 'reserve' | 'cancel'>>,
@@ -68,9 +71,12 @@ export class ReservationQueue implements TakeQueue {
 
   /** {@inheritDoc TakeQueue.take} */
   async take(key: string, cost: number, signal?: AbortSignal): Promise<QueueOutcome> {
-    const line = this.lineOf(key);
     const arrivedAt = this.clock.now();
-    if (line.idle) {
+    this.pruneIdleLines(arrivedAt);
+    const line = this.lineOf(key);
+    // Straight to the store only when this key has not queued lately: while a queue exists, a
+    // direct try would only delay the batch that holds this take's turn.
+    if (line.idle && arrivedAt - line.queuedAt > this.limits.maxWaitMs) {
       line.direct++;
       let result;
       try {
@@ -85,8 +91,10 @@ export class ReservationQueue implements TakeQueue {
         if (result.taken) return { admitted: true, tokens: result.tokens, waitedMs: 0 };
         return { admitted: false, reason: 'unavailable', tokens: result.tokens, retryAfterMs: result.retryAfterMs ?? 0, waitedMs: 0 };
       }
+      line.queuedAt = arrivedAt;
       return this.join(line, cost, arrivedAt, signal, true);
     }
+    line.queuedAt = arrivedAt;
     return this.join(line, cost, arrivedAt, signal, false);
   }
 
@@ -250,7 +258,19 @@ export class ReservationQueue implements TakeQueue {
     return line;
   }
 
+  /** Forgets an idle line, unless it queued lately (it then keeps batching new takes, see take()). */
   private dropIfIdle(line: Line): void {
-    if (line.idle && line.dueTimer === undefined && this.lines.get(line.key) === line) this.lines.delete(line.key);
+    if (!line.idle || line.dueTimer !== undefined || this.lines.get(line.key) !== line) return;
+    if (this.clock.now() - line.queuedAt <= this.limits.maxWaitMs) return;
+    this.lines.delete(line.key);
+  }
+
+  /** Now and then, forgets idle lines whose last queueing is older than maxWait: memory stays bounded. */
+  private pruneIdleLines(now: number): void {
+    if (++this.takesSincePrune < 1024) return;
+    this.takesSincePrune = 0;
+    for (const line of this.lines.values()) {
+      if (line.idle && line.dueTimer === undefined && now - line.queuedAt > this.limits.maxWaitMs) this.lines.delete(line.key);
+    }
   }
 }

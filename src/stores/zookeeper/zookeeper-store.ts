@@ -218,7 +218,14 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       return this.fallbackReserve(policy, key, asks, maxSize);
     }
     const done = result as ReservationResult;
-    return { ...done, outcomes: done.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { book: 'shared', cost: (asks[i] as ReservationAsk).cost, due: o.due } } : o)) };
+    // Turns are absolute on ZooKeeper's clock: measure each wait from now, after the write's round trip.
+    const serverNow = this.serverClock.now();
+    return {
+      ...done,
+      outcomes: done.outcomes.map((o, i) =>
+        o.granted ? { ...o, waitMs: Math.max(0, o.due - serverNow), ticket: { book: 'shared', cost: (asks[i] as ReservationAsk).cost, due: o.due } } : o,
+      ),
+    };
   }
 
   /** Gives back the tokens of a reservation whose waiter left. */
