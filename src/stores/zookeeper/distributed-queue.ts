@@ -106,6 +106,11 @@ export class DistributedQueue<T = unknown> {
   private parents: Promise<void> | undefined;
   private readonly consumers = new Set<{ stop(): Promise<void> }>();
   private closed = false;
+  /** Written into this instance's claim nodes, so that it knows its own claims after a lost reply. */
+  private readonly owner = Buffer.from(randomUUID());
+  /** Callers waiting for the item list to change, and whether the one shared children watch is set. */
+  private readonly changeWaiters = new Set<() => void>();
+  private watching = false;
 
   /** Validates the options (throwing FlowgateConfigError) and uses or opens a ZooKeeper session. */
   constructor(options: DistributedQueueOptions) {
@@ -130,6 +135,10 @@ export class DistributedQueue<T = unknown> {
     const { session, root, acls } = this.store.connection();
     this.session = session;
     this.acls = acls;
+    // A new session has none of the old one's watches.
+    this.session.on('session', () => {
+      this.watching = false;
+    });
     const base = `${root}/queues/${nodeName(options.name)}`;
     this.items = `${base}/items`;
     this.claims = `${base}/claims`;
@@ -144,13 +153,18 @@ export class DistributedQueue<T = unknown> {
   }
 
   /** Removes and returns the head item, or `undefined` when the queue is empty. */
-  async tryDequeue(): Promise<T | undefined> {
+  tryDequeue(): Promise<T | undefined> {
+    return this.takeHead(Infinity);
+  }
+
+  /** Claims, reads and removes the head item, retrying connection losses until `deadline`. */
+  private async takeHead(deadline: number): Promise<T | undefined> {
     await this.ready();
-    for (;;) {
-      const claimed = await this.claimNext(await this.listing());
-      if (claimed === undefined) return undefined;
-      if (await this.complete(claimed.name)) return claimed.envelope.item;
-    }
+    const claimed = await this.retrying(async () => this.claimNext(await this.listing()), deadline);
+    if (claimed === undefined) return undefined;
+    // The item is claimed and read: finishing it may be retried, never restarted with another item.
+    await this.retrying(() => this.complete(claimed.name), Math.max(deadline, performance.now() + 30_000));
+    return claimed.envelope.item;
   }
 
   /** Removes and returns the head item, waiting for one when the queue is empty. */
@@ -160,7 +174,12 @@ export class DistributedQueue<T = unknown> {
     for (;;) {
       options.signal?.throwIfAborted();
       if (this.closed) throw new FlowgateError('ERR_FLOWGATE_CLOSED', 'flowgate: the queue is closed');
-      const item = await this.retrying(() => this.tryDequeue());
+      let item: T | undefined;
+      try {
+        item = await this.takeHead(deadline);
+      } catch (error) {
+        if (!isUnavailable(error)) throw error;
+      }
       if (item !== undefined) return item;
       const left = deadline - performance.now();
       if (left <= 0) throw new FlowgateError('ERR_FLOWGATE_QUEUE_TIMEOUT', `flowgate: no item within ${timeoutMs} ms`);
@@ -270,7 +289,7 @@ export class DistributedQueue<T = unknown> {
       failure = error;
     }
     try {
-      await this.retrying<unknown>(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure)));
+      await this.retrying(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure)));
     } catch {
       // The claim vanishes with the session: the item will be delivered again (at least once).
     }
@@ -281,10 +300,11 @@ export class DistributedQueue<T = unknown> {
     while (candidates.length > 0) {
       const name = candidates.shift() as string;
       try {
-        await this.session.create(`${this.claims}/${name}`, Buffer.alloc(0), EPHEMERAL, this.acls);
+        await this.session.create(`${this.claims}/${name}`, this.owner, EPHEMERAL, this.acls);
       } catch (error) {
-        if (zkCode(error) === ZkCode.NODE_EXISTS) continue;
-        throw error;
+        if (zkCode(error) !== ZkCode.NODE_EXISTS) throw error;
+        // Someone holds it; perhaps this instance, whose earlier create lost its reply.
+        if (!(await this.ownsClaim(name))) continue;
       }
       try {
         const { data } = await this.session.getData(`${this.items}/${name}`);
@@ -298,18 +318,30 @@ export class DistributedQueue<T = unknown> {
     return undefined;
   }
 
-  /** Removes a claimed item and its claim in one multi; false when it was no longer there. */
-  private async complete(name: string): Promise<boolean> {
+  /**
+   * Removes a claimed item and its claim in one multi. An item already gone counts as done: an
+   * earlier attempt whose reply was lost removed it, or (after this session lost its claim) another
+   * consumer had it delivered again, which at-least-once allows.
+   */
+  private async complete(name: string): Promise<void> {
     try {
       await this.session.transaction([
         { op: 'remove', path: `${this.items}/${name}`, version: -1 },
         { op: 'remove', path: `${this.claims}/${name}`, version: -1 },
       ]);
-      return true;
     } catch (error) {
       if (zkCode(error) !== ZkCode.NO_NODE) throw error;
       await this.session.remove(`${this.claims}/${name}`, -1).catch(() => undefined);
-      return false;
+    }
+  }
+
+  private async ownsClaim(name: string): Promise<boolean> {
+    try {
+      const { data } = await this.session.getData(`${this.claims}/${name}`);
+      return data !== undefined && data.equals(this.owner);
+    } catch (error) {
+      if (zkCode(error) === ZkCode.NO_NODE) return false;
+      throw error;
     }
   }
 
@@ -334,7 +366,8 @@ export class DistributedQueue<T = unknown> {
         return path.slice(parent.length + 1);
       } catch (error) {
         if (!isUnavailable(error) || attempt >= 20) throw error;
-        await this.session.ready(5000).catch(() => undefined);
+        // Drop the connection first: a create still queued on it could otherwise run after the look.
+        await this.session.reconnect(10_000).catch(() => undefined);
         try {
           const mine = (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix));
           if (mine !== undefined) return mine;
@@ -349,7 +382,7 @@ export class DistributedQueue<T = unknown> {
     return sortBySequence(await this.session.getChildren(this.items));
   }
 
-  /** Waits until the item list changes (one-shot watch), `ms` pass, or `signal` aborts. */
+  /** Waits until the item list changes, `ms` pass, or `signal` aborts. */
   private async changeOrTimeout(ms: number, signal?: AbortSignal, expose?: (resolve: () => void) => void): Promise<void> {
     await new Promise<void>((resolve) => {
       let done = false;
@@ -358,21 +391,36 @@ export class DistributedQueue<T = unknown> {
         done = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', finish);
+        this.changeWaiters.delete(finish);
         resolve();
       };
       const timer = setTimeout(finish, ms);
       signal?.addEventListener('abort', finish, { once: true });
       expose?.(finish);
-      this.session.exists(this.items, finish).catch(finish);
+      this.changeWaiters.add(finish);
+      this.watchItems();
     });
   }
 
-  private async retrying<R>(work: () => Promise<R>): Promise<R> {
+  /** Keeps one children watch on the item list for all waiters of this instance (no watcher pile-up). */
+  private watchItems(): void {
+    if (this.watching || this.closed) return;
+    this.watching = true;
+    const fire = (): void => {
+      this.watching = false;
+      for (const wake of [...this.changeWaiters]) wake();
+    };
+    this.session.getChildren(this.items, fire).catch(() => {
+      this.watching = false;
+    });
+  }
+
+  private async retrying<R>(work: () => Promise<R>, deadline = Infinity): Promise<R> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (!isUnavailable(error) || attempt >= 50 || this.closed) throw error;
+        if (!isUnavailable(error) || attempt >= 50 || this.closed || performance.now() >= deadline) throw error;
         await sleep(Math.min(1000, 50 * 2 ** attempt));
       }
     }

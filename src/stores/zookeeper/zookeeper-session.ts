@@ -117,6 +117,18 @@ export class ZooKeeperSession extends EventEmitter {
     });
   }
 
+  /**
+   * Drops the current connection (its pending calls fail, so none of them can still run later) and
+   * waits until the client has reconnected, same session. For recovery after an ambiguous failure.
+   */
+  async reconnect(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (client === undefined || this.currentState === 'closed') return;
+    this.setState('suspended');
+    dropSocket(client);
+    await this.ready(timeoutMs);
+  }
+
   /** Closes the session: ephemeral nodes go away at once. Idempotent. */
   async close(): Promise<void> {
     if (this.currentState === 'closed') return;
