@@ -1,0 +1,479 @@
+// Issue 4, "General distributed queue": DistributedQueue on a real 3-node ensemble, with producers
+// and consumers in their own OS processes (helpers/dq-worker.cjs, on the built package).
+//
+// Delivery = a consumer's handler being called with the item (recorded at handler start, with the
+// item's id and attempt). Order is defined twice:
+//  - queue order: for each producer, the ZooKeeper sequence numbers of its items rise with its own
+//    seq (the order of its enqueue calls);
+//  - delivery order: within each consumer, the items of one producer are handed to the handler in
+//    rising seq. (Across consumers, concurrent handlers have no common order; the test reports the
+//    cross-consumer figure but asserts only per consumer.)
+
+import { ensureBuilt, stopAll } from './helpers/children.js';
+import { clientConnections } from './helpers/four-letter.js';
+import { heal, leaderOf, member, restartAll, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
+import { uniqueRoot, waitFor, wallNow } from './helpers/wait.js';
+import { queuePath, sequenceOf, startWorker, type Delivery, type ErrorInfo, type ProduceResult, type Worker } from './helpers/workers.js';
+import { Zk, removeRoot } from './helpers/zk.js';
+
+jest.setTimeout(180_000);
+
+/** This file's own ensemble, for faults (base 27020: ports 27020-2, 27120-2, 27220-2). */
+let own: Cluster;
+/** Fault-free tests: the shared ensemble of scripts/test.sh, else `own`. */
+let ensemble: Cluster;
+const roots: Array<{ connect: string; root: string }> = [];
+let workers: Worker[] = [];
+
+beforeAll(async () => {
+  await ensureBuilt();
+  own = startCluster('tq-distributed-queue', 'ensemble', 27020);
+  ensemble = sharedEnsemble() ?? own;
+});
+
+afterEach(async () => {
+  await stopAll(workers.map((w) => w.child));
+  workers = [];
+});
+
+afterAll(async () => {
+  for (const { connect, root } of roots) await removeRoot(connect, root).catch(() => undefined);
+  own?.stop();
+});
+
+function log(message: string): void {
+  process.stdout.write(`[distributed-queue] ${message}\n`);
+}
+
+async function worker(label: string, config: Parameters<typeof startWorker>[1]): Promise<Worker> {
+  const w = await startWorker(label, config);
+  workers.push(w);
+  return w;
+}
+
+function freshRoot(cluster: Cluster, label: string): string {
+  const root = uniqueRoot(label);
+  roots.push({ connect: cluster.connect, root });
+  return root;
+}
+
+/** Delivery counts per item key `producer:seq`. */
+function countByItem(deliveries: readonly Delivery[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const d of deliveries) counts.set(`${d.p}:${d.s}`, (counts.get(`${d.p}:${d.s}`) ?? 0) + 1);
+  return counts;
+}
+
+/** Pairs within one consumer where a producer's later item was handed over before an earlier one. */
+function perConsumerInversions(deliveries: readonly Delivery[]): number {
+  let count = 0;
+  const lanes = new Map<string, number[]>();
+  for (const d of deliveries) {
+    const lane = `${d.consumer}|${d.p}`;
+    if (!lanes.has(lane)) lanes.set(lane, []);
+    (lanes.get(lane) as number[]).push(d.s);
+  }
+  for (const seqs of lanes.values()) for (let i = 1; i < seqs.length; i++) if ((seqs[i] as number) < (seqs[i - 1] as number)) count++;
+  return count;
+}
+
+/** Across consumers: pairs of one producer delivered (by handler-start time) in reverse seq order. */
+function crossConsumerInversions(deliveries: readonly Delivery[]): { pairs: number; maxSeqDistance: number } {
+  let pairs = 0;
+  let maxSeqDistance = 0;
+  const byProducer = new Map<string, Delivery[]>();
+  for (const d of deliveries) byProducer.set(d.p, [...(byProducer.get(d.p) ?? []), d]);
+  for (const list of byProducer.values()) {
+    const sorted = [...list].sort((x, y) => x.at - y.at);
+    let maxSeen = -1;
+    for (const d of sorted) {
+      if (d.s < maxSeen) {
+        pairs++;
+        maxSeqDistance = Math.max(maxSeqDistance, maxSeen - d.s);
+      }
+      maxSeen = Math.max(maxSeen, d.s);
+    }
+  }
+  return { pairs, maxSeqDistance };
+}
+
+/** Queue order: each producer's items got rising ZooKeeper sequence numbers in its seq order. */
+function queueOrderViolations(produced: readonly ProduceResult[]): number {
+  let violations = 0;
+  for (const result of produced) {
+    for (let s = 1; s < result.ids.length; s++) {
+      const a = result.ids[s - 1];
+      const b = result.ids[s];
+      if (a !== undefined && b !== undefined && sequenceOf(b) < sequenceOf(a)) violations++;
+    }
+  }
+  return violations;
+}
+
+/** The session (hex) owning each ephemeral claim node. */
+async function ownersOf(cluster: Cluster, parent: string, names: readonly string[]): Promise<Record<string, string>> {
+  const zk = await Zk.connect(cluster.connect);
+  try {
+    const out: Record<string, string> = {};
+    for (const name of names) {
+      const stat = await zk.stat(`${parent}/${name}`);
+      if (stat !== null) out[name.slice(-10)] = (stat.ephemeralOwner as unknown as Buffer).toString('hex');
+    }
+    return out;
+  } finally {
+    zk.close();
+  }
+}
+
+describe('3 producer processes x 3,000 items, 3 consumer processes', () => {
+  test('every item delivered exactly once, each producer order kept', async () => {
+    const root = freshRoot(ensemble, 'dq9k');
+    const config = { connect: ensemble.connect, root, name: 'jobs', queue: { pollInterval: '100ms' } };
+    const consumers = await Promise.all([0, 1, 2].map((i) => worker(`consumer${i}`, config)));
+    const producers = await Promise.all([0, 1, 2].map((i) => worker(`producer${i}`, config)));
+    await Promise.all(consumers.map((c) => c.call('consume', { concurrency: 4 })));
+    const start = wallNow();
+    const produced = await Promise.all(producers.map((p, i) => p.call<ProduceResult>('produce', { producer: `p${i}`, count: 3000, inFlight: 8 }, 170_000)));
+    const producedAt = wallNow();
+    const all = (): Delivery[] => consumers.flatMap((c) => c.deliveries);
+    await waitFor(() => countByItem(all()).size >= 9000, 150_000, 'all 9,000 items delivered', 100);
+    const doneAt = Math.max(...all().map((d) => d.at));
+    await Promise.all(consumers.map((c) => c.call('stopConsume', {}, 30_000)));
+    const deliveries = all();
+    const counts = countByItem(deliveries);
+    const twice = [...counts].filter(([, n]) => n > 1);
+    const size = await producers[0]?.call<{ size: number }>('size');
+    const cross = crossConsumerInversions(deliveries);
+    const enqueueMs = Math.max(...produced.map((r) => r.ms));
+    log(
+      `9,000 items: enqueued in ${(enqueueMs / 1000).toFixed(1)} s (${(9000 / (enqueueMs / 1000)).toFixed(0)} items/s, 3 producers x 8 in flight); ` +
+        `all delivered ${((doneAt - start) / 1000).toFixed(1)} s after the first enqueue (${(9000 / ((doneAt - start) / 1000)).toFixed(0)} items/s end to end; ` +
+        `last delivery ${((doneAt - producedAt) / 1000).toFixed(1)} s after the last enqueue); per consumer ${consumers.map((c) => c.deliveries.length).join('/')}; ` +
+        `deliveries ${deliveries.length}, items delivered twice ${twice.length}; cross-consumer order inversions ${cross.pairs} (max seq distance ${cross.maxSeqDistance})`,
+    );
+    for (const r of produced) expect(r.errors).toEqual([]);
+    for (let p = 0; p < 3; p++) for (let s = 0; s < 3000; s++) if (!counts.has(`p${p}:${s}`)) throw new Error(`item p${p}:${s} was never delivered`);
+    expect(twice.slice(0, 5)).toEqual([]);
+    expect(deliveries.length).toBe(9000);
+    expect(queueOrderViolations(produced)).toBe(0);
+    expect(perConsumerInversions(deliveries)).toBe(0);
+    expect(size?.size).toBe(0);
+  });
+});
+
+describe('DistributedQueue API on the built package', () => {
+  test('size() is correct and cheap (one exists call, no listing); peek() and tryDequeue() take the head', async () => {
+    const root = freshRoot(ensemble, 'dqsize');
+    const w = await worker('sizer', { connect: ensemble.connect, root, name: 'sized' });
+    expect((await w.call<{ size: number }>('size')).size).toBe(0);
+    const produced = await w.call<ProduceResult>('produce', { producer: 'a', count: 300, inFlight: 8 });
+    expect(produced.errors).toEqual([]);
+    const full = await w.call<{ size: number; calls: Record<string, number> }>('size');
+    expect(full).toEqual({ size: 300, calls: { exists: 1 } });
+    const taken = await w.call<Array<{ producer: string; seq: number }>>('drain', { max: 100 });
+    expect(taken.map((i) => i.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect((await w.call<{ item: unknown }>('peek')).item).toEqual({ producer: 'a', seq: 100 });
+    expect(await w.call('size')).toEqual({ size: 200, calls: { exists: 1 } });
+  });
+
+  test('a too-large item is refused with FlowgateArgumentError naming maxItemBytes, and nothing is stored', async () => {
+    const root = freshRoot(ensemble, 'dqbig');
+    const w = await worker('big', { connect: ensemble.connect, root, name: 'big', queue: { maxItemBytes: 1000 } });
+    const ok = await w.call<{ id?: string; error?: ErrorInfo }>('enqueueBytes', { bytes: 900 });
+    expect(ok.error).toBeUndefined();
+    const refused = await w.call<{ error?: ErrorInfo; isArgumentError?: boolean }>('enqueueBytes', { bytes: 1000 });
+    expect(refused.isArgumentError).toBe(true);
+    expect(refused.error?.code).toBe('ERR_FLOWGATE_ARGUMENT');
+    expect(refused.error?.message).toMatch(/maxItemBytes=1000/);
+    expect((await w.call<{ size: number }>('size')).size).toBe(1);
+  });
+
+  test('dequeue({ timeout }) on an empty queue rejects with ERR_FLOWGATE_QUEUE_TIMEOUT', async () => {
+    const root = freshRoot(ensemble, 'dqtimeout');
+    const w = await worker('waiter', { connect: ensemble.connect, root, name: 'empty' });
+    const result = await w.call<{ error?: ErrorInfo; ms: number }>('dequeue', { timeout: '300ms' });
+    expect(result.error?.code).toBe('ERR_FLOWGATE_QUEUE_TIMEOUT');
+    expect(result.ms).toBeGreaterThanOrEqual(290);
+    expect(result.ms).toBeLessThan(5000);
+  });
+
+  test('a blocked dequeue() is woken by a new item, not only by its poll', async () => {
+    // The docs: "Idle consumers wait on a one-shot watch of the item list". With a 5 s poll, an
+    // item enqueued by another process must reach the waiting dequeue() well before the poll.
+    const root = freshRoot(ensemble, 'dqwake');
+    const config = { connect: ensemble.connect, root, name: 'wake', queue: { pollInterval: '5s' } };
+    const [waiter, producer] = await Promise.all([worker('wake-waiter', config), worker('wake-producer', config)]);
+    await producer.call('size');
+    const taking = waiter.call<{ item?: unknown; error?: ErrorInfo; ms: number }>('dequeue', { timeout: '15s' }, 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const sentAt = wallNow();
+    await producer.call('enqueue', { item: { producer: 'w', seq: 0 } });
+    const result = await taking;
+    const latency = wallNow() - sentAt;
+    log(`dequeue() wake-up: item returned ${latency.toFixed(0)} ms after it was enqueued (dequeue() waiting for ${result.ms.toFixed(0)} ms in all; pollInterval 5 s)`);
+    expect(result.item).toEqual({ producer: 'w', seq: 0 });
+    expect(latency).toBeLessThan(2000);
+  });
+
+  test('an idle consumer does not pile up ZooKeeper watchers (20 polls)', async () => {
+    // Each idle wait registers a one-shot watch; a watch that never fires stays registered in the
+    // client. node-zookeeper-client keeps them as EventEmitter listeners and Node warns past 10.
+    const root = freshRoot(ensemble, 'dqidle');
+    const w = await worker('idle', { connect: ensemble.connect, root, name: 'idle', queue: { pollInterval: '100ms' } });
+    await w.call('consume', { concurrency: 1 });
+    await new Promise((r) => setTimeout(r, 2500));
+    await w.call('stopConsume');
+    const warning = /MaxListenersExceededWarning[^\n]*/.exec(w.child.stderr())?.[0];
+    log(`idle consumer, 2.5 s at pollInterval 100 ms: ${warning ?? 'no listener warning'}`);
+    expect(warning).toBeUndefined();
+  });
+
+  test('a failing handler is retried, then the item goes to the dead letters after maxAttempts', async () => {
+    const root = freshRoot(ensemble, 'dqdead');
+    const config = { connect: ensemble.connect, root, name: 'flaky', queue: { maxAttempts: 3, pollInterval: '100ms' } };
+    const w = await worker('flaky', config);
+    // f:0 always fails; f:1 fails twice then succeeds; f:2 succeeds at once.
+    for (const seq of [0, 1, 2]) await w.call('enqueue', { item: { producer: 'f', seq } });
+    await w.call('consume', { concurrency: 1, failTimes: { 'f:0': 100, 'f:1': 2 } });
+    await waitFor(() => w.deliveries.filter((d) => d.p === 'f' && d.s === 0).length >= 3 && w.deliveries.filter((d) => d.s === 1).length >= 3, 30_000, 'retries');
+    await waitFor(async () => (await w.call<{ size: number }>('size')).size === 0, 10_000, 'the queue to empty');
+    await w.call('stopConsume');
+    const attempts = (s: number): number[] => w.deliveries.filter((d) => d.s === s).map((d) => d.attempt);
+    expect(attempts(0)).toEqual([1, 2, 3]);
+    expect(attempts(1)).toEqual([1, 2, 3]);
+    expect(attempts(2)).toEqual([1]);
+    const dead = await w.call<Array<{ item: unknown; attempts: number; error: string }>>('deadLetters');
+    expect(dead).toEqual([{ item: { producer: 'f', seq: 0 }, attempts: 3, error: 'handler failure 3 for f:0' }]);
+  });
+});
+
+describe('a consumer SIGKILLed mid-item', () => {
+  test('the item it held is delivered again to another consumer (at least once)', async () => {
+    const root = freshRoot(ensemble, 'dqkill');
+    // A short session (2 s) so that the dead consumer's claim goes quickly.
+    const config = { connect: ensemble.connect, root, name: 'held', store: { sessionTimeout: '2s' }, queue: { pollInterval: '200ms' } };
+    const producer = await worker('kill-producer', config);
+    expect((await producer.call<ProduceResult>('produce', { producer: 'k', count: 30 })).errors).toEqual([]);
+    const victim = await worker('victim', config);
+    const blocked = new Promise<Record<string, unknown>>((resolve) => victim.child.onEvent((e) => e.event === 'blocked' && resolve(e)));
+    await victim.call('consume', { concurrency: 1, blockOn: { producer: 'k', seq: 5 } });
+    const held = await blocked;
+    const survivor = await worker('survivor', config);
+    await survivor.call('consume', { concurrency: 2 });
+    // The survivor cannot take the held item while the victim lives.
+    await waitFor(() => survivor.deliveries.length >= 24, 20_000, 'the survivor to take the other items');
+    expect(survivor.deliveries.some((d) => d.s === 5)).toBe(false);
+    const killedAt = wallNow();
+    await victim.child.kill();
+    await waitFor(() => survivor.deliveries.some((d) => d.s === 5), 20_000, 'the held item to be delivered again');
+    await waitFor(() => countByItem([...victim.deliveries, ...survivor.deliveries]).size === 30, 10_000, 'all items delivered');
+    await survivor.call('stopConsume');
+    const again = survivor.deliveries.find((d) => d.s === 5) as Delivery;
+    const counts = countByItem([...victim.deliveries, ...survivor.deliveries]);
+    log(`consumer kill: item k:5 (${String(held.id)}) held by the victim, delivered again ${(again.at - killedAt).toFixed(0)} ms after SIGKILL (session timeout 2 s), attempt ${again.attempt}`);
+    expect(again.id).toBe(held.id);
+    expect(counts.get('k:5')).toBe(2);
+    expect([...counts].filter(([key, n]) => key !== 'k:5' && n !== 1)).toEqual([]);
+    expect((await producer.call<{ size: number }>('size')).size).toBe(0);
+  });
+});
+
+describe('faults on the ensemble (own ensemble)', () => {
+  afterEach(async () => {
+    await stopAll(workers.map((w) => w.child));
+    workers = [];
+    await heal(own);
+  });
+
+  test('the ZooKeeper leader killed mid-run: nothing lost, no duplicates', async () => {
+    const root = freshRoot(own, 'dqleader');
+    const config = { connect: own.connect, root, name: 'jobs', queue: { pollInterval: '100ms' } };
+    const consumers = await Promise.all([0, 1, 2].map((i) => worker(`l-consumer${i}`, config)));
+    const producers = await Promise.all([0, 1, 2].map((i) => worker(`l-producer${i}`, config)));
+    await Promise.all(consumers.map((c) => c.call('consume', { concurrency: 4 })));
+    const all = (): Delivery[] => consumers.flatMap((c) => c.deliveries);
+    const leader = await leaderOf(own);
+    const producing = Promise.all(producers.map((p, i) => p.call<ProduceResult>('produce', { producer: `p${i}`, count: 1000, inFlight: 1 }, 170_000)));
+    await waitFor(() => all().length >= 600, 60_000, '600 deliveries before the kill', 10);
+    const killedAt = wallNow();
+    const deliveredAtKill = all().length;
+    await member(own, leader, 'kill');
+    const produced = await producing;
+    await waitFor(() => countByItem(all()).size >= 3000, 120_000, 'all 3,000 items delivered', 100).catch(async (error) => {
+      const missing = [];
+      const counts = countByItem(all());
+      for (let p = 0; p < 3; p++) for (let s = 0; s < 1000; s++) if (!counts.has(`p${p}:${s}`)) missing.push(`p${p}:${s}`);
+      const zk = await Zk.connect(own.connect);
+      const items = await zk.getChildren(queuePath(root, 'jobs', 'items')).catch(() => []);
+      const claims = await zk.getChildren(queuePath(root, 'jobs', 'claims')).catch(() => []);
+      zk.close();
+      throw new Error(`${String(error)}; missing ${missing.length}: ${missing.slice(0, 10).join(',')}; items left ${items.length}, claims left ${claims.length} (${claims.slice(0, 5).join(',')})`);
+    });
+    await Promise.all(consumers.map((c) => c.call('stopConsume', {}, 30_000)));
+    const deliveries = all();
+    const counts = countByItem(deliveries);
+    const twice = [...counts].filter(([, n]) => n > 1);
+    const newLeader = await leaderOf(own);
+    log(
+      `leader kill: member ${leader} killed after ${deliveredAtKill} deliveries, new leader ${newLeader}; enqueue errors ${produced.map((r) => r.errorCount).join('/')}; ` +
+        `deliveries ${deliveries.length} of 3,000 items, delivered twice ${twice.length} ${JSON.stringify(twice.slice(0, 5))}; ` +
+        `last delivery ${((Math.max(...deliveries.map((d) => d.at)) - killedAt) / 1000).toFixed(1)} s after the kill; queue-order violations ${queueOrderViolations(produced)}`,
+    );
+    for (const r of produced) expect(r.errors).toEqual([]);
+    expect(counts.size).toBe(3000);
+    expect(twice).toEqual([]);
+    expect(queueOrderViolations(produced)).toBe(0);
+    expect(perConsumerInversions(deliveries)).toBe(0);
+  });
+
+  test('items survive a full ensemble restart (stop all, start all, then dequeue)', async () => {
+    const root = freshRoot(own, 'dqrestart');
+    const config = { connect: own.connect, root, name: 'durable' };
+    const producer = await worker('r-producer', config);
+    expect((await producer.call<ProduceResult>('produce', { producer: 'r', count: 50, inFlight: 4 })).errors).toEqual([]);
+    await producer.child.stop();
+    own.stop();
+    await restartAll(own);
+    const consumer = await worker('r-consumer', config);
+    const items = await consumer.call<Array<{ producer: string; seq: number }>>('drain', { max: 100 }, 60_000);
+    expect(items).toEqual(Array.from({ length: 50 }, (_, seq) => ({ producer: 'r', seq })));
+  });
+
+  test('protected create: connection losses during enqueue (the connected server SIGSTOPped) leave no duplicate', async () => {
+    // Four rounds: pause the server the producer is connected to, start 5 enqueues (their creates sit
+    // unanswered in the paused server's socket), resume after 1.5 to 3.5 s, wait for the 5. With a
+    // 1 s call timeout the creates time out and protectedCreate looks for its node and creates again;
+    // the liveness probe drops the socket after 1-3 s, so short pauses end with the old socket still
+    // open (queued requests then run late) and long ones end after a failover.
+    const root = freshRoot(own, 'dqprotect');
+    const w = await worker('protected', { connect: own.connect, root, name: 'once', queue: { callTimeout: '1s' } });
+    await w.call('size'); // connected, parents created
+    const callsBefore = await w.call<Record<string, number>>('calls');
+    const rounds = [1500, 2300, 2300, 3500];
+    const results: Array<{ id?: string; error?: ErrorInfo }> = [];
+    const log1: string[] = [];
+    for (const [round, pauseMs] of rounds.entries()) {
+      const counts = await waitFor(async () => (await Promise.all(own.ports.map((port) => clientConnections(port)))).filter((n) => n > 0).length === 1, 10_000, 'the producer connected to one server')
+        .then(() => Promise.all(own.ports.map((port) => clientConnections(port))));
+      const server = counts.findIndex((n) => n > 0) + 1;
+      await member(own, server, 'pause');
+      const pausedAt = wallNow();
+      const enqueues = Array.from({ length: 5 }, (_, k) => w.call<{ id?: string; error?: ErrorInfo }>('enqueue', { item: { producer: 'pc', seq: round * 5 + k } }, 60_000));
+      await new Promise((r) => setTimeout(r, pauseMs));
+      await member(own, server, 'resume');
+      results.push(...(await Promise.all(enqueues)));
+      log1.push(`server ${server} paused ${pauseMs} ms, enqueues done after ${(wallNow() - pausedAt).toFixed(0)} ms`);
+    }
+    const callsAfter = await w.call<Record<string, number>>('calls');
+    const creates = (callsAfter.create ?? 0) - (callsBefore.create ?? 0);
+    const lookups = (callsAfter.getChildren ?? 0) - (callsBefore.getChildren ?? 0);
+    // Give the servers time to act on whatever they still held.
+    await new Promise((r) => setTimeout(r, 2000));
+    const zk = await Zk.connect(own.connect);
+    let names: string[];
+    let items: Array<{ item: { seq: number } }>;
+    try {
+      const parent = queuePath(root, 'once', 'items');
+      names = await zk.getChildren(parent);
+      items = await Promise.all(names.map(async (name) => JSON.parse((await zk.getData(`${parent}/${name}`)).data.toString()) as { item: { seq: number } }));
+    } finally {
+      zk.close();
+    }
+    const copies = new Map<number, string[]>();
+    items.forEach((i, k) => copies.set(i.item.seq, [...(copies.get(i.item.seq) ?? []), names[k] as string]));
+    const duplicated = [...copies].filter(([, list]) => list.length > 1).map(([seq, list]) => `pc:${seq} x${list.length}`);
+    // Copies of one enqueue carry the same protected prefix (_c_<uuid>-item-): one call created twice.
+    const samePrefix = [...copies.values()].filter((list) => list.length > 1 && new Set(list.map((n) => n.slice(0, -10))).size === 1).length;
+    log(
+      `protected create: ${log1.join('; ')}; creates sent ${creates} for ${results.length} enqueues, lookups of own node ${lookups}; errors ${results.filter((r) => r.error).length}; ` +
+        `items stored ${names.length} for ${results.length} enqueued, duplicated ${JSON.stringify(duplicated)} (${samePrefix} of them under one protected prefix)`,
+    );
+    // The connection losses really happened during the creates: creates were sent again after lookups.
+    expect(creates).toBeGreaterThan(results.length);
+    expect(lookups).toBeGreaterThan(0);
+    expect(results.filter((r) => r.error)).toEqual([]);
+    expect(duplicated).toEqual([]);
+    expect(items.map((i) => i.item.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: rounds.length * 5 }, (_, i) => i));
+  });
+
+  test('dequeue() and consume() across connection losses (their servers SIGSTOPped 2.5 s, 4 times): every item handed over exactly once', async () => {
+    // A taker looping dequeue() on one queue and a consumer (concurrency 2) on another, 2,000 items
+    // each, while the server one of them is connected to is paused, in turn. flowgate's call timeout
+    // is 1 s: calls in flight time out, and the client fails over (liveness probe) or finds the
+    // server again after the resume. Whatever was in flight at the pause (listing, claim create,
+    // item read, completion multi) must neither lose nor strand an item.
+    const root = freshRoot(own, 'dqloss');
+    const base = { connect: own.connect, root, queue: { callTimeout: '1s', pollInterval: '200ms' } };
+    const takeConfig = { ...base, name: 'lossy-dequeue' };
+    const consumeConfig = { ...base, name: 'lossy-consume' };
+    const [p1, p2] = await Promise.all([worker('loss-producer-d', takeConfig), worker('loss-producer-c', consumeConfig)]);
+    const made = await Promise.all([p1.call<ProduceResult>('produce', { producer: 'd', count: 2000, inFlight: 8 }, 120_000), p2.call<ProduceResult>('produce', { producer: 'c', count: 2000, inFlight: 8 }, 120_000)]);
+    for (const r of made) expect(r.errors).toEqual([]);
+    await Promise.all([p1.child.stop(), p2.child.stop()]);
+    const [taker, consumer] = await Promise.all([worker('loss-taker', takeConfig), worker('loss-consumer', consumeConfig)]);
+    await Promise.all([taker.call('size'), consumer.call('size')]);
+    const sessions = { taker: await taker.call<string>('sessionId'), consumer: await consumer.call<string>('sessionId') };
+    await consumer.call('consume', { concurrency: 2 });
+    const t0 = wallNow();
+    const states: string[] = [];
+    taker.child.onEvent((e) => e.event === 'state' && states.push(`${((e.at as number) - t0).toFixed(0)}ms:${String(e.state)}`));
+    const taking = taker.call<{ items: Array<{ producer: string; seq: number }>; errors: ErrorInfo[]; errorCount: number; slowestMs: number; hung: { index: number; at: number } | null }>(
+      'dequeueMany',
+      { count: 2000, timeout: '3s', hangAfterMs: 30_000 },
+      120_000,
+    );
+    let done = false;
+    void taking.finally(() => (done = true));
+    const paused: number[] = [];
+    for (let cycle = 0; cycle < 4 && !done; cycle++) {
+      await new Promise((r) => setTimeout(r, 300));
+      const counts = await Promise.all(own.ports.map((port) => clientConnections(port)));
+      const withClients = counts.map((n, i) => (n > 0 ? i + 1 : 0)).filter((n) => n > 0);
+      if (withClients.length === 0) continue; // both between servers right now
+      const server = withClients[cycle % withClients.length] as number;
+      await member(own, server, 'pause');
+      paused.push(server);
+      await new Promise((r) => setTimeout(r, 2500));
+      await member(own, server, 'resume');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const result = await taking;
+    await waitFor(() => new Set(consumer.deliveries.map((d) => d.s)).size >= 2000, 10_000, 'the consumer to finish').catch(() => undefined);
+    await consumer.call('stopConsume', {}, 30_000);
+
+    const zk = await Zk.connect(own.connect);
+    const left: Record<string, string[]> = {};
+    const claimNames: Record<string, string[]> = {};
+    try {
+      for (const name of [takeConfig.name, consumeConfig.name]) {
+        left[name] = await zk.getChildren(queuePath(root, name, 'items'));
+        claimNames[name] = await zk.getChildren(queuePath(root, name, 'claims'));
+      }
+    } finally {
+      zk.close();
+    }
+    const who = (session: string): string => (session === sessions.taker ? 'taker' : session === sessions.consumer ? 'consumer' : `session ${session}`);
+    const report = async (label: string, name: string, handed: number[]): Promise<{ missing: number[]; twice: number[] }> => {
+      const seen = new Map<number, number>();
+      for (const s of handed) seen.set(s, (seen.get(s) ?? 0) + 1);
+      const missing = Array.from({ length: 2000 }, (_, s) => s).filter((s) => !seen.has(s));
+      const twice = [...seen].filter(([, n]) => n > 1).map(([s]) => s);
+      const owners = await ownersOf(own, queuePath(root, name, 'claims'), claimNames[name] as string[]);
+      const stranded = Object.entries(owners).map(([seq, session]) => `item znode #${Number(seq)} claimed by the live ${who(session)}`);
+      log(
+        `connection losses, ${label}: handed over ${handed.length} of 2000; missing ${missing.length} [${missing.slice(0, 10).join(',')}], twice ${twice.length} [${twice.slice(0, 10).join(',')}]; ` +
+          `left in the queue ${(left[name] as string[]).length} ${JSON.stringify(stranded)}; removed from ZooKeeper without being handed over ${missing.length - (left[name] as string[]).length}`,
+      );
+      return { missing, twice };
+    };
+    log(
+      `connection losses: paused servers ${paused.join(',')}; dequeue() errors ${result.errorCount}: ${JSON.stringify(result.errors.slice(0, 2))}; ` +
+        `slowest dequeue({ timeout: '3s' }) ${result.slowestMs.toFixed(0)} ms; hung ${result.hung === null ? 'no' : `yes, dequeue #${result.hung.index} started at ${(result.hung.at - t0).toFixed(0)} ms did not settle in 30 s (taker states ${states.join(' ')})`}`,
+    );
+    const dq = await report('dequeue()', takeConfig.name, result.items.map((i) => i.seq));
+    const cq = await report('consume()', consumeConfig.name, consumer.deliveries.map((d) => d.s));
+    expect(paused.length).toBeGreaterThan(0);
+    expect(result.hung).toBeNull();
+    expect({ dequeue: dq, consume: cq }).toEqual({ dequeue: { missing: [], twice: [] }, consume: { missing: [], twice: [] } });
+  });
+});
