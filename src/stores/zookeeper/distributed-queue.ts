@@ -30,7 +30,7 @@ export interface DistributedQueueOptions {
   maxItemBytes?: number;
   /** Deliveries of an item whose handler keeps throwing before it moves to the dead-letter queue. Default 5. */
   maxAttempts?: number;
-  /** How long one ZooKeeper call may take before it counts as a connection loss. Default `'5s'`. */
+  /** How long one ZooKeeper call may take before it counts as a connection loss. Default `'1s'`. */
   callTimeout?: Duration;
   /** How often an idle consumer looks for items whose consumer died. Default `'1s'`. */
   pollInterval?: Duration;
@@ -108,6 +108,8 @@ export class DistributedQueue<T = unknown> {
   private closed = false;
   /** Written into this instance's claim nodes, so that it knows its own claims after a lost reply. */
   private readonly owner = Buffer.from(randomUUID());
+  /** Items this instance holds a claim on right now: never claimed twice by it. */
+  private readonly held = new Set<string>();
   /** Callers waiting for the item list to change, and whether the one shared children watch is set. */
   private readonly changeWaiters = new Set<() => void>();
   private watching = false;
@@ -129,7 +131,7 @@ export class DistributedQueue<T = unknown> {
       this.store = options.store;
     } else {
       const root = validateRoot(options.root ?? '/flowgate');
-      this.ownStore = new ZooKeeperStore({ connect: options.connect as string, root, auth: options.auth, unavailableAfter: options.callTimeout ?? '5s' });
+      this.ownStore = new ZooKeeperStore({ connect: options.connect as string, root, auth: options.auth, unavailableAfter: options.callTimeout ?? '1s' });
       this.store = this.ownStore;
     }
     const { session, root, acls } = this.store.connection();
@@ -163,7 +165,11 @@ export class DistributedQueue<T = unknown> {
     const claimed = await this.retrying(async () => this.claimNext(await this.listing()), deadline);
     if (claimed === undefined) return undefined;
     // The item is claimed and read: finishing it may be retried, never restarted with another item.
-    await this.retrying(() => this.complete(claimed.name), Math.max(deadline, performance.now() + 30_000));
+    try {
+      await this.retrying(() => this.complete(claimed.name), Math.max(deadline, performance.now() + 30_000));
+    } finally {
+      this.held.delete(claimed.name);
+    }
     return claimed.envelope.item;
   }
 
@@ -292,6 +298,8 @@ export class DistributedQueue<T = unknown> {
       await this.retrying(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure)));
     } catch {
       // The claim vanishes with the session: the item will be delivered again (at least once).
+    } finally {
+      this.held.delete(claimed.name);
     }
   }
 
@@ -299,6 +307,7 @@ export class DistributedQueue<T = unknown> {
   private async claimNext(candidates: string[]): Promise<Claimed<T> | undefined> {
     while (candidates.length > 0) {
       const name = candidates.shift() as string;
+      if (this.held.has(name)) continue;
       try {
         await this.session.create(`${this.claims}/${name}`, this.owner, EPHEMERAL, this.acls);
       } catch (error) {
@@ -308,6 +317,7 @@ export class DistributedQueue<T = unknown> {
       }
       try {
         const { data } = await this.session.getData(`${this.items}/${name}`);
+        this.held.add(name);
         return { name, envelope: this.decode(data) };
       } catch (error) {
         // Gone meanwhile (another consumer finished it): release the claim and go on.

@@ -161,7 +161,10 @@ const commands = {
         items.push(outcome.item);
       } catch (error) {
         errors.push(errorInfo(error));
-        if (error && error.code === 'ERR_FLOWGATE_QUEUE_TIMEOUT') break;
+        // A timeout while servers are paused is fair; the loop ends only when the queue is empty.
+        if (error && error.code === 'ERR_FLOWGATE_QUEUE_TIMEOUT' && (await queue.size().catch(() => 1)) === 0) break;
+        if (errors.length > 200) break;
+        i--;
       } finally {
         clearTimeout(timer);
         slowest = Math.max(slowest, wall() - start);
