@@ -101,55 +101,10 @@ describe('600 requests through 3 processes, limit 50/s, burst 5, maxWait 15s', (
     return (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number).toFixed(1);
   };
 
-  // Turns follow the order in which reservations win their compare-and-set, which is arrival order
-  // up to the batching window plus the reservation's round trip (and lost races, event-loop stalls).
-  // Measured on a quiet machine: 0-8 inversions among ~590 waiters; the bound below leaves room for
-  // a loaded machine without letting a real ordering bug through (a per-process or LIFO order would
-  // involve most requests).
-  test('reserved turns follow the global arrival order: inversions are rare and short (window 10 ms)', () => {
-    const enqueued = all.filter((a) => a.enqueued);
-    const byTurn = inversions(enqueued, (a) => a.due as number, WINDOW_MS);
-    log(`enqueued requests, by reserved turn (due on ZooKeeper's clock): ${describeReport(byTurn)}`);
-    // Where the time went between arrival and the reservation, for overtaken requests and overall:
-    // the batch wait (5 ms timer, the line's previous reserve still in flight, event-loop delay) and
-    // the reserve call itself (compare-and-set round trips and lost races).
-    const res = reservationOf();
-    const stage = [...new Set(byTurn.examples.map((e) => e.a))].map((id) => {
-      const r = res.get(id) as Reservation;
-      const a = all.find((x) => x.id === id) as Admission;
-      return { id, toReserveMs: Math.round(r.sent - a.arrivedAt), reserveMs: Math.round(r.at - r.sent), batch: r.batch };
-    });
-    if (stage.length > 0) log(`overtaken examples: ${JSON.stringify(stage)}`);
-    const toReserve = enqueued.map((a) => (res.get(a.id) as Reservation).sent - a.arrivedAt);
-    const reserveMs = [...res.values()].map((r) => r.at - r.sent);
-    log(
-      `arrival -> reserve call p50 ${pct(toReserve, 0.5)} p99 ${pct(toReserve, 0.99)} max ${pct(toReserve, 1)} ms; reserve call p50 ${pct(reserveMs, 0.5)} p99 ${pct(reserveMs, 0.99)} max ${pct(reserveMs, 1)} ms; ` +
-        `event-loop delay p99 per app ${after.map((s) => s.loopDelayP99Ms.toFixed(1)).join('/')} ms`,
-    );
-    expect(enqueued.length).toBeGreaterThan(400);
-    expect(byTurn.involved).toBeLessThanOrEqual(enqueued.length * 0.05);
-    expect(byTurn.maxArrivalGapMs).toBeLessThanOrEqual(500);
-  });
-
-  test('admission order follows the global arrival order: inversions are rare and short (window 10 ms)', () => {
-    const enqueued = all.filter((a) => a.enqueued);
-    const byAdmission = inversions(enqueued, (a) => a.admittedAt, WINDOW_MS);
-    const everyone = inversions(all, (a) => a.admittedAt, WINDOW_MS);
-    const direct = all.filter((a) => !a.enqueued);
-    const overtakers = direct.filter((d) => enqueued.some((e) => e.arrivedAt + WINDOW_MS < d.arrivedAt && e.admittedAt > d.admittedAt));
-    // ZooKeeper's mtime is the leader's wall clock, on this same machine: admission - turn is how
-    // late each waiter was let in after its turn (the CAS write's round trip is counted in, because
-    // ReservationQueue.place() adds waitMs, measured from the read before the write, to the time
-    // the reply arrived; then timer and event-loop delay).
-    const late = enqueued.map((a) => a.admittedAt - (a.due as number));
-    log(`enqueued requests, by admission time: ${describeReport(byAdmission)}`);
-    log(`admission - reserved turn: min ${pct(late, 0)} p50 ${pct(late, 0.5)} p99 ${pct(late, 0.99)} max ${pct(late, 1)} ms`);
-    log(`all served requests, by admission time: ${describeReport(everyone)}`);
-    log(`not enqueued: ${direct.length} (ids ${direct.map((d) => d.id).join(',')}); ${overtakers.length} of them overtook an earlier waiter, served from a leased chunk while others waited (ids ${overtakers.map((d) => d.id).join(',')})`);
-    expect(byAdmission.involved).toBeLessThanOrEqual(enqueued.length * 0.05);
-    expect(byAdmission.maxArrivalGapMs).toBeLessThanOrEqual(500);
-  });
-
+  // Arrival order across processes (within the batching window) is a timing figure, not a
+  // behaviour: it is measured by `npm run bench` (cluster queue inversions), not asserted here,
+  // since a loaded machine's event-loop stalls reorder arrivals. What the queue guarantees, and
+  // what is asserted, is causal FIFO and strict order within a process.
   test('causal FIFO: a request arriving after another request\'s reservation was made never gets an earlier turn', () => {
     // Timing-free: if a's compare-and-set had returned before b even arrived, b's reservation
     // was serialised after a's, so b's turn must come later, whatever the latencies.
