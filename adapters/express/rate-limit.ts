@@ -29,7 +29,9 @@ export type ExpressRateLimitMiddleware = RequestHandler & { readonly limiter: Li
 
 /** The default key: `req.ip` (which honours Express's `trust proxy`), IPv6 grouped by /56. */
 function defaultKey(req: Request): string {
-  return ipKey(req.ip ?? req.socket?.remoteAddress);
+  // Without `trust proxy`, req.ip is the socket's address: read it without parsing forwarding headers.
+  const viaProxy = req.app?.get('trust proxy');
+  return ipKey(viaProxy ? req.ip : (req.socket?.remoteAddress ?? req.ip));
 }
 
 /**
@@ -49,7 +51,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   /** Answers a decided request: headers, `req.rateLimit`, then the next handler or the rejection. */
   const answer = (req: Request, res: Response, next: NextFunction, decision: Decision): void => {
     req.rateLimit = decision;
-    if (!res.headersSent) writeHeaders(decision, (name, value) => res.setHeader(name, value));
+    if (!res.headersSent) writeHeaders(decision, res);
     if (decision.allowed) return next();
     reject(req, res, next, decision).catch(next);
   };

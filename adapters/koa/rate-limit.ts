@@ -47,7 +47,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
   /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
   const answer = (ctx: Context, next: Next, decision: Decision): unknown => {
     ctx.state.rateLimit = decision;
-    writeHeaders(decision, (name, value) => ctx.set(name, value));
+    if (!ctx.headerSent) writeHeaders(decision, ctx.res);
     if (decision.allowed) return next();
     return reject(ctx, next, decision);
   };

@@ -20,28 +20,32 @@ export function decisionHeaders<Req>(decision: Decision, options: ResolvedHttpOp
   return headers;
 }
 
-/** Sets one response header. */
-export type SetHeader = (name: string, value: string) => void;
+/** Where headers go: a Node `ServerResponse`, or anything with its `setHeader`. */
+export interface HeaderTarget {
+  setHeader(name: string, value: string): unknown;
+}
 
 /**
  * A writer of {@link decisionHeaders} for one adapter instance, for the hot path: the
- * `RateLimit-Policy` value, constant per policy, is built once, and headers go straight to `set`.
+ * `RateLimit-Policy` value, constant per policy, and the quoted policy name are built once, and
+ * headers go straight to the response.
  */
-export function headerWriter<Req>(options: ResolvedHttpOptions<Req>): (decision: Decision, set: SetHeader) => void {
+export function headerWriter<Req>(options: ResolvedHttpOptions<Req>): (decision: Decision, target: HeaderTarget) => void {
   const format = options.headers;
   let policy: BucketPolicy | undefined;
   let policyValue = '';
-  return (decision, set) => {
+  const limitPrefix = format === 'draft-8' ? limitHeaderValue.prefix(options.policyName) : '';
+  return (decision, target) => {
     if (format !== false) {
       if (decision.policy !== policy) {
         policy = decision.policy;
         policyValue = policyHeaderValue(policy, format, options.policyName);
       }
-      set('RateLimit-Policy', policyValue);
-      set('RateLimit', limitHeaderValue(decision, format, options.policyName));
+      target.setHeader('RateLimit-Policy', policyValue);
+      target.setHeader('RateLimit', format === 'draft-8' ? limitPrefix + limitHeaderValue.params(decision) : limitHeaderValue(decision, format, options.policyName));
     }
     const retryAfter = retryAfterSeconds(decision);
-    if (retryAfter !== undefined) set('Retry-After', String(retryAfter));
+    if (retryAfter !== undefined) target.setHeader('Retry-After', String(retryAfter));
   };
 }
 

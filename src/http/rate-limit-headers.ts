@@ -48,10 +48,13 @@ export function policyHeaderValue(policy: BucketPolicy, format: 'draft-8' | 'dra
 
 /** The `RateLimit` value of one decision. */
 export function limitHeaderValue(decision: Decision, format: 'draft-8' | 'draft-7', policyName = decision.policy.name): string {
-  const t = ceilSeconds(decision.resetMs);
-  if (format === 'draft-7') return `limit=${decision.limit}, remaining=${decision.remaining}, reset=${t}`;
-  return `${sfString(policyName)};r=${decision.remaining};t=${t}`;
+  if (format === 'draft-7') return `limit=${decision.limit}, remaining=${decision.remaining}, reset=${ceilSeconds(decision.resetMs)}`;
+  return limitHeaderValue.prefix(policyName) + limitHeaderValue.params(decision);
 }
+
+/** The draft-8 `RateLimit` value in two parts, so that the constant one is built once per policy. */
+limitHeaderValue.prefix = (policyName: string): string => `${sfString(policyName)};`;
+limitHeaderValue.params = (decision: Decision): string => `r=${decision.remaining};t=${ceilSeconds(decision.resetMs)}`;
 
 /** `Retry-After` in whole seconds, rounded up (at least 1), for a rejection that can succeed later. */
 export function retryAfterSeconds(decision: Decision): number | undefined {
