@@ -12,7 +12,7 @@ import { Offer, type Answer } from './helpers/http-load.js';
 import { describe as describeReport, inversions, localInversions, type Admission } from './helpers/order.js';
 import { heal, leaderOf, member, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
 import { removeRoot } from './helpers/zk.js';
-import { uniqueRoot, waitFor, wallNow } from './helpers/wait.js';
+import { uniqueRoot, waitFor, wallNow } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 

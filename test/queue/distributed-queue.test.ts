@@ -12,7 +12,7 @@
 import { ensureBuilt, stopAll } from './helpers/children.js';
 import { clientConnections } from './helpers/four-letter.js';
 import { heal, leaderOf, member, restartAll, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
-import { uniqueRoot, waitFor, wallNow } from './helpers/wait.js';
+import { uniqueRoot, waitFor, wallNow } from '../helpers/wait.js';
 import { queuePath, sequenceOf, startWorker, type Delivery, type ErrorInfo, type ProduceResult, type Worker } from './helpers/workers.js';
 import { Zk, removeRoot } from './helpers/zk.js';
 

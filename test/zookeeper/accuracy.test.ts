@@ -7,7 +7,7 @@ import { ensureBuilt, spawnApp, waitUntilShared, type AppProcess } from './helpe
 import { sharedOrPrivateEnsemble } from './helpers/cluster.js';
 import { Load } from './helpers/load.js';
 import { removeRoot } from './helpers/raw-client.js';
-import { uniqueRoot } from './helpers/wait.js';
+import { uniqueRoot } from '../helpers/wait.js';
 
 jest.setTimeout(90_000);
 

@@ -11,7 +11,7 @@ import { ensureBuilt, spawnApp, waitUntilShared, type AppProcess, type AppStats 
 import { healEnsemble, leaderOf, member, restartQuorum, startCluster, type Cluster } from './helpers/cluster.js';
 import { Load, TEMPORARY_REDUCED_CAPACITY } from './helpers/load.js';
 import { connectedPort } from './helpers/sockets.js';
-import { sleep, uniqueRoot, waitFor } from './helpers/wait.js';
+import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 

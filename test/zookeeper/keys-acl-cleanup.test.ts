@@ -6,7 +6,7 @@
 import { createLimiter, ZooKeeperStore, type Limiter } from '../../src/index.js';
 import { sharedOrPrivateEnsemble } from './helpers/cluster.js';
 import { codeOf, RawClient, removeRoot } from './helpers/raw-client.js';
-import { uniqueRoot, waitFor } from './helpers/wait.js';
+import { uniqueRoot, waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(60_000);
 

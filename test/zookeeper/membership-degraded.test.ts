@@ -9,7 +9,7 @@ import { rateLimit } from '../../adapters/express/index.js';
 import { createLimiter, TEMPORARY_REDUCED_CAPACITY, ZooKeeperStore, type ZooKeeperStoreEvents } from '../../src/index.js';
 import { sharedOrPrivateEnsemble, startCluster, type Cluster } from './helpers/cluster.js';
 import { removeRoot } from './helpers/raw-client.js';
-import { uniqueRoot, waitFor } from './helpers/wait.js';
+import { uniqueRoot, waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(60_000);
 

@@ -5,7 +5,7 @@
 import { ensureBuilt, spawnApp, waitUntilShared, type AppProcess, type BurstReport } from './helpers/app-processes.js';
 import { sharedOrPrivateEnsemble } from './helpers/cluster.js';
 import { RawClient, removeRoot } from './helpers/raw-client.js';
-import { uniqueRoot } from './helpers/wait.js';
+import { uniqueRoot } from '../helpers/wait.js';
 
 jest.setTimeout(90_000);
 

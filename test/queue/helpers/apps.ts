@@ -1,7 +1,7 @@
 // Starting the queue apps (helpers/queue-app.cjs) and reading their figures.
 
 import { spawnChild, type Child } from './children.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export interface AppConfig {
   connect: string;

@@ -6,7 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO } from './rig.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const BUILT = path.join(REPO, 'dist', 'cjs', 'src', 'index.js');
 const BUILD_LOCK = path.join(REPO, '.zk', '.build-lock');

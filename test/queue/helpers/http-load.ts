@@ -1,7 +1,7 @@
 // Offers requests to the queue apps: one request per id, to a chosen app, at a scheduled time.
 
 import http from 'node:http';
-import { sleep, wallNow } from './wait.js';
+import { sleep, wallNow } from '../../helpers/wait.js';
 
 /** What came back for one request. */
 export interface Answer {

@@ -4,7 +4,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const SCRIPTS = path.join(REPO, 'scripts', 'zk');

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { REPO } from './cluster.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const APP = path.join(__dirname, 'app-process.cjs');
 const SKEW = path.join(__dirname, 'skew-clock.cjs');

@@ -1,4 +1,4 @@
-// Bounded waiting: every loop of the queue tests has a deadline.
+// Bounded waiting for the integration tests: every loop has a deadline; unique znode roots; wall time.
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -30,9 +30,9 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   ]);
 }
 
-/** A unique znode root for one test: `/tq-<label>-<random>`. */
+/** A unique znode root for one test: `/t-<label>-<random>`. */
 export function uniqueRoot(label: string): string {
-  return `/tq-${label}-${Math.random().toString(36).slice(2, 10)}`;
+  return `/t-${label}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
 /** Wall-clock milliseconds with sub-ms resolution, comparable between processes of one machine. */
