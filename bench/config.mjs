@@ -1,4 +1,5 @@
 // The benchmark's settings: defaults, overridable by BENCH_* environment variables, validated.
+import { GROUP_NAMES } from './variants.mjs';
 
 /** Reads a positive number from the environment variable `name`, or `fallback` when unset. */
 function positive(name, fallback, { integer = false, allowZero = false } = {}) {
@@ -10,7 +11,17 @@ function positive(name, fallback, { integer = false, allowZero = false } = {}) {
   return value;
 }
 
-/** Settings of one `npm run bench`. Defaults: 3 rounds × 4 variants × (2 s warm-up + 5 s) ≈ 1.5 min. */
+/** The groups named in BENCH_GROUPS (comma-separated), in GROUP_NAMES order; all of them when unset. */
+function groups() {
+  const raw = process.env.BENCH_GROUPS;
+  if (raw === undefined || raw.trim() === '' || raw.trim() === 'all') return [...GROUP_NAMES];
+  const asked = raw.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  const unknown = asked.filter((s) => !GROUP_NAMES.includes(s));
+  if (unknown.length > 0 || asked.length === 0) throw new Error(`BENCH_GROUPS=${raw}: expects a comma-separated list of ${GROUP_NAMES.join(', ')} (or all)`);
+  return GROUP_NAMES.filter((g) => asked.includes(g));
+}
+
+/** Settings of one `npm run bench`. Defaults: 3 rounds × 11 variants × (2 s warm-up + 5 s + start-up) ≈ 4.5 min. */
 export function benchConfig() {
   return {
     /** Seconds each variant is measured per round. */
@@ -27,5 +38,13 @@ export function benchConfig() {
     pin: process.env.BENCH_PIN !== '0',
     /** Distinct keys in the memory-per-key measurement. */
     memoryKeys: positive('BENCH_MEMORY_KEYS', 200_000, { integer: true }),
+    /** The groups to run: express, koa, nest (HTTP throughput) and memory. */
+    groups: groups(),
+    /** Measure the variants that need Redis (a redis-server started for the run); BENCH_REDIS=0 leaves them out. */
+    redis: process.env.BENCH_REDIS !== '0',
+    /** Also measure the reference variants (`floor: true`): a pass-through middleware or guard, one setting two headers. */
+    floors: process.env.BENCH_FLOORS === '1',
+    /** The loopback port of that redis-server. */
+    redisPort: positive('BENCH_REDIS_PORT', 29479, { integer: true }),
   };
 }

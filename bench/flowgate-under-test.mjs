@@ -5,7 +5,7 @@ import { join } from 'node:path';
 const snapshot = process.env.BENCH_FLOWGATE_SNAPSHOT;
 const require = createRequire(snapshot ? join(snapshot, 'bench.cjs') : import.meta.url);
 
-/** `require(specifier)` for 'flowgate' or 'flowgate/express' (the package's CommonJS build). */
+/** `require(specifier)` for 'flowgate', 'flowgate/express', 'flowgate/koa' or 'flowgate/nestjs' (the package's CommonJS build). */
 export function loadFlowgate(specifier) {
   return require(specifier);
 }

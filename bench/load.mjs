@@ -9,7 +9,8 @@ function cannon(options) {
   });
 }
 
-const { url, serverPid, warmupSeconds, durationSeconds, connections, pipelining } = JSON.parse(process.argv[2] ?? '{}');
+// helperPids: processes serving the server (its Redis), whose CPU is reported apart from "other".
+const { url, serverPid, helperPids = [], warmupSeconds, durationSeconds, connections, pipelining } = JSON.parse(process.argv[2] ?? '{}');
 if (typeof url !== 'string' || !url.startsWith('http://127.0.0.1:')) {
   console.error('load.mjs: expects a JSON argument with a loopback url, e.g. {"url":"http://127.0.0.1:3000/", ...}');
   process.exit(2);
@@ -20,10 +21,13 @@ if (warmupSeconds > 0) await cannon({ ...base, duration: warmupSeconds });
 
 const cpuBefore = process.cpuUsage();
 const serverBefore = processCpuSeconds(serverPid);
+const helpersCpu = () => helperPids.reduce((total, pid) => total + processCpuSeconds(pid), 0);
+const helpersBefore = helpersCpu();
 const machineBefore = machineBusySeconds();
 const result = await cannon({ ...base, duration: durationSeconds });
 const machine = machineBusySeconds() - machineBefore;
 const server = processCpuSeconds(serverPid) - serverBefore;
+const helpers = helpersCpu() - helpersBefore;
 const loader = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpuBefore));
 
 const seconds = result.duration; // measured wall time of the run, in seconds
@@ -37,11 +41,13 @@ const summary = {
   non2xx: result.non2xx,
   // CPU used, in cores (1 = one core busy for the whole run). A server below ~0.9 was starved or
   // waiting; a loader above ~0.9 may be the bottleneck; "other" is everything else on the machine
-  // (kernel networking included), and high values mean other work disturbed the measurement.
+  // (kernel networking included), and high values mean other work disturbed the measurement;
+  // "helpers" (only with helperPids) is what the server's own Redis used.
   cpu: {
     server: server / seconds,
     loader: loader / seconds,
-    other: Number.isNaN(machine - server) ? undefined : Math.max(0, machine - server - loader) / seconds,
+    other: Number.isNaN(machine - server - helpers) ? undefined : Math.max(0, machine - server - loader - helpers) / seconds,
+    ...(helperPids.length > 0 && { helpers: helpers / seconds }),
   },
 };
 process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -3,7 +3,15 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFil
 import { join } from 'node:path';
 
 /** Files that a complete build has; the copy is retried until they are all there. */
-const REQUIRED = ['dist/cjs/src/index.js', 'dist/cjs/adapters/express/index.js', 'dist/esm/src/index.js', 'dist/esm/adapters/express/index.js', 'dist/cjs/package.json'];
+const REQUIRED = [
+  'dist/cjs/src/index.js',
+  'dist/cjs/adapters/express/index.js',
+  'dist/cjs/adapters/koa/index.js',
+  'dist/cjs/adapters/nestjs/index.js',
+  'dist/esm/src/index.js',
+  'dist/esm/adapters/express/index.js',
+  'dist/cjs/package.json',
+];
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const complete = (dir) => REQUIRED.every((file) => existsSync(join(dir, file)));

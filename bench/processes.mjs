@@ -47,6 +47,42 @@ export function startNode(script, { args = [], nodeArgs = [], env = {}, timeoutM
   return { child, report, exited };
 }
 
+/**
+ * Starts `command args` (not node: a server such as redis-server) and returns `{ child, ready,
+ * exited }`: `ready` resolves once a stdout line matches `readyLine`, and rejects when the child
+ * exits first or `timeoutMs` passes. Pinned to `cpu` like {@link startNode}; stopped by
+ * {@link stop} or {@link stopAll} like the node children.
+ */
+export function startCommand(command, args, { readyLine, timeoutMs, cpu }) {
+  const pinned = cpu !== undefined && canPin ? ['taskset', '-c', String(cpu), command, ...args] : [command, ...args];
+  const child = spawn(pinned[0], pinned.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  exited.then(() => live.delete(child));
+  const output = [];
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command}: not ready within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      if (output.length < 50) output.push(line);
+      if (readyLine.test(line)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr.on('data', (chunk) => output.length < 50 && output.push(String(chunk).trimEnd()));
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} exited (code ${code}, signal ${signal}) before it was ready:\n${output.join('\n')}`));
+    });
+  });
+  return { child, ready, exited };
+}
+
 /** Stops `child` by its PID (SIGTERM, then SIGKILL after `graceMs`) and waits until it has exited. */
 export async function stop(child, graceMs = 3000) {
   if (child.exitCode !== null || child.signalCode !== null) return;

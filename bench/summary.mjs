@@ -40,12 +40,15 @@ export function summarize(runs, variants, baseline) {
       // Server CPU time per request: less sensitive to other load on the machine than requests/s.
       serverCpuMicrosPerRequest: median(results.map(cpuMicrosPerRequest)),
       serverCpuMicrosAboveBaseline: median(results.map(cpuMicrosPerRequest)) - baseCpu,
+      // CPU of the server's helper processes (its Redis) per request; undefined without helpers.
+      helperCpuMicrosPerRequest: results.every((r) => r.cpu.helpers !== undefined) ? median(results.map((r) => (r.cpu.helpers * 1e6) / r.requestsPerSecond)) : undefined,
       errors: sum(results.map((r) => r.errors)), // autocannon counts timeouts among errors too
       non2xx: sum(results.map((r) => r.non2xx)),
       cpu: {
         server: median(results.map((r) => r.cpu.server)),
         loader: median(results.map((r) => r.cpu.loader)),
         other: median(results.map((r) => r.cpu.other ?? 0)),
+        ...(results.every((r) => r.cpu.helpers !== undefined) && { helpers: median(results.map((r) => r.cpu.helpers)) }),
       },
     };
   });
@@ -73,22 +76,28 @@ function quietDetail(summary) {
   return rounds === 0 ? '; every round was disturbed' : `; ${ratio.toFixed(3)} in the ${rounds} round(s) where neither measurement was disturbed`;
 }
 
-/** The issue's goals, each `{ goal, passed, detail }`. */
-export function checkGoals(summaries) {
+/** The Express group's goal wording, the default of {@link checkGoals}. */
+const EXPRESS_GOALS = { flowgate: 'flowgate', competitor: 'express-rate-limit', baselineName: 'bare' };
+
+/**
+ * The issue's goals for one framework group (`group` from variants.mjs: its `flowgate` and
+ * `competitor` variant names, `baselineName`), each `{ goal, passed, detail }`.
+ */
+export function checkGoals(summaries, group = EXPRESS_GOALS) {
   const of = (name) => summaries.find((s) => s.name === name);
-  const flowgate = of('flowgate');
-  const erl = of('express-rate-limit');
+  const flowgate = of(group.flowgate);
+  const rival = of(group.competitor);
   const failures = summaries.filter((s) => s.errors > 0 || s.non2xx > 0);
   return [
     {
-      goal: 'flowgate >= 0.95 × bare requests/s',
+      goal: `${flowgate.label} >= 0.95 × ${group.baselineName} requests/s`,
       passed: flowgate.ratioToBaseline >= 0.95,
-      detail: `${flowgate.ratioToBaseline.toFixed(3)} × bare` + quietDetail(flowgate),
+      detail: `${flowgate.ratioToBaseline.toFixed(3)} × ${group.baselineName}` + quietDetail(flowgate),
     },
     {
-      goal: 'flowgate ahead of express-rate-limit',
-      passed: flowgate.requestsPerSecond.median > erl.requestsPerSecond.median,
-      detail: `${(flowgate.requestsPerSecond.median / erl.requestsPerSecond.median).toFixed(3)} × express-rate-limit`,
+      goal: `${flowgate.label} ahead of ${rival.label}`,
+      passed: flowgate.requestsPerSecond.median > rival.requestsPerSecond.median,
+      detail: `${(flowgate.requestsPerSecond.median / rival.requestsPerSecond.median).toFixed(3)} × ${rival.label}`,
     },
     {
       goal: 'no errors or non-2xx answers (sanity)',

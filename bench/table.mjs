@@ -11,21 +11,30 @@ export function markdownTable(headers, rows, align = headers.map(() => 'l')) {
 
 const int = (n) => Math.round(n).toLocaleString('en-US');
 
-/** The per-variant table: median requests/s, spread, ratio to bare, p99, server CPU per request, errors / non-2xx. */
-export function throughputTable(summaries) {
+/** Server CPU µs/req, its difference to the baseline's, and the CPU of the server's Redis when it has one. */
+function cpuCell(s) {
+  if (Number.isNaN(s.serverCpuMicrosPerRequest)) return '?';
+  const above = s.serverCpuMicrosAboveBaseline === 0 ? '' : ` (${s.serverCpuMicrosAboveBaseline >= 0 ? '+' : ''}${s.serverCpuMicrosAboveBaseline.toFixed(1)})`;
+  const helpers = s.helperCpuMicrosPerRequest === undefined ? '' : ` + Redis ${s.helperCpuMicrosPerRequest.toFixed(1)}`;
+  return `${s.serverCpuMicrosPerRequest.toFixed(1)}${above}${helpers}`;
+}
+
+/**
+ * The per-variant table: median requests/s, spread, ratio to the group's baseline (column
+ * `vs <baselineName>`), p99, server CPU per request, errors / non-2xx.
+ */
+export function throughputTable(summaries, baselineName = 'bare') {
   const rows = summaries.map((s) => [
     s.label,
     int(s.requestsPerSecond.median),
     `${int(s.requestsPerSecond.min)}–${int(s.requestsPerSecond.max)}`,
     s.ratioToBaseline.toFixed(3),
     s.p99LatencyMs.toFixed(0),
-    Number.isNaN(s.serverCpuMicrosPerRequest)
-      ? '?'
-      : `${s.serverCpuMicrosPerRequest.toFixed(1)}${s.serverCpuMicrosAboveBaseline === 0 ? '' : ` (${s.serverCpuMicrosAboveBaseline >= 0 ? '+' : ''}${s.serverCpuMicrosAboveBaseline.toFixed(1)})`}`,
+    cpuCell(s),
     `${s.errors} / ${s.non2xx}`,
   ]);
   return markdownTable(
-    ['variant', 'req/s (median)', 'req/s range', 'vs bare', 'p99 ms', 'server CPU µs/req', 'errors / non-2xx'],
+    ['variant', 'req/s (median)', 'req/s range', `vs ${baselineName}`, 'p99 ms', 'server CPU µs/req', 'errors / non-2xx'],
     rows,
     ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
