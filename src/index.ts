@@ -23,5 +23,6 @@ export {
   type DequeueOptions,
   type DeliveryInfo,
   type QueueConsumer,
+  type ConsumeOptions,
   type DeadLetter,
 } from './stores/zookeeper/distributed-queue.js';

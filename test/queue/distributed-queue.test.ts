@@ -151,6 +151,8 @@ describe('3 producer processes x 3,000 items, 3 consumer processes', () => {
         `last delivery ${((doneAt - producedAt) / 1000).toFixed(1)} s after the last enqueue); per consumer ${consumers.map((c) => c.deliveries.length).join('/')}; ` +
         `deliveries ${deliveries.length}, items delivered twice ${twice.length}; cross-consumer order inversions ${cross.pairs} (max seq distance ${cross.maxSeqDistance})`,
     );
+    const consumerErrors = consumers.flatMap((c) => c.child.events.filter((e) => e.event === 'consumerError'));
+    if (consumerErrors.length > 0) log(`consumer errors reported to onError (the consumers went on): ${JSON.stringify(consumerErrors.slice(0, 5))}`);
     for (const r of produced) expect(r.errors).toEqual([]);
     for (let p = 0; p < 3; p++) for (let s = 0; s < 3000; s++) if (!counts.has(`p${p}:${s}`)) throw new Error(`item p${p}:${s} was never delivered`);
     expect(twice.slice(0, 5)).toEqual([]);
@@ -226,6 +228,30 @@ describe('DistributedQueue API on the built package', () => {
     const warning = /MaxListenersExceededWarning[^\n]*/.exec(w.child.stderr())?.[0];
     log(`idle consumer, 2.5 s at pollInterval 100 ms: ${warning ?? 'no listener warning'}`);
     expect(warning).toBeUndefined();
+  });
+
+  test('a consumer survives ZooKeeper errors other than connection loss: reports them to onError and goes on', async () => {
+    // The queue's claims parent removed under a running consumer makes its claim create fail with
+    // NO_NODE. Before, that rejection escaped the consume loop and killed the process.
+    const root = freshRoot(ensemble, 'dqerr');
+    const config = { connect: ensemble.connect, root, name: 'errs', queue: { pollInterval: '100ms' } };
+    const w = await worker('err-consumer', config);
+    await w.call('consume', { concurrency: 1 });
+    await w.call('size');
+    const zk = await Zk.connect(ensemble.connect);
+    try {
+      await zk.removeTree(queuePath(root, 'errs', 'claims'));
+    } finally {
+      zk.close();
+    }
+    await w.call('enqueue', { item: { producer: 'e', seq: 0 } });
+    await waitFor(() => w.deliveries.some((d) => d.p === 'e' && d.s === 0), 20_000, 'the item to be delivered after the error');
+    await w.call('stopConsume');
+    const errors = w.child.events.filter((e) => e.event === 'consumerError');
+    expect(w.child.alive()).toBe(true);
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors[0]?.zkCode).toBe(-101);
+    expect((await w.call<{ size: number }>('size')).size).toBe(0);
   });
 
   test('a failing handler is retried, then the item goes to the dead letters after maxAttempts', async () => {

@@ -52,6 +52,17 @@ export interface DeliveryInfo {
   readonly attempt: number;
 }
 
+/** Options of {@link DistributedQueue.consume}. */
+export interface ConsumeOptions {
+  /** Items handled at the same time. Default 1. */
+  concurrency?: number;
+  /**
+   * Told of ZooKeeper errors other than a lost connection (which the consumer simply waits out).
+   * The consumer goes on after a pause either way; by default the error is written with `console.warn`.
+   */
+  onError?: (error: unknown) => void;
+}
+
 /** A running {@link DistributedQueue.consume} loop. */
 export interface QueueConsumer {
   /** Stops claiming new items and resolves when the items in hand are settled. */
@@ -232,9 +243,12 @@ export class DistributedQueue<T = unknown> {
    * handler resolves, put back at the tail when it throws (dead-lettered after `maxAttempts`), and
    * delivered again if this process dies while handling it.
    */
-  consume(handler: (item: T, info: DeliveryInfo) => unknown, options: { concurrency?: number } = {}): QueueConsumer {
+  consume(handler: (item: T, info: DeliveryInfo) => unknown, options: ConsumeOptions = {}): QueueConsumer {
     if (typeof handler !== 'function') throw new FlowgateArgumentError('handler', handler, 'must be a function of (item, info)');
+    rejectUnknownOptions(options, ['concurrency', 'onError']);
     const concurrency = requireNumber('concurrency', options.concurrency ?? 1, { integer: true, min: 1, minInclusive: true });
+    if (options.onError !== undefined && typeof options.onError !== 'function') throw new FlowgateArgumentError('onError', options.onError, 'must be a function of (error)');
+    const onError = options.onError;
     let stopping = false;
     const inHand = new Set<Promise<void>>();
     let wake: (() => void) | undefined;
@@ -248,12 +262,16 @@ export class DistributedQueue<T = unknown> {
         }
         let claimed: Claimed<T> | undefined;
         try {
+          await this.ready();
           if (candidates.length === 0) candidates = await this.listing();
           claimed = await this.claimNext(candidates);
         } catch (error) {
-          if (!isUnavailable(error)) throw error;
+          // A consumer never dies of a ZooKeeper error: it reports what is not a plain outage and tries again.
+          if (!isUnavailable(error)) report(onError, error);
+          // The queue's parents were removed under us (by hand, or a reset): make them again.
+          if (zkCode(error) === ZkCode.NO_NODE) this.parents = undefined;
           candidates = [];
-          await sleep(100);
+          await sleep(isUnavailable(error) ? 100 : 1000);
           continue;
         }
         if (claimed === undefined) {
@@ -265,7 +283,7 @@ export class DistributedQueue<T = unknown> {
         inHand.add(work);
       }
       await Promise.allSettled(inHand);
-    })();
+    })().catch((error: unknown) => report(onError, error));
     const consumer = {
       stop: async () => {
         stopping = true;
@@ -466,6 +484,16 @@ export class DistributedQueue<T = unknown> {
 /** Sorts sequential node names by their 10-digit sequence suffix (the protected prefix varies). */
 function sortBySequence(names: string[]): string[] {
   return names.sort((a, b) => (a.slice(-10) < b.slice(-10) ? -1 : a.slice(-10) > b.slice(-10) ? 1 : 0));
+}
+
+/** Hands a consumer's error to its `onError`, or warns; a throwing `onError` cannot stop the consumer. */
+function report(onError: ((error: unknown) => void) | undefined, error: unknown): void {
+  try {
+    if (onError !== undefined) onError(error);
+    else console.warn('flowgate: DistributedQueue consumer:', error);
+  } catch {
+    // The consumer goes on.
+  }
 }
 
 function sleep(ms: number): Promise<void> {

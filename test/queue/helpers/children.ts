@@ -134,7 +134,7 @@ export async function spawnChild(script: string, label: string, config: Record<s
     alive,
     onEvent: (listener) => void listeners.push(listener),
     call<T>(cmd: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<T> {
-      if (!alive()) return Promise.reject(new Error(`${label} is not running (${cmd})`));
+      if (!alive()) return Promise.reject(new Error(`${label} is not running (${cmd}): exited ${exitInfo?.code ?? exitInfo?.signal}\n--- stderr\n${stderr}`));
       const id = nextId++;
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => {

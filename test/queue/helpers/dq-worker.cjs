@@ -85,7 +85,7 @@ const commands = {
         }
         if (handlerMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerMs));
       },
-      { concurrency },
+      { concurrency, onError: (error) => process.send({ event: 'consumerError', error: errorInfo(error), zkCode: error && error.code, at: wall() }) },
     );
     return true;
   },
