@@ -22,6 +22,8 @@ export const GROUPS = [
       { name: 'flowgate', label: 'flowgate', server: 'flowgate.mjs' },
       { name: 'express-rate-limit', label: 'express-rate-limit', server: 'express-rate-limit.mjs' },
       { name: 'flowgate-queue', label: 'flowgate + queue', server: 'flowgate-queue.mjs' },
+      { name: 'floor-noop', label: 'reference: pass-through middleware', server: 'floor-noop.mjs', floor: true },
+      { name: 'floor-headers', label: 'reference: middleware setting 2 headers', server: 'floor-headers.mjs', floor: true },
     ],
   },
   {
