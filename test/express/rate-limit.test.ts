@@ -628,3 +628,43 @@ describe('validation at construction', () => {
     expect(configError({ rate: -1 }).code).toBe('ERR_FLOWGATE_CONFIG');
   });
 });
+
+describe('req.rateLimit', () => {
+  test('reads the decision of this request, not another one, and can be overwritten by a later middleware', async () => {
+    const app = express();
+    app.use(rateLimit({ rate: 5, interval: '1m' }));
+    app.get('/', (req, res) => res.json({ remaining: req.rateLimit?.remaining, own: Object.prototype.hasOwnProperty.call(req, 'rateLimit') }));
+    app.get('/over', (req, res, next) => {
+      req.rateLimit = { ...(req.rateLimit as Decision), remaining: -42 };
+      next();
+    }, (req, res) => res.json({ remaining: req.rateLimit?.remaining }));
+    const server = http.createServer(app).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const first = await request(server).get('/');
+      const second = await request(server).get('/');
+      expect(first.body).toEqual({ remaining: 4, own: false });
+      expect(second.body.remaining).toBe(3);
+      expect((await request(server).get('/over')).body).toEqual({ remaining: -42 });
+      expect((await request(server).get('/')).body.remaining).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('a request prototype that already owns `rateLimit` keeps it: the decision is written on the request itself', async () => {
+    const app = express();
+    Object.defineProperty(app.request, 'rateLimit', { value: 'theirs', writable: true, configurable: true });
+    app.use(rateLimit({ rate: 5, interval: '1m' }));
+    app.get('/', (req, res) => res.json({ remaining: req.rateLimit?.remaining, proto: (Object.getPrototypeOf(req) as { rateLimit: unknown }).rateLimit }));
+    const server = http.createServer(app).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      expect((await request(server).get('/')).body).toEqual({ remaining: 4, proto: 'theirs' });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
