@@ -6,6 +6,7 @@ import { watchDisconnect } from '../../src/http/client-disconnect.js';
 import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
+import { requestSlot } from '../../src/http/request-slot.js';
 import type { Limiter } from '../../src/limiter.js';
 
 declare global {
@@ -27,43 +28,8 @@ export interface ExpressRateLimitOptions extends HttpRateLimitOptions<Request> {
 /** The middleware returned by {@link rateLimit}, with its limiter for events, `peek`, `reset` and `close`. */
 export type ExpressRateLimitMiddleware = RequestHandler & { readonly limiter: Limiter };
 
-/** Decisions by request, behind the `rateLimit` accessor that {@link exposeDecision} puts on the app's request prototype. */
-const decisions = new WeakMap<object, Decision>();
-/** Request prototypes seen, and whether the accessor is flowgate's on each (not when something else owns the name). */
-const accessorOn = new WeakMap<object, boolean>();
-
-/** Puts the `rateLimit` accessor on a request prototype, unless the name is taken there. */
-function installAccessor(proto: object): boolean {
-  if (Object.prototype.hasOwnProperty.call(proto, 'rateLimit')) return false;
-  Object.defineProperty(proto, 'rateLimit', {
-    configurable: true,
-    enumerable: false,
-    get(this: object): Decision | undefined {
-      return decisions.get(this);
-    },
-    set(this: object, value: Decision) {
-      decisions.set(this, value);
-    },
-  });
-  return true;
-}
-
-/**
- * Makes `req.rateLimit` read the decision. A plain property write on Express's request objects (which
- * get their prototype swapped per request) costs several per cent of a hello-world app's throughput;
- * an accessor on the app's request prototype (`app.request`, which Express documents for extension)
- * backed by a WeakMap does not. Writing `req.rateLimit` still works (another middleware may).
- */
-function exposeDecision(req: Request, decision: Decision): void {
-  const proto = Object.getPrototypeOf(req) as object | null;
-  let ours = proto === null ? false : accessorOn.get(proto);
-  if (ours === undefined && proto !== null) {
-    ours = installAccessor(proto);
-    accessorOn.set(proto, ours);
-  }
-  if (ours === true && !Object.prototype.hasOwnProperty.call(req, 'rateLimit')) decisions.set(req, decision);
-  else req.rateLimit = decision;
-}
+/** `req.rateLimit`, through an accessor on the app's request prototype (see requestSlot). */
+const exposeDecision = requestSlot<Decision>('rateLimit');
 
 /** The default key: `req.ip` (which honours Express's `trust proxy`), IPv6 grouped by /56. */
 function defaultKey(req: Request): string {

@@ -1,11 +1,13 @@
 // The guard: finds a route's limits, takes them all-or-nothing (waiting in the queue), and maps the decision.
 
+import { ServerResponse } from 'node:http';
 import { Injectable, type CanActivate, type ExecutionContext, type Type } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { Decision } from '../../src/decision.js';
 import { watchDisconnect, type ClientDisconnect } from '../../src/http/client-disconnect.js';
-import { decisionHeaders, rejectionBody, rejectionStatus } from '../../src/http/http-answer.js';
+import { decisionHeaders, headerWriter, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
 import type { MaybePromise } from '../../src/http/http-options.js';
+import { requestSlot } from '../../src/http/request-slot.js';
 import { combinedHeaders } from './decision-headers.js';
 import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA } from './flowgate.constants.js';
 import { FlowgateLimiters } from './flowgate-limiters.service.js';
@@ -22,10 +24,20 @@ interface Taken {
   readonly decision: Decision;
 }
 
-/** What the guard leaves on an admitted HTTP request. */
-interface RateLimitedRequest {
-  rateLimit?: Decision;
-  rateLimits?: Record<string, Decision>;
+/** `request.rateLimit`: the decision with the fewest tokens left (or the rejecting one). */
+const exposeDecision = requestSlot<Decision>('rateLimit');
+/** `request.rateLimits`: every decision by limit name. */
+const exposeDecisions = requestSlot<Record<string, Decision>>('rateLimits');
+
+/** One header writer per limit options (the policy value and the quoted name are built once). */
+const writers = new WeakMap<object, (decision: Decision, target: HeaderTarget) => void>();
+function writerOf(config: RouteLimit['config']): (decision: Decision, target: HeaderTarget) => void {
+  let writer = writers.get(config);
+  if (writer === undefined) {
+    writer = headerWriter(config);
+    writers.set(config, writer);
+  }
+  return writer;
 }
 
 function isSkipped(skip: SkippedLimits | undefined, name: string): boolean {
@@ -62,19 +74,70 @@ export class FlowgateGuard implements CanActivate {
     protected readonly adapterHost: HttpAdapterHost,
   ) {}
 
-  /** Resolves true once every limit of the route admitted the request; throws when one rejects it. */
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (await this.shouldSkip(context)) return true;
+  /** True once every limit of the route admitted the request (at once, or when its turn comes); throws when one rejects it. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    try {
+      return this.activateNow(context);
+    } catch (error) {
+      // A throwing hook, or a bad @RateLimit found on first use: a rejection, like every error here.
+      return Promise.reject(error);
+    }
+  }
+
+  /** Decides at once when it can (one limit, plain key and cost, a store that answers at once), else goes async. */
+  private activateNow(context: ExecutionContext): boolean | Promise<boolean> {
+    const skip = this.shouldSkip(context);
+    if (skip === true) return true;
+    if (skip !== false) return Promise.resolve(skip).then((skipped) => skipped || this.activate(context, this.limitsOf(context)));
     const limits = this.limitsOf(context);
     if (limits.length === 0) return true;
-    const taken = await this.takeAll(context, limits);
-    if (context.getType() === 'http') {
-      const request = context.switchToHttp().getRequest<RateLimitedRequest>();
-      request.rateLimits = Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision]));
-      request.rateLimit = taken.reduce((a, b) => (b.decision.remaining < a.decision.remaining ? b : a)).decision;
+    if (limits.length > 1) return this.activate(context, limits);
+    // The hot path: one limit, plain key and cost, a store that answers at once: no promise.
+    const limit = limits[0] as RouteLimit;
+    const first = { key: this.getKey(context, limit), cost: this.getCost(context, limit) };
+    if (typeof first.key === 'string' && typeof first.cost === 'number') {
+      const decision = limit.limiter.tryTakeSync(first.key, first.cost);
+      if (decision?.allowed === true) {
+        this.admitOne(context, limit, decision);
+        return true;
+      }
+      if (decision !== undefined) return this.onRejected(context, decision, limit);
+    }
+    return this.activate(context, limits, first);
+  }
+
+  /** The general path: waits for each limit's decision (and the queue), then sets the headers. */
+  private async activate(context: ExecutionContext, limits: readonly RouteLimit[], first?: { key: MaybePromise<string>; cost: MaybePromise<number> }): Promise<boolean> {
+    if (limits.length === 0) return true;
+    const taken = await this.takeAll(context, limits, first);
+    if (taken.length === 1) {
+      const only = taken[0] as Taken;
+      this.admitOne(context, only.limit, only.decision);
+    } else if (context.getType() === 'http') {
+      const request = context.switchToHttp().getRequest<object>();
+      exposeDecisions(request, Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision])));
+      exposeDecision(request, taken.reduce((a, b) => (b.decision.remaining < a.decision.remaining ? b : a)).decision);
       this.setHeaders(context, combinedHeaders(taken.map(({ limit, decision }) => ({ decision, config: limit.config }))));
     }
     return true;
+  }
+
+  /** An admitted request under one limit: `request.rateLimit(s)` and the headers. */
+  private admitOne(context: ExecutionContext, limit: RouteLimit, decision: Decision): void {
+    if (context.getType() !== 'http') return;
+    const http = context.switchToHttp();
+    const request = http.getRequest<object>();
+    exposeDecisions(request, { [limit.name]: decision });
+    exposeDecision(request, decision);
+    const response: unknown = http.getResponse();
+    if (response instanceof ServerResponse) {
+      // Nest on Express: the response is Node's own; write to it straight (no adapter call per header).
+      if (!response.headersSent) writerOf(limit.config)(decision, response);
+      return;
+    }
+    const adapter = this.adapterHost.httpAdapter;
+    if (adapter === undefined || adapter.isHeadersSent(response)) return;
+    writerOf(limit.config)(decision, { setHeader: (name: string, value: string) => adapter.setHeader(response, name, value) });
   }
 
   /** Whether the request passes without touching any limit. Default: every non-HTTP context, then the module's `skip`. */
@@ -105,14 +168,15 @@ export class FlowgateGuard implements CanActivate {
   }
 
   /** Takes every limit in turn; on a rejection or an error, gives back what was taken. */
-  private async takeAll(context: ExecutionContext, limits: readonly RouteLimit[]): Promise<Taken[]> {
+  private async takeAll(context: ExecutionContext, limits: readonly RouteLimit[], first?: { key: MaybePromise<string>; cost: MaybePromise<number> }): Promise<Taken[]> {
     const taken: Taken[] = [];
     const disconnect = limits.some((limit) => limit.limiter.queueing) ? this.disconnectOf(context) : undefined;
     let rejected: { decision: Decision; limit: RouteLimit } | undefined;
     try {
       for (const limit of limits) {
-        const key = await this.getKey(context, limit);
-        const cost = await this.getCost(context, limit);
+        const given = limit === limits[0] ? first : undefined;
+        const key = await (given === undefined ? this.getKey(context, limit) : given.key);
+        const cost = await (given === undefined ? this.getCost(context, limit) : given.cost);
         const decision = await limit.limiter.take(key, { cost, signal: disconnect?.signal });
         if (!decision.allowed) {
           rejected = { decision, limit };
@@ -138,7 +202,7 @@ export class FlowgateGuard implements CanActivate {
   }
 
   private async rejection(context: ExecutionContext, decision: Decision, limit: RouteLimit): Promise<FlowgateRejectedException> {
-    if (context.getType() === 'http') context.switchToHttp().getRequest<RateLimitedRequest>().rateLimit = decision;
+    if (context.getType() === 'http') exposeDecision(context.switchToHttp().getRequest<object>(), decision);
     const headers = decisionHeaders(decision, limit.config);
     this.setHeaders(context, headers);
     const body = await rejectionBody(decision, limit.config, context);

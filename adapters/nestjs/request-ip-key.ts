@@ -6,6 +6,8 @@ import { ipKey } from '../../src/http/ip-key.js';
 /** The parts of an Express or Fastify request that carry the client address. */
 interface RequestWithAddress {
   readonly ip?: string;
+  /** Express only: the app, whose `trust proxy` setting decides whether `ip` parses forwarding headers. */
+  readonly app?: { get?(setting: string): unknown };
   readonly socket?: { readonly remoteAddress?: string };
   readonly raw?: { readonly socket?: { readonly remoteAddress?: string } };
 }
@@ -17,5 +19,9 @@ interface RequestWithAddress {
 export function requestIpKey(context: ExecutionContext): string {
   if (context.getType() !== 'http') return ipKey(undefined);
   const request = context.switchToHttp().getRequest<RequestWithAddress | undefined>();
+  // Express without `trust proxy`: `ip` is the socket's address; read it without the proxy-addr walk.
+  if (typeof request?.app?.get === 'function' && !request.app.get('trust proxy') && request.socket?.remoteAddress !== undefined) {
+    return ipKey(request.socket.remoteAddress);
+  }
   return ipKey(request?.ip ?? request?.socket?.remoteAddress ?? request?.raw?.socket?.remoteAddress);
 }

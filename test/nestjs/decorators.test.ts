@@ -203,10 +203,16 @@ describe.each(PLATFORMS)('decorators on %s', (platform: Platform) => {
   test('a declared limit is made once per class or handler and name, in a stable bucket namespace', async () => {
     const store = new MemoryStore();
     const policies = new Set<BucketPolicy>();
+    // Both ways in: the guard's synchronous fast path (takeSync) and the general one (take).
     const take = store.take.bind(store);
+    const takeSync = store.takeSync.bind(store);
     jest.spyOn(store, 'take').mockImplementation((policy, key, cost) => {
       policies.add(policy);
       return take(policy, key, cost);
+    });
+    jest.spyOn(store, 'takeSync').mockImplementation((policy, key, cost) => {
+      policies.add(policy);
+      return takeSync(policy, key, cost);
     });
     const request = await start({ ...MODULE_LIMIT, burst: 50, store });
     for (let i = 0; i < 3; i++) {

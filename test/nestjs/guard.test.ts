@@ -102,7 +102,7 @@ describe('non-HTTP contexts', () => {
     const takes = jest.fn();
     limiters.defaultLimit?.limiter.on('admit', takes).on('reject', takes);
     const guard = guardOf(FlowgateGuard);
-    for (let i = 0; i < 3; i++) await expect(guard.canActivate(contextOf(type, [...args]))).resolves.toBe(true);
+    for (let i = 0; i < 3; i++) await expect(Promise.resolve(guard.canActivate(contextOf(type, [...args])))).resolves.toBe(true);
     expect(takes).not.toHaveBeenCalled();
     await close();
   });
@@ -110,7 +110,7 @@ describe('non-HTTP contexts', () => {
   test('a subclass can limit RPC handlers through the hooks, without touching any response', async () => {
     const { guardOf, close } = await compiled({ rate: 1, interval: '10s', burst: 1 });
     const guard = guardOf(RpcGuard);
-    const call = (client: string): Promise<boolean> => guard.canActivate(contextOf('rpc', [{ client }, {}]));
+    const call = (client: string): Promise<boolean> => Promise.resolve(guard.canActivate(contextOf('rpc', [{ client }, {}])));
     await expect(call('a')).resolves.toBe(true);
     await expect(call('a')).rejects.toThrow('rpc call limited: limited');
     await expect(call('b')).resolves.toBe(true);

@@ -80,6 +80,14 @@ describe.each(PLATFORMS)('FlowgateModule on %s', (platform) => {
     }
   });
 
+  test.each([false, true])('the default key is the client IP; X-Forwarded-For counts only with the platform trusting proxies (%s)', async (trustProxy) => {
+    const { url } = await startNest(rootWith(FlowgateModule.forRoot({ rate: 1, interval: '10s', burst: 1 })), platform, { trustProxy });
+    expect((await get(url('/ping'), { 'x-forwarded-for': '203.0.113.7' })).status).toBe(200);
+    // Another forwarded client: its own bucket behind a trusted proxy, the same socket address otherwise.
+    expect((await get(url('/ping'), { 'x-forwarded-for': '203.0.113.8' })).status).toBe(trustProxy ? 200 : 429);
+    expect((await get(url('/ping'), { 'x-forwarded-for': '203.0.113.7' })).status).toBe(429);
+  });
+
   test('app.close() closes the limiters, answers a waiting request 503, and closes the store', async () => {
     const store = new MemoryStore();
     const closeStore = jest.spyOn(store, 'close');

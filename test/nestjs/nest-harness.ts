@@ -26,10 +26,11 @@ export async function closeNestApps(): Promise<void> {
   await Promise.all(running.splice(0).map((app) => app.close()));
 }
 
-/** Compiles `rootModule` and listens on a free port of 127.0.0.1 with the `platform` adapter. */
-export async function startNest(rootModule: Type<unknown>, platform: Platform): Promise<NestTestApp> {
+/** Compiles `rootModule` and listens on a free port of 127.0.0.1 with the `platform` adapter (`trustProxy`: Express's `trust proxy`, Fastify's `trustProxy`). */
+export async function startNest(rootModule: Type<unknown>, platform: Platform, options: { trustProxy?: boolean } = {}): Promise<NestTestApp> {
   const moduleRef = await Test.createTestingModule({ imports: [rootModule] }).compile();
-  const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ forceCloseConnections: true });
+  const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter({ forceCloseConnections: true, trustProxy: options.trustProxy === true });
+  if (platform === 'express' && options.trustProxy === true) (adapter as ExpressAdapter).set('trust proxy', true);
   const app = moduleRef.createNestApplication(adapter, { logger: false, ...(platform === 'express' && { forceCloseConnections: true }) });
   running.push(app);
   await app.listen(0, '127.0.0.1');
