@@ -26,6 +26,11 @@ export type KoaRateLimitMiddleware = Middleware & { readonly limiter: Limiter };
 
 /** The default key: `ctx.ip` (which honours `app.proxy`), IPv6 grouped by /56. */
 function defaultKey(ctx: Context): string {
+  // Without `app.proxy`, ctx.ip is the socket's address: read it without looking at forwarding headers.
+  if (!ctx.app.proxy) {
+    const address = ctx.req.socket?.remoteAddress;
+    if (address !== undefined) return ipKey(address);
+  }
   return ipKey(ctx.ip || ctx.req.socket?.remoteAddress);
 }
 
