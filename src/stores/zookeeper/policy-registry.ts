@@ -1,0 +1,147 @@
+// Published limiter policies in ZooKeeper (`<root>/policies/<limiter>`): read, write with a version check, watch.
+
+import { hostname } from 'node:os';
+import type { ACL } from 'node-zookeeper-client';
+import { FlowgateConfigError } from '../../errors.js';
+import { applyPolicyUpdate, type PolicyUpdate, type PublishedPolicy, type VersionedPolicy } from '../../policy-update.js';
+import { ZkCode, zkCode, type ZooKeeperSession } from './zookeeper-session.js';
+import { nodeName } from './znode-paths.js';
+
+const PERSISTENT = 0;
+
+/** The JSON kept in a policy node. `name` is the limiter's name in clear (the node name is its hash). */
+interface PolicyData {
+  readonly v: 1;
+  readonly name: string;
+  readonly rate: number;
+  readonly intervalMs: number;
+  readonly burst: number;
+  readonly queue?: { readonly maxSize: number; readonly maxWaitMs: number } | false;
+  /** When and by whom it was last written (host:pid), for `flowgate policy get`. */
+  readonly updatedAt: string;
+  readonly by: string;
+}
+
+/** A published policy as read back, with the limiter name and who wrote it. */
+export interface PolicyRecord extends VersionedPolicy {
+  readonly name: string;
+  readonly updatedAt: string;
+  readonly by: string;
+}
+
+/** Decodes a policy node's data; `undefined` for data that is not a flowgate policy. */
+export function decodePolicy(data: Buffer | undefined, version: number): PolicyRecord | undefined {
+  try {
+    const parsed = JSON.parse((data ?? Buffer.alloc(0)).toString('utf8')) as Partial<PolicyData>;
+    if (parsed.v !== 1 || typeof parsed.name !== 'string' || !(Number(parsed.rate) > 0) || !(Number(parsed.intervalMs) > 0) || !(Number(parsed.burst) >= 1)) return undefined;
+    const base = { name: parsed.name, rate: Number(parsed.rate), intervalMs: Number(parsed.intervalMs), burst: Number(parsed.burst), version, updatedAt: String(parsed.updatedAt ?? ''), by: String(parsed.by ?? '') };
+    return parsed.queue === undefined ? base : { ...base, queue: parsed.queue };
+  } catch {
+    return undefined;
+  }
+}
+
+function encodePolicy(name: string, policy: PublishedPolicy): Buffer {
+  const data: PolicyData = { v: 1, name, rate: policy.rate, intervalMs: policy.intervalMs, burst: policy.burst, ...(policy.queue !== undefined && { queue: policy.queue }), updatedAt: new Date().toISOString(), by: `${hostname()}:${process.pid}` };
+  return Buffer.from(JSON.stringify(data));
+}
+
+/**
+ * Reads, writes and watches the published policies under `<root>/policies`. Used by
+ * `ZooKeeperStore` (limiters pick changes up through a watch) and by the `flowgate` CLI.
+ */
+export class PolicyRegistry {
+  private readonly parent: string;
+
+  constructor(
+    private readonly session: ZooKeeperSession,
+    root: string,
+    private readonly acls: ACL[] | undefined,
+  ) {
+    this.parent = `${root}/policies`;
+  }
+
+  /** The policy node of limiter `name`. */
+  pathOf(name: string): string {
+    return `${this.parent}/${nodeName(name)}`;
+  }
+
+  /** The published policy of `name`, or `undefined` when none was published. */
+  async get(name: string, watcher?: (event: unknown) => void): Promise<PolicyRecord | undefined> {
+    try {
+      const { data, stat } = await this.session.getData(this.pathOf(name), watcher);
+      return decodePolicy(data, stat.version);
+    } catch (error) {
+      if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+      // Watch for its creation instead.
+      if (watcher !== undefined && (await this.session.exists(this.pathOf(name), watcher)) !== null) return this.get(name, watcher);
+      return undefined;
+    }
+  }
+
+  /** Every published policy (one listing, one read each). */
+  async list(): Promise<PolicyRecord[]> {
+    let names: string[];
+    try {
+      names = await this.session.getChildren(this.parent);
+    } catch (error) {
+      if (zkCode(error) === ZkCode.NO_NODE) return [];
+      throw error;
+    }
+    const records: PolicyRecord[] = [];
+    for (const child of names) {
+      try {
+        const { data, stat } = await this.session.getData(`${this.parent}/${child}`);
+        const record = decodePolicy(data, stat.version);
+        if (record !== undefined) records.push(record);
+      } catch (error) {
+        if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+      }
+    }
+    return records.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Applies `update` over the published policy of `name` (or over `base` when none is published
+   * yet) with a version-checked write, retrying lost races; resolves with what is now published.
+   * Throws {@link FlowgateConfigError} for a bad update, or when nothing is published and no
+   * `base` is given and the update does not say `rate`.
+   */
+  async set(name: string, update: PolicyUpdate, base?: PublishedPolicy): Promise<PolicyRecord> {
+    const path = this.pathOf(name);
+    for (;;) {
+      const current = await this.get(name);
+      let start: PublishedPolicy | undefined = current ?? base;
+      if (start === undefined) {
+        if (update?.rate === undefined) throw new FlowgateConfigError('rate', undefined, `is needed: limiter '${name}' has no published policy yet to change`);
+        start = { rate: update.rate, intervalMs: 1000, burst: Math.max(1, Math.ceil(update.rate)) };
+      }
+      const next = applyPolicyUpdate(start, update);
+      const data = encodePolicy(name, next);
+      try {
+        if (current === undefined) {
+          await this.session.mkdirp(this.parent, this.acls);
+          await this.session.create(path, data, PERSISTENT, this.acls);
+        } else {
+          await this.session.setData(path, data, current.version);
+        }
+        const written = await this.get(name);
+        if (written !== undefined) return written;
+      } catch (error) {
+        const code = zkCode(error);
+        if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
+      }
+    }
+  }
+
+  /** Removes the published policy of `name`: limiters go back to their own options. Resolves false when there was none. */
+  async remove(name: string): Promise<boolean> {
+    try {
+      await this.session.remove(this.pathOf(name), -1);
+      return true;
+    } catch (error) {
+      if (zkCode(error) === ZkCode.NO_NODE) return false;
+      throw error;
+    }
+  }
+}
