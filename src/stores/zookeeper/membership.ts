@@ -17,6 +17,7 @@ export class Membership {
   /** This process's member id. */
   readonly id = randomUUID();
   private memberCount = 1;
+  private live: readonly string[] = [];
   private first = true;
   private closed = false;
 
@@ -31,6 +32,11 @@ export class Membership {
   /** Live members, this one included (at least 1). */
   get count(): number {
     return this.memberCount;
+  }
+
+  /** Ids of the live member nodes as last seen (this one included once registered), sorted. */
+  get liveIds(): readonly string[] {
+    return this.live;
   }
 
   /** Whether this process is the first of the sorted member list: the one that runs cluster chores. */
@@ -63,7 +69,8 @@ export class Membership {
     const children = await this.session.getChildren(this.parent, () => {
       this.watch().catch(() => undefined); // a failed re-watch is redone at the next session
     });
-    this.first = children.length === 0 || [...children].sort()[0] === this.id;
+    this.live = [...children].sort();
+    this.first = children.length === 0 || this.live[0] === this.id;
     const count = Math.max(1, children.length);
     if (count !== this.memberCount) {
       this.memberCount = count;

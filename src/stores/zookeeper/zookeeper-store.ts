@@ -67,6 +67,19 @@ interface CleanupEntry {
  * host's clock. When ZooKeeper cannot be reached within `unavailableAfter`, decisions follow
  * `onUnavailable`, and return to the shared buckets by themselves when it is back.
  */
+/**
+ * What other flowgate recipes on the store's connection need: its session, root, ACLs, and this
+ * process's member id and the live member ids (a member's node vanishes with its session).
+ * @internal
+ */
+export interface StoreConnection {
+  readonly session: ZooKeeperSession;
+  readonly root: string;
+  readonly acls: ACL[] | undefined;
+  readonly memberId: string;
+  liveMembers(): readonly string[];
+}
+
 export class ZooKeeperStore extends EventEmitter implements Store {
   private readonly options: ResolvedZooKeeperStoreOptions;
   private readonly session: ZooKeeperSession;
@@ -142,8 +155,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
    * that share its connection.
    * @internal
    */
-  connection(): { session: ZooKeeperSession; root: string; acls: ACL[] | undefined } {
-    return { session: this.session, root: this.options.root, acls: this.acls };
+  connection(): StoreConnection {
+    const membership = this.membership;
+    return { session: this.session, root: this.options.root, acls: this.acls, memberId: membership.id, liveMembers: () => membership.liveIds };
   }
 
   /** Live members of the cluster (processes with a ZooKeeperStore on the same root), at least 1. */
