@@ -54,6 +54,19 @@ interface CleanupEntry {
 }
 
 /**
+ * What other flowgate recipes on the store's connection need: its session, root, ACLs, and this
+ * process's member id and the live member ids (a member's node vanishes with its session).
+ * @internal
+ */
+export interface StoreConnection {
+  readonly session: ZooKeeperSession;
+  readonly root: string;
+  readonly acls: ACL[] | undefined;
+  readonly memberId: string;
+  liveMembers(): readonly string[];
+}
+
+/**
  * Keeps token buckets in ZooKeeper so that many processes on many hosts share one limit.
  *
  * Leased mode (default): a process takes a chunk of tokens from the shared bucket with one
@@ -67,19 +80,6 @@ interface CleanupEntry {
  * host's clock. When ZooKeeper cannot be reached within `unavailableAfter`, decisions follow
  * `onUnavailable`, and return to the shared buckets by themselves when it is back.
  */
-/**
- * What other flowgate recipes on the store's connection need: its session, root, ACLs, and this
- * process's member id and the live member ids (a member's node vanishes with its session).
- * @internal
- */
-export interface StoreConnection {
-  readonly session: ZooKeeperSession;
-  readonly root: string;
-  readonly acls: ACL[] | undefined;
-  readonly memberId: string;
-  liveMembers(): readonly string[];
-}
-
 export class ZooKeeperStore extends EventEmitter implements Store {
   private readonly options: ResolvedZooKeeperStoreOptions;
   private readonly session: ZooKeeperSession;
