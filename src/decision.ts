@@ -11,9 +11,10 @@ import { msUntilFull } from './token-bucket.js';
  * - `'aborted'`: its `signal` was aborted (the client went away) before it was served;
  * - `'cost-exceeds-burst'`: its cost is larger than the bucket can ever hold;
  * - `'closed'`: the limiter was closed while the take was waiting or before it started;
- * - `'unavailable'`: the shared store cannot be reached and its policy is to refuse (`onUnavailable: 'closed'`).
+ * - `'unavailable'`: the shared store cannot be reached and its policy is to refuse (`onUnavailable: 'closed'`);
+ * - `'concurrency'`: the key already has its `concurrency` limit of requests in flight.
  */
-export type RejectReason = 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'cost-exceeds-burst' | 'closed' | 'unavailable';
+export type RejectReason = 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'cost-exceeds-burst' | 'closed' | 'unavailable' | 'concurrency';
 
 /** The outcome of {@link Limiter.take}. */
 export interface Decision {
@@ -37,6 +38,10 @@ export interface Decision {
   readonly reason?: RejectReason;
   /** The policy that decided. */
   readonly policy: BucketPolicy;
+  /** Set by a limiter in dry-run mode (`dryRun: true`): nothing is rejected or delayed. */
+  readonly dryRun?: true;
+  /** In dry-run mode: the reason this admitted take would have been rejected for. */
+  readonly wouldReject?: RejectReason;
 }
 
 /** A decision that admits `cost` tokens, leaving `tokens` in the bucket. */
