@@ -27,6 +27,7 @@ const DETAILS: Record<NonNullable<Decision['reason']>, string> = {
   'cost-exceeds-burst': 'The request costs more than the rate limit allows at once; it can never be served.',
   closed: 'The rate limiter is shutting down.',
   unavailable: 'The shared rate limit cannot be checked right now; try again shortly.',
+  concurrency: 'Too many requests in flight: the concurrency limit is reached.',
 };
 
 /** The problem details body for a rejected decision answered with `status`. */
