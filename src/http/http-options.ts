@@ -46,7 +46,7 @@ export interface ResolvedHttpOptions<Req> {
   readonly policyName: string;
 }
 
-const LIMITER_KEYS = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict'];
+const LIMITER_KEYS = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
 const HTTP_KEYS = ['limiter', 'key', 'cost', 'skip', 'statusCode', 'message', 'headers', 'policyName'];
 
 /**
