@@ -82,3 +82,12 @@ export function rejectedDecision(
     policy,
   };
 }
+
+/**
+ * A dry-run decision: admitted, with the bucket's figures, marked `dryRun`, and with the reason it
+ * would have been rejected for (`wouldReject`) when it went over the limit.
+ */
+export function shadowDecision(policy: BucketPolicy, key: string, cost: number, tokens: number, wouldReject: RejectReason | undefined): Decision {
+  const decision = admittedDecision(policy, key, cost, tokens, 0);
+  return wouldReject === undefined ? { ...decision, dryRun: true } : { ...decision, dryRun: true, wouldReject };
+}

@@ -39,6 +39,12 @@ export interface LimiterOptions {
    * login attempts. Default false. (The memory store is always exact.)
    */
   strict?: boolean;
+  /**
+   * Shadow mode: decisions are computed, counted (events, metrics) and put in headers, but nothing is
+   * rejected or delayed: a take over the limit is admitted with `wouldReject` set. For trying a new
+   * limit on live traffic before enforcing it. Default false.
+   */
+  dryRun?: boolean;
 }
 
 /** Options after validation, with every default filled in. */
@@ -47,9 +53,10 @@ export interface ResolvedLimiterOptions {
   readonly queue: { readonly maxSize: number; readonly maxWaitMs: number } | undefined;
   readonly store: Store | undefined;
   readonly clock: Clock | undefined;
+  readonly dryRun: boolean;
 }
 
-const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict'];
+const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
 const KNOWN_QUEUE = ['maxSize', 'maxWait'];
 /** Option names of other limiters, mapped to flowgate's, for a helpful error on a typo or a port. */
 const LOOKALIKES: Record<string, string> = {
@@ -103,7 +110,11 @@ export function resolveLimiterOptions(options: LimiterOptions): ResolvedLimiterO
   if (options.strict !== undefined && typeof options.strict !== 'boolean') {
     throw new FlowgateConfigError('strict', options.strict, 'must be true or false');
   }
+  if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') {
+    throw new FlowgateConfigError('dryRun', options.dryRun, 'must be true or false');
+  }
   return {
+    dryRun: options.dryRun ?? false,
     policy: bucketPolicy(name, rate, intervalMs, burst, options.strict ?? false),
     queue: resolveQueue(options.queue),
     store: resolveStore(options.store),

@@ -2,7 +2,7 @@
 
 import { EventEmitter } from 'node:events';
 import { monotonicClock, type Clock } from './clock.js';
-import { admittedDecision, rejectedDecision, type Decision } from './decision.js';
+import { admittedDecision, rejectedDecision, shadowDecision, type Decision } from './decision.js';
 import { FlowgateArgumentError } from './errors.js';
 import type { LimiterEventName, LimiterEvents } from './limiter-events.js';
 import type { RejectReason } from './decision.js';
@@ -10,9 +10,10 @@ import { resolveLimiterOptions, type LimiterOptions } from './limiter-options.js
 import { MemoryStore } from './memory-store.js';
 import { OverflowQueue } from './overflow-queue.js';
 import { ReservationQueue } from './reservation-queue.js';
-import type { QueueLimits, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
-import type { BucketPolicy } from './policy.js';
-import type { Store } from './store.js';
+import type { QueueLimits, QueueObserver, QueueOutcome, QueueStats, TakeQueue } from './take-queue.js';
+import { bucketPolicy, type BucketPolicy } from './policy.js';
+import { applyPolicyUpdate, samePolicy, type PolicyUpdate, type PublishedPolicy, type VersionedPolicy } from './policy-update.js';
+import type { LimiterProbe, Store, StoreTakeResult } from './store.js';
 import { msUntilFits, msUntilFull } from './token-bucket.js';
 
 /** Options of one {@link Limiter.take}. */
@@ -42,33 +43,88 @@ export interface KeyState {
  * Emits the events of {@link LimiterEvents}: `admit`, `reject`, `enqueue`, `dequeue`, `timeout`, `abort`.
  */
 export class Limiter extends EventEmitter {
-  /** The validated bucket policy. */
-  readonly policy: BucketPolicy;
-  /** Whether takes over the limit may wait (the `queue` option). */
-  readonly queueing: boolean;
+  /** Shadow mode (the `dryRun` option): nothing is rejected or delayed; would-be rejections are marked. */
+  readonly dryRun: boolean;
+  private current: BucketPolicy;
+  /** The policy and queue bounds of the options, in force while no policy is published. */
+  private readonly configured: { readonly policy: BucketPolicy; readonly queue: QueueLimits | undefined };
+  /** Queue bounds in force; `undefined`: takes over the limit do not wait. */
+  private queueLimits: QueueLimits | undefined;
+  private published: VersionedPolicy | undefined;
   private readonly store: Store;
   private readonly ownsStore: boolean;
   private readonly clock: Clock;
-  private readonly queue: TakeQueue | undefined;
+  /** Made with the first queue bounds (from the options or a published policy); kept to answer its waiters. */
+  private queue: TakeQueue | undefined;
   private closed = false;
   private readonly unforward: () => void;
+  private readonly unwatch: () => void;
 
   /** Use {@link createLimiter}, which validates the options. */
   constructor(options: LimiterOptions) {
     super();
     const resolved = resolveLimiterOptions(options);
-    this.policy = resolved.policy;
+    this.current = resolved.policy;
+    this.configured = { policy: resolved.policy, queue: resolved.queue };
+    this.dryRun = resolved.dryRun;
     this.clock = resolved.clock ?? monotonicClock;
     this.ownsStore = resolved.store === undefined;
     this.store = resolved.store ?? new MemoryStore({ clock: this.clock });
-    this.queueing = resolved.queue !== undefined;
+    this.queueLimits = resolved.queue;
     this.queue = resolved.queue === undefined ? undefined : this.createQueue(resolved.queue);
     this.unforward = forwardStoreEvents(this.store, this);
+    // A shared store tells every process of a published policy (now, and on each change).
+    const unwatch = this.store.watchPolicy?.(resolved.policy.name, (published) => this.apply(published));
+    const detach = this.store.attachLimiter?.(resolved.policy.name, () => this.probe());
+    this.unwatch = () => {
+      unwatch?.();
+      detach?.();
+    };
+  }
+
+  /** Takes waiting in this process's queue now (all keys), and the longest wait so far in ms. */
+  queueStats(): QueueStats {
+    return this.queue?.stats() ?? { waiting: 0, oldestWaitMs: 0 };
+  }
+
+  /** The bucket policy in force: from the options, or the published one after a live change. */
+  get policy(): BucketPolicy {
+    return this.current;
+  }
+
+  /** Whether takes over the limit may wait now (the `queue` option, or a published policy's). */
+  get queueing(): boolean {
+    return this.queueLimits !== undefined;
+  }
+
+  /** The version of the published policy in force, or `undefined` while the options' policy is. */
+  get policyVersion(): number | undefined {
+    return this.published?.version;
   }
 
   /** The limiter's name (the policy name in headers). */
   get name(): string {
-    return this.policy.name;
+    return this.current.name;
+  }
+
+  /**
+   * Changes rate, interval, burst or queue bounds at run time. With a shared store (ZooKeeper) the
+   * change is published to every process of the cluster, which pick it up through a watch; with
+   * the memory store it applies to this limiter. Resolves with the policy now in force and its
+   * version; a bad value throws {@link FlowgateConfigError} naming it, and nothing changes.
+   */
+  async setPolicy(update: PolicyUpdate): Promise<VersionedPolicy> {
+    const base = this.shape();
+    const next = applyPolicyUpdate(base, update);
+    if (this.store.publishPolicy !== undefined) {
+      const published = await this.store.publishPolicy(this.current.name, update, base);
+      // The watch may already have brought a later change: never go back to an older version.
+      if (published.version >= (this.published?.version ?? -1)) this.apply(published);
+      return published;
+    }
+    const local: VersionedPolicy = { ...next, version: (this.published?.version ?? -1) + 1 };
+    this.apply(local);
+    return local;
   }
 
   /**
@@ -82,19 +138,21 @@ export class Limiter extends EventEmitter {
     if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
       throw new FlowgateArgumentError('cost', cost, 'must be a finite number >= 0');
     }
-    const policy = this.policy;
+    const policy = this.current;
     if (this.closed) return this.rejected(rejectedDecision(policy, key, cost, 0, 'closed', 0, 0));
     if (cost > policy.burst) {
-      return this.rejected(rejectedDecision(policy, key, cost, await this.store.peek(policy, key), 'cost-exceeds-burst', 0, 0));
+      const tokens = await this.store.peek(policy, key);
+      if (this.dryRun) return this.admitted(shadowDecision(policy, key, cost, tokens, 'cost-exceeds-burst'));
+      return this.rejected(rejectedDecision(policy, key, cost, tokens, 'cost-exceeds-burst', 0, 0));
     }
     if (options.signal?.aborted) return this.rejected(rejectedDecision(policy, key, cost, await this.store.peek(policy, key), 'aborted', 0, 0));
-    if (this.queue === undefined) {
+    const queue = this.queueLimits === undefined || this.dryRun ? undefined : this.queue;
+    if (queue === undefined) {
       const result = await this.store.take(policy, key, cost);
-      if (result.taken) return this.admitted(admittedDecision(policy, key, cost, result.tokens, 0));
-      const retryAfterMs = Math.max(msUntilFits(result.tokens, cost, policy), result.retryAfterMs ?? 0);
-      return this.rejected(rejectedDecision(policy, key, cost, result.tokens, result.reason ?? 'limited', retryAfterMs, 0));
+      if (result.taken) return this.admitted(this.dryRun ? shadowDecision(policy, key, cost, result.tokens, undefined) : admittedDecision(policy, key, cost, result.tokens, 0));
+      return this.overLimit(policy, key, cost, result);
     }
-    return this.fromQueue(key, cost, await this.queue.take(key, cost, options.signal));
+    return this.fromQueue(policy, key, cost, await queue.take(key, cost, options.signal));
   }
 
   /**
@@ -109,9 +167,9 @@ export class Limiter extends EventEmitter {
     if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
       throw new FlowgateArgumentError('cost', cost, 'must be a finite number >= 0');
     }
-    const policy = this.policy;
-    if (cost > policy.burst) return undefined;
-    const queue = this.queue;
+    const policy = this.current;
+    if (cost > policy.burst || this.dryRun) return undefined;
+    const queue = this.queueLimits === undefined ? undefined : this.queue;
     if (queue !== undefined && !queue.idle(key)) return undefined;
     const result = store.takeSync(policy, key, cost);
     if (result === undefined) return undefined;
@@ -158,6 +216,7 @@ export class Limiter extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unwatch();
     this.unforward();
     this.queue?.close();
     if (this.ownsStore) await this.store.close();
@@ -178,14 +237,55 @@ export class Limiter extends EventEmitter {
     return new OverflowQueue(store, this.policy, limits, this.clock, observer);
   }
 
-  private fromQueue(key: string, cost: number, outcome: QueueOutcome): Decision {
-    if (outcome.admitted) return this.admitted(admittedDecision(this.policy, key, cost, outcome.tokens, outcome.waitedMs));
-    return this.rejected(rejectedDecision(this.policy, key, cost, outcome.tokens, outcome.reason, outcome.retryAfterMs, outcome.waitedMs));
+
+  private fromQueue(policy: BucketPolicy, key: string, cost: number, outcome: QueueOutcome): Decision {
+    if (outcome.admitted) return this.admitted(admittedDecision(policy, key, cost, outcome.tokens, outcome.waitedMs));
+    return this.rejected(rejectedDecision(policy, key, cost, outcome.tokens, outcome.reason, outcome.retryAfterMs, outcome.waitedMs));
+  }
+
+  /** A take the store refused: rejected, or in dry-run admitted with what would have happened. */
+  private overLimit(policy: BucketPolicy, key: string, cost: number, result: StoreTakeResult): Decision {
+    const retryAfterMs = Math.max(msUntilFits(result.tokens, cost, policy), result.retryAfterMs ?? 0);
+    const reason = result.reason ?? 'limited';
+    if (this.dryRun) {
+      // With a queue, a take that could be served within maxWait would have waited, not failed.
+      const wouldWait = reason === 'limited' && this.queueLimits !== undefined && retryAfterMs <= this.queueLimits.maxWaitMs;
+      return this.admitted(shadowDecision(policy, key, cost, result.tokens, wouldWait ? undefined : reason));
+    }
+    return this.rejected(rejectedDecision(policy, key, cost, result.tokens, reason, retryAfterMs, 0));
+  }
+
+  private probe(): LimiterProbe {
+    const { waiting, oldestWaitMs } = this.queueStats();
+    const { rate, intervalMs, burst, strict } = this.current;
+    return { queued: waiting, oldestWaitMs, policyVersion: this.published?.version ?? null, rate, intervalMs, burst, strict };
+  }
+
+  /** The figures in force, as a published policy (the base a {@link setPolicy} update applies over). */
+  private shape(): PublishedPolicy {
+    const { rate, intervalMs, burst } = this.current;
+    return { rate, intervalMs, burst, queue: this.queueLimits ?? false };
+  }
+
+  /** Puts a published policy in force (or the options' again when `published` is undefined). */
+  private apply(published: VersionedPolicy | undefined): void {
+    if (this.closed) return;
+    if (samePolicy(published, this.published)) return;
+    const { policy: own, queue: ownQueue } = this.configured;
+    this.published = published;
+    this.current = published === undefined ? own : bucketPolicy(own.name, published.rate, published.intervalMs, published.burst, own.strict);
+    this.queueLimits = published === undefined || published.queue === undefined ? ownQueue : published.queue === false ? undefined : published.queue;
+    if (this.queueLimits !== undefined && this.queue === undefined) this.queue = this.createQueue(this.queueLimits);
+    // A queue turned off keeps its bounds for the takes still waiting in it.
+    this.queue?.update(this.current, this.queueLimits ?? ownQueue ?? { maxSize: 0, maxWaitMs: 0 });
+    const { rate, intervalMs, burst } = this.current;
+    this.emit('policy', { version: published?.version, rate, intervalMs, burst, queue: this.queueLimits ?? false });
   }
 
   private admitted(decision: Decision): Decision {
     if (this.listenerCount('admit') > 0) {
-      this.emit('admit', { key: decision.key, cost: decision.cost, remaining: decision.remaining, waitedMs: decision.waitedMs });
+      const { key, cost, remaining, waitedMs, wouldReject } = decision;
+      this.emit('admit', wouldReject === undefined ? { key, cost, remaining, waitedMs } : { key, cost, remaining, waitedMs, wouldReject });
     }
     return decision;
   }

@@ -3,7 +3,7 @@
 import type { Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
 import type { Store } from './store.js';
-import type { QueueLimits, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
+import type { QueueLimits, QueueStats, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
 import { msUntilFits } from './token-bucket.js';
 
 interface Waiter {
@@ -58,8 +58,8 @@ export class OverflowQueue implements TakeQueue {
 
   constructor(
     private readonly store: Store,
-    private readonly policy: BucketPolicy,
-    private readonly limits: QueueLimits,
+    private policy: BucketPolicy,
+    private limits: QueueLimits,
     private readonly clock: Clock,
     private readonly observer: QueueObserver,
   ) {}
@@ -124,6 +124,25 @@ export class OverflowQueue implements TakeQueue {
     clearTimeout(line.timer);
     line.timer = undefined;
     void this.pump(line);
+  }
+
+  /** {@inheritDoc TakeQueue.stats} */
+  stats(): QueueStats {
+    const now = this.clock.now();
+    let waiting = 0;
+    let oldest = now;
+    for (const line of this.lines.values()) {
+      waiting += line.waiters.length;
+      const head = line.waiters[0];
+      if (head !== undefined && head.arrivedAt < oldest) oldest = head.arrivedAt;
+    }
+    return { waiting, oldestWaitMs: now - oldest };
+  }
+
+  /** {@inheritDoc TakeQueue.update} */
+  update(policy: BucketPolicy, limits: QueueLimits): void {
+    this.policy = policy;
+    this.limits = limits;
   }
 
   /** Rejects every waiter with `'closed'` and stops every timer. */

@@ -62,3 +62,10 @@ export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate): 
   }
   return queue === undefined ? { rate, intervalMs, burst } : { rate, intervalMs, burst, queue };
 }
+
+/** Whether two published policies are the same version with the same figures. */
+export function samePolicy(a: VersionedPolicy | undefined, b: VersionedPolicy | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const queueOf = (p: PublishedPolicy): string => JSON.stringify(p.queue ?? null);
+  return a.version === b.version && a.rate === b.rate && a.intervalMs === b.intervalMs && a.burst === b.burst && queueOf(a) === queueOf(b);
+}

@@ -4,7 +4,7 @@ import type { Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
 import type { ReservationOutcome } from './reservation.js';
 import type { Store } from './store.js';
-import type { QueueLimits, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
+import type { QueueLimits, QueueObserver, QueueOutcome, QueueStats, TakeQueue } from './take-queue.js';
 
 /** The longest a take waits for others to join its batch: the cross-process ordering window. */
 export const BATCH_WINDOW_MS = 5;
@@ -63,8 +63,8 @@ export class ReservationQueue implements TakeQueue {
 
   constructor(
     private readonly store: Store & Required<Pick<Store, 'reserve' | 'cancel'>>,
-    private readonly policy: BucketPolicy,
-    private readonly limits: QueueLimits,
+    private policy: BucketPolicy,
+    private limits: QueueLimits,
     private readonly clock: Clock,
     private readonly observer: QueueObserver,
   ) {}
@@ -111,6 +111,24 @@ export class ReservationQueue implements TakeQueue {
 
   /** Reserved waiters keep their turn: tokens added outside the queue go to later takes. */
   wake(): void {}
+
+  /** {@inheritDoc TakeQueue.stats} */
+  stats(): QueueStats {
+    const now = this.clock.now();
+    let waiting = 0;
+    let oldest = now;
+    for (const line of this.lines.values()) {
+      waiting += line.pending.length + line.reserved.length;
+      for (const waiter of [line.reserved[0], line.pending[0]]) if (waiter !== undefined && waiter.arrivedAt < oldest) oldest = waiter.arrivedAt;
+    }
+    return { waiting, oldestWaitMs: now - oldest };
+  }
+
+  /** {@inheritDoc TakeQueue.update} */
+  update(policy: BucketPolicy, limits: QueueLimits): void {
+    this.policy = policy;
+    this.limits = limits;
+  }
 
   /** {@inheritDoc TakeQueue.close} */
   close(): void {

@@ -1,5 +1,6 @@
 // The Store seam: where token buckets live. The memory store implements it; the ZooKeeper store will.
 
+import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from './policy-update.js';
 import type { BucketPolicy } from './policy.js';
 import type { ReservationAsk, ReservationResult } from './reservation.js';
 
@@ -57,4 +58,35 @@ export interface Store {
   reserve?(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult>;
   /** Optional, with `reserve`: gives back the tokens of a granted reservation (its `ticket`) whose waiter left. */
   cancel?(policy: BucketPolicy, key: string, ticket: unknown): Promise<void>;
+  /**
+   * Optional, for shared stores: publishes `update` to limiter `name` in every process (applied over
+   * the published policy, or over `base` when none is published yet); resolves with what is now
+   * published. Without it, {@link Limiter.setPolicy} changes this process's limiter only.
+   */
+  publishPolicy?(name: string, update: PolicyUpdate, base: PublishedPolicy): Promise<VersionedPolicy>;
+  /**
+   * Optional, with `publishPolicy`: calls `listener` with the published policy of limiter `name`
+   * now and on every change (`undefined` when none is published). Returns a function that stops it.
+   */
+  watchPolicy?(name: string, listener: (policy: VersionedPolicy | undefined) => void): () => void;
+  /**
+   * Optional, for shared stores: `probe` tells what limiter `name` of this process holds (waiting
+   * takes, the oldest wait, the policy version), for operators of the cluster (`flowgate status`).
+   * Returns a function that detaches it.
+   */
+  attachLimiter?(name: string, probe: () => LimiterProbe): () => void;
+}
+
+/** What a limiter reports of itself to a shared store (see {@link Store.attachLimiter}). */
+export interface LimiterProbe {
+  /** Takes waiting in this process's queue, over all keys. */
+  readonly queued: number;
+  /** How long the longest-waiting of them has waited, ms (0 when none). */
+  readonly oldestWaitMs: number;
+  /** The version of the published policy in force; null while the options' own is. */
+  readonly policyVersion: number | null;
+  readonly rate: number;
+  readonly intervalMs: number;
+  readonly burst: number;
+  readonly strict: boolean;
 }

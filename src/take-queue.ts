@@ -1,5 +1,7 @@
 // The contract of a limiter's queue: takes that wait for tokens, and what the queue reports.
 
+import type { BucketPolicy } from './policy.js';
+
 /** How a wait in the queue ended. */
 export type QueueOutcome =
   | { readonly admitted: true; readonly tokens: number; readonly waitedMs: number }
@@ -29,6 +31,12 @@ export interface QueueLimits {
   readonly maxWaitMs: number;
 }
 
+/** What a queue holds now, for operators (`flowgate status`, metrics). */
+export interface QueueStats {
+  readonly waiting: number;
+  readonly oldestWaitMs: number;
+}
+
 /** A queue of takes waiting for tokens, per key. The limiter uses one when its `queue` option is set. */
 export interface TakeQueue {
   /** Takes `cost` tokens for `key`, waiting in line when they are not there yet. */
@@ -41,4 +49,8 @@ export interface TakeQueue {
   wake(key: string): void;
   /** Answers every waiter with `'closed'` and stops every timer. */
   close(): void;
+  /** Takes waiting now over all keys, and how long the longest-waiting one has waited (ms; 0 when none). */
+  stats(): QueueStats;
+  /** Applies a changed policy and queue bounds (a live policy change) to later takes and to the waiters' predictions. */
+  update(policy: BucketPolicy, limits: QueueLimits): void;
 }
