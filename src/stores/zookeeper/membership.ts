@@ -44,10 +44,27 @@ export class Membership {
     return this.first;
   }
 
+  /** What the member node says besides host, pid and since (see {@link publish}). */
+  private details: Record<string, unknown> = {};
+  private readonly since = new Date().toISOString();
+
+  /**
+   * Rewrites the member node with `details` (state, limiters' queues, ...) beside host, pid and
+   * since: what `flowgate status` shows of this process. Kept for the next registration too.
+   */
+  async publish(details: Record<string, unknown>): Promise<void> {
+    this.details = details;
+    await this.session.setData(`${this.parent}/${this.id}`, this.data(), -1);
+  }
+
+  private data(): Buffer {
+    return Buffer.from(JSON.stringify({ host: hostname(), pid: process.pid, since: this.since, ...this.details, at: new Date().toISOString() }));
+  }
+
   /** Creates the member node (again, after a new session) and starts watching the member list. */
   async register(): Promise<void> {
     const path = `${this.parent}/${this.id}`;
-    const data = Buffer.from(JSON.stringify({ host: hostname(), pid: process.pid, since: new Date().toISOString() }));
+    const data = this.data();
     await this.session.mkdirp(this.parent, this.acls);
     try {
       await this.session.create(path, data, EPHEMERAL, this.acls);

@@ -30,6 +30,14 @@ export function zkCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** A short name for a failed call's error: ZooKeeper's code name (`BAD_VERSION`, ...) or `other`. */
+function errorName(error: unknown): string {
+  const code = zkCode(error);
+  if (code === undefined) return 'other';
+  const known = Object.entries(ZkCode).find(([, value]) => value === code);
+  return known === undefined ? `code_${code}` : known[0];
+}
+
 /** Whether `error` means "ZooKeeper could not be reached", as opposed to a logical answer. */
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof ZooKeeperUnavailableError) return true;
@@ -213,16 +221,25 @@ export class ZooKeeperSession extends EventEmitter {
     });
   }
 
+  /** Calls made, by operation (`getData`, `setData`, `create`, ...), since the session object was made. */
+  readonly operations: Record<string, number> = {};
+  /** Calls failed, by kind (`timeout`, `closed`, or ZooKeeper's error name such as `BAD_VERSION`, `CONNECTION_LOSS`). */
+  readonly errors: Record<string, number> = {};
+
   /** Runs one client call with the call timeout; fails fast when the session is closed. */
   private call<T>(what: string, run: (client: Client, done: (error: unknown, result?: T) => void) => void): Promise<T> {
+    const op = what.slice(0, what.indexOf(' ') >>> 0);
+    this.operations[op] = (this.operations[op] ?? 0) + 1;
     const client = this.client;
     if (client === undefined || this.currentState === 'closed') {
+      this.countError('closed');
       return Promise.reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper session is closed (${what})`));
     }
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
+        this.countError('timeout');
         reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper did not answer ${what} within ${this.options.callTimeoutMs} ms`));
       }, this.options.callTimeoutMs);
       try {
@@ -230,15 +247,22 @@ export class ZooKeeperSession extends EventEmitter {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          if (error) reject(error);
-          else resolve(result as T);
+          if (error) {
+            this.countError(errorName(error));
+            reject(error);
+          } else resolve(result as T);
         });
       } catch (error) {
         settled = true;
         clearTimeout(timer);
+        this.countError(errorName(error));
         reject(error);
       }
     });
+  }
+
+  private countError(kind: string): void {
+    this.errors[kind] = (this.errors[kind] ?? 0) + 1;
   }
 
   private openClient(): void {

@@ -8,12 +8,16 @@ import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
 import { bucketPolicy, type BucketPolicy } from '../../policy.js';
 import { cancel, reserve, type ReservationAsk, type ReservationResult } from '../../reservation.js';
-import type { Store, StoreTakeResult } from '../../store.js';
+import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
+import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
 import { BucketContentionError, readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
 import { storedTokensAt } from './bucket-codec.js';
 import { BucketJanitor } from './bucket-janitor.js';
+import { MemberReport } from './member-report.js';
 import { Membership } from './membership.js';
+import { PolicyRegistry } from './policy-registry.js';
+import { PolicyWatch } from './policy-watch.js';
 import { ServerClock } from './server-clock.js';
 import { TokenLease } from './token-lease.js';
 import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type ZooKeeperStoreOptions } from './zookeeper-store-options.js';
@@ -40,6 +44,12 @@ export interface ZooKeeperStoreStats {
   readonly members: number;
   /** Whether decisions currently use ZooKeeper. */
   readonly available: boolean;
+  /** ZooKeeper calls made, by operation (`getData`, `setData`, `create`, `remove`, `exists`, ...). */
+  readonly operations: Readonly<Record<string, number>>;
+  /** ZooKeeper calls failed, by kind (`timeout`, `closed`, `BAD_VERSION`, `NODE_EXISTS`, `CONNECTION_LOSS`, ...). */
+  readonly errors: Readonly<Record<string, number>>;
+  /** Tokens leased from the shared buckets, by limiter name. */
+  readonly tokensLeased: Readonly<Record<string, number>>;
 }
 
 /** When to retry a take that lost every compare-and-set race. */
@@ -107,6 +117,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private waiters: Array<() => void> = [];
   private recovery: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  private readonly registry: PolicyRegistry;
+  private readonly policyWatch: PolicyWatch;
+  private readonly report: MemberReport;
+  /** Tokens leased so far, by limiter name. */
+  private readonly leased = new Map<string, number>();
 
   /** Validates the options (throwing FlowgateConfigError) and starts connecting in the background. */
   constructor(options: ZooKeeperStoreOptions & { clock?: Clock }) {
@@ -126,6 +141,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       digest: this.options.auth,
     });
     this.membership = new Membership(this.session, this.paths.members, this.serverClock, this.acls, (count) => this.emit('members', { count }));
+    this.registry = new PolicyRegistry(this.session, this.options.root, this.acls);
+    this.policyWatch = new PolicyWatch(this.registry);
+    this.report = new MemberReport(this.session, this.paths, this.membership, this.acls);
     this.janitor = new BucketJanitor(this.session, `${this.options.root}/buckets`, this.serverClock, this.options.cleanupAfterMs, this.counter);
     this.session.on('session', () => void this.onNewSession());
     this.session.on('state', (state: string) => {
@@ -167,7 +185,34 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   /** Writes, lost races, members and availability. */
   stats(): ZooKeeperStoreStats {
-    return { writes: this.counter.writes, conflicts: this.counter.conflicts, members: this.membership.count, available: this.available };
+    return {
+      writes: this.counter.writes,
+      conflicts: this.counter.conflicts,
+      members: this.membership.count,
+      available: this.available,
+      operations: { ...this.session.operations },
+      errors: { ...this.session.errors },
+      tokensLeased: Object.fromEntries(this.leased),
+    };
+  }
+
+  /** {@inheritDoc Store.publishPolicy} */
+  async publishPolicy(name: string, update: PolicyUpdate, base: PublishedPolicy): Promise<VersionedPolicy> {
+    if (!this.available) await this.ready(this.options.unavailableAfterMs);
+    const record = await this.registry.set(name, update, base);
+    const published: VersionedPolicy = { rate: record.rate, intervalMs: record.intervalMs, burst: record.burst, version: record.version, ...(record.queue !== undefined && { queue: record.queue }) };
+    this.policyWatch.published(name, published);
+    return published;
+  }
+
+  /** {@inheritDoc Store.watchPolicy} */
+  watchPolicy(name: string, listener: (policy: VersionedPolicy | undefined) => void): () => void {
+    return this.policyWatch.watch(name, listener);
+  }
+
+  /** {@inheritDoc Store.attachLimiter} */
+  attachLimiter(name: string, probe: () => LimiterProbe): () => void {
+    return this.report.attach(name, probe);
   }
 
   /** {@inheritDoc Store.take} */
@@ -307,6 +352,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     this.closed = true;
     clearInterval(this.sweeper);
     if (this.recovery !== undefined) clearInterval(this.recovery);
+    this.policyWatch.close();
     this.membership.close();
     if (this.available) {
       const returns = [...this.leases.values()].map((lease) => this.returnLease(lease));
@@ -363,6 +409,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       const at = this.local.now();
       if (update.wrote) {
         lease.tokens = Math.min(policy.burst, lease.tokens + granted);
+        this.leased.set(policy.name, (this.leased.get(policy.name) ?? 0) + granted);
         this.noteWrite(policy, target, update);
       } else {
         lease.retryAt = at + (minGrab - update.before) / policy.ratePerMs;
@@ -480,6 +527,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     setTimeout(() => {
       if (!this.available && !this.closed && !this.announcedDegraded) {
         this.announcedDegraded = true;
+        this.report.noteState(true);
         this.emit('degraded', { reason });
       }
     }, afterMs).unref();
@@ -488,6 +536,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private async onNewSession(): Promise<void> {
     try {
       await this.membership.register();
+      // The new session has none of the old one's watches, and a fresh member node.
+      this.report.reset();
+      this.policyWatch.rearm();
       this.setAvailable();
     } catch (error) {
       this.markUnavailable(`could not register with ZooKeeper: ${String(error)}`, false);
@@ -512,6 +563,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     this.recovery = undefined;
     if (this.announcedDegraded) {
       this.announcedDegraded = false;
+      this.report.noteState(false);
       this.emit('recovered', { degradedMs });
     }
     const waiters = this.waiters;
@@ -545,6 +597,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       this.returnLease(lease).catch(() => undefined);
     }
     for (const [id, seen] of this.strictSeen) if (now >= seen.fullAt) this.strictSeen.delete(id);
+    await this.report.report(now).catch(() => undefined);
     // Buckets nobody here remembers (a stopped process's): one member walks a few shards now and then.
     const janitorEvery = Math.min(60_000, Math.max(1000, this.options.cleanupAfterMs));
     if (this.membership.isFirst && now - this.janitorAt >= janitorEvery) {

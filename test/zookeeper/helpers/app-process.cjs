@@ -2,7 +2,8 @@
 // own exports), for the multi-process ZooKeeper tests. Configured by the JSON in FLOWGATE_TEST_APP:
 //   { store: ZooKeeperStoreOptions, limiter: { rate, interval, burst, strict?, name? } }
 // Routes: GET /hit (rate-limited; key from the x-key header), GET /stats (store figures, events and
-// unavailability episodes), GET /burst?key=&n= (n concurrent limiter.take(key), for strict mode).
+// unavailability episodes), GET /burst?key=&n= (n concurrent limiter.take(key), for strict mode),
+// GET /policy (the limiter's policy in force and its published version).
 // Prints one JSON line {"ready":true,"port":..} on stdout once listening. Exits on SIGTERM or when
 // its stdin closes (so that it never outlives the test process).
 'use strict';
@@ -43,6 +44,8 @@ const limit = rateLimit({
   key: (req) => req.get('x-key') ?? 'default-key',
 });
 const counts = { admitted: 0, limited: 0, unavailable: 0, other: 0 };
+// Live policy changes as this process saw them.
+limit.limiter.on('policy', (payload) => events.push({ event: 'policy', at: clock(), wall: Date.now(), ...payload }));
 
 const app = express();
 app.get('/stats', (req, res) => {
@@ -55,6 +58,10 @@ app.get('/stats', (req, res) => {
     events,
     episodes: episodes.map((e) => ({ ...e, end: e.end ?? clock(), open: e.end === undefined })),
   });
+});
+app.get('/policy', (req, res) => {
+  const { rate, intervalMs, burst } = limit.limiter.policy;
+  res.json({ rate, intervalMs, burst, version: limit.limiter.policyVersion ?? null, queueing: limit.limiter.queueing });
 });
 app.get('/burst', async (req, res, next) => {
   try {
