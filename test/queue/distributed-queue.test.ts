@@ -176,6 +176,14 @@ describe('DistributedQueue API on the built package', () => {
     expect(taken.map((i) => i.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect((await w.call<{ item: unknown }>('peek')).item).toEqual({ producer: 'a', seq: 100 });
     expect(await w.call('size')).toEqual({ size: 200, calls: { exists: 1 } });
+    // The queue's node names it in clear (its own name is a hash), for `flowgate status`.
+    const zk = await Zk.connect(ensemble.connect);
+    try {
+      const base = queuePath(root, 'sized', 'items').replace(/\/items$/, '');
+      expect(JSON.parse((await zk.getData(base)).data.toString())).toEqual({ v: 1, name: 'sized' });
+    } finally {
+      zk.close();
+    }
   });
 
   test('a too-large item is refused with FlowgateArgumentError naming maxItemBytes, and nothing is stored', async () => {

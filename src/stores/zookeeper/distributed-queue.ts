@@ -108,6 +108,7 @@ export class DistributedQueue<T = unknown> {
   private readonly ownStore: ZooKeeperStore | undefined;
   private readonly store: ZooKeeperStore;
   private readonly acls: ACL[] | undefined;
+  private readonly name: string;
   private readonly items: string;
   private readonly claims: string;
   private readonly dead: string;
@@ -152,6 +153,7 @@ export class DistributedQueue<T = unknown> {
     this.session.on('session', () => {
       this.watching = false;
     });
+    this.name = options.name;
     const base = `${root}/queues/${nodeName(options.name)}`;
     this.items = `${base}/items`;
     this.claims = `${base}/claims`;
@@ -459,6 +461,11 @@ export class DistributedQueue<T = unknown> {
     this.parents ??= (async () => {
       await this.store.ready(30_000);
       for (const path of [this.items, this.claims, this.dead]) await this.session.mkdirp(path, this.acls);
+      // The queue's node carries its name in clear (node names are hashes), for `flowgate status`.
+      const base = this.items.slice(0, this.items.lastIndexOf('/'));
+      const { data } = await this.session.getData(base);
+      const label = JSON.stringify({ v: 1, name: this.name });
+      if (data?.toString('utf8') !== label) await this.session.setData(base, Buffer.from(label), -1);
     })().catch((error) => {
       this.parents = undefined;
       throw error;
