@@ -15,6 +15,14 @@ export interface QueueOptions {
    * queue and the refill rate, is rejected at once. Default `'10s'`.
    */
   maxWait?: Duration;
+  /**
+   * With the ZooKeeper store: how long a process gathers its waiting takes of one key before it
+   * reserves tokens for all of them in one write. Takes from different processes keep their global
+   * arrival order except within this window; a longer window means fewer ZooKeeper writes when
+   * waiting takes arrive spaced out (about one write per window per process and key). Default
+   * `'5ms'`; at most `'1s'`. (The memory store's queue needs no batching and ignores it.)
+   */
+  batchWindow?: Duration;
 }
 
 /** Options of {@link createLimiter}. */
@@ -50,14 +58,14 @@ export interface LimiterOptions {
 /** Options after validation, with every default filled in. */
 export interface ResolvedLimiterOptions {
   readonly policy: BucketPolicy;
-  readonly queue: { readonly maxSize: number; readonly maxWaitMs: number } | undefined;
+  readonly queue: { readonly maxSize: number; readonly maxWaitMs: number; readonly batchWindowMs?: number } | undefined;
   readonly store: Store | undefined;
   readonly clock: Clock | undefined;
   readonly dryRun: boolean;
 }
 
 const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
-const KNOWN_QUEUE = ['maxSize', 'maxWait'];
+const KNOWN_QUEUE = ['maxSize', 'maxWait', 'batchWindow'];
 /** Option names of other limiters, mapped to flowgate's, for a helpful error on a typo or a port. */
 const LOOKALIKES: Record<string, string> = {
   windowms: 'interval', window: 'interval', duration: 'interval', ttl: 'interval', per: 'interval',
@@ -132,7 +140,10 @@ function resolveQueue(queue: LimiterOptions['queue']): ResolvedLimiterOptions['q
   const maxSize = requireNumber('queue.maxSize', given.maxSize ?? DEFAULT_QUEUE.maxSize, { integer: true, min: 0, minInclusive: true });
   const maxWaitMs = parseDuration(given.maxWait ?? DEFAULT_QUEUE.maxWait, 'queue.maxWait');
   if (maxWaitMs > 2_147_483_647) throw new FlowgateConfigError('queue.maxWait', given.maxWait, 'must be at most 2147483647 ms (about 24.8 days)');
-  return { maxSize, maxWaitMs };
+  if (given.batchWindow === undefined) return { maxSize, maxWaitMs };
+  const batchWindowMs = parseDuration(given.batchWindow, 'queue.batchWindow');
+  if (batchWindowMs > 1000) throw new FlowgateConfigError('queue.batchWindow', given.batchWindow, "must be at most '1s'");
+  return { maxSize, maxWaitMs, batchWindowMs };
 }
 
 function resolveStore(store: unknown): Store | undefined {

@@ -264,7 +264,8 @@ export class Limiter extends EventEmitter {
   /** The figures in force, as a published policy (the base a {@link setPolicy} update applies over). */
   private shape(): PublishedPolicy {
     const { rate, intervalMs, burst } = this.current;
-    return { rate, intervalMs, burst, queue: this.queueLimits ?? false };
+    const queue = this.queueLimits;
+    return { rate, intervalMs, burst, queue: queue === undefined ? false : { maxSize: queue.maxSize, maxWaitMs: queue.maxWaitMs } };
   }
 
   /** Puts a published policy in force (or the options' again when `published` is undefined). */
@@ -274,12 +275,19 @@ export class Limiter extends EventEmitter {
     const { policy: own, queue: ownQueue } = this.configured;
     this.published = published;
     this.current = published === undefined ? own : bucketPolicy(own.name, published.rate, published.intervalMs, published.burst, own.strict);
-    this.queueLimits = published === undefined || published.queue === undefined ? ownQueue : published.queue === false ? undefined : published.queue;
+    // A published queue changes its bounds; the batching window stays the options' (it is not part of a policy).
+    this.queueLimits =
+      published === undefined || published.queue === undefined
+        ? ownQueue
+        : published.queue === false
+          ? undefined
+          : { ...published.queue, ...(ownQueue?.batchWindowMs !== undefined && { batchWindowMs: ownQueue.batchWindowMs }) };
     if (this.queueLimits !== undefined && this.queue === undefined) this.queue = this.createQueue(this.queueLimits);
     // A queue turned off keeps its bounds for the takes still waiting in it.
     this.queue?.update(this.current, this.queueLimits ?? ownQueue ?? { maxSize: 0, maxWaitMs: 0 });
     const { rate, intervalMs, burst } = this.current;
-    this.emit('policy', { version: published?.version, rate, intervalMs, burst, queue: this.queueLimits ?? false });
+    const queue = this.queueLimits;
+    this.emit('policy', { version: published?.version, rate, intervalMs, burst, queue: queue === undefined ? false : { maxSize: queue.maxSize, maxWaitMs: queue.maxWaitMs } });
   }
 
   private admitted(decision: Decision): Decision {

@@ -49,7 +49,7 @@ class Line {
  * every process.
  *
  * A take first tries the store directly when its key has no waiters here. When that fails, it joins
- * a batch: for at most {@link BATCH_WINDOW_MS} this process gathers the key's takes, then reserves
+ * a batch: for at most the batch window ({@link BATCH_WINDOW_MS} unless `queue.batchWindow` says otherwise) this process gathers the key's takes, then reserves
  * tokens for all of them in one atomic write. The shared bucket goes into debt by their cost, so
  * each waiter's turn is fixed at once (when the refill has paid for everyone ahead of it, in any
  * process) and it then waits locally, with no further ZooKeeper traffic and no watches. Takes that
@@ -162,7 +162,7 @@ export class ReservationQueue implements TakeQueue {
   /** Starts the batch window, unless a batch or a direct try (whose take goes first) is under way. */
   private scheduleFlush(line: Line): void {
     if (line.pending.length === 0 || line.batchTimer !== undefined || line.flushing || line.direct > 0) return;
-    line.batchTimer = setTimeout(() => void this.flush(line), BATCH_WINDOW_MS);
+    line.batchTimer = setTimeout(() => void this.flush(line), this.limits.batchWindowMs ?? BATCH_WINDOW_MS);
   }
 
   /** Reserves tokens for the pending waiters of a line, in one store call. */

@@ -29,6 +29,8 @@ export interface QueueObserver {
 export interface QueueLimits {
   readonly maxSize: number;
   readonly maxWaitMs: number;
+  /** The cluster queue's batching window (ms); its default when absent. */
+  readonly batchWindowMs?: number;
 }
 
 /** What a queue holds now, for operators (`flowgate status`, metrics). */

@@ -36,6 +36,31 @@ beforeEach(() => jest.useFakeTimers({ now: 5_000_000 }));
 afterEach(() => jest.useRealTimers());
 
 describe('reservation queue', () => {
+  test.each([
+    [undefined, 'the default 5 ms'],
+    ['50ms', '50 ms'],
+  ])('queue.batchWindow %p: takes arriving 10 ms apart share one reservation per window (%s)', async (batchWindow, _label) => {
+    const store = reservingStore();
+    let reserves = 0;
+    const reserve = store.reserve!.bind(store);
+    store.reserve = (p, k, asks, maxSize) => {
+      reserves++;
+      return reserve(p, k, asks, maxSize);
+    };
+    const queue = batchWindow === undefined ? { maxSize: 100, maxWait: '30s' } : { maxSize: 100, maxWait: '30s', batchWindow };
+    const limiter = createLimiter({ rate: 1, burst: 1, queue, clock, store });
+    await limiter.take('k');
+    const takes = [];
+    for (let i = 0; i < 20; i++) {
+      takes.push(limiter.take('k'));
+      await jest.advanceTimersByTimeAsync(10);
+    }
+    await jest.advanceTimersByTimeAsync(100);
+    expect(reserves).toBe(batchWindow === undefined ? 20 : 4);
+    await limiter.close();
+    await Promise.all(takes);
+  });
+
   test('waiters reserve in one batch and are served in arrival order at their turn', async () => {
     const limiter = createLimiter({ rate: 10, burst: 1, queue: { maxSize: 10, maxWait: '5s' }, clock, store: reservingStore() });
     const done: string[] = [];
