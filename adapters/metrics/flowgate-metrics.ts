@@ -1,0 +1,122 @@
+// flowgateMetrics(): Prometheus metrics of flowgate limiters and ZooKeeper stores, registered with prom-client.
+
+import { FlowgateError } from '../../src/errors.js';
+import type { ZooKeeperStore } from '../../src/stores/zookeeper/zookeeper-store.js';
+import { LimiterMetrics } from './limiter-metrics.js';
+import { isLimiterCatalog, limiterOf, watchCatalog, type CatalogWatch, type LimiterCatalog, type MetricsSource } from './limiter-sources.js';
+import { registerMetricSet, unregisterMetricSet, type MetricSet } from './metric-set.js';
+import { resolveMetricsOptions, type FlowgateMetricsOptions, type MetricsRegistry, type ResolvedMetricsOptions } from './metrics-options.js';
+import { StoreMetrics } from './store-metrics.js';
+
+/**
+ * Prometheus metrics of flowgate, in a prom-client registry. Create one with {@link flowgateMetrics},
+ * then `observe` limiters and `observeStore` ZooKeeper stores. The figures are read when the
+ * registry is scraped; on the request path a watched limiter costs one event and one addition.
+ *
+ * Metrics (with the default prefix `flowgate_`): `decisions_total{limiter,result,reason}`,
+ * `queue_depth{limiter}`, `queue_wait_seconds{limiter,result}`, and from stores
+ * `zookeeper_operations_total{op}`, `zookeeper_errors_total{type}`, `tokens_leased_total{limiter}`,
+ * `degraded`, `cluster_members`, `bucket_writes_total`, `bucket_conflicts_total`.
+ */
+export class FlowgateMetrics {
+  /** The registry the metrics are registered in: serve `await registry.metrics()` as `registry.contentType`. */
+  readonly registry: MetricsRegistry;
+  private readonly options: ResolvedMetricsOptions;
+  private readonly metrics: MetricSet;
+  private readonly limiters: LimiterMetrics;
+  private readonly stores: StoreMetrics;
+  private readonly catalogs = new Map<LimiterCatalog, CatalogWatch>();
+  private closed = false;
+
+  /** Use {@link flowgateMetrics}, which documents the options. */
+  constructor(options: FlowgateMetricsOptions = {}) {
+    this.options = resolveMetricsOptions(options);
+    this.registry = this.options.registry;
+    this.metrics = registerMetricSet(this.options, {
+      decisions: () => this.limiters.collectDecisions(),
+      queueDepth: () => this.limiters.collectQueueDepth(),
+      stores: () => this.stores.collect(),
+    });
+    this.limiters = new LimiterMetrics(this.metrics);
+    this.stores = new StoreMetrics(this.metrics);
+  }
+
+  /**
+   * Counts the decisions, queue depth and waits of a limiter: a `Limiter`, anything with a
+   * `.limiter` (the `flowgate/express` or `flowgate/koa` middleware), or the NestJS
+   * `FlowgateLimiters` service (`app.get(FlowgateLimiters)`: its default limit, and every
+   * `@RateLimit` limit from the first request that uses it; observe it before the app serves).
+   * The `limiter` label is the limiter's `name`: limiters of one name share their series.
+   * Observing a limiter twice changes nothing. Throws `FlowgateArgumentError` for anything else.
+   */
+  observe(source: MetricsSource): this {
+    this.assertOpen();
+    if (isLimiterCatalog(source)) {
+      if (!this.catalogs.has(source)) this.catalogs.set(source, watchCatalog(source, (limiter) => this.limiters.add(limiter)));
+    } else {
+      this.limiters.add(limiterOf(source));
+    }
+    return this;
+  }
+
+  /**
+   * Reports a ZooKeeper store: members, degraded state (from its `degraded` and `recovered`
+   * events, so observe it when you create it), bucket writes and lost races, and, when its
+   * `stats()` has them, ZooKeeper operations, errors and tokens leased. Several stores add up.
+   */
+  observeStore(store: ZooKeeperStore): this {
+    this.assertOpen();
+    this.stores.add(store);
+    return this;
+  }
+
+  /**
+   * Stops watching a limiter, middleware, NestJS service or store given to `observe` or
+   * `observeStore` (its listeners are removed; its series keep their values). Nothing happens
+   * for one that is not watched.
+   */
+  unobserve(source: MetricsSource | ZooKeeperStore): this {
+    if (this.stores.has(source)) {
+      this.stores.remove(source);
+    } else if (isLimiterCatalog(source)) {
+      const watch = this.catalogs.get(source);
+      this.catalogs.delete(source);
+      watch?.stop();
+      for (const limiter of watch?.limiters ?? []) this.limiters.remove(limiter);
+    } else if (!this.closed) {
+      this.limiters.remove(limiterOf(source));
+    }
+    return this;
+  }
+
+  /** Removes every listener and unregisters the metrics from the registry. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const watch of this.catalogs.values()) watch.stop();
+    this.catalogs.clear();
+    this.limiters.removeAll();
+    this.stores.removeAll();
+    unregisterMetricSet(this.metrics, this.options);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FlowgateError('ERR_FLOWGATE_CLOSED', 'flowgate: these metrics are closed; create new ones with flowgateMetrics()');
+  }
+}
+
+/**
+ * Registers flowgate's Prometheus metrics in a prom-client registry (prom-client's global
+ * `register` by default). Bad options throw `FlowgateConfigError`, and so does a registry that
+ * already holds metrics of the same names (one instance per registry and prefix).
+ *
+ * @example
+ * import { flowgateMetrics } from 'flowgate/metrics';
+ * const limit = rateLimit({ rate: 100, interval: '1m', queue: true });
+ * const metrics = flowgateMetrics().observe(limit);
+ * app.use(limit);
+ * app.get('/metrics', async (req, res) => res.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+ */
+export function flowgateMetrics(options: FlowgateMetricsOptions = {}): FlowgateMetrics {
+  return new FlowgateMetrics(options);
+}
