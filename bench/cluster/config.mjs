@@ -77,6 +77,8 @@ export function clusterConfig() {
       /** Scenario (c): requests sent one every `spacingMs`, to app i % 3. */
       orderRequests: number('BENCH_CLUSTER_ORDER_REQUESTS', 600, { integer: true }),
       spacingMs: number('BENCH_CLUSTER_ORDER_SPACING_MS', 12),
+      /** Scenario (c) again with this `queue.batchWindow` (ms): the writes-versus-order trade. */
+      wideBatchWindowMs: number('BENCH_CLUSTER_WIDE_BATCH_WINDOW_MS', 200),
     },
     zookeeper: {
       cluster: process.env.BENCH_CLUSTER_ZK_NAME ?? 'flowgate-bench-cluster',

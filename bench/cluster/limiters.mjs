@@ -56,7 +56,7 @@ async function flowgate(config) {
     burst: config.burst,
     name: config.name,
     store,
-    ...(config.queue && { queue: { maxSize: config.queue.maxSize, maxWait: config.queue.maxWaitMs } }),
+    ...(config.queue && { queue: { maxSize: config.queue.maxSize, maxWait: config.queue.maxWaitMs, ...(config.queue.batchWindowMs !== undefined && { batchWindow: config.queue.batchWindowMs }) } }),
   });
   if (config.queue) for (const event of Object.keys(events)) middleware.limiter.on(event, () => events[event]++);
   return {

@@ -8,7 +8,7 @@ import { arrivalVsSend, inversions } from './order.mjs';
  * served }`: statuses, requests that waited (waitedMs > 0: they went through the overflow queue),
  * ZooKeeper writes, and the served answers.
  */
-async function runScenario(name, ctx, send) {
+async function runScenario(name, ctx, send, batchWindowMs) {
   const o = ctx.config.overflow;
   const apps = await startApps(ctx.config.apps, {
     variant: 'flowgate',
@@ -18,7 +18,7 @@ async function runScenario(name, ctx, send) {
     rate: o.rate,
     intervalMs: 1000,
     burst: o.burst,
-    queue: { maxSize: o.maxSize, maxWaitMs: o.maxWaitMs },
+    queue: { maxSize: o.maxSize, maxWaitMs: o.maxWaitMs, ...(batchWindowMs !== undefined && { batchWindowMs }) },
     order: true,
   }, ctx.env);
   const offer = new Offer(apps.ports);
@@ -72,17 +72,21 @@ async function measureBurst(ctx) {
   return run;
 }
 
-/** 7c: `orderRequests` spaced `spacingMs` apart, id i to app i mod 3; inversions of arrival vs admission order. */
-async function measureOrder(ctx) {
+/**
+ * 7c: `orderRequests` spaced `spacingMs` apart, id i to app i mod 3; inversions of arrival vs admission order.
+ * `batchWindowMs`: the apps' `queue.batchWindow` (default: the library's 5 ms).
+ */
+async function measureOrder(ctx, batchWindowMs) {
   const o = ctx.config.overflow;
-  const { summary: run, served } = await runScenario('overflow-order', ctx, (offer) => offer.schedule(o.orderRequests, o.spacingMs, o.maxWaitMs + 15_000));
+  const name = batchWindowMs === undefined ? 'overflow-order' : `overflow-order-${batchWindowMs}ms`;
+  const { summary: run, served } = await runScenario(name, ctx, (offer) => offer.schedule(o.orderRequests, o.spacingMs, o.maxWaitMs + 15_000), batchWindowMs);
   const items = served.map((a) => ({ id: a.id, pid: a.body.pid, arrivedAt: a.body.arrivedAt, admittedAt: a.body.admittedAt, waited: a.body.waitedMs > 0 }));
   const all = inversions(items);
   const amongWaited = inversions(items.filter((i) => i.waited));
-  const result = { ...run, spacingMs: o.spacingMs, inversions: { all, amongWaited }, transportReorderedPairs: arrivalVsSend(items) };
+  const result = { ...run, spacingMs: o.spacingMs, batchWindowMs: batchWindowMs ?? 5, inversions: { all, amongWaited }, transportReorderedPairs: arrivalVsSend(items) };
   const line = (r) => `${r.inversions} of ${r.pairs} pairs (${r.involved} requests; max overtake ${r.maxOvertakeMs} ms, max arrival gap ${r.maxArrivalGapMs} ms)`;
   ctx.log(
-    `  overflow order: ${run.requests} requests every ${o.spacingMs} ms -> statuses ${JSON.stringify(run.statuses)} in ${run.seconds.toFixed(1)} s; waited ${run.waited}; ` +
+    `  overflow order (batch window ${batchWindowMs ?? 5} ms): ${run.requests} requests every ${o.spacingMs} ms -> statuses ${JSON.stringify(run.statuses)} in ${run.seconds.toFixed(1)} s; waited ${run.waited}; ` +
       `zk writes ${run.writes} (${run.conflicts} conflicts) = ${run.writesPerWaited.toFixed(4)} per waiting request; ${reserveLine(run.reserve)}\n` +
       `    inversions, all served: ${line(all)}\n    inversions among waiters: ${line(amongWaited)}; arrival order differed from send order in ${result.transportReorderedPairs} pairs`,
   );
@@ -95,5 +99,7 @@ export async function measureOverflowQueue(ctx) {
   ctx.log(`overflow queue: 3 apps, rate ${o.rate}/s, burst ${o.burst}, maxWait ${o.maxWaitMs / 1000} s, maxSize ${o.maxSize}; burst of ${o.burstRequests}; ${o.orderRequests} requests every ${o.spacingMs} ms`);
   const burst = await measureBurst(ctx);
   const order = await measureOrder(ctx);
-  return { burst, order };
+  // The same spaced arrivals with a wider batching window: fewer writes, order kept only within the window.
+  const wideOrder = await measureOrder(ctx, o.wideBatchWindowMs);
+  return { burst, order, wideOrder };
 }

@@ -86,7 +86,11 @@ export function overflowTable(overflow) {
   ];
   return markdownTable(
     ['scenario (3 processes, 50/s, burst 5, maxWait 15 s)', 'requests', 'statuses', 'waited', 'max wait', 'reserve calls (mean batch)', 'reserve call p50 / p99', 'ZK writes', 'lost CAS races', 'writes / waited'],
-    [row('burst: all at once, app i mod 3', overflow.burst), row(`spaced ${overflow.order.spacingMs} ms, app i mod 3`, overflow.order)],
+    [
+      row('burst: all at once, app i mod 3', overflow.burst),
+      row(`spaced ${overflow.order.spacingMs} ms, app i mod 3`, overflow.order),
+      ...(overflow.wideOrder ? [row(`spaced ${overflow.wideOrder.spacingMs} ms, queue.batchWindow ${overflow.wideOrder.batchWindowMs} ms`, overflow.wideOrder)] : []),
+    ],
     ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
@@ -95,7 +99,11 @@ export function orderTable(order) {
   const row = (label, r) => [label, int(r.requests), int(r.pairs), int(r.inversions), int(r.involved), `${int(r.maxOvertakeMs)} ms`, `${int(r.maxArrivalGapMs)} ms`];
   return markdownTable(
     ['requests (arrival and admission: Date.now() in the apps)', 'requests', 'ordered pairs', 'inversions', 'requests involved', 'max overtake', 'max arrival gap of an inverted pair'],
-    [row('all served', order.inversions.all), row('only those that waited (waitedMs > 0)', order.inversions.amongWaited)],
+    [
+      row(`all served (batch window ${order.batchWindowMs ?? 5} ms)`, order.inversions.all),
+      row(`only those that waited (batch window ${order.batchWindowMs ?? 5} ms)`, order.inversions.amongWaited),
+      ...(order.wide ? [row(`all served (batch window ${order.wide.batchWindowMs} ms)`, order.wide.inversions.all), row(`only those that waited (batch window ${order.wide.batchWindowMs} ms)`, order.wide.inversions.amongWaited)] : []),
+    ],
     ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
