@@ -99,10 +99,34 @@ export function checkGoals(summaries, group = EXPRESS_GOALS) {
       passed: flowgate.requestsPerSecond.median > rival.requestsPerSecond.median,
       detail: `${(flowgate.requestsPerSecond.median / rival.requestsPerSecond.median).toFixed(3)} × ${rival.label}`,
     },
+    ...costGoals(summaries, group),
     {
       goal: 'no errors or non-2xx answers (sanity)',
       passed: failures.length === 0,
       detail: failures.length === 0 ? 'none' : failures.map((s) => `${s.name}: ${s.errors} errors, ${s.non2xx} non-2xx`).join('; '),
     },
   ];
+}
+
+/**
+ * The goal lines of the group's variants that carry `costOf` (variants.mjs): the variant's
+ * requests/s over its reference's, taken round by round (each against the reference of its own
+ * round, which damps drift on a shared machine), then the median; at least `atLeast` passes.
+ */
+function costGoals(summaries, group) {
+  return (group.variants ?? []).flatMap((v) => {
+    const variant = summaries.find((s) => s.name === v.name);
+    const reference = summaries.find((s) => s.name === v.costOf?.variant);
+    if (v.costOf === undefined || variant === undefined || reference === undefined) return [];
+    const ratios = variant.requestsPerSecond.perRound.map((rps, i) => rps / reference.requestsPerSecond.perRound[i]);
+    const ratio = median(ratios);
+    const cpu = variant.serverCpuMicrosPerRequest - reference.serverCpuMicrosPerRequest;
+    return [
+      {
+        goal: `${v.costOf.goal}: ${variant.label} >= ${v.costOf.atLeast} × ${reference.label} requests/s, paired by round`,
+        passed: ratio >= v.costOf.atLeast,
+        detail: `${ratio.toFixed(3)} × ${reference.label}; rounds ${ratios.map((r) => r.toFixed(3)).join(', ')}; server CPU ${cpu >= 0 ? '+' : ''}${cpu.toFixed(1)} µs/req`,
+      },
+    ];
+  });
 }

@@ -5,7 +5,8 @@
  * group's `baseline` (the bare framework). `name` picks the group in BENCH_GROUPS and names its
  * results file; in a variant, `name` identifies it in results, `server` is its script under
  * bench/servers/, `needs: 'redis'` marks one that runs against the run's redis-server, `floor: true` a
- * reference variant measured only with BENCH_FLOORS=1 (the framework's extension point alone). `flowgate` and
+ * reference variant measured only with BENCH_FLOORS=1 (the framework's extension point alone), `costOf` a goal line
+ * (`variant` paired round by round: this one >= `atLeast` × that one). `flowgate` and
  * `competitor` name the variants of the goals; `baselineName` words the goal lines; `issueQuote` is a ratio the issue
  * quoted, printed beside this run's ratio of `issueQuote.variant`.
  */
@@ -24,6 +25,7 @@ export const GROUPS = [
       { name: 'flowgate-queue', label: 'flowgate + queue', server: 'flowgate-queue.mjs' },
       { name: 'floor-noop', label: 'reference: pass-through middleware', server: 'floor-noop.mjs', floor: true },
       { name: 'floor-headers', label: 'reference: middleware setting 2 headers', server: 'floor-headers.mjs', floor: true },
+      { name: 'flowgate-metrics', label: 'flowgate + metrics', server: 'flowgate-metrics.mjs', costOf: { variant: 'flowgate', goal: 'metrics cost <= 2%', atLeast: 0.98 } },
     ],
   },
   {
