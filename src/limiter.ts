@@ -22,6 +22,12 @@ export interface TakeOptions {
   cost?: number;
   /** Aborting it (for example when the client disconnects) removes the take from the queue. */
   signal?: AbortSignal;
+  /**
+   * In the overflow queue, takes of a higher priority are served first, FIFO within a priority.
+   * A finite number; default 0. Waiting raises a take's rank by one level per second, so lower
+   * priorities are never starved for ever (see the README's "Priorities").
+   */
+  priority?: number;
 }
 
 /** What {@link Limiter.peek} reports about a key, without taking anything. */
@@ -138,6 +144,9 @@ export class Limiter extends EventEmitter {
     if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
       throw new FlowgateArgumentError('cost', cost, 'must be a finite number >= 0');
     }
+    if (options.priority !== undefined && (typeof options.priority !== 'number' || !Number.isFinite(options.priority))) {
+      throw new FlowgateArgumentError('priority', options.priority, 'must be a finite number');
+    }
     const policy = this.current;
     if (this.closed) return this.rejected(rejectedDecision(policy, key, cost, 0, 'closed', 0, 0));
     if (cost > policy.burst) {
@@ -152,7 +161,7 @@ export class Limiter extends EventEmitter {
       if (result.taken) return this.admitted(this.dryRun ? shadowDecision(policy, key, cost, result.tokens, undefined) : admittedDecision(policy, key, cost, result.tokens, 0));
       return this.overLimit(policy, key, cost, result);
     }
-    return this.fromQueue(policy, key, cost, await queue.take(key, cost, options.signal));
+    return this.fromQueue(policy, key, cost, await queue.take(key, cost, options.signal, options.priority));
   }
 
   /**

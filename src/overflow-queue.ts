@@ -4,11 +4,13 @@ import type { Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
 import type { Store } from './store.js';
 import type { QueueLimits, QueueStats, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
+import { rankOf } from './priority.js';
 import { msUntilFits } from './token-bucket.js';
 
 interface Waiter {
   readonly cost: number;
   readonly arrivedAt: number;
+  readonly priority: number;
   readonly deadline: number;
   /** Told to wait (counted against maxSize); false while its first attempt is undecided. */
   waiting: boolean;
@@ -35,6 +37,8 @@ class KeyLine {
   /** Tokens last reported by the store, and the clock reading then. */
   tokens = 0;
   tokensAt = Number.NEGATIVE_INFINITY;
+  /** Set once a take with a priority other than 0 joined: only then is the insertion point searched. */
+  prioritized = false;
 
   constructor(readonly key: string) {}
 
@@ -46,8 +50,9 @@ class KeyLine {
 /**
  * Per-key FIFO lines of takes waiting for tokens.
  *
- * Arrival order is strict per key: a take joins the line whenever the line is not empty, so a later
- * take (even a cheaper one) never overtakes an earlier one. Only the head of a line ever asks the
+ * Arrival order is strict per key and priority: a take joins the line whenever the line is not
+ * empty, so a later take (even a cheaper one) never overtakes an earlier one of the same or a higher
+ * rank (priority plus seconds waited, see priority.ts); the head, served next, keeps its place. Only the head of a line ever asks the
  * store for tokens, and a sleeping line has exactly one timer, set for when the head's tokens are
  * due. Every time the store says "not yet", the whole line is re-checked against the refill rate:
  * a waiter that can no longer be served before its deadline is rejected at once, with the time at
@@ -65,7 +70,7 @@ export class OverflowQueue implements TakeQueue {
   ) {}
 
   /** Takes `cost` tokens for `key`, waiting in line when they are not there yet. */
-  take(key: string, cost: number, signal?: AbortSignal): Promise<QueueOutcome> {
+  take(key: string, cost: number, signal?: AbortSignal, priority = 0): Promise<QueueOutcome> {
     let line = this.lines.get(key);
     if (line === undefined) {
       line = new KeyLine(key);
@@ -79,13 +84,20 @@ export class OverflowQueue implements TakeQueue {
     if (line.taking && line.waiters.length > this.limits.maxSize) {
       return Promise.resolve(this.refusal(line, cost, now, 'queue-full'));
     }
+    if (priority !== 0) line.prioritized = true;
+    // Behind every waiter of the same or a higher rank; the head (served next) keeps its place.
+    const index = line.prioritized ? insertionIndex(line.waiters, priority, now) : line.waiters.length;
+    let ahead = line.queuedCost;
+    for (let i = index; i < line.waiters.length; i++) ahead -= (line.waiters[i] as Waiter).cost;
+    let predicted: number | undefined;
     if (sleeping) {
-      const predicted = this.msUntilServable(line, line.queuedCost + cost, now);
+      predicted = this.msUntilServable(line, ahead + cost, now);
       if (predicted > this.limits.maxWaitMs) return Promise.resolve(this.refusal(line, cost, now, 'limited'));
     }
     return new Promise<QueueOutcome>((resolve, reject) => {
       const waiter: Waiter = {
         cost,
+        priority,
         arrivedAt: now,
         deadline: now + this.limits.maxWaitMs,
         waiting: false,
@@ -96,13 +108,13 @@ export class OverflowQueue implements TakeQueue {
         onAbort: undefined,
       };
       const currentLine = line as KeyLine;
-      currentLine.waiters.push(waiter);
+      currentLine.waiters.splice(index, 0, waiter);
       currentLine.queuedCost += cost;
       if (signal !== undefined) {
         waiter.onAbort = () => this.abort(currentLine, waiter);
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      if (sleeping) this.markWaiting(currentLine, waiter, currentLine.waiters.length - 1, now);
+      if (sleeping) this.markWaiting(currentLine, waiter, index, now, predicted);
       if (!currentLine.taking && currentLine.timer === undefined) void this.pump(currentLine);
     });
   }
@@ -291,4 +303,14 @@ export class OverflowQueue implements TakeQueue {
     line.queuedCost = 0;
     line.waitingCount = 0;
   }
+}
+
+/** Where a take of `priority` joins: after the head and after every waiter that ranks as high or higher now. */
+function insertionIndex(waiters: readonly Waiter[], priority: number, now: number): number {
+  const rank = rankOf(priority, now, now);
+  for (let i = 1; i < waiters.length; i++) {
+    const waiter = waiters[i] as Waiter;
+    if (rankOf(waiter.priority, waiter.arrivedAt, now) < rank) return i;
+  }
+  return waiters.length;
 }

@@ -2,6 +2,7 @@
 
 import type { Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
+import { rankOf, reassignSlots, type SlotHolder } from './priority.js';
 import type { ReservationOutcome } from './reservation.js';
 import type { Store } from './store.js';
 import type { QueueLimits, QueueObserver, QueueOutcome, QueueStats, TakeQueue } from './take-queue.js';
@@ -14,6 +15,7 @@ const MAX_BATCH = 256;
 interface Waiter {
   readonly cost: number;
   readonly arrivedAt: number;
+  readonly priority: number;
   readonly signal: AbortSignal | undefined;
   readonly settle: (outcome: QueueOutcome) => void;
   readonly fail: (error: unknown) => void;
@@ -36,6 +38,8 @@ class Line {
   tokens = 0;
   /** When a take of this key last had to queue (local clock). */
   queuedAt = Number.NEGATIVE_INFINITY;
+  /** Set once a take with a priority other than 0 joined: only then are turns re-ranked. */
+  prioritized = false;
 
   constructor(readonly key: string) {}
 
@@ -70,7 +74,7 @@ export class ReservationQueue implements TakeQueue {
   ) {}
 
   /** {@inheritDoc TakeQueue.take} */
-  async take(key: string, cost: number, signal?: AbortSignal): Promise<QueueOutcome> {
+  async take(key: string, cost: number, signal?: AbortSignal, priority = 0): Promise<QueueOutcome> {
     const arrivedAt = this.clock.now();
     this.pruneIdleLines(arrivedAt);
     const line = this.lineOf(key);
@@ -92,10 +96,10 @@ export class ReservationQueue implements TakeQueue {
         return { admitted: false, reason: 'unavailable', tokens: result.tokens, retryAfterMs: result.retryAfterMs ?? 0, waitedMs: 0 };
       }
       line.queuedAt = arrivedAt;
-      return this.join(line, cost, arrivedAt, signal, true);
+      return this.join(line, cost, arrivedAt, signal, true, priority);
     }
     line.queuedAt = arrivedAt;
-    return this.join(line, cost, arrivedAt, signal, false);
+    return this.join(line, cost, arrivedAt, signal, false, priority);
   }
 
   /** {@inheritDoc TakeQueue.idle} */
@@ -144,9 +148,10 @@ export class ReservationQueue implements TakeQueue {
     this.lines.clear();
   }
 
-  private join(line: Line, cost: number, arrivedAt: number, signal: AbortSignal | undefined, first: boolean): Promise<QueueOutcome> {
+  private join(line: Line, cost: number, arrivedAt: number, signal: AbortSignal | undefined, first: boolean, priority: number): Promise<QueueOutcome> {
+    if (priority !== 0) line.prioritized = true;
     return new Promise<QueueOutcome>((resolve, reject) => {
-      const waiter: Waiter = { cost, arrivedAt, signal, settle: resolve, fail: reject, onAbort: undefined, settled: false, reserved: undefined };
+      const waiter: Waiter = { cost, arrivedAt, priority, signal, settle: resolve, fail: reject, onAbort: undefined, settled: false, reserved: undefined };
       // A take whose direct try failed arrived before anything that joined meanwhile.
       if (first) line.pending.unshift(waiter);
       else line.pending.push(waiter);
@@ -172,6 +177,8 @@ export class ReservationQueue implements TakeQueue {
     if (batch.length === 0) return this.dropIfIdle(line);
     line.flushing = true;
     const sent = this.clock.now();
+    // Within a batch, higher ranks ask first (a stable sort keeps arrival order among equals).
+    if (line.prioritized) batch.sort((a, b) => rankOf(b.priority, b.arrivedAt, sent) - rankOf(a.priority, a.arrivedAt, sent));
     let result;
     try {
       const asks = batch.map((waiter) => ({ cost: waiter.cost, maxWaitMs: Math.max(0, this.limits.maxWaitMs - (sent - waiter.arrivedAt)) }));
@@ -186,6 +193,7 @@ export class ReservationQueue implements TakeQueue {
     line.tokens = result.tokens;
     const now = this.clock.now();
     batch.forEach((waiter, i) => this.place(line, waiter, result.outcomes[i] as ReservationOutcome, result.waiting, now));
+    if (line.prioritized) this.rerank(line, now);
     this.armDueTimer(line);
     this.afterFlush(line);
   }
@@ -203,6 +211,28 @@ export class ReservationQueue implements TakeQueue {
     waiter.reserved = { dueAt: now + outcome.waitMs, ticket: outcome.ticket };
     line.reserved.push(waiter);
     this.observer.enqueued(line.key, waiter.cost, line.reserved.length - 1, waiting, outcome.waitMs);
+  }
+
+  /**
+   * Higher-ranked waiters of this process take over the earlier turns (reserved tokens) of
+   * lower-ranked ones of the same cost, never pushing one past its maxWait deadline. Across
+   * processes turns are not exchanged: each process ranks its own waiters.
+   */
+  private rerank(line: Line, now: number): void {
+    const byCost = new Map<number, Array<SlotHolder<{ dueAt: number; ticket: unknown }> & { waiter: Waiter }>>();
+    for (const waiter of line.reserved) {
+      if (waiter.reserved === undefined) continue;
+      const group = byCost.get(waiter.cost) ?? [];
+      group.push({ waiter, priority: waiter.priority, arrivedAt: waiter.arrivedAt, deadline: waiter.arrivedAt + this.limits.maxWaitMs, slot: waiter.reserved });
+      byCost.set(waiter.cost, group);
+    }
+    let changed = false;
+    for (const group of byCost.values()) {
+      if (!reassignSlots(group, (slot) => slot.dueAt, now)) continue;
+      changed = true;
+      for (const holder of group) holder.waiter.reserved = holder.slot;
+    }
+    if (changed) line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
   }
 
   private afterFlush(line: Line): void {

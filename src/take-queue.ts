@@ -41,8 +41,11 @@ export interface QueueStats {
 
 /** A queue of takes waiting for tokens, per key. The limiter uses one when its `queue` option is set. */
 export interface TakeQueue {
-  /** Takes `cost` tokens for `key`, waiting in line when they are not there yet. */
-  take(key: string, cost: number, signal?: AbortSignal): Promise<QueueOutcome>;
+  /**
+   * Takes `cost` tokens for `key`, waiting in line when they are not there yet. Waiters of higher
+   * `priority` (default 0) go first, FIFO within a priority, with ageing (see priority.ts).
+   */
+  take(key: string, cost: number, signal?: AbortSignal, priority?: number): Promise<QueueOutcome>;
   /** Whether `key` has nothing waiting and nothing in flight here: a take may then go straight to the store. */
   idle(key: string): boolean;
   /** Number of takes of this process waiting for `key`. */
