@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   await app.listen(port, '127.0.0.1');
   console.log(
-    `flowgate NestJS example (${platform}) on http://127.0.0.1:${port}/ (5 req/s, burst 5, queue 10 x 2 s; POST /login 3/min; GET /health exempt; ${store ? `ZooKeeper at ${zk}` : 'embedded store'})`,
+    `flowgate NestJS example (${platform}) on http://127.0.0.1:${port}/ (5 req/s, burst 5, queue 10 x 2 s; POST /login 3/min; GET /health and GET /metrics exempt; ${store ? `ZooKeeper at ${zk}` : 'embedded store'})`,
   );
 }
 
