@@ -60,8 +60,9 @@ export function limiterOf(source: unknown): Limiter {
 export function watchCatalog(catalog: LimiterCatalog, found: (limiter: Limiter) => void): CatalogWatch {
   const limiters = new Set<Limiter>();
   let active = true;
-  const add = (limiter: Limiter): void => {
-    if (!active || limiters.has(limiter)) return;
+  const add = (limiter: unknown): void => {
+    // Only rate limiters have decisions to count (a limit may be a concurrency limit only).
+    if (!active || !isLimiter(limiter) || limiters.has(limiter)) return;
     limiters.add(limiter);
     found(limiter);
   };
