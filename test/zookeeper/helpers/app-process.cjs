@@ -3,7 +3,8 @@
 //   { store: ZooKeeperStoreOptions, limiter: { rate, interval, burst, strict?, name? } }
 // Routes: GET /hit (rate-limited; key from the x-key header), GET /stats (store figures, events and
 // unavailability episodes), GET /burst?key=&n= (n concurrent limiter.take(key), for strict mode),
-// GET /policy (the limiter's policy in force and its published version).
+// GET /policy (the limiter's policy in force and its published version), GET /take?key=&priority= (one
+// limiter.take with a priority, answered when decided: for the overflow-queue priority test).
 // Prints one JSON line {"ready":true,"port":..} on stdout once listening. Exits on SIGTERM or when
 // its stdin closes (so that it never outlives the test process).
 'use strict';
@@ -62,6 +63,15 @@ app.get('/stats', (req, res) => {
 app.get('/policy', (req, res) => {
   const { rate, intervalMs, burst } = limit.limiter.policy;
   res.json({ rate, intervalMs, burst, version: limit.limiter.policyVersion ?? null, queueing: limit.limiter.queueing });
+});
+app.get('/take', async (req, res, next) => {
+  try {
+    const arrivedAt = Date.now();
+    const decision = await limit.limiter.take(String(req.query.key), { priority: Number(req.query.priority ?? 0) });
+    res.json({ allowed: decision.allowed, reason: decision.reason ?? null, waitedMs: decision.waitedMs, arrivedAt, admittedAt: Date.now(), pid: process.pid });
+  } catch (error) {
+    next(error);
+  }
 });
 app.get('/burst', async (req, res, next) => {
   try {

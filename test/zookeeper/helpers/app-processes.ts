@@ -37,7 +37,7 @@ export async function ensureBuilt(): Promise<void> {
 /** The store and limiter options of one app (see app-process.cjs). */
 export interface AppConfig {
   store: Record<string, unknown> & { connect: string; root: string };
-  limiter: { rate: number; interval?: string | number; burst?: number; strict?: boolean; name?: string };
+  limiter: { rate: number; interval?: string | number; burst?: number; strict?: boolean; name?: string; queue?: { maxSize?: number; maxWait?: string | number } };
   /** Wall-clock skew of the process in ms (a `--require` preload patches Date). */
   skewMs?: number;
 }
