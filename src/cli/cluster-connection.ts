@@ -1,0 +1,125 @@
+// The CLI's connection to a flowgate root: the shared options (--zk, --root, --auth, --timeout) and one session per run.
+
+import { createHash } from 'node:crypto';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import zookeeper, { type ACL } from 'node-zookeeper-client';
+import { FlowgateConfigError } from '../errors.js';
+import { PolicyRegistry } from '../stores/zookeeper/policy-registry.js';
+import { resolveZooKeeperStoreOptions } from '../stores/zookeeper/zookeeper-store-options.js';
+import { ZooKeeperSession } from '../stores/zookeeper/zookeeper-session.js';
+import { ZnodePaths } from '../stores/zookeeper/znode-paths.js';
+import { CliError, ExitCode, toCliError } from './cli-errors.js';
+import { credential, duration } from './option-values.js';
+
+/** The connection options every command takes, after parsing. */
+export interface ConnectionOptions {
+  readonly zk: string;
+  readonly root: string;
+  readonly auth?: string;
+  /** Milliseconds: the longest wait to connect, and for each ZooKeeper call. */
+  readonly timeout: number;
+}
+
+/** Adds `--zk`, `--root`, `--auth` and `--timeout` to `command`. */
+export function addConnectionOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--zk <connect>', 'ZooKeeper connect string host:port[,host:port...][/chroot]').env('FLOWGATE_ZK').argParser(connectString).makeOptionMandatory())
+    .addOption(new Option('--root <path>', 'the znode under which flowgate keeps its data').default('/flowgate').argParser(rootPath))
+    .addOption(new Option('--auth <user:password>', 'digest credential of the apps, for a protected root').env('FLOWGATE_AUTH').argParser(credential))
+    .addOption(new Option('--timeout <duration>', 'longest wait to connect, and for each ZooKeeper call').default(5000, '5s').argParser(duration(100)));
+}
+
+function connectString(value: string): string {
+  return validated(() => resolveZooKeeperStoreOptions({ connect: value }).connect);
+}
+
+function rootPath(value: string): string {
+  return validated(() => resolveZooKeeperStoreOptions({ connect: '127.0.0.1:2181', root: value }).root);
+}
+
+function validated<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof FlowgateConfigError) throw new InvalidArgumentError(error.message.replace(/^.*?: invalid option \S+: /, ''));
+    throw error;
+  }
+}
+
+/**
+ * One ZooKeeper session on a flowgate root, as a reader and administrator: it registers no member
+ * and creates nothing but what a command asks for (with the `--auth` credential's ACL).
+ */
+export class ClusterConnection {
+  /** Paths of the root's znodes. */
+  readonly paths: ZnodePaths;
+  /** ACLs for znodes the CLI creates: writable by the `--auth` credential only, readable by all (as the store does). */
+  readonly acls: ACL[] | undefined;
+
+  private constructor(
+    readonly session: ZooKeeperSession,
+    readonly options: ConnectionOptions,
+  ) {
+    this.paths = new ZnodePaths(options.root);
+    this.acls = options.auth === undefined ? undefined : digestAcls(options.auth);
+  }
+
+  /** Connects; a {@link CliError} with exit code 3 when nobody answers within `options.timeout`. */
+  static async open(options: ConnectionOptions): Promise<ClusterConnection> {
+    const session = new ZooKeeperSession({ connect: options.zk, sessionTimeoutMs: 6000, callTimeoutMs: options.timeout, digest: options.auth });
+    session.start();
+    try {
+      await session.ready(options.timeout);
+    } catch {
+      void closeQuickly(session);
+      throw new CliError(ExitCode.UNAVAILABLE, `cannot connect to ZooKeeper at ${options.zk} within ${options.timeout} ms: is it running, and is the connect string right?`);
+    }
+    return new ClusterConnection(session, options);
+  }
+
+  /** The published policies of this root. */
+  policies(): PolicyRegistry {
+    return new PolicyRegistry(this.session, this.options.root, this.acls);
+  }
+
+  /** Throws a {@link CliError} with exit code 4 when the root does not exist. */
+  async requireRoot(): Promise<void> {
+    if ((await this.session.exists(this.options.root)) === null) {
+      throw new CliError(ExitCode.NOT_FOUND, `no flowgate data under ${this.options.root} at ${this.options.zk} (is --root right?)`);
+    }
+  }
+
+  /** Ends the session (waits at most half a second). */
+  close(): Promise<void> {
+    return closeQuickly(this.session);
+  }
+}
+
+/**
+ * Connects, checks that the root exists, runs `command`, and closes the session; any failure comes
+ * out as a {@link CliError} with the exit code for it.
+ */
+export async function withCluster<T>(options: ConnectionOptions, command: (cluster: ClusterConnection) => Promise<T>): Promise<T> {
+  const context = { connect: options.zk, root: options.root, withAuth: options.auth !== undefined };
+  let cluster: ClusterConnection | undefined;
+  try {
+    cluster = await ClusterConnection.open(options);
+    await cluster.requireRoot();
+    return await command(cluster);
+  } catch (error) {
+    throw toCliError(error, context);
+  } finally {
+    await cluster?.close();
+  }
+}
+
+function closeQuickly(session: ZooKeeperSession): Promise<void> {
+  return Promise.race([session.close(), new Promise<void>((resolve) => setTimeout(resolve, 500).unref())]);
+}
+
+/** The store's ACLs for a credential (see ZooKeeperStore): the digest holder may do everything, everyone else read. */
+function digestAcls(credential: string): ACL[] {
+  const user = credential.slice(0, credential.indexOf(':'));
+  const hash = createHash('sha1').update(credential).digest('base64');
+  return [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', `${user}:${hash}`)), new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id('world', 'anyone'))];
+}
