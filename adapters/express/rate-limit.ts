@@ -1,11 +1,13 @@
 // Express middleware: maps a request to (key, cost) and a decision to an HTTP answer; the core decides.
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
 import { watchDisconnect } from '../../src/http/client-disconnect.js';
-import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
-import { resolveHttpOptions, type HttpRateLimitOptions } from '../../src/http/http-options.js';
+import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
+import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
+import { releaseOnClose } from '../../src/http/release-on-close.js';
 import { requestSlot } from '../../src/http/request-slot.js';
 import type { Limiter } from '../../src/limiter.js';
 
@@ -25,8 +27,15 @@ export interface ExpressRateLimitOptions extends HttpRateLimitOptions<Request> {
   handler?: (req: Request, res: Response, next: NextFunction, decision: Decision) => unknown;
 }
 
-/** The middleware returned by {@link rateLimit}, with its limiter for events, `peek`, `reset` and `close`. */
-export type ExpressRateLimitMiddleware = RequestHandler & { readonly limiter: Limiter };
+/**
+ * The middleware returned by {@link rateLimit}, with its limiter for events, `peek`, `reset` and
+ * `close` (`undefined` when only `concurrency` is given), and its concurrency limit if any.
+ */
+export type ExpressRateLimitMiddleware<L extends Limiter | undefined = Limiter> = RequestHandler & {
+  readonly limiter: L;
+  /** The concurrency limit of the `concurrency` option: close it at shutdown to give shared permits back. */
+  readonly concurrencyLimiter: ConcurrencyLimiter | undefined;
+};
 
 /** `req.rateLimit`, through an accessor on the app's request prototype (see requestSlot). */
 const exposeDecision = requestSlot<Decision>('rateLimit');
@@ -40,25 +49,21 @@ function defaultKey(req: Request): string {
 
 /**
  * Creates Express middleware (Express 4 and 5) that rate-limits requests, queueing those over the
- * limit when the `queue` option is set. Every response carries the IETF `RateLimit` and
- * `RateLimit-Policy` headers; a rejection also carries `Retry-After`. Bad options throw here.
+ * limit when the `queue` option is set, and with `concurrency` limits the requests in flight per
+ * key (a permit is taken after the rate limit admits, and released when the response closes).
+ * Every response carries the IETF `RateLimit` and `RateLimit-Policy` headers; a rejection also
+ * carries `Retry-After`. Bad options throw here.
  *
  * @example
  * app.use(rateLimit({ rate: 100, interval: '1m', queue: { maxSize: 20, maxWait: '2s' } }));
+ * app.use('/export', rateLimit({ concurrency: 2, name: 'export' }));
  */
-export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware {
+export function rateLimit(options: ExpressRateLimitOptions & { concurrency: number | ConcurrencyLimiter; rate?: undefined; limiter?: undefined }): ExpressRateLimitMiddleware<undefined>;
+export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware;
+export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware<Limiter | undefined> {
   const config = resolveHttpOptions<Request>(options as ExpressRateLimitOptions & Record<string, unknown>, ['handler'], defaultKey);
   const handler = options.handler;
-  const { limiter } = config;
   const writeHeaders = headerWriter(config);
-
-  /** Answers a decided request: headers, `req.rateLimit`, then the next handler or the rejection. */
-  const answer = (req: Request, res: Response, next: NextFunction, decision: Decision): void => {
-    exposeDecision(req, decision);
-    if (!res.headersSent) writeHeaders(decision, res);
-    if (decision.allowed) return next();
-    reject(req, res, next, decision).catch(next);
-  };
 
   const reject = async (req: Request, res: Response, next: NextFunction, decision: Decision): Promise<void> => {
     res.status(rejectionStatus(decision, config));
@@ -68,6 +73,18 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
     }
     const body = await rejectionBody(decision, config, req);
     res.type(body.contentType).send(body.payload);
+  };
+
+  const { concurrency } = config;
+  if (concurrency !== undefined) return withConcurrency(config.limiter, concurrency, { config, writeHeaders, reject });
+  const limiter = config.limiter as Limiter;
+
+  /** Answers a decided request: headers, `req.rateLimit`, then the next handler or the rejection. */
+  const answer = (req: Request, res: Response, next: NextFunction, decision: Decision): void => {
+    exposeDecision(req, decision);
+    if (!res.headersSent) writeHeaders(decision, res);
+    if (decision.allowed) return next();
+    reject(req, res, next, decision).catch(next);
   };
 
   /** The general path: async skip, key and cost, and waiting in the queue. */
@@ -106,5 +123,83 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
     }
     decide(req, res, next, given).catch(next);
   };
-  return Object.assign(middleware as RequestHandler, { limiter });
+  return Object.assign(middleware as RequestHandler, { limiter, concurrencyLimiter: undefined });
+}
+
+/** What the concurrency middleware shares with {@link rateLimit}: the options, and how headers and rejections are written. */
+interface Answering {
+  readonly config: ResolvedHttpOptions<Request>;
+  readonly writeHeaders: HeaderWriter;
+  readonly reject: (req: Request, res: Response, next: NextFunction, decision: Decision) => Promise<void>;
+}
+
+/** The middleware with a concurrency limit: the rate limit first (if any), then a permit held until the response closes. */
+function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyLimiter, { config, writeHeaders, reject }: Answering): ExpressRateLimitMiddleware<Limiter | undefined> {
+  /** The rate limit decided: a rejection is answered as usual; an admission goes on to the permit. */
+  const rated = (req: Request, res: Response, next: NextFunction, key: string, cost: number, decision: Decision): void => {
+    if (!decision.allowed) {
+      exposeDecision(req, decision);
+      if (!res.headersSent) writeHeaders(decision, res);
+      reject(req, res, next, decision).catch(next);
+      return;
+    }
+    acquire(req, res, next, key, cost, decision);
+  };
+
+  const acquire = (req: Request, res: Response, next: NextFunction, key: string, cost: number, decision: Decision | undefined): void => {
+    const permits = concurrency.tryAcquireSync(key);
+    if (permits !== undefined) return permitted(req, res, next, key, cost, decision, permits);
+    concurrency
+      .acquire(key)
+      .then((later) => permitted(req, res, next, key, cost, decision, later))
+      .catch(next);
+  };
+
+  const permitted = (req: Request, res: Response, next: NextFunction, key: string, cost: number, decision: Decision | undefined, permits: PermitDecision): void => {
+    if (permits.allowed) releaseOnClose(res, permits.permit as Permit);
+    exposeDecision(req, permits.allowed && decision !== undefined ? decision : permits);
+    // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
+    if (!res.headersSent) writeHeaders(permits.allowed ? decision : undefined, res, permits);
+    if (permits.allowed) return next();
+    // The rate limit's tokens were not used: give them back before answering.
+    const refunded = limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
+    refunded.then(() => reject(req, res, next, permits)).catch(next);
+  };
+
+  const decideAll = async (req: Request, res: Response, next: NextFunction, given?: { key: unknown; cost: unknown }): Promise<void> => {
+    if (given === undefined && config.skip !== undefined && (await config.skip(req))) return next();
+    const { key, cost } = given === undefined ? await requestKeyAndCost(config, req) : { key: (await given.key) as string, cost: (await given.cost) as number };
+    if (limiter === undefined) return acquire(req, res, next, key, cost, undefined);
+    const disconnect = limiter.queueing ? watchDisconnect(res) : undefined;
+    let decision: Decision;
+    try {
+      decision = await limiter.take(key, { cost, signal: disconnect?.signal });
+    } finally {
+      disconnect?.stop();
+    }
+    if (disconnect?.signal.aborted) return;
+    rated(req, res, next, key, cost, decision);
+  };
+
+  const middleware = (req: Request, res: Response, next: NextFunction): void => {
+    if (config.skip !== undefined) {
+      decideAll(req, res, next).catch(next);
+      return;
+    }
+    let given;
+    try {
+      const key = config.key(req);
+      const cost = typeof config.cost === 'function' ? config.cost(req) : config.cost;
+      if (typeof key === 'string' && typeof cost === 'number') {
+        if (limiter === undefined) return acquire(req, res, next, key, cost, undefined);
+        const decision = limiter.tryTakeSync(key, cost);
+        if (decision !== undefined) return rated(req, res, next, key, cost, decision);
+      }
+      given = { key, cost };
+    } catch (error) {
+      return next(error);
+    }
+    decideAll(req, res, next, given).catch(next);
+  };
+  return Object.assign(middleware as RequestHandler, { limiter, concurrencyLimiter: concurrency });
 }

@@ -1,11 +1,13 @@
 // Koa middleware: maps a context to (key, cost) and a decision to an HTTP answer; the core decides.
 
 import type { Context, Middleware, Next } from 'koa';
+import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
 import { watchDisconnect } from '../../src/http/client-disconnect.js';
-import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost } from '../../src/http/http-answer.js';
-import { resolveHttpOptions, type HttpRateLimitOptions } from '../../src/http/http-options.js';
+import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
+import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
+import { releaseOnClose } from '../../src/http/release-on-close.js';
 import type { Limiter } from '../../src/limiter.js';
 
 declare module 'koa' {
@@ -21,8 +23,15 @@ export interface KoaRateLimitOptions extends HttpRateLimitOptions<Context> {
   handler?: (ctx: Context, next: Next, decision: Decision) => unknown;
 }
 
-/** The middleware returned by {@link rateLimit}, with its limiter for events, `peek`, `reset` and `close`. */
-export type KoaRateLimitMiddleware = Middleware & { readonly limiter: Limiter };
+/**
+ * The middleware returned by {@link rateLimit}, with its limiter for events, `peek`, `reset` and
+ * `close` (`undefined` when only `concurrency` is given), and its concurrency limit if any.
+ */
+export type KoaRateLimitMiddleware<L extends Limiter | undefined = Limiter> = Middleware & {
+  readonly limiter: L;
+  /** The concurrency limit of the `concurrency` option: close it at shutdown to give shared permits back. */
+  readonly concurrencyLimiter: ConcurrencyLimiter | undefined;
+};
 
 /** The default key: `ctx.ip` (which honours `app.proxy`), IPv6 grouped by /56. */
 function defaultKey(ctx: Context): string {
@@ -37,25 +46,21 @@ function defaultKey(ctx: Context): string {
 /**
  * Creates Koa middleware (Koa 2 and 3) that rate-limits requests, queueing those over the limit
  * when the `queue` option is set. The decision is in `ctx.state.rateLimit`; every response carries
- * the IETF `RateLimit` and `RateLimit-Policy` headers, a rejection also `Retry-After`. Errors of
- * the key, cost and skip functions go to Koa's error handling. Bad options throw here.
+ * the IETF `RateLimit` and `RateLimit-Policy` headers, a rejection also `Retry-After`. With
+ * `concurrency`, at most that many requests per key are in flight: a permit is taken after the rate
+ * limit admits, and released when the response closes. Errors of the key, cost and skip functions
+ * go to Koa's error handling. Bad options throw here.
  *
  * @example
  * app.use(rateLimit({ rate: 100, interval: '1m', queue: { maxSize: 20, maxWait: '2s' } }));
+ * router.get('/export', rateLimit({ concurrency: 2, name: 'export' }), exportAll);
  */
-export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware {
+export function rateLimit(options: KoaRateLimitOptions & { concurrency: number | ConcurrencyLimiter; rate?: undefined; limiter?: undefined }): KoaRateLimitMiddleware<undefined>;
+export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware;
+export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<Limiter | undefined> {
   const config = resolveHttpOptions<Context>(options as KoaRateLimitOptions & Record<string, unknown>, ['handler'], defaultKey);
   const handler = options.handler;
-  const { limiter } = config;
   const writeHeaders = headerWriter(config);
-
-  /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
-  const answer = (ctx: Context, next: Next, decision: Decision): unknown => {
-    ctx.state.rateLimit = decision;
-    if (!ctx.headerSent) writeHeaders(decision, ctx.res);
-    if (decision.allowed) return next();
-    return reject(ctx, next, decision);
-  };
 
   const reject = async (ctx: Context, next: Next, decision: Decision): Promise<unknown> => {
     ctx.status = rejectionStatus(decision, config);
@@ -64,6 +69,18 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
     ctx.type = body.contentType;
     ctx.body = body.payload;
     return undefined;
+  };
+
+  const { concurrency } = config;
+  if (concurrency !== undefined) return withConcurrency(config.limiter, concurrency, { config, writeHeaders, reject });
+  const limiter = config.limiter as Limiter;
+
+  /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
+  const answer = (ctx: Context, next: Next, decision: Decision): unknown => {
+    ctx.state.rateLimit = decision;
+    if (!ctx.headerSent) writeHeaders(decision, ctx.res);
+    if (decision.allowed) return next();
+    return reject(ctx, next, decision);
   };
 
   /** The general path: async skip, key and cost, and waiting in the queue. */
@@ -100,5 +117,76 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware 
     }
     return decide(ctx, next, given);
   };
-  return Object.assign(middleware as Middleware, { limiter });
+  return Object.assign(middleware as Middleware, { limiter, concurrencyLimiter: undefined });
+}
+
+/** What the concurrency middleware shares with {@link rateLimit}: the options, and how headers and rejections are written. */
+interface Answering {
+  readonly config: ResolvedHttpOptions<Context>;
+  readonly writeHeaders: HeaderWriter;
+  readonly reject: (ctx: Context, next: Next, decision: Decision) => Promise<unknown>;
+}
+
+/** The middleware with a concurrency limit: the rate limit first (if any), then a permit held until the response closes. */
+function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyLimiter, { config, writeHeaders, reject }: Answering): KoaRateLimitMiddleware<Limiter | undefined> {
+  /** The rate limit decided: a rejection is answered as usual; an admission goes on to the permit. */
+  const rated = (ctx: Context, next: Next, key: string, cost: number, decision: Decision): unknown => {
+    if (!decision.allowed) {
+      ctx.state.rateLimit = decision;
+      if (!ctx.headerSent) writeHeaders(decision, ctx.res);
+      return reject(ctx, next, decision);
+    }
+    return acquire(ctx, next, key, cost, decision);
+  };
+
+  const acquire = (ctx: Context, next: Next, key: string, cost: number, decision: Decision | undefined): unknown => {
+    const permits = concurrency.tryAcquireSync(key);
+    if (permits !== undefined) return permitted(ctx, next, key, cost, decision, permits);
+    return concurrency.acquire(key).then((later) => permitted(ctx, next, key, cost, decision, later));
+  };
+
+  const permitted = (ctx: Context, next: Next, key: string, cost: number, decision: Decision | undefined, permits: PermitDecision): unknown => {
+    if (permits.allowed) releaseOnClose(ctx.res, permits.permit as Permit);
+    ctx.state.rateLimit = permits.allowed && decision !== undefined ? decision : permits;
+    // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
+    if (!ctx.headerSent) writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
+    if (permits.allowed) return next();
+    // The rate limit's tokens were not used: give them back before answering.
+    const refunded = limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
+    return refunded.then(() => reject(ctx, next, permits));
+  };
+
+  const decideAll = async (ctx: Context, next: Next, given?: { key: unknown; cost: unknown }): Promise<unknown> => {
+    if (given === undefined && config.skip !== undefined && (await config.skip(ctx))) return next();
+    const { key, cost } = given === undefined ? await requestKeyAndCost(config, ctx) : { key: (await given.key) as string, cost: (await given.cost) as number };
+    if (limiter === undefined) return acquire(ctx, next, key, cost, undefined);
+    const disconnect = limiter.queueing ? watchDisconnect(ctx.res) : undefined;
+    let decision: Decision;
+    try {
+      decision = await limiter.take(key, { cost, signal: disconnect?.signal });
+    } finally {
+      disconnect?.stop();
+    }
+    if (disconnect?.signal.aborted) return undefined;
+    return rated(ctx, next, key, cost, decision);
+  };
+
+  const middleware = (ctx: Context, next: Next): Promise<unknown> => {
+    if (config.skip !== undefined) return decideAll(ctx, next);
+    let given;
+    try {
+      const key = config.key(ctx);
+      const cost = typeof config.cost === 'function' ? config.cost(ctx) : config.cost;
+      if (typeof key === 'string' && typeof cost === 'number') {
+        if (limiter === undefined) return Promise.resolve(acquire(ctx, next, key, cost, undefined));
+        const decision = limiter.tryTakeSync(key, cost);
+        if (decision !== undefined) return Promise.resolve(rated(ctx, next, key, cost, decision));
+      }
+      given = { key, cost };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return decideAll(ctx, next, given);
+  };
+  return Object.assign(middleware as Middleware, { limiter, concurrencyLimiter: concurrency });
 }

@@ -30,3 +30,16 @@ export function combinedHeaders<Req>(decisions: readonly RenderedDecision<Req>[]
   }
   return combined;
 }
+
+/**
+ * Two sets of headers in one: the draft's list fields (`RateLimit-Policy`, `RateLimit`) get the
+ * items of both, any other field (`Retry-After`) is taken from `more` when it has it.
+ */
+export function mergeHeaders(base: Readonly<Record<string, string>>, more: Readonly<Record<string, string>>): Record<string, string> {
+  const merged: Record<string, string> = { ...base };
+  for (const [name, value] of Object.entries(more)) {
+    const list = name === 'RateLimit-Policy' || name === 'RateLimit';
+    merged[name] = list && merged[name] !== undefined ? `${merged[name]}, ${value}` : value;
+  }
+  return merged;
+}

@@ -2,6 +2,7 @@
 
 import { setImmediate } from 'node:timers';
 import { Inject, Injectable, type BeforeApplicationShutdown, type ExecutionContext, type OnApplicationShutdown } from '@nestjs/common';
+import { ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
 import { FlowgateConfigError } from '../../src/errors.js';
 import { resolveHttpOptions, type MaybePromise } from '../../src/http/http-options.js';
 import type { Limiter } from '../../src/limiter.js';
@@ -10,11 +11,11 @@ import { DEFAULT_LIMIT_NAME, FLOWGATE_OPTIONS } from './flowgate.constants.js';
 import type { FlowgateModuleOptions } from './flowgate-options.interface.js';
 import type { DeclaredRateLimit } from './rate-limit.decorator.js';
 import { requestIpKey } from './request-ip-key.js';
-import type { LimitShape, RouteLimit } from './route-limit.interface.js';
+import type { LimitShape, RouteConcurrency, RouteLimit } from './route-limit.interface.js';
 
 const SHAPE_KEYS = ['rate', 'interval', 'burst', 'queue', 'strict'] as const;
 /** Module options that describe the default limit itself rather than every limit. */
-const DEFAULT_LIMIT_KEYS = ['rate', 'interval', 'burst', 'queue', 'name', 'limiter', 'policyName', 'strict'];
+const DEFAULT_LIMIT_KEYS = ['rate', 'interval', 'burst', 'queue', 'name', 'limiter', 'policyName', 'strict', 'concurrency'];
 
 /** `object` without its undefined entries, so that defaults apply to them. */
 function defined<T extends object>(object: T): Partial<T> {
@@ -36,36 +37,50 @@ function shapeOf(limit: LimitShape): LimitShape {
 export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicationShutdown {
   /** The module's default limit, applied to every guarded route; absent when the options define none. */
   readonly defaultLimit: RouteLimit | undefined;
+  /** The module's concurrency limit (`concurrency`), applied to every guarded route; absent without it. */
+  readonly defaultConcurrency: RouteConcurrency | undefined;
   /** The module's `skip` function, if any. */
   readonly skip: ((context: ExecutionContext) => MaybePromise<boolean>) | undefined;
   private readonly options: FlowgateModuleOptions;
   /** Declared limits by bucket namespace (`Class.handler:name`), with the class or handler that declared each. */
   private readonly declared = new Map<string, { readonly target: object; readonly limit: RouteLimit }>();
+  /** Declared concurrency limits by permit namespace, the same way. */
+  private readonly declaredConcurrency = new Map<string, { readonly target: object; readonly limit: RouteConcurrency }>();
   private readonly owned: Limiter[] = [];
+  private readonly ownedConcurrency: ConcurrencyLimiter[] = [];
   private closed = false;
 
   /** @param options - the module options; validated here */
   constructor(@Inject(FLOWGATE_OPTIONS) options: FlowgateModuleOptions) {
     this.options = options;
-    if (options.rate !== undefined || options.limiter !== undefined) {
+    if (options.rate !== undefined || options.limiter !== undefined || options.concurrency !== undefined) {
       const config = resolveHttpOptions<ExecutionContext>(options as FlowgateModuleOptions & Record<string, unknown>, [], requestIpKey);
-      const policy = config.limiter.policy;
-      const shape: LimitShape =
-        options.limiter === undefined
-          ? shapeOf(options)
-          : { rate: policy.rate, interval: policy.intervalMs, burst: policy.burst, queue: config.limiter.queueing || undefined, strict: policy.strict };
-      this.defaultLimit = { name: options.limiter?.name ?? options.name ?? DEFAULT_LIMIT_NAME, limiter: config.limiter, config, shape };
-      this.owned.push(config.limiter);
+      const name = options.limiter?.name ?? options.name ?? DEFAULT_LIMIT_NAME;
+      const { limiter, concurrency } = config;
+      if (limiter !== undefined) {
+        const policy = limiter.policy;
+        const shape: LimitShape =
+          options.limiter === undefined
+            ? shapeOf(options)
+            : { rate: policy.rate, interval: policy.intervalMs, burst: policy.burst, queue: limiter.queueing || undefined, strict: policy.strict };
+        this.defaultLimit = { name, limiter, config, shape };
+        this.owned.push(limiter);
+      } else {
+        this.defaultLimit = undefined;
+      }
+      this.defaultConcurrency = concurrency === undefined ? undefined : { name, concurrency, config };
+      if (concurrency !== undefined && !(options.concurrency instanceof ConcurrencyLimiter)) this.ownedConcurrency.push(concurrency);
       this.skip = config.skip;
     } else {
       const limitOnly = DEFAULT_LIMIT_KEYS.find((k) => k !== 'rate' && (options as Record<string, unknown>)[k] !== undefined);
       if (limitOnly !== undefined) {
-        throw new FlowgateConfigError(limitOnly, (options as Record<string, unknown>)[limitOnly], 'describes the default limit, which needs a rate (or a limiter)');
+        throw new FlowgateConfigError(limitOnly, (options as Record<string, unknown>)[limitOnly], 'describes the default limit, which needs a rate, a limiter or a concurrency');
       }
       // Validates the shared options now, with a stand-in limit that is closed at once.
       const config = resolveHttpOptions<ExecutionContext>({ ...(options as Record<string, unknown>), rate: 1 }, [], requestIpKey);
-      void config.limiter.close();
+      void config.limiter?.close();
       this.defaultLimit = undefined;
+      this.defaultConcurrency = undefined;
       this.skip = config.skip;
     }
   }
@@ -90,12 +105,46 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
     return limit;
   }
 
-  /** Closes every limiter: waiting requests are answered 503, later ones too. */
+  /**
+   * The concurrency limit `declared` on `target` (`label` naming it), over the `outer` concurrency
+   * limit of the same name if any: its own permits when it sets `concurrency`, else the outer
+   * limit's (with this limit's `key`). Created on first use, then the same object is returned.
+   * Throws {@link FlowgateConfigError} when another class or handler of the same label already uses
+   * its permit namespace.
+   */
+  concurrencyFor(target: object, label: string, declared: DeclaredRateLimit, outer: RouteConcurrency | undefined): RouteConcurrency {
+    const namespace = `${label}:${declared.name}`;
+    const known = this.declaredConcurrency.get(namespace);
+    if (known !== undefined) {
+      if (known.target === target) return known.limit;
+      throw new FlowgateConfigError('name', declared.name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
+    }
+    const key = declared.key ?? outer?.config.key ?? this.options.key;
+    let limit: RouteConcurrency;
+    if (declared.concurrency === undefined && outer !== undefined) {
+      limit = { name: declared.name, concurrency: outer.concurrency, config: { ...outer.config, ...defined({ key }) } };
+    } else {
+      const { statusCode, message, headers, store } = this.options;
+      const config = resolveHttpOptions<ExecutionContext>(
+        defined({ concurrency: declared.concurrency, name: namespace, store, key, statusCode, message, headers, policyName: declared.name }),
+        [],
+        requestIpKey,
+      );
+      limit = { name: declared.name, concurrency: config.concurrency as ConcurrencyLimiter, config };
+      this.ownedConcurrency.push(limit.concurrency);
+      if (this.closed) void limit.concurrency.close();
+    }
+    this.declaredConcurrency.set(namespace, { target, limit });
+    return limit;
+  }
+
+  /** Closes every limiter: waiting requests are answered 503, later ones too; concurrency limits give their idle shared permits back. */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const limiters = [...this.owned, ...[...this.declared.values()].map(({ limit }) => limit.limiter)];
     await Promise.all([...new Set(limiters)].map((limiter) => limiter.close()));
+    await Promise.all(this.ownedConcurrency.map((concurrency) => concurrency.close()));
     // Let the guards write their 503s before the server stops (it may cut open connections).
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -125,6 +174,6 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
       [],
       requestIpKey,
     );
-    return { name: declared.name, limiter: config.limiter, config, shape };
+    return { name: declared.name, limiter: config.limiter as Limiter, config, shape };
   }
 }

@@ -14,6 +14,7 @@ import type { QueueOptions } from '../../src/limiter-options.js';
  *   protects. Without them, only routes with `@RateLimit` are limited.
  * - `key`, `cost`, `statusCode`, `message` and `headers` also apply to every `@RateLimit` limit
  *   that does not set its own; `skip` applies to every guarded request.
+ * - `concurrency` limits the requests in flight per key, app-wide (beside the default limit, or alone).
  * - `store` (and `clock`) are shared by all limits, so a shared store limits the whole cluster.
  *
  * The module owns what it is given: at shutdown it closes its limiters, then the `store`.
@@ -47,11 +48,16 @@ export interface FlowgateModuleAsyncOptions extends Pick<ModuleMetadata, 'import
  * otherwise it is a limit of its own, with one bucket per key shared by every route under the class
  * or handler that declares it. Its buckets live in the module's store under the namespace
  * `Class:name` (class) or `Class.handler:name` (handler), the same in every process of the app.
+ *
+ * `concurrency` adds (or, on an inner limit, replaces) a concurrency limit of that name: at most
+ * that many requests in flight per key, for every route under the class or handler that declares
+ * it, each holding a permit until its response closes. A limit may have only `concurrency`; an inner
+ * limit without it keeps the outer limit's permits (with its own `key`).
  */
 export interface RateLimitOptions {
   /** The limit's name: the policy name in headers, and what `@SkipRateLimit(name)` skips. Default `'default'`. */
   name?: string;
-  /** Tokens added per `interval`. Required unless an outer limit of the same name gives it. */
+  /** Tokens added per `interval`. Required unless an outer limit of the same name gives it, or `concurrency` is given. */
   rate?: number;
   /** The refill interval. Default `'1s'` (or the outer limit's). */
   interval?: Duration;
@@ -65,4 +71,6 @@ export interface RateLimitOptions {
   cost?: number | ((context: ExecutionContext) => MaybePromise<number>);
   /** The bucket key of a request (sync or async). Default: the module's `key`, else the client IP. */
   key?: (context: ExecutionContext) => MaybePromise<string>;
+  /** At most this many requests in flight per key (an integer >= 1), shared with the module's store. */
+  concurrency?: number;
 }

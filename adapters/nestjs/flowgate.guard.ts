@@ -3,17 +3,19 @@
 import { ServerResponse } from 'node:http';
 import { Injectable, type CanActivate, type ExecutionContext, type Type } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import type { Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
 import { watchDisconnect, type ClientDisconnect } from '../../src/http/client-disconnect.js';
-import { decisionHeaders, headerWriter, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
+import { decisionHeaders, headerWriter, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
 import type { MaybePromise } from '../../src/http/http-options.js';
+import { releaseOnClose, type ClosingResponse } from '../../src/http/release-on-close.js';
 import { requestSlot } from '../../src/http/request-slot.js';
-import { combinedHeaders } from './decision-headers.js';
+import { combinedHeaders, mergeHeaders } from './decision-headers.js';
 import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA } from './flowgate.constants.js';
 import { FlowgateLimiters } from './flowgate-limiters.service.js';
 import { FlowgateRejectedException } from './flowgate-rejected.exception.js';
 import type { DeclaredRateLimit } from './rate-limit.decorator.js';
-import type { RouteLimit } from './route-limit.interface.js';
+import type { RouteConcurrency, RouteLimit } from './route-limit.interface.js';
 import type { SkippedLimits } from './skip-rate-limit.decorator.js';
 
 /** A limit that admitted the request, with what it took. */
@@ -22,6 +24,18 @@ interface Taken {
   readonly key: string;
   readonly cost: number;
   readonly decision: Decision;
+}
+
+/** A concurrency limit that admitted the request, with its permit. */
+interface Held {
+  readonly limit: RouteConcurrency;
+  readonly decision: PermitDecision;
+}
+
+/** What a route is limited by: its rate limits, then its concurrency limits, in order. */
+interface RoutePlan {
+  readonly limits: readonly RouteLimit[];
+  readonly concurrency: readonly RouteConcurrency[];
 }
 
 /** `request.rateLimit`: the decision with the fewest tokens left (or the rejecting one). */
@@ -61,7 +75,7 @@ function isSkipped(skip: SkippedLimits | undefined, name: string): boolean {
 @Injectable()
 export class FlowgateGuard implements CanActivate {
   /** The limits of each route, by class and handler: resolved once. */
-  private readonly routes = new WeakMap<object, WeakMap<object, readonly RouteLimit[]>>();
+  private readonly routes = new WeakMap<object, WeakMap<object, RoutePlan>>();
 
   /**
    * @param limiters - the app's limiters, from `FlowgateModule`
@@ -88,10 +102,12 @@ export class FlowgateGuard implements CanActivate {
   private activateNow(context: ExecutionContext): boolean | Promise<boolean> {
     const skip = this.shouldSkip(context);
     if (skip === true) return true;
-    if (skip !== false) return Promise.resolve(skip).then((skipped) => skipped || this.activate(context, this.limitsOf(context)));
-    const limits = this.limitsOf(context);
+    if (skip !== false) return Promise.resolve(skip).then((skipped) => skipped || this.activate(context, this.planOf(context)));
+    const plan = this.planOf(context);
+    const { limits } = plan;
+    if (plan.concurrency.length > 0) return this.activate(context, plan);
     if (limits.length === 0) return true;
-    if (limits.length > 1) return this.activate(context, limits);
+    if (limits.length > 1) return this.activate(context, plan);
     // The hot path: one limit, plain key and cost, a store that answers at once: no promise.
     const limit = limits[0] as RouteLimit;
     const first = { key: this.getKey(context, limit), cost: this.getCost(context, limit) };
@@ -103,13 +119,21 @@ export class FlowgateGuard implements CanActivate {
       }
       if (decision !== undefined) return this.onRejected(context, decision, limit);
     }
-    return this.activate(context, limits, first);
+    return this.activate(context, plan, first);
   }
 
-  /** The general path: waits for each limit's decision (and the queue), then sets the headers. */
-  private async activate(context: ExecutionContext, limits: readonly RouteLimit[], first?: { key: MaybePromise<string>; cost: MaybePromise<number> }): Promise<boolean> {
-    if (limits.length === 0) return true;
-    const taken = await this.takeAll(context, limits, first);
+  /** The general path: waits for each limit's decision (and the queue), then each concurrency limit's permit, then sets the headers. */
+  private async activate(context: ExecutionContext, plan: RoutePlan, first?: { key: MaybePromise<string>; cost: MaybePromise<number> }): Promise<boolean> {
+    const { limits } = plan;
+    // Permits are held until the response closes: HTTP only.
+    const concurrency = context.getType() === 'http' ? plan.concurrency : [];
+    if (limits.length === 0 && concurrency.length === 0) return true;
+    const taken = limits.length === 0 ? [] : await this.takeAll(context, limits, first);
+    if (concurrency.length > 0) {
+      const held = await this.acquireAll(context, concurrency, taken);
+      this.admitWithPermits(context, taken, held);
+      return true;
+    }
     if (taken.length === 1) {
       const only = taken[0] as Taken;
       this.admitOne(context, only.limit, only.decision);
@@ -146,8 +170,8 @@ export class FlowgateGuard implements CanActivate {
     return this.limiters.skip?.(context) ?? false;
   }
 
-  /** The bucket key of the request for `limit`. Default: the limit's `key`, else the module's, else the client IP. */
-  protected getKey(context: ExecutionContext, limit: RouteLimit): MaybePromise<string> {
+  /** The bucket (or permit) key of the request for `limit`. Default: the limit's `key`, else the module's, else the client IP. */
+  protected getKey(context: ExecutionContext, limit: RouteLimit | RouteConcurrency): MaybePromise<string> {
     return limit.config.key(context);
   }
 
@@ -161,9 +185,11 @@ export class FlowgateGuard implements CanActivate {
    * Answers a rejection by throwing. Default: sets the `RateLimit`, `RateLimit-Policy` and
    * `Retry-After` headers and throws {@link FlowgateRejectedException} with the status and body
    * (problem+json unless the `message` option says otherwise). Tokens of the route's other limits
-   * are already given back. Not called for a client that went away while it waited.
+   * are already given back, and permits of its concurrency limits released. `limit` is a
+   * {@link RouteConcurrency} when a concurrency limit rejected (reason `'concurrency'`). Not called
+   * for a client that went away while it waited.
    */
-  protected async onRejected(context: ExecutionContext, decision: Decision, limit: RouteLimit): Promise<never> {
+  protected async onRejected(context: ExecutionContext, decision: Decision, limit: RouteLimit | RouteConcurrency): Promise<never> {
     throw await this.rejection(context, decision, limit);
   }
 
@@ -201,16 +227,63 @@ export class FlowgateGuard implements CanActivate {
     await Promise.all(taken.map(({ limit, key, cost }) => limit.limiter.refund(key, cost)));
   }
 
-  private async rejection(context: ExecutionContext, decision: Decision, limit: RouteLimit): Promise<FlowgateRejectedException> {
+  /**
+   * Acquires a permit of every concurrency limit in turn, held until the response closes. When one
+   * refuses (or an error is thrown), the permits already acquired are released and the rate
+   * limits' tokens given back, and the refusal is answered through `onRejected`.
+   */
+  private async acquireAll(context: ExecutionContext, concurrency: readonly RouteConcurrency[], taken: readonly Taken[]): Promise<Held[]> {
+    const held: Held[] = [];
+    let rejected: { decision: Decision; limit: RouteConcurrency } | undefined;
+    try {
+      for (const limit of concurrency) {
+        const decision = await limit.concurrency.acquire(await this.getKey(context, limit));
+        if (!decision.allowed) {
+          rejected = { decision, limit };
+          break;
+        }
+        held.push({ limit, decision });
+      }
+    } catch (error) {
+      for (const { decision } of held) decision.permit?.release();
+      await this.refund(taken);
+      throw error;
+    }
+    if (rejected !== undefined) {
+      for (const { decision } of held) decision.permit?.release();
+      await this.refund(taken);
+      return this.onRejected(context, rejected.decision, rejected.limit);
+    }
+    const response = this.rawResponseOf(context);
+    for (const { decision } of held) {
+      if (response !== undefined) releaseOnClose(response, decision.permit as Permit);
+      else decision.permit?.release();
+    }
+    return held;
+  }
+
+  /** An admitted request under rate and concurrency limits: `request.rateLimit(s)` and the headers of all. */
+  private admitWithPermits(context: ExecutionContext, taken: readonly Taken[], held: readonly Held[]): void {
+    const request = context.switchToHttp().getRequest<object>();
+    const byName: Record<string, Decision> = Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision]));
+    for (const { limit, decision } of held) byName[limit.config.concurrencyPolicyName] = decision;
+    exposeDecisions(request, byName);
+    const tightest = taken.length === 0 ? undefined : taken.reduce((a, b) => (b.decision.remaining < a.decision.remaining ? b : a)).decision;
+    exposeDecision(request, tightest ?? (held[0] as Held).decision);
+    const rated = combinedHeaders(taken.map(({ limit, decision }) => ({ decision, config: limit.config })));
+    this.setHeaders(context, held.reduce((headers, { limit, decision }) => mergeHeaders(headers, permitHeaders(decision, limit.config)), rated));
+  }
+
+  private async rejection(context: ExecutionContext, decision: Decision, limit: RouteLimit | RouteConcurrency): Promise<FlowgateRejectedException> {
     if (context.getType() === 'http') exposeDecision(context.switchToHttp().getRequest<object>(), decision);
-    const headers = decisionHeaders(decision, limit.config);
+    const headers = 'concurrency' in limit ? permitHeaders(decision, limit.config) : decisionHeaders(decision, limit.config);
     this.setHeaders(context, headers);
     const body = await rejectionBody(decision, limit.config, context);
     return new FlowgateRejectedException(decision, rejectionStatus(decision, limit.config), body, headers);
   }
 
   /** The limits of the route: module, class, handler, merged by name (inner wins), minus the skipped ones. */
-  private limitsOf(context: ExecutionContext): readonly RouteLimit[] {
+  private planOf(context: ExecutionContext): RoutePlan {
     const classRef = context.getClass();
     const handler = context.getHandler();
     let byHandler = this.routes.get(classRef);
@@ -218,41 +291,81 @@ export class FlowgateGuard implements CanActivate {
       byHandler = new WeakMap();
       this.routes.set(classRef, byHandler);
     }
-    let limits = byHandler.get(handler);
-    if (limits === undefined) {
-      limits = this.resolveLimits(classRef, handler);
-      byHandler.set(handler, limits);
+    let plan = byHandler.get(handler);
+    if (plan === undefined) {
+      plan = this.resolvePlan(classRef, handler);
+      byHandler.set(handler, plan);
     }
-    return limits;
+    return plan;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-  private resolveLimits(classRef: Type<unknown>, handler: Function): readonly RouteLimit[] {
+  private resolvePlan(classRef: Type<unknown>, handler: Function): RoutePlan {
     // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
     const read = <T>(key: string, target: Function): T | undefined => this.reflector.get<T | undefined>(key, target);
     const classSkip = read<SkippedLimits>(SKIP_RATE_LIMIT_METADATA, classRef);
     const handlerSkip = read<SkippedLimits>(SKIP_RATE_LIMIT_METADATA, handler);
     const outer = new Map<string, RouteLimit>();
-    const { defaultLimit } = this.limiters;
+    const outerConcurrency = new Map<string, RouteConcurrency>();
+    const { defaultLimit, defaultConcurrency } = this.limiters;
     if (defaultLimit !== undefined) outer.set(defaultLimit.name, defaultLimit);
+    if (defaultConcurrency !== undefined) outerConcurrency.set(defaultConcurrency.name, defaultConcurrency);
     for (const declared of read<DeclaredRateLimit[]>(RATE_LIMIT_METADATA, classRef) ?? []) {
-      outer.set(declared.name, this.limiters.limitFor(classRef, classRef.name, declared, outer.get(declared.name)));
+      this.declare(classRef, classRef.name, declared, outer, outerConcurrency, outer, outerConcurrency);
     }
     const inner = new Map<string, RouteLimit>();
+    const innerConcurrency = new Map<string, RouteConcurrency>();
     for (const declared of read<DeclaredRateLimit[]>(RATE_LIMIT_METADATA, handler) ?? []) {
-      inner.set(declared.name, this.limiters.limitFor(handler, `${classRef.name}.${handler.name}`, declared, outer.get(declared.name)));
+      this.declare(handler, `${classRef.name}.${handler.name}`, declared, outer, outerConcurrency, inner, innerConcurrency);
     }
-    const limits = [...outer.values()].filter((limit) => !inner.has(limit.name) && !isSkipped(classSkip, limit.name));
-    return [...limits, ...inner.values()].filter((limit) => !isSkipped(handlerSkip, limit.name));
+    // A declared name replaces the outer limit of that name, both parts (a part it does not declare is inherited above).
+    const replaced = (name: string): boolean => inner.has(name) || innerConcurrency.has(name);
+    const kept = <L extends { readonly name: string }>(outerOnes: Map<string, L>, innerOnes: Map<string, L>): L[] =>
+      [...[...outerOnes.values()].filter((limit) => !replaced(limit.name) && !isSkipped(classSkip, limit.name)), ...innerOnes.values()].filter(
+        (limit) => !isSkipped(handlerSkip, limit.name),
+      );
+    const limits = kept(outer, inner);
+    // Beside a rate limit of the same header name, a concurrency limit is named `<name>-concurrency` in headers.
+    const rateNames = new Set(limits.map((limit) => limit.config.policyName));
+    const concurrency = kept(outerConcurrency, innerConcurrency).map((limit) => {
+      const headerName = limit.config.concurrencyPolicyName;
+      return rateNames.has(headerName) ? { ...limit, config: { ...limit.config, concurrencyPolicyName: `${headerName}-concurrency` } } : limit;
+    });
+    return { limits, concurrency };
   }
 
-  /** Fires when the client closes the connection (Express response, or Fastify's raw response). */
-  private disconnectOf(context: ExecutionContext): ClientDisconnect | undefined {
+  /** Resolves one declared limit (its rate part and its concurrency part) over the outer limits of its name, into `into`. */
+  private declare(
+    target: object,
+    label: string,
+    declared: DeclaredRateLimit,
+    outer: Map<string, RouteLimit>,
+    outerConcurrency: Map<string, RouteConcurrency>,
+    into: Map<string, RouteLimit>,
+    intoConcurrency: Map<string, RouteConcurrency>,
+  ): void {
+    const outerLimit = outer.get(declared.name);
+    const outerPermits = outerConcurrency.get(declared.name);
+    const concurrencyOnly = declared.concurrency !== undefined && declared.rate === undefined && outerLimit === undefined;
+    if (!concurrencyOnly) into.set(declared.name, this.limiters.limitFor(target, label, declared, outerLimit));
+    if (declared.concurrency !== undefined || outerPermits !== undefined) {
+      intoConcurrency.set(declared.name, this.limiters.concurrencyFor(target, label, declared, outerPermits));
+    }
+  }
+
+  /** The Node response of an HTTP context (Express's response, or Fastify's raw one), which emits `close`. */
+  private rawResponseOf(context: ExecutionContext): (ClosingResponse & NodeJS.EventEmitter) | undefined {
     if (context.getType() !== 'http') return undefined;
     const response = context.switchToHttp().getResponse<{ raw?: NodeJS.EventEmitter } & Partial<NodeJS.EventEmitter>>();
     const raw = response?.raw ?? response;
     if (typeof raw?.once !== 'function' || typeof raw.off !== 'function') return undefined;
-    return watchDisconnect(raw as NodeJS.EventEmitter);
+    return raw as ClosingResponse & NodeJS.EventEmitter;
+  }
+
+  /** Fires when the client closes the connection (Express response, or Fastify's raw response). */
+  private disconnectOf(context: ExecutionContext): ClientDisconnect | undefined {
+    const raw = this.rawResponseOf(context);
+    return raw === undefined ? undefined : watchDisconnect(raw);
   }
 
   /** Sets response headers through the platform's adapter; nothing outside HTTP. */

@@ -8,7 +8,7 @@ import type { RateLimitOptions } from './flowgate-options.interface.js';
 /** A limit as declared, with its name filled in. */
 export type DeclaredRateLimit = RateLimitOptions & { readonly name: string };
 
-const KNOWN = ['name', 'rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'key'];
+const KNOWN = ['name', 'rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'key', 'concurrency'];
 
 /** Validates one limit now, so a bad option fails when the class is defined, not on a request. */
 function declared(limit: RateLimitOptions): DeclaredRateLimit {
@@ -21,12 +21,13 @@ function declared(limit: RateLimitOptions): DeclaredRateLimit {
   resolveLimiterOptions({ rate: limit.rate ?? 1, interval: limit.interval, burst: limit.burst, queue: limit.queue, strict: limit.strict, name });
   if (limit.cost !== undefined && typeof limit.cost !== 'function') requireNumber('cost', limit.cost, { min: 0, minInclusive: true });
   if (limit.key !== undefined && typeof limit.key !== 'function') throw new FlowgateConfigError('key', limit.key, 'must be a function');
+  if (limit.concurrency !== undefined) requireNumber('concurrency', limit.concurrency, { integer: true, min: 1, minInclusive: true });
   return { ...limit, name };
 }
 
 /**
- * Declares one or more rate limits on a controller class (shared by all its routes) or on a route
- * handler. The handler's limits win over the class's, and the class's over the module's, name by
+ * Declares one or more rate limits (and concurrency limits, with `concurrency`) on a controller class
+ * (shared by all its routes) or on a route handler. The handler's limits win over the class's, and the class's over the module's, name by
  * name (see {@link RateLimitOptions}). The limits of a route are taken all-or-nothing: when one
  * rejects, the others give their tokens back. Stacked `@RateLimit` decorators add up; a name may
  * appear once per class or handler. Bad options throw when the class is defined.

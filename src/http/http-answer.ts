@@ -20,33 +20,86 @@ export function decisionHeaders<Req>(decision: Decision, options: ResolvedHttpOp
   return headers;
 }
 
+/**
+ * Headers of a concurrency decision alone: its draft-8 items (`RateLimit-Policy` and `RateLimit`),
+ * and `Retry-After` when it rejected. Nothing of the draft for draft-7 or `headers: false`.
+ */
+export function permitHeaders<Req>(permits: Decision, options: ResolvedHttpOptions<Req>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (options.headers === 'draft-8') {
+    headers['RateLimit-Policy'] = concurrencyPolicyItem(options.concurrencyPolicyName, permits.limit);
+    headers.RateLimit = concurrencyLimitItem(options.concurrencyPolicyName, permits);
+  }
+  const retryAfter = retryAfterSeconds(permits);
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
+  return headers;
+}
+
 /** Where headers go: a Node `ServerResponse`, or anything with its `setHeader`. */
 export interface HeaderTarget {
   setHeader(name: string, value: string): unknown;
 }
 
 /**
+ * Writes the headers of a request's decisions to a response. With a concurrency limit, `permits`
+ * is its decision, and `decision` the rate limit's (absent when there is none).
+ */
+export interface HeaderWriter {
+  (decision: Decision, target: HeaderTarget): void;
+  (decision: Decision | undefined, target: HeaderTarget, permits: Decision): void;
+}
+
+/**
  * A writer of {@link decisionHeaders} for one adapter instance, for the hot path: the
  * `RateLimit-Policy` value, constant per policy, and the quoted policy name are built once, and
- * headers go straight to the response.
+ * headers go straight to the response. With a concurrency limit (draft-8 only: draft-7 has room for
+ * one policy), each field gets a second item: `"<name>";q=<max>;qu="concurrent-requests"` and
+ * `"<name>";r=<permits free>`.
  */
-export function headerWriter<Req>(options: ResolvedHttpOptions<Req>): (decision: Decision, target: HeaderTarget) => void {
+export function headerWriter<Req>(options: ResolvedHttpOptions<Req>): HeaderWriter {
   const format = options.headers;
   let policy: BucketPolicy | undefined;
   let policyValue = '';
   const limitPrefix = format === 'draft-8' ? limitHeaderValue.prefix(options.policyName) : '';
-  return (decision, target) => {
-    if (format !== false) {
+  const concurrency = options.concurrency;
+  const permitPolicy = concurrency === undefined ? '' : concurrencyPolicyItem(options.concurrencyPolicyName, concurrency.max);
+  const permitPrefix = limitHeaderValue.prefix(options.concurrencyPolicyName);
+  const write = (decision: Decision | undefined, target: HeaderTarget, permits?: Decision): void => {
+    if (format !== false && decision !== undefined) {
       if (decision.policy !== policy) {
         policy = decision.policy;
         policyValue = policyHeaderValue(policy, format, options.policyName);
       }
-      target.setHeader('RateLimit-Policy', policyValue);
-      target.setHeader('RateLimit', format === 'draft-8' ? limitPrefix + limitHeaderValue.params(decision) : limitHeaderValue(decision, format, options.policyName));
+      const limitValue = format === 'draft-8' ? limitPrefix + limitHeaderValue.params(decision) : limitHeaderValue(decision, format, options.policyName);
+      if (permits === undefined || format !== 'draft-8') {
+        target.setHeader('RateLimit-Policy', policyValue);
+        target.setHeader('RateLimit', limitValue);
+      } else {
+        target.setHeader('RateLimit-Policy', `${policyValue}, ${permitPolicy}`);
+        target.setHeader('RateLimit', `${limitValue}, ${permitPrefix}r=${permits.remaining}`);
+      }
+    } else if (format === 'draft-8' && permits !== undefined) {
+      target.setHeader('RateLimit-Policy', permitPolicy);
+      target.setHeader('RateLimit', `${permitPrefix}r=${permits.remaining}`);
     }
-    const retryAfter = retryAfterSeconds(decision);
+    const answered = permits !== undefined && (!permits.allowed || decision === undefined) ? permits : decision;
+    const retryAfter = answered === undefined ? undefined : retryAfterSeconds(answered);
     if (retryAfter !== undefined) target.setHeader('Retry-After', String(retryAfter));
   };
+  return write as HeaderWriter;
+}
+
+/**
+ * The draft-8 `RateLimit-Policy` item of a concurrency limit: `"<name>";q=<max>;qu="concurrent-requests"`
+ * (no window: the quota is of requests at once, not per time).
+ */
+export function concurrencyPolicyItem(name: string, max: number): string {
+  return `${limitHeaderValue.prefix(name)}q=${max};qu="concurrent-requests"`;
+}
+
+/** The draft-8 `RateLimit` item of a concurrency decision: `"<name>";r=<permits free>` (no `t`: permits come back when requests end). */
+export function concurrencyLimitItem(name: string, permits: Decision): string {
+  return `${limitHeaderValue.prefix(name)}r=${permits.remaining}`;
 }
 
 /** The status of a rejection: `statusCode` (429) over the limit, 503 when the limiter is closing or its store unreachable. */
@@ -54,11 +107,12 @@ export function rejectionStatus<Req>(decision: Decision, options: ResolvedHttpOp
   return decision.reason === 'closed' || decision.reason === 'unavailable' ? 503 : options.statusCode;
 }
 
-/** The body of a rejection: the `message` option when set, problem+json otherwise. */
+/** The body of a rejection: the `message` option when set, problem+json otherwise (naming the concurrency policy when it rejected). */
 export async function rejectionBody<Req>(decision: Decision, options: ResolvedHttpOptions<Req>, req: Req): Promise<RejectionBody> {
   const message = typeof options.message === 'function' ? await options.message(req, decision) : options.message;
   if (message === undefined) {
-    const problem = problemDetails(decision, rejectionStatus(decision, options), options.policyName);
+    const byPermits = options.concurrency !== undefined && decision.policy === options.concurrency.bucketView;
+    const problem = problemDetails(decision, rejectionStatus(decision, options), byPermits ? options.concurrencyPolicyName : options.policyName);
     return { contentType: PROBLEM_CONTENT_TYPE, payload: JSON.stringify(problem) };
   }
   if (typeof message === 'string') return { contentType: 'text/plain; charset=utf-8', payload: message };

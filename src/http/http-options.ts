@@ -1,9 +1,11 @@
-// The options every HTTP adapter shares (key, cost, skip, status, message, headers), validated once.
+// The options every HTTP adapter shares (key, cost, skip, status, message, headers, concurrency), validated once.
 
+import { ConcurrencyLimiter, createConcurrencyLimiter } from '../concurrency/concurrency-limiter.js';
 import type { Decision } from '../decision.js';
 import { FlowgateConfigError } from '../errors.js';
 import { createLimiter, Limiter } from '../limiter.js';
 import { rejectUnknownOptions, requireNumber, type LimiterOptions } from '../limiter-options.js';
+import type { Store } from '../store.js';
 import { HEADER_FORMATS, type HeaderFormat } from './rate-limit-headers.js';
 
 /** A value, or a promise of one. */
@@ -13,7 +15,7 @@ export type MaybePromise<T> = T | Promise<T>;
  * Options shared by `flowgate/express`, `flowgate/koa` and `flowgate/nestjs`. `Req` is what the
  * adapter hands to the functions: an Express request, a Koa context, a Nest execution context.
  * Either the limiter options (`rate`, `interval`, `burst`, `queue`, `store`, `name`) or an existing
- * `limiter`.
+ * `limiter`, and/or a `concurrency` limit: at least one of `rate`, `limiter` and `concurrency`.
  */
 export interface HttpRateLimitOptions<Req> extends Partial<LimiterOptions> {
   /** An existing limiter to use instead of creating one from the limiter options. */
@@ -32,11 +34,23 @@ export interface HttpRateLimitOptions<Req> extends Partial<LimiterOptions> {
   headers?: HeaderFormat;
   /** The policy name in the headers and problem body. Default: the limiter's name. */
   policyName?: string;
+  /**
+   * At most this many requests in flight per key (an integer >= 1), each holding a permit from
+   * when it is admitted until its response closes (finished, or the client went away). Shared by
+   * the cluster with a `ZooKeeperStore` as `store`, per process otherwise. Or a
+   * `ConcurrencyLimiter` (required with `limiter`). With it, `rate` is optional.
+   */
+  concurrency?: number | ConcurrencyLimiter;
 }
 
 /** Adapter options after validation. */
 export interface ResolvedHttpOptions<Req> {
-  readonly limiter: Limiter;
+  /** The rate limiter; absent when only `concurrency` is given. */
+  readonly limiter: Limiter | undefined;
+  /** The concurrency limit, when `concurrency` is given. */
+  readonly concurrency: ConcurrencyLimiter | undefined;
+  /** The concurrency limit's policy name in headers and problem bodies: `policyName`, or `<policyName>-concurrency` beside a rate limit. */
+  readonly concurrencyPolicyName: string;
   readonly key: (req: Req) => MaybePromise<string>;
   readonly cost: number | ((req: Req) => MaybePromise<number>);
   readonly skip: ((req: Req) => MaybePromise<boolean>) | undefined;
@@ -47,7 +61,9 @@ export interface ResolvedHttpOptions<Req> {
 }
 
 const LIMITER_KEYS = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
-const HTTP_KEYS = ['limiter', 'key', 'cost', 'skip', 'statusCode', 'message', 'headers', 'policyName'];
+const HTTP_KEYS = ['limiter', 'key', 'cost', 'skip', 'statusCode', 'message', 'headers', 'policyName', 'concurrency'];
+/** Limiter options that describe a rate limit, so they need a `rate`. */
+const RATE_SHAPE_KEYS = ['interval', 'burst', 'queue', 'strict', 'dryRun'];
 
 /**
  * Validates adapter options at construction time and creates the limiter when none is given.
@@ -64,14 +80,19 @@ export function resolveHttpOptions<Req>(
   }
   rejectUnknownOptions(options, [...LIMITER_KEYS, ...HTTP_KEYS, ...extraKeys]);
   const limiterOptions = Object.fromEntries(Object.entries(options).filter(([k]) => LIMITER_KEYS.includes(k)));
-  let limiter: Limiter;
+  let limiter: Limiter | undefined;
   if (options.limiter !== undefined) {
     if (!(options.limiter instanceof Limiter)) throw new FlowgateConfigError('limiter', options.limiter, 'must be a Limiter from createLimiter()');
     const clash = Object.keys(limiterOptions)[0];
     if (clash !== undefined) throw new FlowgateConfigError(clash, limiterOptions[clash], 'cannot be combined with `limiter`: set it on the limiter instead');
     limiter = options.limiter;
-  } else {
+  } else if (options.rate !== undefined) {
     limiter = createLimiter(limiterOptions as unknown as LimiterOptions);
+  } else if (options.concurrency === undefined) {
+    throw new FlowgateConfigError('rate', undefined, 'is required (a finite number > 0) unless `concurrency` (or `limiter`) is given');
+  } else {
+    const shape = RATE_SHAPE_KEYS.find((k) => options[k] !== undefined);
+    if (shape !== undefined) throw new FlowgateConfigError(shape, options[shape], 'describes a rate limit, which needs a `rate` (only `concurrency` is given)');
   }
   for (const name of ['key', 'skip', ...extraKeys]) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new FlowgateConfigError(name, options[name], 'must be a function');
@@ -82,7 +103,8 @@ export function resolveHttpOptions<Req>(
   if (statusCode > 599) throw new FlowgateConfigError('statusCode', statusCode, 'must be an HTTP error status from 400 to 599');
   const headers = options.headers ?? 'draft-8';
   if (!HEADER_FORMATS.includes(headers)) throw new FlowgateConfigError('headers', headers, "must be 'draft-8', 'draft-7' or false");
-  const policyName = options.policyName ?? limiter.name;
+  const concurrency = resolveConcurrency(options, limiter);
+  const policyName = options.policyName ?? limiter?.name ?? (concurrency as ConcurrencyLimiter).name;
   if (typeof policyName !== 'string' || !/^[\x20-\x7e]{1,128}$/.test(policyName)) {
     throw new FlowgateConfigError('policyName', policyName, 'must be 1 to 128 printable ASCII characters');
   }
@@ -90,5 +112,21 @@ export function resolveHttpOptions<Req>(
   if (message !== undefined && !['string', 'object', 'function'].includes(typeof message)) {
     throw new FlowgateConfigError('message', message, 'must be a string, an object or a function of (request, decision)');
   }
-  return { limiter, key: options.key ?? defaultKey, cost, skip: options.skip, statusCode, message, headers, policyName };
+  const concurrencyPolicyName = limiter === undefined ? policyName : `${policyName}-concurrency`;
+  return { limiter, concurrency, concurrencyPolicyName, key: options.key ?? defaultKey, cost, skip: options.skip, statusCode, message, headers, policyName };
+}
+
+/**
+ * The concurrency limit of `concurrency`: a given limiter, or a new one named like the rate limit
+ * whose permits live with the `store` (shared with a ZooKeeperStore). With an existing `limiter`,
+ * whose store cannot be seen here, only a ConcurrencyLimiter is accepted, so that a cluster's
+ * limit is never silently counted per process.
+ */
+function resolveConcurrency<Req>(options: HttpRateLimitOptions<Req>, limiter: Limiter | undefined): ConcurrencyLimiter | undefined {
+  const given = options.concurrency;
+  if (given === undefined || given instanceof ConcurrencyLimiter) return given;
+  if (options.limiter !== undefined) {
+    throw new FlowgateConfigError('concurrency', given, 'with `limiter`, must be a ConcurrencyLimiter from createConcurrencyLimiter({ concurrency, store }), so that its store is explicit');
+  }
+  return createConcurrencyLimiter({ concurrency: given, name: limiter?.name ?? options.name, ...(options.store !== undefined && { store: options.store as Store }) });
 }
