@@ -26,3 +26,13 @@ export {
   type ConsumeOptions,
   type DeadLetter,
 } from './stores/zookeeper/distributed-queue.js';
+export {
+  ConcurrencyLimiter,
+  createConcurrencyLimiter,
+  type ConcurrencyLimiterOptions,
+  type Permit,
+  type PermitDecision,
+} from './concurrency/concurrency-limiter.js';
+export type { ConcurrencyPolicy, PermitResult, PermitStore } from './concurrency/permit-store.js';
+export { MemoryPermitStore } from './concurrency/memory-permit-store.js';
+export { ZooKeeperPermitStore, type ZooKeeperPermitStoreOptions } from './stores/zookeeper/zookeeper-permit-store.js';

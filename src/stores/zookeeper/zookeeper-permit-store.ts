@@ -1,0 +1,472 @@
+// Cluster-wide concurrency permits in ZooKeeper: one version-checked znode per key, claimed in chunks by each process.
+
+import { randomUUID } from 'node:crypto';
+import { registerPermitStoreFactory } from '../../concurrency/permit-store-for.js';
+import type { ConcurrencyPolicy, PermitResult, PermitStore } from '../../concurrency/permit-store.js';
+import { parseDuration, type Duration } from '../../duration.js';
+import { FlowgateConfigError } from '../../errors.js';
+import { rejectUnknownOptions } from '../../limiter-options.js';
+import { claim, decodePermits, encodePermits, holderName, memberOf, type Claim, type PermitData } from './permit-codec.js';
+import { PermitLease } from './permit-lease.js';
+import type { UnavailablePolicy } from './zookeeper-store-options.js';
+import { ZooKeeperStore, type StoreConnection } from './zookeeper-store.js';
+import { ZkCode, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
+import { nodeName, ZnodePaths } from './znode-paths.js';
+
+/** Options of {@link ZooKeeperPermitStore}. */
+export interface ZooKeeperPermitStoreOptions {
+  /**
+   * How often each process gives back the permits it holds but did not need (beyond its recent
+   * peak, or beyond an equal share among the members). Default `'500ms'`.
+   */
+  returnAfter?: Duration;
+  /** While ZooKeeper is unreachable: `'local'`, `'open'` or `'closed'`. Default: the store's. */
+  onUnavailable?: UnavailablePolicy;
+  /** How long an acquire may wait for ZooKeeper before `onUnavailable` applies. Default: the store's. */
+  unavailableAfter?: Duration;
+}
+
+/** Every compare-and-set attempt on a permit znode lost its race. */
+export class PermitContentionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermitContentionError';
+  }
+}
+
+/** Tickets: which pool a permit came from, so that its release goes back there. */
+const SHARED = 'shared';
+const LOCAL = 'local';
+const OPEN = 'open';
+const PERSISTENT = 0;
+const MAX_ATTEMPTS = 50;
+/** A key just seen full is refused locally this long before ZooKeeper is asked again. */
+const FULL_RECHECK_MS = 25;
+/** After a ZooKeeper call failed, acquires use the fallback this long before trying again. */
+const FAILED_RECHECK_MS = 250;
+/** Retry hint of a refusal caused by contention on the znode. */
+const CONTENTION_RETRY_MS = 20;
+const KNOWN = ['returnAfter', 'onUnavailable', 'unavailableAfter'];
+
+/** One read of a permit znode. */
+interface StoredPermits {
+  readonly data: PermitData;
+  readonly version: number;
+}
+
+/**
+ * The permits of concurrency limits, shared by every process on a {@link ZooKeeperStore}: at most
+ * `max` requests in flight per key across the cluster.
+ *
+ * One persistent znode per (limit, key), `<root>/permits/<limit>/<shard>/<key>`, holds
+ * `{ v: 1, k: key, max, held: { <holder>: count } }` and changes only by version-checked
+ * `setData`. A process claims a chunk of permits there (its count is written before any request
+ * uses one), hands them to requests locally, takes them back when the requests end, and gives idle
+ * ones back at each sweep. Holders whose member node is gone (their process died and its session
+ * expired) are dropped by the next write, which is how ZooKeeper releases a dead process's permits.
+ *
+ * While ZooKeeper is unreachable, `onUnavailable` applies: `'local'` admits up to
+ * `ceil(max / members)` requests per key in this process, `'open'` admits, `'closed'` refuses.
+ */
+export class ZooKeeperPermitStore implements PermitStore {
+  /** ZooKeeper writes made, and compare-and-set races lost (each retried). */
+  readonly counter = { writes: 0, conflicts: 0 };
+  private readonly store: ZooKeeperStore;
+  private readonly connection: StoreConnection;
+  private readonly membersPath: string;
+  private readonly self: string;
+  private readonly leases = new Map<string, PermitLease>();
+  private readonly onUnavailable: UnavailablePolicy;
+  private readonly unavailableAfterMs: number;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly detach: () => void;
+  /** Counts sessions: a claim that completes in a later session than it started is not trusted. */
+  private generation = 0;
+  /** The store announced `degraded` and not yet `recovered`. */
+  private announcedDown = false;
+  private downSince: number | undefined;
+  private failedAt = Number.NEGATIVE_INFINITY;
+  private closed = false;
+
+  /** Validates the options (throwing FlowgateConfigError); shares the store's session. */
+  constructor(store: ZooKeeperStore, options: ZooKeeperPermitStoreOptions = {}) {
+    if (!(store instanceof ZooKeeperStore)) throw new FlowgateConfigError('store', store, 'must be a ZooKeeperStore');
+    if (options === null || typeof options !== 'object') throw new FlowgateConfigError('options', options, 'must be an object');
+    rejectUnknownOptions(options, KNOWN);
+    this.store = store;
+    this.connection = store.connection();
+    this.membersPath = new ZnodePaths(this.connection.root).members;
+    this.self = holderName(this.connection.memberId, randomUUID().slice(0, 8));
+    const inherited = storeFailurePolicy(store, this.connection);
+    this.onUnavailable = options.onUnavailable ?? inherited.onUnavailable;
+    if (!['local', 'open', 'closed'].includes(this.onUnavailable)) {
+      throw new FlowgateConfigError('onUnavailable', this.onUnavailable, "must be 'local', 'open' or 'closed'");
+    }
+    this.unavailableAfterMs = options.unavailableAfter === undefined ? inherited.unavailableAfterMs : parseDuration(options.unavailableAfter, 'unavailableAfter');
+    const returnAfterMs = parseDuration(options.returnAfter ?? '500ms', 'returnAfter');
+    if (returnAfterMs < 10) throw new FlowgateConfigError('returnAfter', options.returnAfter, 'must be at least 10 ms');
+
+    const session = this.connection.session;
+    const onSession = (): void => this.onNewSession();
+    const onDegraded = (): void => void (this.announcedDown = true);
+    const onRecovered = (): void => {
+      this.announcedDown = false;
+      this.downSince = undefined;
+    };
+    session.on('session', onSession);
+    store.on('degraded', onDegraded);
+    store.on('recovered', onRecovered);
+    this.detach = () => {
+      session.off('session', onSession);
+      store.off('degraded', onDegraded);
+      store.off('recovered', onRecovered);
+    };
+    this.sweeper = setInterval(() => this.sweep(), returnAfterMs);
+    this.sweeper.unref();
+  }
+
+  /** {@inheritDoc PermitStore.acquireSync} */
+  acquireSync(policy: ConcurrencyPolicy, key: string): PermitResult | undefined {
+    const lease = this.leases.get(leaseId(policy, key));
+    if (lease === undefined || lease.free < 1 || !this.healthy()) return undefined;
+    lease.take();
+    return { acquired: true, remaining: this.remaining(lease), ticket: SHARED };
+  }
+
+  /** {@inheritDoc PermitStore.acquire} */
+  async acquire(policy: ConcurrencyPolicy, key: string): Promise<PermitResult> {
+    const lease = this.leaseOf(policy, key);
+    const deadline = performance.now() + this.unavailableAfterMs;
+    if (!(await this.usable())) return this.fallback(lease);
+    try {
+      return await this.acquireShared(lease, deadline);
+    } catch (error) {
+      if (error instanceof PermitContentionError) return { acquired: false, remaining: 0, retryAfterMs: CONTENTION_RETRY_MS };
+      if (!isUnavailable(error)) throw error;
+      this.failedAt = performance.now();
+      return this.fallback(lease);
+    }
+  }
+
+  /** {@inheritDoc PermitStore.release} */
+  release(policy: ConcurrencyPolicy, key: string, ticket: unknown): void {
+    const lease = this.leases.get(leaseId(policy, key));
+    if (lease === undefined) return;
+    if (ticket === SHARED) lease.inUse = Math.max(0, lease.inUse - 1);
+    else if (ticket === LOCAL) lease.fallbackInUse = Math.max(0, lease.fallbackInUse - 1);
+  }
+
+  /** {@inheritDoc PermitStore.inFlight} */
+  inFlight(policy: ConcurrencyPolicy, key: string): number {
+    const lease = this.leases.get(leaseId(policy, key));
+    return lease === undefined ? 0 : lease.inUse + lease.fallbackInUse;
+  }
+
+  /** Permits this process claims for `key` in ZooKeeper now (in use or idle), for tests and operators. */
+  held(policy: ConcurrencyPolicy, key: string): number {
+    return this.leases.get(leaseId(policy, key))?.held ?? 0;
+  }
+
+  /** Gives back every idle permit (keeping those of requests still in flight until the session ends) and stops. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    this.detach();
+    if (!this.store.stats().available) return;
+    const returns = [...this.leases.values()]
+      .filter((lease) => lease.held > lease.inUse || lease.busy !== undefined)
+      .map(async (lease) => {
+        await lease.busy;
+        if (lease.held > lease.inUse) lease.held = (await this.update(lease, lease.inUse)).granted;
+      });
+    await Promise.race([Promise.allSettled(returns), sleep(this.unavailableAfterMs)]);
+  }
+
+  /** Hands out a claimed permit, claiming a chunk first when none is free; refuses when the key is full. */
+  private async acquireShared(lease: PermitLease, deadline: number): Promise<PermitResult> {
+    lease.wanted++;
+    try {
+      for (let round = 0; round < 2 && lease.free < 1 && performance.now() >= lease.fullUntil; round++) {
+        // One claim at a time per lease: wait for the one in flight, then look again.
+        await beforeDeadline(lease.busy ?? this.grow(lease), deadline, this.unavailableAfterMs);
+      }
+    } finally {
+      lease.wanted--;
+    }
+    // Decided within the deadline: take the permit now, or nothing (a late claim only adds idle permits).
+    if (lease.free >= 1) {
+      lease.take();
+      return { acquired: true, remaining: this.remaining(lease), ticket: SHARED };
+    }
+    return { acquired: false, remaining: this.remaining(lease) };
+  }
+
+  /** Claims a chunk more for `lease`. */
+  private grow(lease: PermitLease): Promise<void> {
+    const generation = this.generation;
+    const desired = lease.wantedHeld(this.store.members);
+    const op = this.update(lease, desired).then(
+      (result) => {
+        this.settle(lease, generation, result);
+        if (lease.free < 1) lease.fullUntil = performance.now() + FULL_RECHECK_MS;
+      },
+      (error: unknown) => {
+        // The write may have happened: ZooKeeper may record more for us than we think. Write ours again later.
+        lease.dirty = true;
+        throw error;
+      },
+    );
+    this.track(lease, op);
+    return op;
+  }
+
+  /** Gives `count` idle permits of `lease` back. */
+  private shrink(lease: PermitLease, count: number): void {
+    const generation = this.generation;
+    lease.returning += count;
+    const op = this.update(lease, lease.held - count).then(
+      (result) => {
+        lease.returning -= count;
+        this.settle(lease, generation, result);
+      },
+      () => {
+        // Unknown outcome: count them as given back (never more than ZooKeeper records), and write again later.
+        lease.returning -= count;
+        lease.held -= count;
+        lease.dirty = true;
+      },
+    );
+    this.track(lease, op);
+  }
+
+  /** Writes `held` again after a write whose outcome is unknown. */
+  private reconcile(lease: PermitLease): void {
+    const generation = this.generation;
+    const op = this.update(lease, lease.held).then(
+      (result) => this.settle(lease, generation, result),
+      () => undefined,
+    );
+    this.track(lease, op);
+  }
+
+  /** Applies a completed claim, unless a new session began meanwhile (then only permits in use are kept). */
+  private settle(lease: PermitLease, generation: number, result: Claim): void {
+    lease.clusterFree = result.free;
+    if (generation !== this.generation) {
+      lease.held = Math.min(lease.inUse, result.granted);
+      lease.dirty = true;
+      return;
+    }
+    lease.held = result.granted;
+    lease.dirty = false;
+  }
+
+  private track(lease: PermitLease, op: Promise<void>): void {
+    const busy = op.then(
+      () => undefined,
+      () => undefined,
+    );
+    lease.busy = busy;
+    void busy.then(() => {
+      if (lease.busy === busy) lease.busy = undefined;
+    });
+  }
+
+  /**
+   * One version-checked read-modify-write of the key's znode: drops holders whose process is gone,
+   * then claims `desired` permits in all for this process (as many as fit). Writes nothing when
+   * nothing changes; deletes the znode when nobody holds anything.
+   */
+  private async update(lease: PermitLease, desired: number): Promise<Claim> {
+    const { session } = this.connection;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await this.read(lease);
+      const held: Record<string, number> = current === undefined ? {} : { ...current.data.held };
+      const pruned = await this.pruneDead(held);
+      const result = claim(held, this.self, desired, lease.policy.max);
+      if (!pruned && result.granted === (held[this.self] ?? 0)) return result;
+      const empty = Object.keys(result.held).length === 0;
+      if (current === undefined && empty) return result;
+      const data = encodePermits({ key: lease.key, max: lease.policy.max, held: result.held });
+      try {
+        this.counter.writes++;
+        if (current === undefined) await this.create(lease.path, data);
+        else if (empty) await session.remove(lease.path, current.version);
+        else await session.setData(lease.path, data, current.version);
+        return result;
+      } catch (error) {
+        const code = zkCode(error);
+        if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
+        this.counter.conflicts++;
+        // Lost a race with another process: back off a little, with jitter, and read again.
+        if (attempt > 2) await sleep(Math.random() * Math.min(20, attempt * 2));
+      }
+    }
+    throw new PermitContentionError(`flowgate: too much contention on ${lease.path}: ${MAX_ATTEMPTS} compare-and-set attempts lost`);
+  }
+
+  private async read(lease: PermitLease): Promise<StoredPermits | undefined> {
+    let reply;
+    try {
+      reply = await this.connection.session.getData(lease.path);
+    } catch (error) {
+      if (zkCode(error) === ZkCode.NO_NODE) return undefined;
+      throw error;
+    }
+    const data = decodePermits(reply.data);
+    if (data.key !== lease.key) throw new Error(`flowgate: two keys hash to the same znode ${lease.path}`);
+    return { data, version: reply.stat.version };
+  }
+
+  /**
+   * Removes the holders whose process is gone from `held`; true when it removed any. A holder
+   * missing from the member list is dropped only when its member node is really gone: the list
+   * may lag behind a process that just joined, and dropping a live holder could over-admit.
+   */
+  private async pruneDead(held: Record<string, number>): Promise<boolean> {
+    const live = new Set(this.connection.liveMembers());
+    const suspects = Object.keys(held).filter((holder) => holder !== this.self && !live.has(memberOf(holder)));
+    if (suspects.length === 0) return false;
+    const gone = await Promise.all(suspects.map(async (holder) => (await this.connection.session.exists(`${this.membersPath}/${memberOf(holder)}`)) === null));
+    let pruned = false;
+    suspects.forEach((holder, i) => {
+      if (gone[i] === true) {
+        delete held[holder];
+        pruned = true;
+      }
+    });
+    return pruned;
+  }
+
+  private async create(path: string, data: Buffer): Promise<void> {
+    const { session, acls } = this.connection;
+    try {
+      await session.create(path, data, PERSISTENT, acls);
+    } catch (error) {
+      if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+      await session.mkdirp(path.slice(0, path.lastIndexOf('/')), acls);
+      await session.create(path, data, PERSISTENT, acls);
+    }
+  }
+
+  /** Gives back what leases do not need, writes again what may be wrong, forgets idle leases. */
+  private sweep(): void {
+    if (this.closed) return;
+    const healthy = this.healthy();
+    const members = this.store.members;
+    for (const [id, lease] of this.leases) {
+      if (lease.busy !== undefined) continue;
+      if (lease.idle) {
+        this.leases.delete(id);
+        continue;
+      }
+      if (!healthy) continue;
+      const keep = lease.keep(members);
+      lease.peak = lease.inUse;
+      if (lease.held > keep) this.shrink(lease, lease.held - keep);
+      else if (lease.dirty) this.reconcile(lease);
+    }
+  }
+
+  /** A new session: the last one expired, and other processes may have dropped this process's claims. */
+  private onNewSession(): void {
+    this.generation++;
+    for (const lease of this.leases.values()) {
+      // Keep counting the requests still in flight; claim them again at the next write.
+      lease.held = Math.min(lease.held, lease.inUse);
+      lease.dirty = true;
+    }
+  }
+
+  /** The decision while ZooKeeper is unreachable. */
+  private fallback(lease: PermitLease): PermitResult {
+    if (this.onUnavailable === 'open') return { acquired: true, remaining: lease.policy.max, ticket: OPEN };
+    if (this.onUnavailable === 'closed') return { acquired: false, remaining: 0, reason: 'unavailable', retryAfterMs: this.unavailableAfterMs };
+    // 'local': this process's share of the limit, counting every request of the key it has in flight.
+    const cap = Math.max(1, Math.ceil(lease.policy.max / this.store.members));
+    const inFlight = lease.inUse + lease.fallbackInUse;
+    if (inFlight >= cap) return { acquired: false, remaining: 0 };
+    lease.fallbackInUse++;
+    return { acquired: true, remaining: cap - inFlight - 1, ticket: LOCAL };
+  }
+
+  /** Whether ZooKeeper can be used now; waits for it up to `unavailableAfter` since it went away. */
+  private async usable(): Promise<boolean> {
+    if (this.closed) return false;
+    const now = performance.now();
+    if (now - this.failedAt < FAILED_RECHECK_MS) return false;
+    if (this.store.stats().available) {
+      this.downSince = undefined;
+      return true;
+    }
+    if (this.announcedDown) return false;
+    this.downSince ??= now;
+    const wait = this.downSince + this.unavailableAfterMs - now;
+    if (wait <= 0) return false;
+    await this.store.ready(wait).catch(() => undefined);
+    return this.store.stats().available;
+  }
+
+  /** Whether free claimed permits may be handed out without asking ZooKeeper. */
+  private healthy(): boolean {
+    return !this.closed && performance.now() - this.failedAt >= FAILED_RECHECK_MS && this.store.stats().available;
+  }
+
+  /** Permits free for the key as this process knows them: its own idle ones and the cluster's unclaimed ones at the last look. */
+  private remaining(lease: PermitLease): number {
+    return Math.min(lease.policy.max, Math.max(0, lease.free) + lease.clusterFree);
+  }
+
+  private leaseOf(policy: ConcurrencyPolicy, key: string): PermitLease {
+    const id = leaseId(policy, key);
+    let lease = this.leases.get(id);
+    if (lease === undefined) {
+      lease = new PermitLease(policy, key, permitPath(this.connection.root, policy.name, key));
+      this.leases.set(id, lease);
+    }
+    return lease;
+  }
+}
+
+/** The znode of (limit, key): `<root>/permits/<limit>/<shard>/<key>`, names hashed, 256 shards per limit like buckets. */
+export function permitPath(root: string, limit: string, key: string): string {
+  const name = nodeName(key);
+  const shard = (Buffer.from(name, 'base64url')[0] as number).toString(16).padStart(2, '0');
+  return `${root}/permits/${nodeName(limit)}/${shard}/${name}`;
+}
+
+function leaseId(policy: ConcurrencyPolicy, key: string): string {
+  return `${policy.name}\u0000${key}`;
+}
+
+/**
+ * The store's `onUnavailable` and `unavailableAfter`, so that permits fail the way buckets do.
+ * `connection()` does not carry them yet: until it does, they are read from the store's options.
+ */
+function storeFailurePolicy(store: ZooKeeperStore, connection: StoreConnection): { onUnavailable: UnavailablePolicy; unavailableAfterMs: number } {
+  const told = connection as StoreConnection & { onUnavailable?: UnavailablePolicy; unavailableAfterMs?: number };
+  const options = (store as unknown as { options?: { onUnavailable?: UnavailablePolicy; unavailableAfterMs?: number } }).options;
+  return {
+    onUnavailable: told.onUnavailable ?? options?.onUnavailable ?? 'local',
+    unavailableAfterMs: told.unavailableAfterMs ?? options?.unavailableAfterMs ?? 1000,
+  };
+}
+
+/** `work`, or a ZooKeeperUnavailableError when it has not settled by `deadline` (a local clock reading). */
+function beforeDeadline<T>(work: Promise<T>, deadline: number, budgetMs: number): Promise<T> {
+  const left = deadline - performance.now();
+  if (left <= 0) return Promise.reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper did not decide within ${budgetMs} ms`));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper did not decide within ${budgetMs} ms`)), left);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+// A ZooKeeperStore given to a concurrency limit (or to an adapter's `concurrency`) keeps its permits here.
+registerPermitStoreFactory((store) => (store instanceof ZooKeeperStore ? new ZooKeeperPermitStore(store) : undefined));
