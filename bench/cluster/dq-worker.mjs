@@ -8,9 +8,9 @@ const { connect, root, name, role, concurrency = 8 } = JSON.parse(process.env.FL
 const queue = new DistributedQueue({ connect, root, name });
 await queue.size(); // connected, parents created
 
-// Diagnostics only: count claim creates and the claims that found their item already gone, by
-// wrapping the queue's session (a private field; skipped if it is not there). A claim whose
-// getData then finds no item was a wasted create + delete on a stale listing.
+// Diagnostics only: count claim attempts (check-and-create multis, or plain creates) and the claims
+// that found their item already gone, by wrapping the queue's session (a private field; skipped if
+// it is not there).
 const claims = { creates: 0, lost: 0, stale: 0 };
 const session = queue.session;
 if (session && typeof session.create === 'function' && typeof session.getData === 'function') {
@@ -22,6 +22,22 @@ if (session && typeof session.create === 'function' && typeof session.getData ==
       return await create(path, ...rest);
     } catch (error) {
       if (claim) claims.lost++;
+      throw error;
+    }
+  };
+  // Claims are check-and-create multis: a NO_NODE failure is an item already gone (a stale listing, no write made).
+  const transaction = session.transaction.bind(session);
+  session.transaction = async (ops, ...rest) => {
+    const claim = ops.some((op) => op.op === 'create' && op.path.includes('/claims/'));
+    if (claim) claims.creates++;
+    try {
+      return await transaction(ops, ...rest);
+    } catch (error) {
+      if (claim) {
+        const code = typeof error?.getCode === 'function' ? error.getCode() : undefined;
+        if (code === -101) claims.stale++;
+        else claims.lost++;
+      }
       throw error;
     }
   };

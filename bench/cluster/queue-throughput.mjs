@@ -101,7 +101,7 @@ async function measureQueue(round, ctx) {
     ctx.log(
       `  round ${round} DistributedQueue: ${q.items} items in ${seconds.toFixed(2)} s = ${Math.round(result.itemsPerSecond)} items/s end to end ` +
         `(enqueue alone ${Math.round(result.enqueuePerSecond)}/s; per consumer ${result.perConsumer.join('/')}; duplicates ${result.duplicates}, missing ${result.missing}; ` +
-        `claim creates ${result.claims.creates}, lost ${result.claims.lostRaces}, item already gone ${result.claims.itemAlreadyGone}` +
+        `claim attempts ${result.claims.creates}, lost ${result.claims.lostRaces}, item already gone ${result.claims.itemAlreadyGone}` +
         (pickup.length > 0 ? `; idle consumers picked a new item up after ${pickup.map((ms) => Math.round(ms)).join(', ')} ms` : '') + ')  ' +
         `CPU producer ${pct(cpu.cores.producer)} consumers ${pct(cpu.cores.consumers)} zk ${pct(cpu.cores.zookeeper)} other ${pct(cpu.other)}`,
     );

@@ -88,6 +88,18 @@ interface Claimed<T> {
   readonly envelope: Envelope<T>;
 }
 
+/** A node of the queue is missing (removed by hand): reported with ZooKeeper's own NO_NODE code (-101). */
+class MissingQueueNodeError extends Error {
+  readonly code = ZkCode.NO_NODE;
+  constructor(path: string) {
+    super(`flowgate: the queue's node ${path} is missing (NO_NODE)`);
+    this.name = 'MissingQueueNodeError';
+  }
+  getCode(): number {
+    return ZkCode.NO_NODE;
+  }
+}
+
 /**
  * A FIFO queue of JSON items kept in ZooKeeper, shared by any number of producer and consumer
  * processes (Apache Curator's DistributedQueue recipe, lock-safe mode).
@@ -262,11 +274,21 @@ export class DistributedQueue<T = unknown> {
           await Promise.race(inHand);
           continue;
         }
-        let claimed: Claimed<T> | undefined;
+        let claimed: Array<Claimed<T>>;
+        let stale = false;
         try {
           await this.ready();
-          if (candidates.length === 0) candidates = await this.listing();
-          claimed = await this.claimNext(candidates);
+          const fresh = candidates.length === 0;
+          if (fresh) candidates = await this.listing();
+          // Claims as many items as there is room for, in parallel; handlers start in queue order.
+          const round = await this.claimSeveral(candidates, concurrency - inHand.size);
+          claimed = round.claimed;
+          // Items found gone mean the listing is stale (others finished them): list again at once,
+          // unless this listing was fresh (then wait for a change, as when the queue is empty).
+          if (round.gone > 0 && claimed.length === 0) {
+            candidates = [];
+            stale = !fresh;
+          }
         } catch (error) {
           // A consumer never dies of a ZooKeeper error: it reports what is not a plain outage and tries again.
           if (!isUnavailable(error)) report(onError, error);
@@ -276,13 +298,15 @@ export class DistributedQueue<T = unknown> {
           await sleep(isUnavailable(error) ? 100 : 1000);
           continue;
         }
-        if (claimed === undefined) {
-          candidates = [];
+        if (claimed.length === 0) {
+          if (candidates.length > 0 || stale) continue;
           await this.changeOrTimeout(this.pollMs, undefined, (resolve) => (wake = resolve));
           continue;
         }
-        const work = this.handle(claimed, handler).finally(() => inHand.delete(work));
-        inHand.add(work);
+        for (const item of claimed) {
+          const work = this.handle(item, handler).finally(() => inHand.delete(work));
+          inHand.add(work);
+        }
       }
       await Promise.allSettled(inHand);
     })().catch((error: unknown) => report(onError, error));
@@ -320,6 +344,63 @@ export class DistributedQueue<T = unknown> {
       // The claim vanishes with the session: the item will be delivered again (at least once).
     } finally {
       this.held.delete(claimed.name);
+    }
+  }
+
+  /**
+   * Claims up to `room` items from the head of `candidates` at once (consuming the list as it
+   * goes): each claim is one multi that checks the item still exists and creates the claim, so an
+   * item already finished by someone else costs no write. Resolves with the items claimed, in queue
+   * order, and how many were found gone.
+   */
+  private async claimSeveral(candidates: string[], room: number): Promise<{ claimed: Array<Claimed<T>>; gone: number }> {
+    const names: string[] = [];
+    while (names.length < room && candidates.length > 0) {
+      const name = candidates.shift() as string;
+      if (!this.held.has(name)) names.push(name);
+    }
+    const outcomes = await Promise.allSettled(names.map((name) => this.claimOne(name)));
+    const claimed: Array<Claimed<T>> = [];
+    let gone = 0;
+    let failure: unknown;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') failure ??= outcome.reason;
+      else if (outcome.value === 'gone') gone++;
+      else if (outcome.value !== 'taken') claimed.push(outcome.value);
+    }
+    // Keep what was claimed (it is ours now); report a failure only when nothing came of the round.
+    if (failure !== undefined && claimed.length === 0) throw failure;
+    // A claim multi also fails with NO_NODE when the claims parent is missing: tell that apart once.
+    if (gone > 0 && claimed.length === 0 && (await this.session.exists(this.claims)) === null) {
+      throw new MissingQueueNodeError(this.claims);
+    }
+    return { claimed, gone };
+  }
+
+  /** One claim: check-and-create in a multi, then read the item. */
+  private async claimOne(name: string): Promise<Claimed<T> | 'gone' | 'taken'> {
+    try {
+      await this.session.transaction([
+        { op: 'check', path: `${this.items}/${name}`, version: -1 },
+        { op: 'create', path: `${this.claims}/${name}`, data: this.owner, mode: EPHEMERAL, acls: this.acls },
+      ]);
+    } catch (error) {
+      const code = zkCode(error);
+      if (code === ZkCode.NO_NODE) return 'gone';
+      if (code !== ZkCode.NODE_EXISTS) throw error;
+      // Someone holds it; perhaps this instance, whose earlier claim lost its reply.
+      if (!(await this.ownsClaim(name))) return 'taken';
+    }
+    this.held.add(name);
+    try {
+      const { data } = await this.session.getData(`${this.items}/${name}`);
+      return { name, envelope: this.decode(data) };
+    } catch (error) {
+      this.held.delete(name);
+      // Gone meanwhile (another consumer finished it after our claim's session lost it): release the claim.
+      await this.session.remove(`${this.claims}/${name}`, -1).catch(() => undefined);
+      if (zkCode(error) === ZkCode.NO_NODE) return 'gone';
+      throw error;
     }
   }
 

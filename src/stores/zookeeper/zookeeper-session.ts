@@ -64,7 +64,8 @@ export interface ZooKeeperSessionOptions {
 export type TransactionOp =
   | { readonly op: 'create'; readonly path: string; readonly data: Buffer; readonly mode: number; readonly acls?: ACL[] }
   | { readonly op: 'remove'; readonly path: string; readonly version: number }
-  | { readonly op: 'setData'; readonly path: string; readonly data: Buffer; readonly version: number };
+  | { readonly op: 'setData'; readonly path: string; readonly data: Buffer; readonly version: number }
+  | { readonly op: 'check'; readonly path: string; readonly version: number };
 
 /** A connection state as the rest of flowgate sees it. */
 export type SessionState = 'connecting' | 'connected' | 'suspended' | 'closed';
@@ -215,6 +216,7 @@ export class ZooKeeperSession extends EventEmitter {
           if (op.acls) tx.create(op.path, op.data, op.acls, op.mode);
           else tx.create(op.path, op.data, op.mode);
         } else if (op.op === 'remove') tx.remove(op.path, op.version);
+        else if (op.op === 'check') tx.check(op.path, op.version);
         else tx.setData(op.path, op.data, op.version);
       }
       tx.commit((error) => done(error));
