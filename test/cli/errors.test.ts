@@ -22,7 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await fixtures?.close();
-  for (const root of roots) await dropRoot(zk.connect, root, AUTH);
+  if (zk !== undefined) for (const root of roots) await dropRoot(zk.connect, root, AUTH);
   zk?.stop();
 });
 

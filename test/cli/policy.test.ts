@@ -32,7 +32,7 @@ afterAll(async () => {
   await limiter?.close();
   await store?.close();
   await fixtures?.close();
-  await dropRoot(zk.connect, root);
+  if (zk !== undefined) await dropRoot(zk.connect, root);
   zk?.stop();
 });
 

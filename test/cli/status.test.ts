@@ -62,7 +62,7 @@ afterAll(async () => {
   await queue?.close();
   await store?.close();
   await fixtures?.close();
-  await dropRoot(zk.connect, root);
+  if (zk !== undefined) await dropRoot(zk.connect, root);
   zk?.stop();
 });
 
