@@ -2,10 +2,7 @@
 
 import { createLimiter } from '../../src/limiter.js';
 import { AGING_MS, rankOf, reassignSlots, type SlotHolder } from '../../src/priority.js';
-import { MemoryStore } from '../../src/memory-store.js';
-import type { BucketPolicy } from '../../src/policy.js';
-import type { ReservationAsk } from '../../src/reservation.js';
-import type { Store } from '../../src/store.js';
+import { reservingStore as sharedReservingStore } from '../helpers/reserving-store.js';
 
 describe('ranking', () => {
   test('rank = priority + seconds waited: an old low-priority take overtakes a fresh high one', () => {
@@ -81,25 +78,8 @@ describe('memory store queue with priorities', () => {
   });
 });
 
-/** A memory store that also reserves (what the ZooKeeper store offers), counting nothing. */
-function reservingStore(): Store {
-  const memory = new MemoryStore({ clock });
-  return {
-    take: (p: BucketPolicy, k: string, c: number) => memory.take(p, k, c),
-    refund: (p: BucketPolicy, k: string, a: number) => memory.refund(p, k, a),
-    peek: (p: BucketPolicy, k: string) => memory.peek(p, k),
-    reset: (p: BucketPolicy, k: string) => memory.reset(p, k),
-    close: () => memory.close(),
-    reserve: async (p: BucketPolicy, k: string, asks: readonly ReservationAsk[], maxSize: number) => {
-      const result = memory.reserveTokens(p, k, asks, maxSize);
-      return { ...result, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { cost: asks[i]!.cost, due: o.due } } : o)) };
-    },
-    cancel: async (p: BucketPolicy, k: string, ticket: unknown) => {
-      const { cost, due } = ticket as { cost: number; due: number };
-      memory.cancelTokens(p, k, cost, due);
-    },
-  };
-}
+/** A memory store that also reserves, on the fake-timer clock. */
+const reservingStore = (): ReturnType<typeof sharedReservingStore> => sharedReservingStore(clock);
 
 describe('cluster queue (reserving store) with priorities', () => {
   test("a later high-priority take takes over the earliest turn of this process's low-priority waiters", async () => {

@@ -1,36 +1,13 @@
 // The reservation queue (used with stores that reserve), run on a real in-memory book with fake timers.
 
 import { createLimiter } from '../../src/limiter.js';
-import { MemoryStore } from '../../src/memory-store.js';
-import type { BucketPolicy } from '../../src/policy.js';
-import type { ReservationAsk } from '../../src/reservation.js';
 import { BATCH_WINDOW_MS } from '../../src/reservation-queue.js';
-import type { Store } from '../../src/store.js';
+import { reservingStore as sharedReservingStore } from '../helpers/reserving-store.js';
 
 const clock = { now: () => Date.now() };
 
-/** A memory store that also reserves: what a shared store offers, on one process's memory. */
-function reservingStore(): Store & { cancels: number } {
-  const memory = new MemoryStore({ clock });
-  const store = {
-    cancels: 0,
-    take: (p: BucketPolicy, k: string, c: number) => memory.take(p, k, c),
-    refund: (p: BucketPolicy, k: string, a: number) => memory.refund(p, k, a),
-    peek: (p: BucketPolicy, k: string) => memory.peek(p, k),
-    reset: (p: BucketPolicy, k: string) => memory.reset(p, k),
-    close: () => memory.close(),
-    reserve: async (p: BucketPolicy, k: string, asks: readonly ReservationAsk[], maxSize: number) => {
-      const result = memory.reserveTokens(p, k, asks, maxSize);
-      return { ...result, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { cost: asks[i]!.cost, due: o.due } } : o)) };
-    },
-    cancel: async (p: BucketPolicy, k: string, ticket: unknown) => {
-      store.cancels++;
-      const { cost, due } = ticket as { cost: number; due: number };
-      memory.cancelTokens(p, k, cost, due);
-    },
-  };
-  return store;
-}
+/** A memory store that also reserves, on the fake-timer clock. */
+const reservingStore = (): ReturnType<typeof sharedReservingStore> => sharedReservingStore(clock);
 
 beforeEach(() => jest.useFakeTimers({ now: 5_000_000 }));
 afterEach(() => jest.useRealTimers());
