@@ -1,13 +1,13 @@
 // The CLI's connection to a flowgate root: the shared options (--zk, --root, --auth, --timeout) and one session per run.
 
-import { createHash } from 'node:crypto';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import zookeeper, { type ACL } from 'node-zookeeper-client';
+import type { ACL } from 'node-zookeeper-client';
 import { FlowgateConfigError } from '../errors.js';
 import { PolicyRegistry } from '../stores/zookeeper/policy-registry.js';
 import { resolveZooKeeperStoreOptions } from '../stores/zookeeper/zookeeper-store-options.js';
 import { ZooKeeperSession } from '../stores/zookeeper/zookeeper-session.js';
 import { ZnodePaths } from '../stores/zookeeper/znode-paths.js';
+import { digestAcls } from '../stores/zookeeper/digest-acls.js';
 import { CliError, ExitCode, toCliError } from './cli-errors.js';
 import { credential, duration } from './option-values.js';
 
@@ -117,9 +117,3 @@ function closeQuickly(session: ZooKeeperSession): Promise<void> {
   return Promise.race([session.close(), new Promise<void>((resolve) => setTimeout(resolve, 500).unref())]);
 }
 
-/** The store's ACLs for a credential (see ZooKeeperStore): the digest holder may do everything, everyone else read. */
-function digestAcls(credential: string): ACL[] {
-  const user = credential.slice(0, credential.indexOf(':'));
-  const hash = createHash('sha1').update(credential).digest('base64');
-  return [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', `${user}:${hash}`)), new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id('world', 'anyone'))];
-}

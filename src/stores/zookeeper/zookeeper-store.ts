@@ -1,8 +1,6 @@
 // The ZooKeeper store: one shared token bucket per key for every process, leased in chunks.
 
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import zookeeper from 'node-zookeeper-client';
 import type { ACL } from 'node-zookeeper-client';
 import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
@@ -14,6 +12,7 @@ import { fits } from '../../token-bucket.js';
 import { BucketContentionError, readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
 import { storedTokensAt } from './bucket-codec.js';
 import { BucketJanitor } from './bucket-janitor.js';
+import { digestAcls } from './digest-acls.js';
 import { MemberReport } from './member-report.js';
 import { Membership } from './membership.js';
 import { PolicyRegistry } from './policy-registry.js';
@@ -51,6 +50,11 @@ export interface ZooKeeperStoreStats {
   /** Tokens leased from the shared buckets, by limiter name. */
   readonly tokensLeased: Readonly<Record<string, number>>;
 }
+
+/** A wait for refill longer than this makes a process watch the bucket for a reset elsewhere. */
+const RESET_WATCH_AFTER_MS = 1000;
+/** node-zookeeper-client's Event.NODE_DELETED. */
+const NODE_DELETED = 2;
 
 /** When to retry a take that lost every compare-and-set race. */
 const CONTENTION_RETRY_MS = 20;
@@ -105,6 +109,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private readonly fallbackPolicies = new Map<string, BucketPolicy>();
   /** Strict buckets last seen short, so that a burst of refusals needs no round trips. */
   private readonly strictSeen = new Map<string, { tokens: number; at: number; fullAt: number }>();
+  /** Buckets watched for a reset elsewhere (see watchForReset), by lease id. */
+  private readonly resetWatches = new Set<string>();
   /** The tail of each strict bucket's chain of decisions. */
   private readonly turns = new Map<string, Promise<void>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
@@ -337,6 +343,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const id = this.leaseId(policy, key);
     this.leases.delete(id);
     this.cleanups.delete(id);
+    this.strictSeen.delete(id);
     await this.fallback.reset(this.fallbackPolicy(policy), key);
     try {
       this.counter.writes++;
@@ -413,6 +420,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
         this.noteWrite(policy, target, update);
       } else {
         lease.retryAt = at + (minGrab - update.before) / policy.ratePerMs;
+        if (lease.retryAt - at > RESET_WATCH_AFTER_MS) this.watchForReset(this.leaseId(policy, lease.key), target.path);
       }
       lease.sharedTokens = update.after;
       lease.sharedAt = at;
@@ -440,8 +448,32 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     } else {
       const at = this.local.now();
       this.strictSeen.set(id, { tokens: update.after, at, fullAt: at + (policy.burst - update.after) / policy.ratePerMs });
+      if ((cost - update.after) / policy.ratePerMs > RESET_WATCH_AFTER_MS) this.watchForReset(id, target.path);
     }
     return { taken: update.wrote, tokens: update.after };
+  }
+
+  /**
+   * While this process holds back on a short bucket for long (a strict bucket seen short, or a
+   * lease waiting for refill), it watches the bucket's znode for deletion: a reset elsewhere
+   * (`flowgate reset`, another process's `limiter.reset`) then takes effect here at once instead of
+   * after the refill this process expected. One watch per bucket, re-armed while still holding back.
+   */
+  private watchForReset(id: string, path: string): void {
+    if (this.resetWatches.has(id) || this.closed) return;
+    this.resetWatches.add(id);
+    const stillHoldingBack = (): boolean => this.strictSeen.has(id) || (this.leases.get(id)?.retryAt ?? 0) > this.local.now();
+    const watcher = (event: unknown): void => {
+      this.resetWatches.delete(id);
+      if ((event as { getType?(): number }).getType?.() === NODE_DELETED) {
+        this.strictSeen.delete(id);
+        const lease = this.leases.get(id);
+        if (lease !== undefined) lease.retryAt = Number.NEGATIVE_INFINITY;
+      } else if (stillHoldingBack()) {
+        this.watchForReset(id, path);
+      }
+    };
+    this.session.exists(path, watcher).catch(() => this.resetWatches.delete(id));
   }
 
   /** Runs strict decisions on one bucket one after another, so this process never races itself. */
@@ -538,6 +570,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       await this.membership.register();
       // The new session has none of the old one's watches, and a fresh member node.
       this.report.reset();
+      this.resetWatches.clear();
       this.policyWatch.rearm();
       this.setAvailable();
     } catch (error) {
@@ -645,16 +678,6 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private targetOf(policy: BucketPolicy, key: string): BucketTarget {
     return { session: this.session, clock: this.serverClock, acls: this.acls, policy, key, path: this.paths.bucket(policy.name, key), counter: this.counter };
   }
-}
-
-/** ACLs that let holders of the digest credential do everything and everyone else only read. */
-function digestAcls(credential: string): ACL[] {
-  const [user] = credential.split(':');
-  const hash = createHash('sha1').update(credential).digest('base64');
-  return [
-    new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', `${user}:${hash}`)),
-    new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id('world', 'anyone')),
-  ];
 }
 
 function sleep(ms: number): Promise<void> {
