@@ -6,6 +6,7 @@ import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
 import { describeRun, requireBuild, runCli, type CliResult } from './helpers/cli-process.js';
 import { ensembleFor, type TestZooKeeper } from './helpers/cli-clusters.js';
 import { dropRoot, fixtureSession, freshRoot } from './helpers/cli-fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(60_000);
 
@@ -49,8 +50,11 @@ test('reset removes the bucket: the key is full again for the limiter; a second 
   expect(first.stdout).toMatch(/^reset key 'user:42\/ümlaut' of limiter 'login': bucket removed \(it held 0(\.0\d)? of 5 tokens\); the key is full again$/m);
   expect(await fixtures.exists(paths.bucket('login', key))).toBeNull();
   expect((await limiter.peek(key)).remaining).toBe(5);
-  // Another process admits the whole burst again. (The process that was refused may keep refusing
-  // until its own estimate of the bucket says it refilled: strict mode remembers a short bucket.)
+  // The process that was refused sees the reset at once (it watches a bucket it holds back on):
+  // strict mode's memory of the short bucket is dropped when the znode goes.
+  await waitFor(async () => (await limiter.take(key, { cost: 1 })).allowed, 5_000, 'the refused process to admit again after the reset', 50);
+  await limiter.reset(key);
+  // Another process admits the whole burst again.
   const other = new ZooKeeperStore({ connect: zk.connect, root });
   const otherLimiter = createLimiter({ name: 'login', rate: 5, interval: '1h', burst: 5, strict: true, store: other });
   try {
