@@ -300,6 +300,15 @@ describe('the packed package', () => {
     expect(stray).toEqual([]);
   });
 
+  test('the installed package has a working `flowgate` command (node_modules/.bin), and its --help lists the commands', async () => {
+    const bin = path.join(consumers.cjs, 'node_modules', '.bin', process.platform === 'win32' ? 'flowgate.cmd' : 'flowgate');
+    expect(fs.existsSync(bin)).toBe(true);
+    const { stdout } = await run(bin, ['--help'], consumers.cjs, 30_000);
+    for (const command of ['status', 'reset', 'policy']) expect(stdout).toContain(command);
+    const version = await run(bin, ['--version'], consumers.cjs, 30_000);
+    expect(version.stdout.trim()).toBe((JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+
   test('the installed package marks dist/esm as ESM and dist/cjs as CommonJS', () => {
     const installed = path.join(consumers.cjs, 'node_modules', 'flowgate');
     expect(JSON.parse(fs.readFileSync(path.join(installed, 'dist', 'esm', 'package.json'), 'utf8'))).toEqual({ type: 'module' });
