@@ -112,6 +112,15 @@ test('chunks: a claim covers several acquires, answered synchronously, with one 
   await permits.close();
 });
 
+test('concurrent acquires of one member on an idle cluster: exactly the limit is admitted, however the claims interleave', async () => {
+  // Only the first member asks; the others are there so that chunks are small (one permit each).
+  const [one] = await members(3, 'burst');
+  const limiter = limiterOn(one as ZooKeeperStore, 5);
+  const decisions = await Promise.all(Array.from({ length: 8 }, () => limiter.acquire('k')));
+  expect(decisions.filter((d) => d.allowed)).toHaveLength(5);
+  expect(decisions.filter((d) => !d.allowed).every((d) => d.reason === 'concurrency')).toBe(true);
+});
+
 test('a member whose session ends has its permits released by ZooKeeper: the others can use all of them', async () => {
   const [doomed, survivor] = await members(2, 'death');
   const dead = limiterOn(doomed as ZooKeeperStore, 5);

@@ -1,6 +1,6 @@
 // The data of a permit znode (who holds how many permits of one key) and the pure math of a claim.
 
-/** What a permit znode holds: the original key, the limit, and the permits each holder claimed. */
+/** What a permit znode holds: the original key, the limit, the permits each holder claimed, and who waits for one. */
 export interface PermitData {
   /** The original key, kept for inspection and collision checks. */
   readonly key: string;
@@ -8,16 +8,19 @@ export interface PermitData {
   readonly max: number;
   /** Permits claimed, by holder (`<member id>~<store instance>`); holders with none are absent. */
   readonly held: Readonly<Record<string, number>>;
+  /** Holders that were refused for lack of a free permit and still want one: holders over their share give freed permits back. */
+  readonly waiting: readonly string[];
 }
 
-/** Serialises permit data as compact JSON: `{"v":1,"k":key,"max":N,"held":{holder:count}}`. */
+/** Serialises permit data as compact JSON: `{"v":1,"k":key,"max":N,"held":{holder:count},"w":[holder]}` (`w` only when someone waits). */
 export function encodePermits(data: PermitData): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, k: data.key, max: data.max, held: data.held }));
+  const w = data.waiting.length === 0 ? undefined : data.waiting;
+  return Buffer.from(JSON.stringify({ v: 1, k: data.key, max: data.max, held: data.held, w }));
 }
 
 /** Parses permit data; throws on anything flowgate did not write. */
 export function decodePermits(buffer: Buffer | undefined): PermitData {
-  const parsed = JSON.parse(buffer === undefined ? 'null' : buffer.toString('utf8')) as { v?: unknown; k?: unknown; max?: unknown; held?: unknown } | null;
+  const parsed = JSON.parse(buffer === undefined ? 'null' : buffer.toString('utf8')) as { v?: unknown; k?: unknown; max?: unknown; held?: unknown; w?: unknown } | null;
   const held = parsed?.held;
   if (parsed?.v !== 1 || typeof parsed.k !== 'string' || typeof parsed.max !== 'number' || held === null || typeof held !== 'object' || Array.isArray(held)) {
     throw new Error('flowgate: a permit znode holds data flowgate did not write');
@@ -26,7 +29,8 @@ export function decodePermits(buffer: Buffer | undefined): PermitData {
   for (const [holder, count] of Object.entries(held as Record<string, unknown>)) {
     if (typeof count === 'number' && Number.isInteger(count) && count > 0) counts[holder] = count;
   }
-  return { key: parsed.k, max: parsed.max, held: counts };
+  const waiting = Array.isArray(parsed.w) ? parsed.w.filter((holder): holder is string => typeof holder === 'string') : [];
+  return { key: parsed.k, max: parsed.max, held: counts, waiting };
 }
 
 /** A holder's name: this process's member id and the permit store instance, so two stores of one process never share an entry. */

@@ -55,6 +55,21 @@ interface StoredPermits {
 }
 
 /**
+ * What a write does to this process's entry in the waiting list: `'grow'` lists it when the claim
+ * leaves no permit free for a waiting acquire (and unlists it otherwise), `'clear'` unlists it,
+ * `'keep'` leaves it as it is.
+ */
+type WantMode = 'grow' | 'clear' | 'keep';
+
+/** A claim, and what the znode said about waiters. */
+interface PermitUpdate extends Claim {
+  /** Another holder is listed as waiting. */
+  readonly othersWaiting: boolean;
+  /** This process is listed as waiting. */
+  readonly wanting: boolean;
+}
+
+/**
  * The permits of concurrency limits, shared by every process on a {@link ZooKeeperStore}: at most
  * `max` requests in flight per key across the cluster.
  *
@@ -62,8 +77,11 @@ interface StoredPermits {
  * `{ v: 1, k: key, max, held: { <holder>: count } }` and changes only by version-checked
  * `setData`. A process claims a chunk of permits there (its count is written before any request
  * uses one), hands them to requests locally, takes them back when the requests end, and gives idle
- * ones back at each sweep. Holders whose member node is gone (their process died and its session
- * expired) are dropped by the next write, which is how ZooKeeper releases a dead process's permits.
+ * ones back at each sweep. A process refused for lack of a free permit lists itself in `w`; while
+ * anyone is listed, processes over an equal share stop reusing permits beyond it and give them
+ * back as their requests end, so that no process is starved. Holders whose member node is gone
+ * (their process died and its session expired) are dropped by the next write, which is how
+ * ZooKeeper releases a dead process's permits.
  *
  * While ZooKeeper is unreachable, `onUnavailable` applies: `'local'` admits up to
  * `ceil(max / members)` requests per key in this process, `'open'` admits, `'closed'` refuses.
@@ -78,6 +96,8 @@ export class ZooKeeperPermitStore implements PermitStore {
   private readonly leases = new Map<string, PermitLease>();
   private readonly onUnavailable: UnavailablePolicy;
   private readonly unavailableAfterMs: number;
+  /** How long a waiter seen in a znode makes the holders share fairly: two sweeps. */
+  private readonly contendedMs: number;
   private readonly sweeper: ReturnType<typeof setInterval>;
   private readonly detach: () => void;
   /** Counts sessions: a claim that completes in a later session than it started is not trusted. */
@@ -105,6 +125,7 @@ export class ZooKeeperPermitStore implements PermitStore {
     this.unavailableAfterMs = options.unavailableAfter === undefined ? inherited.unavailableAfterMs : parseDuration(options.unavailableAfter, 'unavailableAfter');
     const returnAfterMs = parseDuration(options.returnAfter ?? '500ms', 'returnAfter');
     if (returnAfterMs < 10) throw new FlowgateConfigError('returnAfter', options.returnAfter, 'must be at least 10 ms');
+    this.contendedMs = 2 * returnAfterMs;
 
     const session = this.connection.session;
     const onSession = (): void => this.onNewSession();
@@ -128,7 +149,7 @@ export class ZooKeeperPermitStore implements PermitStore {
   /** {@inheritDoc PermitStore.acquireSync} */
   acquireSync(policy: ConcurrencyPolicy, key: string): PermitResult | undefined {
     const lease = this.leases.get(leaseId(policy, key));
-    if (lease === undefined || lease.free < 1 || !this.healthy()) return undefined;
+    if (lease === undefined || !lease.canHandOut(this.store.members, performance.now()) || !this.healthy()) return undefined;
     lease.take();
     return { acquired: true, remaining: this.remaining(lease), ticket: SHARED };
   }
@@ -152,8 +173,12 @@ export class ZooKeeperPermitStore implements PermitStore {
   release(policy: ConcurrencyPolicy, key: string, ticket: unknown): void {
     const lease = this.leases.get(leaseId(policy, key));
     if (lease === undefined) return;
-    if (ticket === SHARED) lease.inUse = Math.max(0, lease.inUse - 1);
-    else if (ticket === LOCAL) lease.fallbackInUse = Math.max(0, lease.fallbackInUse - 1);
+    if (ticket === LOCAL) lease.fallbackInUse = Math.max(0, lease.fallbackInUse - 1);
+    if (ticket !== SHARED) return;
+    lease.inUse = Math.max(0, lease.inUse - 1);
+    // Others wait: a permit beyond this process's share goes back now, not at the next sweep.
+    const surplus = lease.surplus(this.store.members, performance.now());
+    if (surplus > 0 && lease.busy === undefined && this.healthy()) this.shrink(lease, surplus);
   }
 
   /** {@inheritDoc PermitStore.inFlight} */
@@ -175,19 +200,23 @@ export class ZooKeeperPermitStore implements PermitStore {
     this.detach();
     if (!this.store.stats().available) return;
     const returns = [...this.leases.values()]
-      .filter((lease) => lease.held > lease.inUse || lease.busy !== undefined)
+      .filter((lease) => lease.held > lease.inUse || lease.wanting || lease.busy !== undefined)
       .map(async (lease) => {
         await lease.busy;
-        if (lease.held > lease.inUse) lease.held = (await this.update(lease, lease.inUse)).granted;
+        if (lease.held > lease.inUse || lease.wanting) lease.held = (await this.update(lease, lease.inUse, 'clear')).granted;
       });
     await Promise.race([Promise.allSettled(returns), sleep(this.unavailableAfterMs)]);
   }
 
   /** Hands out a claimed permit, claiming a chunk first when none is free; refuses when the key is full. */
   private async acquireShared(lease: PermitLease, deadline: number): Promise<PermitResult> {
+    const members = (): number => this.store.members;
+    // While others wait, a process at its share claims no more.
+    const mayClaim = (now: number): boolean => now >= lease.fullUntil && !(lease.contended(now) && lease.held >= lease.share(members()));
     lease.wanted++;
     try {
-      for (let round = 0; round < 2 && lease.free < 1 && performance.now() >= lease.fullUntil; round++) {
+      // Ends: a claim that finds no room sets fullUntil, one that finds room frees a permit, and the deadline bounds the rest.
+      while (!lease.canHandOut(members(), performance.now()) && mayClaim(performance.now())) {
         // One claim at a time per lease: wait for the one in flight, then look again.
         await beforeDeadline(lease.busy ?? this.grow(lease), deadline, this.unavailableAfterMs);
       }
@@ -195,18 +224,19 @@ export class ZooKeeperPermitStore implements PermitStore {
       lease.wanted--;
     }
     // Decided within the deadline: take the permit now, or nothing (a late claim only adds idle permits).
-    if (lease.free >= 1) {
+    if (lease.canHandOut(members(), performance.now())) {
       lease.take();
       return { acquired: true, remaining: this.remaining(lease), ticket: SHARED };
     }
+    lease.refused = true;
     return { acquired: false, remaining: this.remaining(lease) };
   }
 
   /** Claims a chunk more for `lease`. */
   private grow(lease: PermitLease): Promise<void> {
     const generation = this.generation;
-    const desired = lease.wantedHeld(this.store.members);
-    const op = this.update(lease, desired).then(
+    const desired = lease.wantedHeld(this.store.members, performance.now());
+    const op = this.update(lease, desired, 'grow').then(
       (result) => {
         this.settle(lease, generation, result);
         if (lease.free < 1) lease.fullUntil = performance.now() + FULL_RECHECK_MS;
@@ -221,11 +251,11 @@ export class ZooKeeperPermitStore implements PermitStore {
     return op;
   }
 
-  /** Gives `count` idle permits of `lease` back. */
-  private shrink(lease: PermitLease, count: number): void {
+  /** Gives `count` idle permits of `lease` back (and unlists this process as waiting, with `'clear'`). */
+  private shrink(lease: PermitLease, count: number, want: WantMode = 'keep'): void {
     const generation = this.generation;
     lease.returning += count;
-    const op = this.update(lease, lease.held - count).then(
+    const op = this.update(lease, lease.held - count, want).then(
       (result) => {
         lease.returning -= count;
         this.settle(lease, generation, result);
@@ -240,10 +270,13 @@ export class ZooKeeperPermitStore implements PermitStore {
     this.track(lease, op);
   }
 
-  /** Writes `held` again after a write whose outcome is unknown. */
-  private reconcile(lease: PermitLease): void {
+  /**
+   * Writes `held` again: after a write whose outcome is unknown, to unlist this process as waiting
+   * (`'clear'`), or just to look at the znode for waiters (nothing is written then).
+   */
+  private reconcile(lease: PermitLease, want: WantMode = 'keep'): void {
     const generation = this.generation;
-    const op = this.update(lease, lease.held).then(
+    const op = this.update(lease, lease.held, want).then(
       (result) => this.settle(lease, generation, result),
       () => undefined,
     );
@@ -251,8 +284,10 @@ export class ZooKeeperPermitStore implements PermitStore {
   }
 
   /** Applies a completed claim, unless a new session began meanwhile (then only permits in use are kept). */
-  private settle(lease: PermitLease, generation: number, result: Claim): void {
+  private settle(lease: PermitLease, generation: number, result: PermitUpdate): void {
     lease.clusterFree = result.free;
+    lease.wanting = result.wanting;
+    if (result.othersWaiting) lease.contendedUntil = performance.now() + this.contendedMs;
     if (generation !== this.generation) {
       lease.held = Math.min(lease.inUse, result.granted);
       lease.dirty = true;
@@ -275,26 +310,34 @@ export class ZooKeeperPermitStore implements PermitStore {
 
   /**
    * One version-checked read-modify-write of the key's znode: drops holders whose process is gone,
-   * then claims `desired` permits in all for this process (as many as fit). Writes nothing when
-   * nothing changes; deletes the znode when nobody holds anything.
+   * then claims `desired` permits in all for this process (as many as fit) and lists or unlists it
+   * as waiting (`want`). Writes nothing when nothing changes; deletes the znode when nobody holds
+   * anything and nobody waits.
    */
-  private async update(lease: PermitLease, desired: number): Promise<Claim> {
+  private async update(lease: PermitLease, desired: number, want: WantMode): Promise<PermitUpdate> {
     const { session } = this.connection;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.read(lease);
       const held: Record<string, number> = current === undefined ? {} : { ...current.data.held };
-      const pruned = await this.pruneDead(held);
+      const waiting = new Set(current?.data.waiting ?? []);
+      const pruned = await this.pruneDead(held, waiting);
       const result = claim(held, this.self, desired, lease.policy.max);
-      if (!pruned && result.granted === (held[this.self] ?? 0)) return result;
-      const empty = Object.keys(result.held).length === 0;
-      if (current === undefined && empty) return result;
-      const data = encodePermits({ key: lease.key, max: lease.policy.max, held: result.held });
+      const listed = waiting.has(this.self);
+      // Short: the claim leaves no permit for an acquire waiting on it.
+      const wanting = want === 'keep' ? listed : want === 'grow' && result.granted - lease.inUse - lease.returning < 1;
+      if (wanting) waiting.add(this.self);
+      else waiting.delete(this.self);
+      const update = { ...result, wanting, othersWaiting: [...waiting].some((holder) => holder !== this.self) };
+      if (!pruned && wanting === listed && result.granted === (held[this.self] ?? 0)) return update;
+      const empty = Object.keys(result.held).length === 0 && waiting.size === 0;
+      if (current === undefined && empty) return update;
+      const data = encodePermits({ key: lease.key, max: lease.policy.max, held: result.held, waiting: [...waiting] });
       try {
         this.counter.writes++;
         if (current === undefined) await this.create(lease.path, data);
         else if (empty) await session.remove(lease.path, current.version);
         else await session.setData(lease.path, data, current.version);
-        return result;
+        return update;
       } catch (error) {
         const code = zkCode(error);
         if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
@@ -320,19 +363,20 @@ export class ZooKeeperPermitStore implements PermitStore {
   }
 
   /**
-   * Removes the holders whose process is gone from `held`; true when it removed any. A holder
-   * missing from the member list is dropped only when its member node is really gone: the list
-   * may lag behind a process that just joined, and dropping a live holder could over-admit.
+   * Removes the holders whose process is gone from `held` and `waiting`; true when it removed any.
+   * A holder missing from the member list is dropped only when its member node is really gone: the
+   * list may lag behind a process that just joined, and dropping a live holder could over-admit.
    */
-  private async pruneDead(held: Record<string, number>): Promise<boolean> {
+  private async pruneDead(held: Record<string, number>, waiting: Set<string>): Promise<boolean> {
     const live = new Set(this.connection.liveMembers());
-    const suspects = Object.keys(held).filter((holder) => holder !== this.self && !live.has(memberOf(holder)));
+    const suspects = [...new Set([...Object.keys(held), ...waiting])].filter((holder) => holder !== this.self && !live.has(memberOf(holder)));
     if (suspects.length === 0) return false;
     const gone = await Promise.all(suspects.map(async (holder) => (await this.connection.session.exists(`${this.membersPath}/${memberOf(holder)}`)) === null));
     let pruned = false;
     suspects.forEach((holder, i) => {
       if (gone[i] === true) {
         delete held[holder];
+        waiting.delete(holder);
         pruned = true;
       }
     });
@@ -350,11 +394,17 @@ export class ZooKeeperPermitStore implements PermitStore {
     }
   }
 
-  /** Gives back what leases do not need, writes again what may be wrong, forgets idle leases. */
+  /**
+   * For each lease: gives back what it did not need (beyond its recent peak, or beyond its share
+   * while others wait), unlists it as waiting once no acquire was refused since the last sweep,
+   * writes again what may be wrong, looks for waiters when it holds more than its share, and
+   * forgets it when it is idle. At most one ZooKeeper call per lease per sweep.
+   */
   private sweep(): void {
     if (this.closed) return;
     const healthy = this.healthy();
     const members = this.store.members;
+    const now = performance.now();
     for (const [id, lease] of this.leases) {
       if (lease.busy !== undefined) continue;
       if (lease.idle) {
@@ -362,10 +412,13 @@ export class ZooKeeperPermitStore implements PermitStore {
         continue;
       }
       if (!healthy) continue;
-      const keep = lease.keep(members);
+      const keep = lease.keep(members, now);
+      const refused = lease.refused;
       lease.peak = lease.inUse;
-      if (lease.held > keep) this.shrink(lease, lease.held - keep);
-      else if (lease.dirty) this.reconcile(lease);
+      lease.refused = false;
+      const want: WantMode = refused ? 'keep' : 'clear';
+      if (lease.held > keep) this.shrink(lease, lease.held - keep, want);
+      else if (lease.dirty || (lease.wanting && !refused) || lease.held > lease.share(members)) this.reconcile(lease, want);
     }
   }
 
