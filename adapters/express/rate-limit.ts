@@ -3,12 +3,12 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
-import { watchDisconnect } from '../../src/http/client-disconnect.js';
 import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
 import { requestSlot } from '../../src/http/request-slot.js';
+import { takeWhileConnected } from '../../src/http/take-while-connected.js';
 import type { Limiter } from '../../src/limiter.js';
 
 declare global {
@@ -92,15 +92,8 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
     if (given === undefined && config.skip !== undefined && (await config.skip(req))) return next();
     const { key, cost } = given === undefined ? await requestKeyAndCost(config, req) : { key: (await given.key) as string, cost: (await given.cost) as number };
     // A client that goes away while its request waits gives its place up at once.
-    const disconnect = limiter.queueing ? watchDisconnect(res) : undefined;
-    let decision: Decision;
-    try {
-      decision = await limiter.take(key, { cost, signal: disconnect?.signal });
-    } finally {
-      disconnect?.stop();
-    }
-    if (disconnect?.signal.aborted) return;
-    answer(req, res, next, decision);
+    const decision = await takeWhileConnected(limiter, key, cost, res);
+    if (decision !== undefined) answer(req, res, next, decision);
   };
 
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
@@ -170,15 +163,8 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     if (given === undefined && config.skip !== undefined && (await config.skip(req))) return next();
     const { key, cost } = given === undefined ? await requestKeyAndCost(config, req) : { key: (await given.key) as string, cost: (await given.cost) as number };
     if (limiter === undefined) return acquire(req, res, next, key, cost, undefined);
-    const disconnect = limiter.queueing ? watchDisconnect(res) : undefined;
-    let decision: Decision;
-    try {
-      decision = await limiter.take(key, { cost, signal: disconnect?.signal });
-    } finally {
-      disconnect?.stop();
-    }
-    if (disconnect?.signal.aborted) return;
-    rated(req, res, next, key, cost, decision);
+    const decision = await takeWhileConnected(limiter, key, cost, res);
+    if (decision !== undefined) rated(req, res, next, key, cost, decision);
   };
 
   const middleware = (req: Request, res: Response, next: NextFunction): void => {

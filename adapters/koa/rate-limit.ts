@@ -3,11 +3,11 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
-import { watchDisconnect } from '../../src/http/client-disconnect.js';
 import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
+import { takeWhileConnected } from '../../src/http/take-while-connected.js';
 import type { Limiter } from '../../src/limiter.js';
 
 declare module 'koa' {
@@ -87,17 +87,9 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
   const decide = async (ctx: Context, next: Next, given?: { key: unknown; cost: unknown }): Promise<unknown> => {
     if (given === undefined && config.skip !== undefined && (await config.skip(ctx))) return next();
     const { key, cost } = given === undefined ? await requestKeyAndCost(config, ctx) : { key: (await given.key) as string, cost: (await given.cost) as number };
-    // A client that goes away while its request waits gives its place up at once.
-    const disconnect = limiter.queueing ? watchDisconnect(ctx.res) : undefined;
-    let decision: Decision;
-    try {
-      decision = await limiter.take(key, { cost, signal: disconnect?.signal });
-    } finally {
-      disconnect?.stop();
-    }
-    // Nobody is listening any more; Koa writes nothing to a closed response.
-    if (disconnect?.signal.aborted) return undefined;
-    return answer(ctx, next, decision);
+    // A client that goes away while its request waits gives its place up at once; Koa writes nothing to a closed response.
+    const decision = await takeWhileConnected(limiter, key, cost, ctx.res);
+    return decision === undefined ? undefined : answer(ctx, next, decision);
   };
 
   const middleware = (ctx: Context, next: Next): Promise<unknown> => {
@@ -160,15 +152,8 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     if (given === undefined && config.skip !== undefined && (await config.skip(ctx))) return next();
     const { key, cost } = given === undefined ? await requestKeyAndCost(config, ctx) : { key: (await given.key) as string, cost: (await given.cost) as number };
     if (limiter === undefined) return acquire(ctx, next, key, cost, undefined);
-    const disconnect = limiter.queueing ? watchDisconnect(ctx.res) : undefined;
-    let decision: Decision;
-    try {
-      decision = await limiter.take(key, { cost, signal: disconnect?.signal });
-    } finally {
-      disconnect?.stop();
-    }
-    if (disconnect?.signal.aborted) return undefined;
-    return rated(ctx, next, key, cost, decision);
+    const decision = await takeWhileConnected(limiter, key, cost, ctx.res);
+    return decision === undefined ? undefined : rated(ctx, next, key, cost, decision);
   };
 
   const middleware = (ctx: Context, next: Next): Promise<unknown> => {

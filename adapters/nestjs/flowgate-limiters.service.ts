@@ -22,6 +22,16 @@ function defined<T extends object>(object: T): Partial<T> {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
+/**
+ * The limit already made for `namespace` when `target` declared it; a FlowgateConfigError when
+ * another class or handler of the same label did (two limits must not share buckets or permits).
+ */
+function knownLimit<L>(made: ReadonlyMap<string, { readonly target: object; readonly limit: L }>, namespace: string, target: object, label: string, name: string): L | undefined {
+  const known = made.get(namespace);
+  if (known === undefined || known.target === target) return known?.limit;
+  throw new FlowgateConfigError('name', name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
+}
+
 /** The shape fields that `limit` sets. */
 function shapeOf(limit: LimitShape): LimitShape {
   return defined({ rate: limit.rate, interval: limit.interval, burst: limit.burst, queue: limit.queue, strict: limit.strict });
@@ -93,11 +103,8 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
    */
   limitFor(target: object, label: string, declared: DeclaredRateLimit, outer: RouteLimit | undefined): RouteLimit {
     const namespace = `${label}:${declared.name}`;
-    const known = this.declared.get(namespace);
-    if (known !== undefined) {
-      if (known.target === target) return known.limit;
-      throw new FlowgateConfigError('name', declared.name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
-    }
+    const known = knownLimit(this.declared, namespace, target, label, declared.name);
+    if (known !== undefined) return known;
     const limit = this.create(namespace, label, declared, outer);
     this.declared.set(namespace, { target, limit });
     // First used while the app shuts down: answer 503 like every other limit.
@@ -114,11 +121,8 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
    */
   concurrencyFor(target: object, label: string, declared: DeclaredRateLimit, outer: RouteConcurrency | undefined): RouteConcurrency {
     const namespace = `${label}:${declared.name}`;
-    const known = this.declaredConcurrency.get(namespace);
-    if (known !== undefined) {
-      if (known.target === target) return known.limit;
-      throw new FlowgateConfigError('name', declared.name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
-    }
+    const known = knownLimit(this.declaredConcurrency, namespace, target, label, declared.name);
+    if (known !== undefined) return known;
     const key = declared.key ?? outer?.config.key ?? this.options.key;
     let limit: RouteConcurrency;
     if (declared.concurrency === undefined && outer !== undefined) {
