@@ -103,8 +103,8 @@ export function resolveHttpOptions<Req>(
   if (statusCode > 599) throw new FlowgateConfigError('statusCode', statusCode, 'must be an HTTP error status from 400 to 599');
   const headers = options.headers ?? 'draft-8';
   if (!HEADER_FORMATS.includes(headers)) throw new FlowgateConfigError('headers', headers, "must be 'draft-8', 'draft-7' or false");
-  const concurrency = resolveConcurrency(options, limiter);
-  const policyName = options.policyName ?? limiter?.name ?? (concurrency as ConcurrencyLimiter).name;
+  const given = options.concurrency;
+  const policyName = options.policyName ?? limiter?.name ?? (given instanceof ConcurrencyLimiter ? given.name : (options.name ?? 'default'));
   if (typeof policyName !== 'string' || !/^[\x20-\x7e]{1,128}$/.test(policyName)) {
     throw new FlowgateConfigError('policyName', policyName, 'must be 1 to 128 printable ASCII characters');
   }
@@ -112,6 +112,8 @@ export function resolveHttpOptions<Req>(
   if (message !== undefined && !['string', 'object', 'function'].includes(typeof message)) {
     throw new FlowgateConfigError('message', message, 'must be a string, an object or a function of (request, decision)');
   }
+  // Made last, once everything else is valid: a shared permit store registers with its store.
+  const concurrency = resolveConcurrency(options, limiter);
   const concurrencyPolicyName = limiter === undefined ? policyName : `${policyName}-concurrency`;
   return { limiter, concurrency, concurrencyPolicyName, key: options.key ?? defaultKey, cost, skip: options.skip, statusCode, message, headers, policyName };
 }
