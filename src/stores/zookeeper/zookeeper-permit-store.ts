@@ -117,7 +117,7 @@ export class ZooKeeperPermitStore implements PermitStore {
     this.connection = store.connection();
     this.membersPath = new ZnodePaths(this.connection.root).members;
     this.self = holderName(this.connection.memberId, randomUUID().slice(0, 8));
-    const inherited = storeFailurePolicy(store, this.connection);
+    const inherited = this.connection;
     this.onUnavailable = options.onUnavailable ?? inherited.onUnavailable;
     if (!['local', 'open', 'closed'].includes(this.onUnavailable)) {
       throw new FlowgateConfigError('onUnavailable', this.onUnavailable, "must be 'local', 'open' or 'closed'");
@@ -493,18 +493,6 @@ function leaseId(policy: ConcurrencyPolicy, key: string): string {
   return `${policy.name}\u0000${key}`;
 }
 
-/**
- * The store's `onUnavailable` and `unavailableAfter`, so that permits fail the way buckets do.
- * `connection()` does not carry them yet: until it does, they are read from the store's options.
- */
-function storeFailurePolicy(store: ZooKeeperStore, connection: StoreConnection): { onUnavailable: UnavailablePolicy; unavailableAfterMs: number } {
-  const told = connection as StoreConnection & { onUnavailable?: UnavailablePolicy; unavailableAfterMs?: number };
-  const options = (store as unknown as { options?: { onUnavailable?: UnavailablePolicy; unavailableAfterMs?: number } }).options;
-  return {
-    onUnavailable: told.onUnavailable ?? options?.onUnavailable ?? 'local',
-    unavailableAfterMs: told.unavailableAfterMs ?? options?.unavailableAfterMs ?? 1000,
-  };
-}
 
 /** `work`, or a ZooKeeperUnavailableError when it has not settled by `deadline` (a local clock reading). */
 function beforeDeadline<T>(work: Promise<T>, deadline: number, budgetMs: number): Promise<T> {

@@ -19,7 +19,7 @@ import { PolicyRegistry } from './policy-registry.js';
 import { PolicyWatch } from './policy-watch.js';
 import { ServerClock } from './server-clock.js';
 import { TokenLease } from './token-lease.js';
-import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type ZooKeeperStoreOptions } from './zookeeper-store-options.js';
+import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type UnavailablePolicy, type ZooKeeperStoreOptions } from './zookeeper-store-options.js';
 import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
 import { ZnodePaths } from './znode-paths.js';
 
@@ -78,6 +78,9 @@ export interface StoreConnection {
   readonly acls: ACL[] | undefined;
   readonly memberId: string;
   liveMembers(): readonly string[];
+  /** The store's `onUnavailable` policy and `unavailableAfter` (ms), for recipes that fall back the same way. */
+  readonly onUnavailable: UnavailablePolicy;
+  readonly unavailableAfterMs: number;
 }
 
 /**
@@ -181,7 +184,15 @@ export class ZooKeeperStore extends EventEmitter implements Store {
    */
   connection(): StoreConnection {
     const membership = this.membership;
-    return { session: this.session, root: this.options.root, acls: this.acls, memberId: membership.id, liveMembers: () => membership.liveIds };
+    return {
+      session: this.session,
+      root: this.options.root,
+      acls: this.acls,
+      memberId: membership.id,
+      liveMembers: () => membership.liveIds,
+      onUnavailable: this.options.onUnavailable,
+      unavailableAfterMs: this.options.unavailableAfterMs,
+    };
   }
 
   /** Live members of the cluster (processes with a ZooKeeperStore on the same root), at least 1. */

@@ -1,9 +1,10 @@
 // Child processes running helpers/concurrency-app.cjs (an Express app with a cluster-wide concurrency limit, on the built package).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { REPO } from '../../zookeeper/helpers/cluster.js';
+import { spawnReadyProcess } from '../../helpers/ready-process.js';
 
 const APP = path.join(__dirname, 'concurrency-app.cjs');
 
@@ -46,32 +47,7 @@ export interface ConcurrencyAppProcess {
 
 /** Starts an app process and waits until it listens (not until ZooKeeper is ready). */
 export async function spawnConcurrencyApp(config: ConcurrencyAppConfig): Promise<ConcurrencyAppProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env, FLOWGATE_CONCURRENCY_APP: JSON.stringify(config) };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [APP], { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-20_000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error('app process not listening within 20 s')), 20_000);
-    function fail(error: Error): void {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`${error.message}\n--- stderr\n${stderr}`));
-    }
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{"ready"'));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    });
-    child.once('exit', (code, signal) => fail(new Error(`app process exited early (${code ?? signal})`)));
-  });
+  const { child, port, stderr, exited } = await spawnReadyProcess([APP], { ...process.env, FLOWGATE_CONCURRENCY_APP: JSON.stringify(config) }, REPO);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const get = (pathAndQuery: string, timeoutMs = 10_000): Promise<Reply> => request(agent, port, pathAndQuery, timeoutMs);
@@ -79,7 +55,7 @@ export async function spawnConcurrencyApp(config: ConcurrencyAppConfig): Promise
     pid: child.pid as number,
     port,
     child,
-    stderr: () => stderr,
+    stderr,
     get,
     stats: async () => JSON.parse((await get('/stats', 5000)).body) as ConcurrencyAppStats,
     async stop() {

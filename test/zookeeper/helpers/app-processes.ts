@@ -1,10 +1,11 @@
 // Child processes running helpers/app-process.cjs (a flowgate Express app on the built package).
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { REPO } from './cluster.js';
+import { spawnReadyProcess } from '../../helpers/ready-process.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const APP = path.join(__dirname, 'app-process.cjs');
@@ -86,40 +87,13 @@ export interface AppProcess {
 export async function spawnApp(config: AppConfig): Promise<AppProcess> {
   const args = config.skewMs === undefined ? [APP] : ['--require', SKEW, APP];
   const env: NodeJS.ProcessEnv = { ...process.env, FLOWGATE_TEST_APP: JSON.stringify({ store: config.store, limiter: config.limiter }), FLOWGATE_TEST_SKEW_MS: String(config.skewMs ?? 0) };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-20_000);
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error('app process not listening within 20 s')), 20_000);
-    function fail(error: Error): void {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`${error.message}\n--- stderr\n${stderr}`));
-    }
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{"ready"'));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    });
-    child.once('exit', (code, signal) => fail(new Error(`app process exited early (${code ?? signal})`)));
-  });
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
+  const { child, port, stderr, exited } = await spawnReadyProcess(args, env, REPO);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const app: AppProcess = {
     pid: child.pid as number,
     port,
     child,
-    stderr: () => stderr,
+    stderr,
     getJson: <T>(pathAndQuery: string, timeoutMs = 10_000) => getJson<T>(agent, port, pathAndQuery, timeoutMs),
     stats: () => getJson<AppStats>(agent, port, '/stats', 5_000),
     async stop() {
