@@ -3,7 +3,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
-import { headerWriter, rejectionBody, rejectionStatus, requestKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
+import { headerWriter, requestPriority, rejectionBody, rejectionStatus, requestKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
@@ -88,7 +88,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
     if (given === undefined && config.skip !== undefined && (await config.skip(ctx))) return next();
     const { key, cost } = given === undefined ? await requestKeyAndCost(config, ctx) : { key: (await given.key) as string, cost: (await given.cost) as number };
     // A client that goes away while its request waits gives its place up at once; Koa writes nothing to a closed response.
-    const decision = await takeWhileConnected(limiter, key, cost, ctx.res);
+    const decision = await takeWhileConnected(limiter, key, cost, ctx.res, await requestPriority(config, ctx));
     return decision === undefined ? undefined : answer(ctx, next, decision);
   };
 
@@ -152,7 +152,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     if (given === undefined && config.skip !== undefined && (await config.skip(ctx))) return next();
     const { key, cost } = given === undefined ? await requestKeyAndCost(config, ctx) : { key: (await given.key) as string, cost: (await given.cost) as number };
     if (limiter === undefined) return acquire(ctx, next, key, cost, undefined);
-    const decision = await takeWhileConnected(limiter, key, cost, ctx.res);
+    const decision = await takeWhileConnected(limiter, key, cost, ctx.res, await requestPriority(config, ctx));
     return decision === undefined ? undefined : rated(ctx, next, key, cost, decision);
   };
 

@@ -163,9 +163,10 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
     const own = shapeOf(declared);
     const key = declared.key ?? outer?.config.key ?? this.options.key;
     const cost = declared.cost ?? outer?.config.cost ?? this.options.cost;
+    const priority = declared.priority ?? outer?.config.priority ?? this.options.priority;
     if (outer !== undefined && SHAPE_KEYS.every((k) => own[k] === undefined)) {
       // Same buckets as the outer limit; only the key or cost of this route differ.
-      const config = { ...outer.config, ...defined({ key, cost }) };
+      const config = { ...outer.config, ...defined({ key, cost, priority }) };
       return { name: declared.name, limiter: outer.limiter, config, shape: outer.shape };
     }
     const shape: LimitShape = { ...outer?.shape, ...own };
@@ -174,7 +175,7 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
     }
     const { statusCode, message, headers, store, clock } = this.options;
     const config = resolveHttpOptions<ExecutionContext>(
-      defined({ ...shape, name: namespace, store, clock, key, cost, statusCode, message, headers, policyName: declared.name }),
+      defined({ ...shape, name: namespace, store, clock, key, cost, priority, statusCode, message, headers, policyName: declared.name }),
       [],
       requestIpKey,
     );

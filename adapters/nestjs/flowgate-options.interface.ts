@@ -71,6 +71,8 @@ export interface RateLimitOptions {
   cost?: number | ((context: ExecutionContext) => MaybePromise<number>);
   /** The bucket key of a request (sync or async). Default: the module's `key`, else the client IP. */
   key?: (context: ExecutionContext) => MaybePromise<string>;
+  /** The request's priority in this limit's queue: a number or a (sync or async) function. Default: the module's, else 0. */
+  priority?: number | ((context: ExecutionContext) => MaybePromise<number>);
   /** At most this many requests in flight per key (an integer >= 1), shared with the module's store. */
   concurrency?: number;
 }

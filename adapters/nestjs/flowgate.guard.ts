@@ -6,7 +6,7 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
 import { watchDisconnect, type ClientDisconnect } from '../../src/http/client-disconnect.js';
-import { decisionHeaders, headerWriter, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
+import { decisionHeaders, headerWriter, requestPriority, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
 import type { MaybePromise } from '../../src/http/http-options.js';
 import { releaseOnClose, type ClosingResponse } from '../../src/http/release-on-close.js';
 import { requestSlot } from '../../src/http/request-slot.js';
@@ -203,7 +203,7 @@ export class FlowgateGuard implements CanActivate {
         const given = limit === limits[0] ? first : undefined;
         const key = await (given === undefined ? this.getKey(context, limit) : given.key);
         const cost = await (given === undefined ? this.getCost(context, limit) : given.cost);
-        const decision = await limit.limiter.take(key, { cost, signal: disconnect?.signal });
+        const decision = await limit.limiter.take(key, { cost, signal: disconnect?.signal, priority: await requestPriority(limit.config, context) });
         if (!decision.allowed) {
           rejected = { decision, limit };
           break;

@@ -8,7 +8,7 @@ import type { RateLimitOptions } from './flowgate-options.interface.js';
 /** A limit as declared, with its name filled in. */
 export type DeclaredRateLimit = RateLimitOptions & { readonly name: string };
 
-const KNOWN = ['name', 'rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'key', 'concurrency'];
+const KNOWN = ['name', 'rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'key', 'priority', 'concurrency'];
 
 /** Validates one limit now, so a bad option fails when the class is defined, not on a request. */
 function declared(limit: RateLimitOptions): DeclaredRateLimit {
@@ -21,6 +21,9 @@ function declared(limit: RateLimitOptions): DeclaredRateLimit {
   resolveLimiterOptions({ rate: limit.rate ?? 1, interval: limit.interval, burst: limit.burst, queue: limit.queue, strict: limit.strict, name });
   if (limit.cost !== undefined && typeof limit.cost !== 'function') requireNumber('cost', limit.cost, { min: 0, minInclusive: true });
   if (limit.key !== undefined && typeof limit.key !== 'function') throw new FlowgateConfigError('key', limit.key, 'must be a function');
+  if (limit.priority !== undefined && typeof limit.priority !== 'function' && (typeof limit.priority !== 'number' || !Number.isFinite(limit.priority))) {
+    throw new FlowgateConfigError('priority', limit.priority, 'must be a finite number or a function of the execution context');
+  }
   if (limit.concurrency !== undefined) requireNumber('concurrency', limit.concurrency, { integer: true, min: 1, minInclusive: true });
   return { ...limit, name };
 }

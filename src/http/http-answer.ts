@@ -1,7 +1,7 @@
 // Maps a decision to an HTTP answer: the headers of every response, and the status and body of a rejection.
 
 import type { Decision } from '../decision.js';
-import type { ResolvedHttpOptions } from './http-options.js';
+import type { MaybePromise, ResolvedHttpOptions } from './http-options.js';
 import { PROBLEM_CONTENT_TYPE, problemDetails } from './problem-details.js';
 import type { BucketPolicy } from '../policy.js';
 import { limitHeaderValue, policyHeaderValue, rateLimitHeaders, retryAfterSeconds } from './rate-limit-headers.js';
@@ -117,6 +117,12 @@ export async function rejectionBody<Req>(decision: Decision, options: ResolvedHt
   }
   if (typeof message === 'string') return { contentType: 'text/plain; charset=utf-8', payload: message };
   return { contentType: 'application/json; charset=utf-8', payload: JSON.stringify(message) };
+}
+
+/** The request's queue priority: `undefined` when the option is not given (no call made). */
+export function requestPriority<Req>(options: ResolvedHttpOptions<Req>, req: Req): MaybePromise<number | undefined> {
+  const { priority } = options;
+  return typeof priority === 'function' ? priority(req) : priority;
 }
 
 /** Resolves the key and cost of a request through the adapter options (each may be async). */

@@ -26,6 +26,11 @@ export interface HttpRateLimitOptions<Req> extends Partial<LimiterOptions> {
   cost?: number | ((req: Req) => MaybePromise<number>);
   /** Requests for which this returns true pass without touching the limit (sync or async). */
   skip?: (req: Req) => MaybePromise<boolean>;
+  /**
+   * The request's priority in the overflow queue: a number, or a (sync or async) function of the
+   * request. Higher goes first, FIFO within a priority, with ageing (see the README). Default 0.
+   */
+  priority?: number | ((req: Req) => MaybePromise<number>);
   /** Status of a rejection over the limit. Default 429. (A closing limiter answers 503.) */
   statusCode?: number;
   /** Body of a rejection: a string (text/plain), an object (JSON) or a function of (request, decision). Default: problem+json. */
@@ -54,6 +59,8 @@ export interface ResolvedHttpOptions<Req> {
   readonly key: (req: Req) => MaybePromise<string>;
   readonly cost: number | ((req: Req) => MaybePromise<number>);
   readonly skip: ((req: Req) => MaybePromise<boolean>) | undefined;
+  /** Absent when not given: takes then carry no priority. */
+  readonly priority: number | ((req: Req) => MaybePromise<number>) | undefined;
   readonly statusCode: number;
   readonly message: HttpRateLimitOptions<Req>['message'];
   readonly headers: HeaderFormat;
@@ -61,7 +68,7 @@ export interface ResolvedHttpOptions<Req> {
 }
 
 const LIMITER_KEYS = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
-const HTTP_KEYS = ['limiter', 'key', 'cost', 'skip', 'statusCode', 'message', 'headers', 'policyName', 'concurrency'];
+const HTTP_KEYS = ['limiter', 'key', 'cost', 'skip', 'priority', 'statusCode', 'message', 'headers', 'policyName', 'concurrency'];
 /** Limiter options that describe a rate limit, so they need a `rate`. */
 const RATE_SHAPE_KEYS = ['interval', 'burst', 'queue', 'strict', 'dryRun'];
 
@@ -99,6 +106,10 @@ export function resolveHttpOptions<Req>(
   }
   const cost = options.cost ?? 1;
   if (typeof cost !== 'function') requireNumber('cost', cost, { min: 0, minInclusive: true });
+  const priority = options.priority;
+  if (priority !== undefined && typeof priority !== 'function' && (typeof priority !== 'number' || !Number.isFinite(priority))) {
+    throw new FlowgateConfigError('priority', priority, 'must be a finite number or a function of the request');
+  }
   const statusCode = requireNumber('statusCode', options.statusCode ?? 429, { integer: true, min: 400, minInclusive: true });
   if (statusCode > 599) throw new FlowgateConfigError('statusCode', statusCode, 'must be an HTTP error status from 400 to 599');
   const headers = options.headers ?? 'draft-8';
@@ -115,7 +126,7 @@ export function resolveHttpOptions<Req>(
   // Made last, once everything else is valid: a shared permit store registers with its store.
   const concurrency = resolveConcurrency(options, limiter);
   const concurrencyPolicyName = limiter === undefined ? policyName : `${policyName}-concurrency`;
-  return { limiter, concurrency, concurrencyPolicyName, key: options.key ?? defaultKey, cost, skip: options.skip, statusCode, message, headers, policyName };
+  return { limiter, concurrency, concurrencyPolicyName, key: options.key ?? defaultKey, cost, skip: options.skip, priority, statusCode, message, headers, policyName };
 }
 
 /**

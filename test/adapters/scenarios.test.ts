@@ -98,6 +98,27 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'priority(req): a later high-priority request in the queue is served before earlier low-priority ones',
+    async run(start) {
+      const app = await start({ rate: 10, interval: '1s', burst: 1, queue: { maxSize: 10, maxWait: '5s' }, priority: (req) => Number(req.header('x-priority') ?? 0) });
+      expect((await get(app.url)).status).toBe(200);
+      const order: string[] = [];
+      const send = (label: string, priority: number): Promise<void> => get(app.url, { 'x-priority': String(priority) }).then((a) => void order.push(`${label}:${a.status}`));
+      const lows: Array<Promise<void>> = [];
+      for (const label of ['low-1', 'low-2', 'low-3']) {
+        const enqueued = next(app.limiter, 'enqueue');
+        lows.push(send(label, 0));
+        await enqueued;
+      }
+      const enqueued = next(app.limiter, 'enqueue');
+      const high = send('high', 5);
+      await enqueued;
+      await Promise.all([...lows, high]);
+      // The head of the line (low-1, served next) keeps its place; the high one goes right after it.
+      expect(order).toEqual(['low-1:200', 'high:200', 'low-2:200', 'low-3:200']);
+    },
+  },
+  {
     name: 'rejects a request when the queue is full, without waiting',
     async run(start) {
       const { app, waiting } = await queueFull(start);

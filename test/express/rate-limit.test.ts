@@ -615,6 +615,12 @@ describe('validation at construction', () => {
     expect(error.message).toMatch(/statusCode/);
   });
 
+  test("priority: 'high'", () => {
+    const error = configError({ rate: 10, priority: 'high' as unknown as number });
+    expect(error.option).toBe('priority');
+    expect(error.message).toMatch(/priority="high": must be a finite number or a function/);
+  });
+
   test('limiter combined with limiter options', () => {
     const limiter = createLimiter({ rate: 5 });
     const error = configError({ limiter, rate: 5 });

@@ -24,6 +24,7 @@ export interface PortableLimit {
   key?: (req: PortableRequest) => MaybePromise<string>;
   cost?: number | ((req: PortableRequest) => MaybePromise<number>);
   skip?: (req: PortableRequest) => MaybePromise<boolean>;
+  priority?: number | ((req: PortableRequest) => MaybePromise<number>);
 }
 
 /** A test app listening on 127.0.0.1, limited app-wide, serving `GET /hello`. */
@@ -52,9 +53,10 @@ export function helloBody(decision: Decision | undefined): HelloBody {
 
 /** An adapter's options for `limit`, given how to view the adapter's request as portable. */
 export function adapterOptions<Req>(limit: PortableLimit, view: (req: Req) => PortableRequest): HttpRateLimitOptions<Req> {
-  const { key, cost, skip, ...limiterOptions } = limit;
+  const { key, cost, skip, priority, ...limiterOptions } = limit;
   return {
     ...limiterOptions,
+    ...(typeof priority === 'function' ? { priority: (req: Req) => priority(view(req)) } : priority !== undefined && { priority }),
     ...(key && { key: (req: Req) => key(view(req)) }),
     ...(typeof cost === 'function' ? { cost: (req: Req) => cost(view(req)) } : cost !== undefined && { cost }),
     ...(skip && { skip: (req: Req) => skip(view(req)) }),
