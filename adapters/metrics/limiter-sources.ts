@@ -44,7 +44,12 @@ export function isLimiterCatalog(value: unknown): value is LimiterCatalog {
 export function limiterOf(source: unknown): Limiter {
   if (isLimiter(source)) return source;
   const carrier = source as Partial<HasLimiter> | null;
-  if ((typeof carrier === 'object' || typeof carrier === 'function') && carrier !== null && isLimiter(carrier.limiter)) return carrier.limiter;
+  if ((typeof carrier === 'object' || typeof carrier === 'function') && carrier !== null) {
+    if (isLimiter(carrier.limiter)) return carrier.limiter;
+    if ('concurrencyLimiter' in carrier && carrier.limiter === undefined) {
+      throw new FlowgateArgumentError('source', briefly(source), 'has no rate limit (concurrency only): flowgate/metrics counts the decisions of rate limiters');
+    }
+  }
   throw new FlowgateArgumentError(
     'source',
     briefly(source),

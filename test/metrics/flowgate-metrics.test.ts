@@ -179,6 +179,8 @@ test('observe refuses what is not a limiter, a holder of one or the NestJS limit
     expect(() => metrics.observe(bad as never)).toThrow(FlowgateArgumentError);
   }
   expect(() => metrics.observe({} as never)).toThrow(/must be a flowgate Limiter, something with a \.limiter/);
+  // The shape of a concurrency-only middleware.
+  expect(() => metrics.observe({ limiter: undefined, concurrencyLimiter: {} } as never)).toThrow(/has no rate limit \(concurrency only\)/);
 });
 
 test('a limiter service (the NestJS FlowgateLimiters shape): the default limit at once, later limits as they are made; unobserve puts limitFor back', async () => {
