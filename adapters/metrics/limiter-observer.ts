@@ -21,24 +21,13 @@ export interface WaitObservers {
   readonly aborted: WaitObserver;
 }
 
-/** A limiter that reports its queue itself (`Limiter.queueStats()`, where the core has it). */
-interface QueueStatsReader {
-  queueStats?(): { readonly waiting: number };
-}
-
 /**
- * The listeners on one limiter. The queue depth is the limiter's own `queueStats().waiting` when
- * it has that method; otherwise it is counted from `enqueue` (+1) and `dequeue`, `timeout`, `abort`
- * (-1), per key and never below 0 for a key (an `abort` of a take that left before it was placed in
- * line has no `enqueue`: it cannot drive the figure negative, and at worst lowers it by one until
- * that key's line drains), and a `'closed'` rejection (the limiter answered all its waiters) sets it to 0.
+ * The listeners on one limiter: decisions into its tally, waits into the histogram. The queue depth
+ * is read from the limiter itself (`queueStats().waiting`) at scrape time.
  */
 export class LimiterObserver {
-  /** Takes waiting, as the events tell: the fallback of {@link depth}. */
-  private waiting = 0;
   /** The limiter's name when it was first watched: its `limiter` label. */
   readonly name: string;
-  private readonly waitingByKey = new Map<string, number>();
   private readonly undo: Array<() => void> = [];
 
   /**
@@ -56,15 +45,8 @@ export class LimiterObserver {
       if (e.wouldReject === undefined) tally.admitted++;
       else tally.wouldReject(e.wouldReject);
     });
-    this.listen('reject', (e) => {
-      tally.reject(e.reason);
-      if (e.reason === 'closed') this.drained();
-    });
+    this.listen('reject', (e) => tally.reject(e.reason));
     // Listened to even without a queue: a live policy change may give the limiter one.
-    this.listen('enqueue', (e) => {
-      this.waitingByKey.set(e.key, (this.waitingByKey.get(e.key) ?? 0) + 1);
-      this.waiting++;
-    });
     this.listen('dequeue', (e) => this.left(e, waits.served));
     this.listen('timeout', (e) => this.left(e, waits.timeout));
     this.listen('abort', (e) => this.left(e, waits.aborted));
@@ -72,14 +54,12 @@ export class LimiterObserver {
 
   /** Takes of this limiter waiting in its queue now. */
   depth(): number {
-    const limiter = this.limiter as Limiter & QueueStatsReader;
-    return typeof limiter.queueStats === 'function' ? limiter.queueStats().waiting : this.waiting;
+    return this.limiter.queueStats().waiting;
   }
 
   /** Removes every listener. */
   detach(): void {
     for (const off of this.undo.splice(0)) off();
-    this.drained();
   }
 
   private listen<E extends keyof LimiterEvents>(event: E, listener: (payload: LimiterEvents[E]) => void): void {
@@ -89,15 +69,5 @@ export class LimiterObserver {
 
   private left(e: WaitEnd, waits: WaitObserver): void {
     waits.observe(e.waitedMs / 1000);
-    const count = this.waitingByKey.get(e.key);
-    if (count === undefined) return;
-    if (count <= 1) this.waitingByKey.delete(e.key);
-    else this.waitingByKey.set(e.key, count - 1);
-    this.waiting--;
-  }
-
-  private drained(): void {
-    this.waitingByKey.clear();
-    this.waiting = 0;
   }
 }

@@ -11,12 +11,12 @@ export interface HasLimiter {
 
 /**
  * The `FlowgateLimiters` service of `flowgate/nestjs` (`app.get(FlowgateLimiters)`), by its shape,
- * so that this module needs no NestJS: the module's default limit, and `limitFor`, which creates
- * each `@RateLimit` limit the first time a route under it is guarded.
+ * so that this module needs no NestJS: the rate limiters made so far, and a listener for each one
+ * made later (a `@RateLimit` limit is made the first time a route under it is guarded).
  */
 export interface LimiterCatalog {
-  readonly defaultLimit: HasLimiter | undefined;
-  limitFor(...args: never[]): HasLimiter;
+  limiters(): readonly Limiter[];
+  onLimiter(listener: (limiter: Limiter) => void): () => void;
 }
 
 /** What {@link FlowgateMetrics.observe} accepts. */
@@ -37,7 +37,7 @@ export function isLimiter(value: unknown): value is Limiter {
 /** Whether `value` is the NestJS limiters service (or anything of its shape). */
 export function isLimiterCatalog(value: unknown): value is LimiterCatalog {
   const v = value as Partial<LimiterCatalog> | null;
-  return typeof v === 'object' && v !== null && typeof v.limitFor === 'function' && 'defaultLimit' in v;
+  return typeof v === 'object' && v !== null && typeof v.limiters === 'function' && typeof v.onLimiter === 'function';
 }
 
 /** The limiter of a Limiter or of something that has one; throws {@link FlowgateArgumentError} for anything else. */
@@ -57,37 +57,15 @@ export function limiterOf(source: unknown): Limiter {
   );
 }
 
-/**
- * Calls `found` with the catalog's default limiter now, and with every limiter `limitFor` returns
- * from now on (it is called once per class or handler, not per request). Wraps `limitFor` on this
- * one instance; `stop` puts it back.
- */
+/** Calls `found` with each rate limiter of the catalog now, and with each one it makes from now on; `stop` ends it. */
 export function watchCatalog(catalog: LimiterCatalog, found: (limiter: Limiter) => void): CatalogWatch {
   const limiters = new Set<Limiter>();
-  let active = true;
   const add = (limiter: unknown): void => {
-    // Only rate limiters have decisions to count (a limit may be a concurrency limit only).
-    if (!active || !isLimiter(limiter) || limiters.has(limiter)) return;
+    if (!isLimiter(limiter) || limiters.has(limiter)) return;
     limiters.add(limiter);
     found(limiter);
   };
-  if (catalog.defaultLimit !== undefined) add(catalog.defaultLimit.limiter);
-  const own = Object.getOwnPropertyDescriptor(catalog, 'limitFor');
-  const original = catalog.limitFor;
-  const limitFor = function (this: LimiterCatalog, ...args: never[]): HasLimiter {
-    const limit = original.apply(this, args);
-    add(limit.limiter);
-    return limit;
-  };
-  Object.defineProperty(catalog, 'limitFor', { value: limitFor, configurable: true, writable: true, enumerable: false });
-  return {
-    limiters,
-    stop: () => {
-      active = false;
-      // Wrapped again since (another metrics instance)? Then ours stays in the chain, inactive.
-      if (catalog.limitFor !== limitFor) return;
-      if (own !== undefined) Object.defineProperty(catalog, 'limitFor', own);
-      else delete (catalog as Partial<LimiterCatalog>).limitFor;
-    },
-  };
+  for (const limiter of catalog.limiters()) add(limiter);
+  const stop = catalog.onLimiter(add);
+  return { limiters, stop };
 }

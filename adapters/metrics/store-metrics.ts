@@ -64,7 +64,8 @@ export class StoreMetrics {
     const onRecovered = (_: ZooKeeperStoreEvents['recovered']): void => void (entry.degraded = false);
     const entry: Watched = {
       id,
-      degraded: false,
+      // A store observed while already degraded says so in its stats.
+      degraded: store.stats().degraded === true,
       stop: () => {
         store.off('degraded', onDegraded);
         store.off('recovered', onRecovered);

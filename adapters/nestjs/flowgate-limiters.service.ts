@@ -47,6 +47,9 @@ function shapeOf(limit: LimitShape): LimitShape {
 export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicationShutdown {
   /** The module's default limit, applied to every guarded route; absent when the options define none. */
   readonly defaultLimit: RouteLimit | undefined;
+  /** Rate limiters made so far (default and declared), in order. */
+  private readonly known = new Set<Limiter>();
+  private readonly limiterListeners = new Set<(limiter: Limiter) => void>();
   /** The module's concurrency limit (`concurrency`), applied to every guarded route; absent without it. */
   readonly defaultConcurrency: RouteConcurrency | undefined;
   /** The module's `skip` function, if any. */
@@ -74,6 +77,7 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
             ? shapeOf(options)
             : { rate: policy.rate, interval: policy.intervalMs, burst: policy.burst, queue: limiter.queueing || undefined, strict: policy.strict };
         this.defaultLimit = { name, limiter, config, shape };
+        this.known.add(limiter);
         this.owned.push(limiter);
       } else {
         this.defaultLimit = undefined;
@@ -109,7 +113,25 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
     this.declared.set(namespace, { target, limit });
     // First used while the app shuts down: answer 503 like every other limit.
     if (this.closed) void limit.limiter.close();
+    if (!this.known.has(limit.limiter)) {
+      this.known.add(limit.limiter);
+      for (const listener of [...this.limiterListeners]) listener(limit.limiter);
+    }
     return limit;
+  }
+
+  /** Every rate limiter of the app so far: the module's default limit's, and each `@RateLimit` limit's made yet. */
+  limiters(): Limiter[] {
+    return [...this.known];
+  }
+
+  /**
+   * Calls `listener` with each rate limiter made from now on (a `@RateLimit` limit is made the first
+   * time a route under it is guarded), for metrics and logs. Returns a function that stops it.
+   */
+  onLimiter(listener: (limiter: Limiter) => void): () => void {
+    this.limiterListeners.add(listener);
+    return () => void this.limiterListeners.delete(listener);
   }
 
   /**

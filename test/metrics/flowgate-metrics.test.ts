@@ -1,5 +1,5 @@
 // flowgateMetrics() itself: options and their errors, one set per registry, observe/unobserve/close, shared names,
-// and the queue depth counted from events when a limiter has no queueStats().
+// and the queue depth read from the limiter.
 
 import { Registry, register as globalRegistry } from 'prom-client';
 import { DEFAULT_WAIT_BUCKETS, flowgateMetrics, type FlowgateMetrics, type FlowgateMetricsOptions } from '../../adapters/metrics/index.js';
@@ -183,23 +183,33 @@ test('observe refuses what is not a limiter, a holder of one or the NestJS limit
   expect(() => metrics.observe({ limiter: undefined, concurrencyLimiter: {} } as never)).toThrow(/has no rate limit \(concurrency only\)/);
 });
 
-test('a limiter service (the NestJS FlowgateLimiters shape): the default limit at once, later limits as they are made; unobserve puts limitFor back', async () => {
+test('a limiter service (the NestJS FlowgateLimiters shape): its limiters at once, later ones as they are made; unobserve stops listening', async () => {
   const metrics = newMetrics();
   const defaultLimiter = newLimiter({ rate: 10, burst: 10, name: 'default' });
-  const made: Limiter[] = [];
   class Catalog {
-    readonly defaultLimit = { limiter: defaultLimiter };
-    limitFor(name: string): { limiter: Limiter } {
+    private readonly all: Limiter[] = [defaultLimiter];
+    private readonly listeners = new Set<(limiter: Limiter) => void>();
+    limiters(): Limiter[] {
+      return [...this.all];
+    }
+    onLimiter(listener: (limiter: Limiter) => void): () => void {
+      this.listeners.add(listener);
+      return () => void this.listeners.delete(listener);
+    }
+    listening(): number {
+      return this.listeners.size;
+    }
+    make(name: string): { limiter: Limiter } {
       const limiter = newLimiter({ rate: 10, burst: 1, name });
-      made.push(limiter);
+      this.all.push(limiter);
+      for (const listener of this.listeners) listener(limiter);
       return { limiter };
     }
   }
   const catalog = new Catalog();
   metrics.observe(catalog).observe(catalog);
-  expect(Object.keys(catalog)).toEqual(['defaultLimit']);
-  const later = catalog.limitFor('later');
-  expect(later.limiter).toBe(made[0]);
+  expect(catalog.listening()).toBe(1);
+  const later = catalog.make('later');
   await takes(defaultLimiter, 1);
   await takes(later.limiter, 2);
   let text = await metrics.registry.metrics();
@@ -208,21 +218,19 @@ test('a limiter service (the NestJS FlowgateLimiters shape): the default limit a
   expect(valueOf(text, DECISIONS, { limiter: 'later', result: 'rejected', reason: 'limited' })).toBe(1);
 
   metrics.unobserve(catalog);
-  expect(Object.prototype.hasOwnProperty.call(catalog, 'limitFor')).toBe(false);
+  expect(catalog.listening()).toBe(0);
   await takes(defaultLimiter, 1);
   await takes(later.limiter, 1);
-  await takes(catalog.limitFor('unseen').limiter, 1);
+  await takes(catalog.make('unseen').limiter, 1);
   text = await metrics.registry.metrics();
   expect(admitted(text, 'default')).toBe(1);
   expect(valueOf(text, DECISIONS, { limiter: 'later', result: 'rejected', reason: 'limited' })).toBe(1);
   expect(admitted(text, 'unseen')).toBeUndefined();
 });
 
-test('without Limiter.queueStats(), the queue depth follows the queue events: +1 enqueue, -1 dequeue and abort, 0 after close', async () => {
+test('queue depth from Limiter.queueStats(): up with waiters, down as they are served or abort, 0 after close; waits observed by result', async () => {
   const metrics = newMetrics();
   const limiter = newLimiter({ rate: 1, interval: '1s', burst: 1, queue: { maxSize: 10, maxWait: '10s' }, name: 'evented' });
-  // As a core without the method would be.
-  Object.defineProperty(limiter, 'queueStats', { value: undefined });
   metrics.observe(limiter);
   const depth = async (): Promise<number | undefined> => valueOf(await metrics.registry.metrics(), 'flowgate_queue_depth', { limiter: 'evented' });
 

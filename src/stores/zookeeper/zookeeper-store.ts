@@ -43,6 +43,8 @@ export interface ZooKeeperStoreStats {
   readonly members: number;
   /** Whether decisions currently use ZooKeeper. */
   readonly available: boolean;
+  /** Whether the store has announced `degraded` and not yet `recovered` (unavailable past the grace period). */
+  readonly degraded: boolean;
   /** ZooKeeper calls made, by operation (`getData`, `setData`, `create`, `remove`, `exists`, ...). */
   readonly operations: Readonly<Record<string, number>>;
   /** ZooKeeper calls failed, by kind (`timeout`, `closed`, `BAD_VERSION`, `NODE_EXISTS`, `CONNECTION_LOSS`, ...). */
@@ -207,6 +209,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       conflicts: this.counter.conflicts,
       members: this.membership.count,
       available: this.available,
+      degraded: this.announcedDegraded,
       operations: { ...this.session.operations },
       errors: { ...this.session.errors },
       tokensLeased: Object.fromEntries(this.leased),
