@@ -38,7 +38,7 @@ export function benchConfig() {
     pin: process.env.BENCH_PIN !== '0',
     /** Distinct keys in the memory-per-key measurement. */
     memoryKeys: positive('BENCH_MEMORY_KEYS', 200_000, { integer: true }),
-    /** The groups to run: express, koa, nest (HTTP throughput) and memory. */
+    /** The groups to run: express, koa, nest (HTTP throughput), memory, and cluster (bench/cluster.mjs). */
     groups: groups(),
     /** Measure the variants that need Redis (a redis-server started for the run); BENCH_REDIS=0 leaves them out. */
     redis: process.env.BENCH_REDIS !== '0',

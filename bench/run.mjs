@@ -1,6 +1,6 @@
 // Orchestrator of `npm run bench`: measures the Express, Koa and Nest variants alternately (each group against its bare
 // framework), then MemoryStore's memory per key. BENCH_GROUPS picks the groups.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -195,6 +195,15 @@ async function benchmark(config, env) {
     console.log(memoryTable(memory));
   }
   console.log(`\nJSON: ${paths.join(', ')}`);
+  if (config.groups.includes('cluster')) await runCluster(env);
+}
+
+/** The cluster group: bench/cluster.mjs in its own process (it starts and stops its ZooKeeper and Redis by PID). */
+async function runCluster(env) {
+  log('\ncluster: bench/cluster.mjs (the ZooKeeper store on 3 processes, the cluster queue, DistributedQueue)…');
+  const child = spawn(process.execPath, [join(here, 'cluster.mjs')], { env: { ...process.env, ...env }, stdio: 'inherit' });
+  const code = await new Promise((resolve) => child.once('exit', (status, signal) => resolve(status ?? signal)));
+  if (code !== 0) throw new Error(`bench/cluster.mjs ended with ${code}`);
 }
 
 // Ctrl-C: stop the children by PID before leaving.

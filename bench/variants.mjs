@@ -63,8 +63,12 @@ export const GROUPS = [
   },
 ];
 
-/** Every group name BENCH_GROUPS accepts: the HTTP groups, and `memory` (MemoryStore memory per key). */
-export const GROUP_NAMES = [...GROUPS.map((g) => g.name), 'memory'];
+/**
+ * Every group name BENCH_GROUPS accepts: the HTTP groups, `memory` (MemoryStore memory per key) and
+ * `cluster` (bench/cluster.mjs: the ZooKeeper store on 3 processes against the Redis peers, the
+ * cluster queue and DistributedQueue; also `npm run bench:cluster`).
+ */
+export const GROUP_NAMES = [...GROUPS.map((g) => g.name), 'memory', 'cluster'];
 
 /** The Express variants and their baseline (the Express group, as before the Koa and Nest groups). */
 export const VARIANTS = GROUPS[0].variants;
