@@ -4,10 +4,14 @@ import { monotonicClock, type Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
 import { cancel, reserve, type ReservationAsk, type ReservationResult, type Slot } from './reservation.js';
 import type { Store, StoreTakeResult } from './store.js';
-import { returnTokens, takeTokens, tokensAt, type BucketState } from './token-bucket.js';
+import { fits, returnTokens, tokensAt, type BucketState } from './token-bucket.js';
 
-/** A bucket in memory: its tokens (negative while reserved waiters are owed) and their slots. */
+/** A bucket in memory: its tokens (negative while reserved waiters are owed) and their slots. Updated in place by takes. */
 interface MemoryBucket extends BucketState {
+  tokens: number;
+  updatedAt: number;
+  /** When it last moved to the end of its map. */
+  movedAt: number;
   readonly slots?: readonly Slot[];
 }
 
@@ -19,18 +23,24 @@ export interface MemoryStoreOptions {
 
 /** How many buckets a single write may inspect for eviction, beyond the first full one. */
 const EVICTIONS_PER_WRITE = 32;
+/** A bucket taken from in place moves to the end of its map (and the front is swept) at most this often. */
+const MOVE_EVERY_MS = 50;
+/** Takes that neither move nor create a bucket evict at the front once every this many. */
+const EVICT_EVERY = 8;
 
 /**
  * Keeps buckets in a `Map` per policy, one process only, with no timers.
  *
  * A bucket that is full again holds no information (a new bucket starts full), so it is evicted.
- * Each write moves its bucket to the end of its map; the map's front therefore holds the buckets
- * touched longest ago, and each write evicts the front ones that are full by now. Memory stays
- * bounded by the keys seen within one full-refill time (`burst / rate × interval`).
+ * Takes update a bucket in place and move it to the end of its map (at most every 50 ms), so the
+ * map's front holds the buckets used longest ago; each move or new bucket evicts the front ones
+ * that are full by now. Memory stays bounded by the keys seen within one full-refill time
+ * (`burst / rate × interval`), plus 50 ms.
  */
 export class MemoryStore implements Store {
   private readonly clock: Clock;
   private readonly buckets = new Map<string, Map<string, MemoryBucket>>();
+  private takesSinceEviction = 0;
 
   /** Creates an empty store. */
   constructor(options: MemoryStoreOptions = {}) {
@@ -50,13 +60,26 @@ export class MemoryStore implements Store {
     if (state === undefined) {
       if (cost > policy.burst) return { taken: false, tokens: policy.burst };
       const tokens = policy.burst - cost;
-      if (tokens < policy.burst) this.write(map, policy, key, { tokens, updatedAt: now }, now);
+      if (tokens < policy.burst) this.write(map, policy, key, { tokens, updatedAt: now, movedAt: now }, now);
       return { taken: true, tokens };
     }
-    const outcome = takeTokens(state, policy, cost, now);
-    // An object literal, not a spread: this is the hot path of every take.
-    this.write(map, policy, key, { tokens: outcome.state.tokens, updatedAt: outcome.state.updatedAt, slots: state.slots }, now);
-    return { taken: outcome.taken, tokens: outcome.state.tokens };
+    // The hot path of every take: the bucket is updated in place (no new object, no map move).
+    const tokens = tokensAt(state, policy, now);
+    const taken = fits(tokens, cost);
+    state.tokens = taken ? Math.max(0, tokens - cost) : tokens;
+    state.updatedAt = now;
+    // Recently used buckets stay near the end, so the front's scan meets the idle ones first.
+    if (now - state.movedAt >= MOVE_EVERY_MS) {
+      state.movedAt = now;
+      map.delete(key);
+      map.set(key, state);
+      this.evictFront(map, policy, now);
+    } else if (++this.takesSinceEviction >= EVICT_EVERY) {
+      // Traffic on a few hot keys still clears idle ones out, a few at a time.
+      this.takesSinceEviction = 0;
+      this.evictFront(map, policy, now);
+    }
+    return { taken, tokens: state.tokens };
   }
 
   /** {@inheritDoc Store.refund} */
@@ -66,7 +89,7 @@ export class MemoryStore implements Store {
     if (state === undefined) return;
     const now = this.clock.now();
     const refunded = returnTokens(state, policy, amount, now);
-    this.write(map, policy, key, { tokens: refunded.tokens, updatedAt: refunded.updatedAt, slots: state.slots }, now);
+    this.write(map, policy, key, { tokens: refunded.tokens, updatedAt: refunded.updatedAt, movedAt: now, slots: state.slots }, now);
   }
 
   /**
@@ -80,7 +103,7 @@ export class MemoryStore implements Store {
     const state = map.get(key);
     const tokens = state === undefined ? policy.burst : tokensAt(state, policy, now);
     const reserved = reserve(tokens, state?.slots ?? [], now, policy, asks, maxSize);
-    this.write(map, policy, key, { tokens: reserved.tokens, updatedAt: now, slots: reserved.slots }, now);
+    this.write(map, policy, key, { tokens: reserved.tokens, updatedAt: now, movedAt: now, slots: reserved.slots }, now);
     return reserved.result;
   }
 
@@ -91,7 +114,7 @@ export class MemoryStore implements Store {
     if (state === undefined) return;
     const now = this.clock.now();
     const cancelled = cancel(tokensAt(state, policy, now), state.slots ?? [], now, policy, cost, due);
-    this.write(map, policy, key, { tokens: cancelled.tokens, updatedAt: now, slots: cancelled.slots }, now);
+    this.write(map, policy, key, { tokens: cancelled.tokens, updatedAt: now, movedAt: now, slots: cancelled.slots }, now);
   }
 
   /** {@inheritDoc Store.peek} */
@@ -131,6 +154,14 @@ export class MemoryStore implements Store {
   private write(map: Map<string, MemoryBucket>, policy: BucketPolicy, key: string, state: MemoryBucket, now: number): void {
     map.delete(key);
     if (state.tokens < policy.burst) map.set(key, state);
+    this.evictFront(map, policy, now);
+  }
+
+  /**
+   * Evicts the buckets at the front of the map that are full by now, up to {@link EVICTIONS_PER_WRITE}
+   * beyond the first, and stops at the first that is not (the front holds the least recently moved).
+   */
+  private evictFront(map: Map<string, MemoryBucket>, policy: BucketPolicy, now: number): void {
     let inspected = 0;
     for (const [oldKey, oldState] of map) {
       if (tokensAt(oldState, policy, now) < policy.burst || inspected++ >= EVICTIONS_PER_WRITE) break;
