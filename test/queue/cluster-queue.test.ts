@@ -11,7 +11,7 @@ import { ensureBuilt, stopAll } from './helpers/children.js';
 import { Offer, type Answer } from './helpers/http-load.js';
 import { describe as describeReport, inversions, localInversions, type Admission } from './helpers/order.js';
 import { heal, leaderOf, member, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
-import { removeRoot } from './helpers/zk.js';
+import { removeRoot } from '../zookeeper/helpers/raw-client.js';
 import { uniqueRoot, waitFor, wallNow } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);

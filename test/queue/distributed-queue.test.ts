@@ -14,7 +14,7 @@ import { clientConnections } from './helpers/four-letter.js';
 import { heal, leaderOf, member, restartAll, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
 import { uniqueRoot, waitFor, wallNow } from '../helpers/wait.js';
 import { queuePath, sequenceOf, startWorker, type Delivery, type ErrorInfo, type ProduceResult, type Worker } from './helpers/workers.js';
-import { Zk, removeRoot } from './helpers/zk.js';
+import { RawClient as Zk, removeRoot } from '../zookeeper/helpers/raw-client.js';
 
 jest.setTimeout(180_000);
 

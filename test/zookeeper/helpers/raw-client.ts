@@ -80,14 +80,26 @@ export class RawClient {
     return out;
   }
 
-  /** Deletes `path` and everything under it (best effort: a node already gone is fine). */
+  /** Deletes `path` and everything under it (children in parallel batches); a node already gone is fine. */
   async removeTree(path: string): Promise<void> {
-    if (!(await this.exists(path))) return;
-    for (const node of [...(await this.descendants(path)), path]) {
-      await this.remove(node).catch((error) => {
-        if (codeOf(error) !== -101) throw error;
-      });
+    let children: string[];
+    try {
+      children = await this.getChildren(path);
+    } catch (error) {
+      if (codeOf(error) === -101) return;
+      throw error;
     }
+    for (let i = 0; i < children.length; i += 256) {
+      await Promise.all(children.slice(i, i + 256).map((child) => this.removeTree(`${path}/${child}`)));
+    }
+    await this.remove(path).catch((error) => {
+      if (codeOf(error) !== -101) throw error;
+    });
+  }
+
+  /** The Stat of `path`, or null when it does not exist. */
+  stat(path: string): Promise<Stat | null> {
+    return this.call((done) => this.client.exists(path, (e, stat) => done(e, stat ?? null)));
   }
 
   private call<T>(run: (done: (error: unknown, result: T) => void) => void): Promise<T> {
