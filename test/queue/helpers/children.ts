@@ -2,33 +2,14 @@
 // over Node's IPC channel. Every child is stopped by its PID; a child exits by itself when the
 // channel to the test process closes, so none outlives a crashed test run.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO } from './rig.js';
+import { BUILT, ensureBuilt } from '../../helpers/ensure-built.js';
 import { waitFor } from '../../helpers/wait.js';
 
-const BUILT = path.join(REPO, 'dist', 'cjs', 'src', 'index.js');
-const BUILD_LOCK = path.join(REPO, '.zk', '.build-lock');
-
-/** Builds the package when dist/ is missing; a lock directory keeps parallel files from building twice. */
-export async function ensureBuilt(): Promise<void> {
-  if (fs.existsSync(BUILT)) return;
-  fs.mkdirSync(path.dirname(BUILD_LOCK), { recursive: true });
-  await waitFor(() => {
-    try {
-      fs.mkdirSync(BUILD_LOCK);
-      return true;
-    } catch {
-      return fs.existsSync(BUILT);
-    }
-  }, 180_000, 'the build lock', 200);
-  try {
-    if (!fs.existsSync(BUILT)) execFileSync(process.execPath, [path.join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: 'pipe', timeout: 170_000 });
-  } finally {
-    fs.rmSync(BUILD_LOCK, { recursive: true, force: true });
-  }
-}
+export { ensureBuilt };
 
 interface Reply {
   readonly reply: number;

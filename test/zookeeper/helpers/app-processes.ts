@@ -1,39 +1,17 @@
 // Child processes running helpers/app-process.cjs (a flowgate Express app on the built package).
 
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { REPO } from './cluster.js';
 import { spawnReadyProcess } from '../../helpers/ready-process.js';
+import { ensureBuilt } from '../../helpers/ensure-built.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const APP = path.join(__dirname, 'app-process.cjs');
 const SKEW = path.join(__dirname, 'skew-clock.cjs');
-const BUILT = path.join(REPO, 'dist', 'cjs', 'src', 'index.js');
-const BUILD_LOCK = path.join(REPO, '.zk', '.build-lock');
 
-/**
- * Builds the package when dist/ is missing (scripts/test.sh builds before Jest; a plain `npx jest`
- * may not have). A lock directory keeps parallel test files from building at the same time.
- */
-export async function ensureBuilt(): Promise<void> {
-  if (fs.existsSync(BUILT)) return;
-  fs.mkdirSync(path.dirname(BUILD_LOCK), { recursive: true });
-  await waitFor(() => {
-    try {
-      fs.mkdirSync(BUILD_LOCK);
-      return true;
-    } catch {
-      return fs.existsSync(BUILT);
-    }
-  }, 180_000, 'the build lock', 200);
-  try {
-    if (!fs.existsSync(BUILT)) execFileSync(process.execPath, [path.join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: 'pipe', timeout: 170_000 });
-  } finally {
-    fs.rmSync(BUILD_LOCK, { recursive: true, force: true });
-  }
-}
+export { ensureBuilt };
 
 /** The store and limiter options of one app (see app-process.cjs). */
 export interface AppConfig {
