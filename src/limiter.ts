@@ -121,7 +121,7 @@ export class Limiter extends EventEmitter {
    */
   async setPolicy(update: PolicyUpdate): Promise<VersionedPolicy> {
     const base = this.shape();
-    const next = applyPolicyUpdate(base, update);
+    const next = applyPolicyUpdate(base, update, this.queueLimits);
     if (this.store.publishPolicy !== undefined) {
       const published = await this.store.publishPolicy(this.current.name, update, base);
       // The watch may already have brought a later change: never go back to an older version.
@@ -270,11 +270,13 @@ export class Limiter extends EventEmitter {
     return { queued: waiting, oldestWaitMs, policyVersion: this.published?.version ?? null, rate, intervalMs, burst, strict };
   }
 
-  /** The figures in force, as a published policy (the base a {@link setPolicy} update applies over). */
+  /** The figures in force, as a published policy (the base a {@link setPolicy} update applies over when none is published). */
   private shape(): PublishedPolicy {
     const { rate, intervalMs, burst } = this.current;
-    const queue = this.queueLimits;
-    return { rate, intervalMs, burst, queue: queue === undefined ? false : { maxSize: queue.maxSize, maxWaitMs: queue.maxWaitMs } };
+    // The queue is part of the published policy only once an update set it: an update that does
+    // not mention it leaves every process's own queue option alone.
+    const queue = this.published?.queue;
+    return queue === undefined ? { rate, intervalMs, burst } : { rate, intervalMs, burst, queue };
   }
 
   /** Puts a published policy in force (or the options' again when `published` is undefined). */

@@ -34,9 +34,11 @@ const KNOWN = ['rate', 'interval', 'burst', 'queue'];
 
 /**
  * Applies `update` over `base` and validates the result; throws {@link FlowgateConfigError} naming
- * the option and value. A `burst` left out follows a changed `rate` only when it equalled the old rate.
+ * the option and value. A `burst` left out follows a changed `rate` only when it equalled the old
+ * rate. A queue bound left out comes from `base.queue`, else `queueDefaults`, else 100 and 10 s;
+ * a `queue` the update does not mention stays as `base` has it (absent: each limiter's own).
  */
-export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate): PublishedPolicy {
+export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate, queueDefaults?: { readonly maxSize: number; readonly maxWaitMs: number }): PublishedPolicy {
   if (update === null || typeof update !== 'object') throw new FlowgateConfigError('policy', update, 'must be an object such as { rate: 100, burst: 200 }');
   rejectUnknownOptions(update, KNOWN);
   const rate = update.rate === undefined ? base.rate : requireNumber('rate', update.rate, { min: 0, minInclusive: false });
@@ -54,7 +56,7 @@ export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate): 
   else if (update.queue !== undefined) {
     if (update.queue === null || typeof update.queue !== 'object') throw new FlowgateConfigError('queue', update.queue, 'must be false or { maxSize, maxWait }');
     rejectUnknownOptions(update.queue, ['maxSize', 'maxWait'], 'queue.');
-    const old = base.queue === false || base.queue === undefined ? { maxSize: 100, maxWaitMs: 10_000 } : base.queue;
+    const old = base.queue === false || base.queue === undefined ? (queueDefaults ?? { maxSize: 100, maxWaitMs: 10_000 }) : base.queue;
     const maxSize = update.queue.maxSize === undefined ? old.maxSize : requireNumber('queue.maxSize', update.queue.maxSize, { integer: true, min: 0, minInclusive: true });
     const maxWaitMs = update.queue.maxWait === undefined ? old.maxWaitMs : parseDuration(update.queue.maxWait, 'queue.maxWait');
     if (maxWaitMs > 2_147_483_647) throw new FlowgateConfigError('queue.maxWait', update.queue.maxWait, 'must be at most 2147483647 ms (about 24.8 days)');

@@ -17,7 +17,8 @@ describe('Limiter.setPolicy (memory store)', () => {
     expect((await limiter.take('k')).allowed).toBe(true);
     expect((await limiter.take('k')).allowed).toBe(false);
     const v0 = await limiter.setPolicy({ rate: 10, burst: 10 });
-    expect(v0).toEqual({ rate: 10, intervalMs: 1000, burst: 10, queue: false, version: 0 });
+    // The queue is not part of the policy until an update sets it.
+    expect(v0).toEqual({ rate: 10, intervalMs: 1000, burst: 10, version: 0 });
     expect(limiter.policyVersion).toBe(0);
     // Still empty (nothing refilled yet), but refills at the new rate: 100 ms gives one token.
     expect((await limiter.take('k')).allowed).toBe(false);
@@ -62,6 +63,19 @@ describe('Limiter.setPolicy (memory store)', () => {
     await limiter.setPolicy({ queue: false });
     expect(limiter.queueing).toBe(false);
     expect((await limiter.take('k')).reason).toBe('limited');
+    await limiter.close();
+  });
+
+  test("an update that does not mention the queue leaves the limiter's own queue as it is; a partial queue update starts from it", async () => {
+    const clock = manualClock();
+    const limiter = createLimiter({ rate: 1, interval: '1s', burst: 1, queue: { maxSize: 7, maxWait: '3s' }, clock });
+    const events: Array<LimiterEvents['policy']> = [];
+    limiter.on('policy', (e) => events.push(e));
+    await limiter.setPolicy({ rate: 2 });
+    expect(limiter.queueing).toBe(true);
+    expect(events[0]?.queue).toEqual({ maxSize: 7, maxWaitMs: 3000 });
+    const published = await limiter.setPolicy({ queue: { maxSize: 2 } });
+    expect(published.queue).toEqual({ maxSize: 2, maxWaitMs: 3000 });
     await limiter.close();
   });
 
