@@ -3,7 +3,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
-import { headerWriter, requestPriority, rejectionBody, rejectionStatus, requestKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
+import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
@@ -90,7 +90,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   /** The general path: async skip, key and cost, and waiting in the queue. */
   const decide = async (req: Request, res: Response, next: NextFunction, given?: { key: unknown; cost: unknown }): Promise<void> => {
     if (given === undefined && config.skip !== undefined && (await config.skip(req))) return next();
-    const { key, cost } = given === undefined ? await requestKeyAndCost(config, req) : { key: (await given.key) as string, cost: (await given.cost) as number };
+    const { key, cost } = await settledKeyAndCost(config, req, given);
     // A client that goes away while its request waits gives its place up at once.
     const decision = await takeWhileConnected(limiter, key, cost, res, await requestPriority(config, req));
     if (decision !== undefined) answer(req, res, next, decision);
@@ -161,7 +161,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
 
   const decideAll = async (req: Request, res: Response, next: NextFunction, given?: { key: unknown; cost: unknown }): Promise<void> => {
     if (given === undefined && config.skip !== undefined && (await config.skip(req))) return next();
-    const { key, cost } = given === undefined ? await requestKeyAndCost(config, req) : { key: (await given.key) as string, cost: (await given.cost) as number };
+    const { key, cost } = await settledKeyAndCost(config, req, given);
     if (limiter === undefined) return acquire(req, res, next, key, cost, undefined);
     const decision = await takeWhileConnected(limiter, key, cost, res, await requestPriority(config, req));
     if (decision !== undefined) rated(req, res, next, key, cost, decision);

@@ -3,7 +3,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
-import { headerWriter, requestPriority, rejectionBody, rejectionStatus, requestKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
+import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
@@ -86,7 +86,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
   /** The general path: async skip, key and cost, and waiting in the queue. */
   const decide = async (ctx: Context, next: Next, given?: { key: unknown; cost: unknown }): Promise<unknown> => {
     if (given === undefined && config.skip !== undefined && (await config.skip(ctx))) return next();
-    const { key, cost } = given === undefined ? await requestKeyAndCost(config, ctx) : { key: (await given.key) as string, cost: (await given.cost) as number };
+    const { key, cost } = await settledKeyAndCost(config, ctx, given);
     // A client that goes away while its request waits gives its place up at once; Koa writes nothing to a closed response.
     const decision = await takeWhileConnected(limiter, key, cost, ctx.res, await requestPriority(config, ctx));
     return decision === undefined ? undefined : answer(ctx, next, decision);
@@ -150,7 +150,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
 
   const decideAll = async (ctx: Context, next: Next, given?: { key: unknown; cost: unknown }): Promise<unknown> => {
     if (given === undefined && config.skip !== undefined && (await config.skip(ctx))) return next();
-    const { key, cost } = given === undefined ? await requestKeyAndCost(config, ctx) : { key: (await given.key) as string, cost: (await given.cost) as number };
+    const { key, cost } = await settledKeyAndCost(config, ctx, given);
     if (limiter === undefined) return acquire(ctx, next, key, cost, undefined);
     const decision = await takeWhileConnected(limiter, key, cost, ctx.res, await requestPriority(config, ctx));
     return decision === undefined ? undefined : rated(ctx, next, key, cost, decision);

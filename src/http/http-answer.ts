@@ -125,6 +125,15 @@ export function requestPriority<Req>(options: ResolvedHttpOptions<Req>, req: Req
   return typeof priority === 'function' ? priority(req) : priority;
 }
 
+/**
+ * The key and cost of a request on an adapter's general path: those the fast path already asked
+ * for (`given`, each perhaps a promise), or asked for now through {@link requestKeyAndCost}.
+ */
+export async function settledKeyAndCost<Req>(options: ResolvedHttpOptions<Req>, req: Req, given?: { key: unknown; cost: unknown }): Promise<{ key: string; cost: number }> {
+  if (given === undefined) return requestKeyAndCost(options, req);
+  return { key: (await given.key) as string, cost: (await given.cost) as number };
+}
+
 /** Resolves the key and cost of a request through the adapter options (each may be async). */
 export async function requestKeyAndCost<Req>(options: ResolvedHttpOptions<Req>, req: Req): Promise<{ key: string; cost: number }> {
   const key = await options.key(req);
