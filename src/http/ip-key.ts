@@ -10,6 +10,24 @@ import { isIPv4, isIPv6 } from 'node:net';
  */
 export function ipKey(ip: string | undefined, ipv6Subnet = 56): string {
   if (ip === undefined || ip === '') return 'unknown';
+  // A server sees the same few addresses again and again (a load balancer's, a NAT's): remember them.
+  const memo = ipv6Subnet === 56 ? defaultSubnetKeys : undefined;
+  const known = memo?.get(ip);
+  if (known !== undefined) return known;
+  const key = keyOf(ip, ipv6Subnet);
+  if (memo !== undefined) {
+    if (memo.size >= MEMO_SIZE) memo.clear();
+    memo.set(ip, key);
+  }
+  return key;
+}
+
+/** The most addresses remembered; past it the memo starts afresh (a bound, not an LRU: hits need no bookkeeping). */
+const MEMO_SIZE = 4096;
+/** Keys of addresses seen, for the default /56 grouping. */
+const defaultSubnetKeys = new Map<string, string>();
+
+function keyOf(ip: string, ipv6Subnet: number): string {
   const address = ip.replace(/%.*$/, '');
   if (isIPv4(address)) return address;
   if (!isIPv6(address)) return address;

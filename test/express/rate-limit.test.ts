@@ -441,6 +441,18 @@ describe('ipKey', () => {
     expect(ipKey(undefined)).toBe('unknown');
     expect(ipKey('')).toBe('unknown');
   });
+
+  test('remembered addresses give the same keys, also after the memo of 4,096 addresses starts afresh', () => {
+    const addresses = Array.from({ length: 5000 }, (_, i) => (i % 2 === 0 ? `10.0.${i >> 8}.${i & 255}` : `2001:db8:${i.toString(16)}:ff00::${i.toString(16)}`));
+    const first = addresses.map((a) => ipKey(a));
+    const again = addresses.map((a) => ipKey(a));
+    expect(again).toEqual(first);
+    expect(first[0]).toBe('10.0.0.0');
+    expect(first[1]).toBe('2001:db8:1:ff00::/56');
+    // The memo is per default grouping only: another subnet size is computed, not taken from it.
+    expect(ipKey('2001:db8:1:ff00::1', 48)).toBe('2001:db8:1::/48');
+    expect(ipKey('2001:db8:1:ff00::1')).toBe('2001:db8:1:ff00::/56');
+  });
 });
 
 describe('cost', () => {
