@@ -43,7 +43,7 @@ const exposeDecision = requestSlot<Decision>('rateLimit');
 /** The default key: `req.ip` (which honours Express's `trust proxy`), IPv6 grouped by /56. */
 function defaultKey(req: Request): string {
   // Without `trust proxy`, req.ip is the socket's address: read it without parsing forwarding headers.
-  const viaProxy = req.app?.get('trust proxy');
+  const viaProxy = req.app?.settings?.['trust proxy'] as unknown;
   return ipKey(viaProxy ? req.ip : (req.socket?.remoteAddress ?? req.ip));
 }
 

@@ -149,11 +149,12 @@ export class FlowgateGuard implements CanActivate {
   /** An admitted request under one limit: `request.rateLimit(s)` and the headers. */
   private admitOne(context: ExecutionContext, limit: RouteLimit, decision: Decision): void {
     if (context.getType() !== 'http') return;
-    const http = context.switchToHttp();
-    const request = http.getRequest<object>();
+    // The HTTP arguments are (request, response, next): read them without switchToHttp(), which
+    // builds three closures per call.
+    const request = context.getArgByIndex<object>(0);
     exposeDecisions(request, { [limit.name]: decision });
     exposeDecision(request, decision);
-    const response: unknown = http.getResponse();
+    const response: unknown = context.getArgByIndex(1);
     if (response instanceof ServerResponse) {
       // Nest on Express: the response is Node's own; write to it straight (no adapter call per header).
       if (!response.headersSent) writerOf(limit.config)(decision, response);

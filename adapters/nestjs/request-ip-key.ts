@@ -7,7 +7,7 @@ import { ipKey } from '../../src/http/ip-key.js';
 interface RequestWithAddress {
   readonly ip?: string;
   /** Express only: the app, whose `trust proxy` setting decides whether `ip` parses forwarding headers. */
-  readonly app?: { get?(setting: string): unknown };
+  readonly app?: { get?(setting: string): unknown; readonly settings?: Record<string, unknown> };
   readonly socket?: { readonly remoteAddress?: string };
   readonly raw?: { readonly socket?: { readonly remoteAddress?: string } };
 }
@@ -18,9 +18,10 @@ interface RequestWithAddress {
  */
 export function requestIpKey(context: ExecutionContext): string {
   if (context.getType() !== 'http') return ipKey(undefined);
-  const request = context.switchToHttp().getRequest<RequestWithAddress | undefined>();
+  // The HTTP arguments are (request, response, next): no switchToHttp(), which builds closures per call.
+  const request = context.getArgByIndex<RequestWithAddress | undefined>(0);
   // Express without `trust proxy`: `ip` is the socket's address; read it without the proxy-addr walk.
-  if (typeof request?.app?.get === 'function' && !request.app.get('trust proxy') && request.socket?.remoteAddress !== undefined) {
+  if (request?.app?.settings !== undefined && !request.app.settings['trust proxy'] && request.socket?.remoteAddress !== undefined) {
     return ipKey(request.socket.remoteAddress);
   }
   return ipKey(request?.ip ?? request?.socket?.remoteAddress ?? request?.raw?.socket?.remoteAddress);
