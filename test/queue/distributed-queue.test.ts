@@ -186,6 +186,24 @@ describe('DistributedQueue API on the built package', () => {
     }
   });
 
+  test('priorities: higher items are taken first, FIFO within a priority, across producer processes; an older low item is not overtaken (ageing)', async () => {
+    const root = freshRoot(ensemble, 'dqprio');
+    const [a, b] = await Promise.all([worker('prio-a', { connect: ensemble.connect, root, name: 'prio' }), worker('prio-b', { connect: ensemble.connect, root, name: 'prio' })]);
+    const entries = (label: string, n: number, priority?: number) => Array.from({ length: n }, (_, i) => ({ item: `${label}${i}`, priority }));
+    // An old low item first, then (after 1.5 s) fresh lows from a, and highs from b after them.
+    expect(await a.call('enqueueWith', { entries: entries('old', 1) })).toEqual({});
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await a.call('enqueueWith', { entries: entries('low', 4) })).toEqual({});
+    expect(await b.call('enqueueWith', { entries: entries('high', 3, 1) })).toEqual({});
+    expect(await a.call('enqueueWith', { entries: entries('top', 2, 5) })).toEqual({});
+    // Priority 1 counts as 1 s of waiting: ahead of the fresh lows, behind the 1.5 s old one.
+    const taken = await b.call<string[]>('drain', { max: 20 });
+    expect(taken).toEqual(['top0', 'top1', 'old0', 'high0', 'high1', 'high2', 'low0', 'low1', 'low2', 'low3']);
+    const refused = await a.call<{ error?: ErrorInfo; isArgumentError?: boolean }>('enqueueWith', { entries: [{ item: 'x', priority: 'high' }] });
+    expect(refused.isArgumentError).toBe(true);
+    expect(refused.error?.message).toMatch(/priority/);
+  });
+
   test('a too-large item is refused with FlowgateArgumentError naming maxItemBytes, and nothing is stored', async () => {
     const root = freshRoot(ensemble, 'dqbig');
     const w = await worker('big', { connect: ensemble.connect, root, name: 'big', queue: { maxItemBytes: 1000 } });

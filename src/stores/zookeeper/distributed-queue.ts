@@ -1,4 +1,4 @@
-// A general distributed FIFO queue on ZooKeeper: enqueue, dequeue, size, and lock-safe consumers.
+// A general distributed FIFO queue on ZooKeeper, with priorities: enqueue, dequeue, size, and lock-safe consumers.
 
 import { randomUUID } from 'node:crypto';
 import type { ACL } from 'node-zookeeper-client';
@@ -8,6 +8,8 @@ import { rejectUnknownOptions, requireNumber } from '../../limiter-options.js';
 import { isUnavailable, ZkCode, zkCode, ZooKeeperSession } from './zookeeper-session.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
 import { nodeName, validateRoot } from './znode-paths.js';
+import { itemPrefix, itemTurn, sortByTurn } from './queue-item-names.js';
+import { statTime } from './server-clock.js';
 
 const PERSISTENT_SEQUENTIAL = 2;
 const EPHEMERAL = 1;
@@ -34,6 +36,16 @@ export interface DistributedQueueOptions {
   callTimeout?: Duration;
   /** How often an idle consumer looks for items whose consumer died. Default `'1s'`. */
   pollInterval?: Duration;
+}
+
+/** Options of {@link DistributedQueue.enqueue}. */
+export interface EnqueueOptions {
+  /**
+   * Higher goes first (default 0): each level counts as 1 s of waiting, so a priority-2 item goes
+   * ahead of priority-0 items enqueued less than 2 s before it, and behind older ones (nothing is
+   * starved). Any finite number; negative ones go behind.
+   */
+  priority?: number;
 }
 
 /** Options of {@link DistributedQueue.dequeue}. */
@@ -81,6 +93,8 @@ interface Envelope<T> {
   readonly item: T;
   readonly attempts: number;
   readonly error?: string;
+  /** Its priority, when not 0: kept when a failed delivery puts it back. */
+  readonly priority?: number;
 }
 
 interface Claimed<T> {
@@ -137,6 +151,8 @@ export class DistributedQueue<T = unknown> {
   /** Callers waiting for the item list to change, and whether the one shared children watch is set. */
   private readonly changeWaiters = new Set<() => void>();
   private watching = false;
+  /** ZooKeeper's clock minus this process's monotonic clock, measured by `ready()`'s write. */
+  private serverOffset = 0;
 
   /** Validates the options (throwing FlowgateConfigError) and uses or opens a ZooKeeper session. */
   constructor(options: DistributedQueueOptions) {
@@ -172,11 +188,21 @@ export class DistributedQueue<T = unknown> {
     this.dead = `${base}/dead`;
   }
 
-  /** Adds an item at the tail. Resolves with its id once it is stored. */
-  async enqueue(item: T): Promise<string> {
-    const data = this.encode({ v: 1, item, attempts: 0 });
+  /**
+   * Adds an item: at the tail, or with `priority` ahead of lower-priority items enqueued less than
+   * `priority` seconds before it (see {@link EnqueueOptions}). Resolves with its id once it is stored.
+   */
+  async enqueue(item: T, options: EnqueueOptions = {}): Promise<string> {
+    const priority = options.priority ?? 0;
+    if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new FlowgateArgumentError('priority', priority, 'must be a finite number');
+    const data = this.encode({ v: 1, item, attempts: 0, ...(priority !== 0 && { priority }) });
     await this.ready();
-    return this.protectedCreate(this.items, data);
+    return this.protectedCreate(this.items, data, itemTurn(this.serverNow(), priority));
+  }
+
+  /** ZooKeeper's clock now, from the offset measured when the queue got ready (monotonic in between). */
+  private serverNow(): number {
+    return performance.now() + this.serverOffset;
   }
 
   /** Removes and returns the head item, or `undefined` when the queue is empty. */
@@ -242,7 +268,7 @@ export class DistributedQueue<T = unknown> {
   /** Items moved to the dead-letter queue after `maxAttempts` failed deliveries. */
   async deadLetters(): Promise<Array<DeadLetter<T>>> {
     await this.ready();
-    const names = sortBySequence(await this.session.getChildren(this.dead));
+    const names = sortByTurn(await this.session.getChildren(this.dead));
     const letters: Array<DeadLetter<T>> = [];
     for (const name of names) {
       const { data } = await this.session.getData(`${this.dead}/${name}`);
@@ -460,17 +486,20 @@ export class DistributedQueue<T = unknown> {
   private async putBack(claimed: Claimed<T>, attempt: number, failure: unknown): Promise<void> {
     const dead = attempt >= this.maxAttempts;
     const error = failure instanceof Error ? failure.message : String(failure);
-    const data = this.encode({ v: 1, item: claimed.envelope.item, attempts: attempt, ...(dead && { error }) }, false);
+    const { priority } = claimed.envelope;
+    const data = this.encode({ v: 1, item: claimed.envelope.item, attempts: attempt, ...(priority !== undefined && { priority }), ...(dead && { error }) }, false);
+    // Back in line as if enqueued now, with its priority.
+    const turn = itemTurn(this.serverNow(), priority ?? 0);
     await this.session.transaction([
-      { op: 'create', path: `${dead ? this.dead : this.items}/_c_${randomUUID()}-item-`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
+      { op: 'create', path: `${dead ? this.dead : this.items}/${itemPrefix(turn)}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
       { op: 'remove', path: `${this.items}/${claimed.name}`, version: -1 },
       { op: 'remove', path: `${this.claims}/${claimed.name}`, version: -1 },
     ]);
   }
 
   /** Creates a sequential node with a unique prefix; after a lost reply, finds it instead of creating twice. */
-  private async protectedCreate(parent: string, data: Buffer): Promise<string> {
-    const prefix = `_c_${randomUUID()}-item-`;
+  private async protectedCreate(parent: string, data: Buffer, turn: number): Promise<string> {
+    const prefix = itemPrefix(turn);
     for (let attempt = 0; ; attempt++) {
       try {
         const path = await this.session.create(`${parent}/${prefix}`, data, PERSISTENT_SEQUENTIAL, this.acls);
@@ -490,7 +519,7 @@ export class DistributedQueue<T = unknown> {
   }
 
   private async listing(): Promise<string[]> {
-    return sortBySequence(await this.session.getChildren(this.items));
+    return sortByTurn(await this.session.getChildren(this.items));
   }
 
   /** Waits until the item list changes, `ms` pass, or `signal` aborts. */
@@ -544,9 +573,10 @@ export class DistributedQueue<T = unknown> {
       for (const path of [this.items, this.claims, this.dead]) await this.session.mkdirp(path, this.acls);
       // The queue's node carries its name in clear (node names are hashes), for `flowgate status`.
       const base = this.items.slice(0, this.items.lastIndexOf('/'));
-      const { data } = await this.session.getData(base);
       const label = JSON.stringify({ v: 1, name: this.name });
-      if (data?.toString('utf8') !== label) await this.session.setData(base, Buffer.from(label), -1);
+      // Written every time: the write's mtime tells ZooKeeper's clock, on which items' turns are measured.
+      const stat = await this.session.setData(base, Buffer.from(label), -1);
+      this.serverOffset = statTime(stat.mtime) - performance.now();
     })().catch((error) => {
       this.parents = undefined;
       throw error;
@@ -567,11 +597,6 @@ export class DistributedQueue<T = unknown> {
   private decode(data: Buffer | undefined): Envelope<T> {
     return JSON.parse((data ?? Buffer.from('null')).toString('utf8')) as Envelope<T>;
   }
-}
-
-/** Sorts sequential node names by their 10-digit sequence suffix (the protected prefix varies). */
-function sortBySequence(names: string[]): string[] {
-  return names.sort((a, b) => (a.slice(-10) < b.slice(-10) ? -1 : a.slice(-10) > b.slice(-10) ? 1 : 0));
 }
 
 /** Hands a consumer's error to its `onError`, or warns; a throwing `onError` cannot stop the consumer. */

@@ -106,6 +106,16 @@ const commands = {
     }
   },
 
+  /** Enqueues the items in order, one at a time, each with its priority: [{ item, priority }]. */
+  async enqueueWith({ entries }) {
+    try {
+      for (const { item, priority } of entries) await queue.enqueue(item, priority === undefined ? undefined : { priority });
+      return {};
+    } catch (error) {
+      return { error: errorInfo(error), isArgumentError: error && error.constructor && error.constructor.name === 'FlowgateArgumentError' };
+    }
+  },
+
   async enqueueBytes({ bytes }) {
     try {
       return { id: await queue.enqueue({ pad: 'x'.repeat(bytes) }) };

@@ -1,0 +1,36 @@
+// Names of DistributedQueue item znodes: a protected-create prefix, the item's turn, ZooKeeper's sequence.
+
+import { randomUUID } from 'node:crypto';
+import { AGING_MS } from '../../priority.js';
+
+/** Digits of the turn in a name: server milliseconds, zero-padded so that names sort as numbers. */
+const TURN_DIGITS = 15;
+const TURN_MAX = 10 ** TURN_DIGITS - 1;
+
+/**
+ * The turn of an item enqueued at server time `serverNow` with `priority`: its virtual enqueue time,
+ * `AGING_MS` (1 s) earlier per priority level. Items are taken in turn order, so a priority-2 item
+ * goes ahead of priority-0 items enqueued less than 2 s before it, and behind older ones: however
+ * many high-priority items come, a low one waits at most its priority gap in seconds longer.
+ */
+export function itemTurn(serverNow: number, priority: number): number {
+  return Math.min(TURN_MAX, Math.max(0, Math.round(serverNow - priority * AGING_MS)));
+}
+
+/** A fresh protected-create prefix carrying the item's turn: `_c_<uuid>-t<turn>-item-` (ZooKeeper appends the sequence). */
+export function itemPrefix(turn: number): string {
+  return `_c_${randomUUID()}-t${String(turn).padStart(TURN_DIGITS, '0')}-item-`;
+}
+
+/** The turn in an item's name (0 for names written before turns were, which therefore go first). */
+export function turnOf(name: string): number {
+  const match = /-t(\d+)-item-\d+$/.exec(name);
+  return match === null ? 0 : Number(match[1]);
+}
+
+/** Sorts item names by turn, then by ZooKeeper's 10-digit sequence suffix (creation order). */
+export function sortByTurn(names: string[]): string[] {
+  const keyed = names.map((name) => ({ name, turn: turnOf(name), seq: name.slice(-10) }));
+  keyed.sort((a, b) => a.turn - b.turn || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  return keyed.map((k) => k.name);
+}
