@@ -2,7 +2,7 @@
 
 import { monotonicClock, type Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
-import { cancel, reserve, type ReservationAsk, type ReservationResult, type Slot } from './reservation.js';
+import { cancel, reserve, type Ledger, type ReservationAsk, type ReservationResult, type Slot, type Turn } from './reservation.js';
 import type { Store, StoreTakeResult } from './store.js';
 import { fits, returnTokens, tokensAt, type BucketState } from './token-bucket.js';
 
@@ -13,6 +13,8 @@ interface MemoryBucket extends BucketState {
   /** When it last moved to the end of its map. */
   movedAt: number;
   readonly slots?: readonly Slot[];
+  /** Shifts of its waiters' turns (see reservation.ts), while any is kept. */
+  readonly ledger?: Ledger;
 }
 
 /** Options of {@link MemoryStore}. */
@@ -89,7 +91,7 @@ export class MemoryStore implements Store {
     if (state === undefined) return;
     const now = this.clock.now();
     const refunded = returnTokens(state, policy, amount, now);
-    this.write(map, policy, key, { tokens: refunded.tokens, updatedAt: refunded.updatedAt, movedAt: now, slots: state.slots }, now);
+    this.write(map, policy, key, { tokens: refunded.tokens, updatedAt: refunded.updatedAt, movedAt: now, slots: state.slots, ledger: state.ledger }, now);
   }
 
   /**
@@ -102,19 +104,19 @@ export class MemoryStore implements Store {
     const now = this.clock.now();
     const state = map.get(key);
     const tokens = state === undefined ? policy.burst : tokensAt(state, policy, now);
-    const reserved = reserve(tokens, state?.slots ?? [], now, policy, asks, maxSize);
-    this.write(map, policy, key, { tokens: reserved.tokens, updatedAt: now, movedAt: now, slots: reserved.slots }, now);
+    const reserved = reserve(tokens, state?.slots ?? [], now, policy, asks, maxSize, state?.ledger);
+    this.write(map, policy, key, { tokens: reserved.tokens, updatedAt: now, movedAt: now, slots: reserved.slots, ledger: reserved.ledger }, now);
     return reserved.result;
   }
 
-  /** Gives back the tokens of a reservation from {@link reserveTokens} whose waiter left before `due`. */
-  cancelTokens(policy: BucketPolicy, key: string, cost: number, due: number): void {
+  /** Gives back the tokens of a reservation from {@link reserveTokens} whose waiter left before its turn. */
+  cancelTokens(policy: BucketPolicy, key: string, cost: number, turn: Pick<Turn, 'due' | 'slot'>): void {
     const map = this.mapOf(policy);
     const state = map.get(key);
     if (state === undefined) return;
     const now = this.clock.now();
-    const cancelled = cancel(tokensAt(state, policy, now), state.slots ?? [], now, policy, cost, due);
-    this.write(map, policy, key, { tokens: cancelled.tokens, updatedAt: now, movedAt: now, slots: cancelled.slots }, now);
+    const cancelled = cancel(tokensAt(state, policy, now), state.slots ?? [], now, policy, cost, turn);
+    this.write(map, policy, key, { tokens: cancelled.tokens, updatedAt: now, movedAt: now, slots: cancelled.slots, ledger: state.ledger }, now);
   }
 
   /** {@inheritDoc Store.peek} */

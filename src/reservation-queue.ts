@@ -3,7 +3,7 @@
 import type { Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
 import { rankOf, reassignSlots, type SlotHolder } from './priority.js';
-import type { ReservationOutcome } from './reservation.js';
+import { applyShifts, type ReservationOutcome, type Shift, type Turn } from './reservation.js';
 import type { Store } from './store.js';
 import type { QueueLimits, QueueObserver, QueueOutcome, QueueStats, TakeQueue } from './take-queue.js';
 
@@ -21,8 +21,18 @@ interface Waiter {
   readonly fail: (error: unknown) => void;
   onAbort: (() => void) | undefined;
   settled: boolean;
-  /** Set once its tokens are reserved: when they are there (local clock), and how to give them back. */
-  reserved: { readonly dueAt: number; readonly ticket: unknown } | undefined;
+  /**
+   * Set once its tokens are reserved: when they are there (local clock), how to give them back, and
+   * its place in the book (moved by shifts when asks of a higher priority go ahead of it).
+   */
+  reserved: Reservation | undefined;
+}
+
+/** A waiter's reserved tokens. */
+interface Reservation {
+  dueAt: number;
+  readonly ticket: unknown;
+  readonly turn: Turn | undefined;
 }
 
 /** The takes of one key in this process. */
@@ -40,6 +50,8 @@ class Line {
   queuedAt = Number.NEGATIVE_INFINITY;
   /** Set once a take with a priority other than 0 joined: only then are turns re-ranked. */
   prioritized = false;
+  /** Stops following the book's shifts (set while reserved waiters are here and the store can watch). */
+  unwatch: (() => void) | undefined;
 
   constructor(readonly key: string) {}
 
@@ -140,6 +152,7 @@ export class ReservationQueue implements TakeQueue {
     for (const line of this.lines.values()) {
       clearTimeout(line.batchTimer);
       clearTimeout(line.dueTimer);
+      this.stopFollowing(line);
       for (const waiter of [...line.pending.splice(0), ...line.reserved.splice(0)]) {
         if (waiter.reserved !== undefined) this.giveBack(line, waiter);
         this.finish(waiter, { admitted: false, reason: 'closed', tokens: line.tokens, retryAfterMs: 0, waitedMs: now - waiter.arrivedAt });
@@ -181,7 +194,12 @@ export class ReservationQueue implements TakeQueue {
     if (line.prioritized) batch.sort((a, b) => rankOf(b.priority, b.arrivedAt, sent) - rankOf(a.priority, a.arrivedAt, sent));
     let result;
     try {
-      const asks = batch.map((waiter) => ({ cost: waiter.cost, maxWaitMs: Math.max(0, this.limits.maxWaitMs - (sent - waiter.arrivedAt)) }));
+      const asks = batch.map((waiter) => ({
+        cost: waiter.cost,
+        maxWaitMs: Math.max(0, this.limits.maxWaitMs - (sent - waiter.arrivedAt)),
+        priority: waiter.priority,
+        waitedMs: sent - waiter.arrivedAt,
+      }));
       result = await this.store.reserve(this.policy, line.key, asks, this.limits.maxSize);
     } catch (error) {
       line.flushing = false;
@@ -193,8 +211,11 @@ export class ReservationQueue implements TakeQueue {
     line.tokens = result.tokens;
     const now = this.clock.now();
     batch.forEach((waiter, i) => this.place(line, waiter, result.outcomes[i] as ReservationOutcome, result.waiting, now));
+    // Asks of this batch may have gone ahead of waiters reserved before: move those back first.
+    if (result.shifts !== undefined && result.shifts.length > 0) this.shift(line, result.shifts, false);
     if (line.prioritized) this.rerank(line, now);
     this.armDueTimer(line);
+    this.followShifts(line);
     this.afterFlush(line);
   }
 
@@ -208,7 +229,7 @@ export class ReservationQueue implements TakeQueue {
       return;
     }
     if (outcome.waitMs <= 0) return this.finish(waiter, { admitted: true, tokens: line.tokens, waitedMs: now - waiter.arrivedAt });
-    waiter.reserved = { dueAt: now + outcome.waitMs, ticket: outcome.ticket };
+    waiter.reserved = { dueAt: now + outcome.waitMs, ticket: outcome.ticket, turn: outcome.turn };
     line.reserved.push(waiter);
     this.observer.enqueued(line.key, waiter.cost, line.reserved.length - 1, waiting, outcome.waitMs);
   }
@@ -216,10 +237,11 @@ export class ReservationQueue implements TakeQueue {
   /**
    * Higher-ranked waiters of this process take over the earlier turns (reserved tokens) of
    * lower-ranked ones of the same cost, never pushing one past its maxWait deadline. Across
-   * processes turns are not exchanged: each process ranks its own waiters.
+   * processes, asks of a higher priority go ahead in the book itself (see `reserve` and `shift`);
+   * this settles the order among waiters this process reserved before, within one batch's reach.
    */
   private rerank(line: Line, now: number): void {
-    const byCost = new Map<number, Array<SlotHolder<{ dueAt: number; ticket: unknown }> & { waiter: Waiter }>>();
+    const byCost = new Map<number, Array<SlotHolder<Reservation> & { waiter: Waiter }>>();
     for (const waiter of line.reserved) {
       if (waiter.reserved === undefined) continue;
       const group = byCost.get(waiter.cost) ?? [];
@@ -235,6 +257,45 @@ export class ReservationQueue implements TakeQueue {
     if (changed) line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
   }
 
+  /**
+   * Applies the book's shifts to this line's reserved waiters: those an ask of another process (or
+   * of this batch) went ahead of are due later. One pushed past its maxWait deadline is refused
+   * (`'timeout'`, with the wait it would have had) and its tokens given back.
+   */
+  private shift(line: Line, shifts: readonly Shift[], arm = true): void {
+    const now = this.clock.now();
+    let moved = false;
+    for (const waiter of [...line.reserved]) {
+      const reservation = waiter.reserved;
+      if (reservation?.turn === undefined) continue;
+      const added = applyShifts(reservation.turn, shifts);
+      if (added <= 0) continue;
+      moved = true;
+      reservation.dueAt += added;
+      if (reservation.dueAt <= waiter.arrivedAt + this.limits.maxWaitMs + 1) continue;
+      line.reserved.splice(line.reserved.indexOf(waiter), 1);
+      this.giveBack(line, waiter);
+      const waitedMs = now - waiter.arrivedAt;
+      this.observer.timedOut(line.key, waiter.cost, waitedMs);
+      this.finish(waiter, { admitted: false, reason: 'timeout', tokens: line.tokens, retryAfterMs: Math.max(0, reservation.dueAt - now), waitedMs });
+    }
+    if (moved) line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
+    if (arm) this.armDueTimer(line);
+  }
+
+  /** Follows the book's shifts while this line holds reserved waiters (when the store can watch). */
+  private followShifts(line: Line): void {
+    if (line.unwatch !== undefined || line.reserved.length === 0 || this.store.watchReservations === undefined) return;
+    line.unwatch = this.store.watchReservations(this.policy, line.key, (shifts) => {
+      if (line.reserved.length > 0) this.shift(line, shifts);
+    });
+  }
+
+  private stopFollowing(line: Line): void {
+    line.unwatch?.();
+    line.unwatch = undefined;
+  }
+
   private afterFlush(line: Line): void {
     this.scheduleFlush(line);
     this.dropIfIdle(line);
@@ -245,7 +306,10 @@ export class ReservationQueue implements TakeQueue {
     clearTimeout(line.dueTimer);
     line.dueTimer = undefined;
     const head = line.reserved[0];
-    if (head?.reserved === undefined) return this.dropIfIdle(line);
+    if (head?.reserved === undefined) {
+      this.stopFollowing(line);
+      return this.dropIfIdle(line);
+    }
     line.dueTimer = setTimeout(() => this.release(line), Math.max(0, Math.ceil(head.reserved.dueAt - this.clock.now())));
   }
 

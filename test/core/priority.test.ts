@@ -114,4 +114,26 @@ describe('cluster queue (reserving store) with priorities', () => {
     expect(done).toEqual(['a', 'b', 'high']);
     await limiter.close();
   });
+
+  test('across processes: a high-priority take of one limiter goes ahead of the low-priority waiters of another sharing the book', async () => {
+    manualTimers();
+    const store = reservingStore();
+    const options = { name: 'shared', rate: 10, burst: 1, queue: { maxSize: 20, maxWait: '30s' }, clock, store };
+    const [a, b] = [createLimiter(options), createLimiter(options)];
+    await a.take('k');
+    const done: Array<[string, number]> = [];
+    const track = (limiter: typeof a, label: string, priority: number) =>
+      limiter.take('k', { priority }).then((d) => done.push([label, d.allowed ? Math.round(d.waitedMs) : -1]));
+    const lows = ['a-low-1', 'a-low-2', 'a-low-3'].map((label) => track(a, label, 0));
+    await jest.advanceTimersByTimeAsync(20); // a's lows hold turns at ~100, 200, 300 ms
+    const high = track(b, 'b-high', 5);
+    await jest.advanceTimersByTimeAsync(2000);
+    await Promise.all([...lows, high]);
+    expect(done.map(([label]) => label)).toEqual(['b-high', 'a-low-1', 'a-low-2', 'a-low-3']);
+    // Nobody was refused, and the four turns are a token (100 ms) apart: the rate holds.
+    expect(done.every(([, waited]) => waited >= 0)).toBe(true);
+    const finished = done.map(([label, waited]) => waited + (label === 'b-high' ? 20 : 0));
+    for (let i = 1; i < finished.length; i++) expect(finished[i]! - finished[i - 1]!).toBeGreaterThanOrEqual(95);
+    await Promise.all([a.close(), b.close()]);
+  });
 });

@@ -1,6 +1,6 @@
 // Priorities in the cluster-wide overflow queue (issue 6) on three OS processes and a real ensemble:
-// each process serves its high-priority takes ahead of its own waiting low-priority ones (turns are
-// re-ranked within a process, not across processes: see the README), and every take is served.
+// high-priority takes of every process go ahead of the low-priority waiters of every process (the
+// book shifts their turns; each process hears it through its bucket watch), and every take is served.
 
 import { ensureBuilt, spawnApp, waitUntilShared, type AppProcess } from './helpers/app-processes.js';
 import { sharedOrPrivateEnsemble } from './helpers/cluster.js';
@@ -36,7 +36,7 @@ afterAll(async () => {
   ensemble.stop();
 });
 
-test("3 processes: 90 low-priority takes queue, then 15 high-priority ones take their own process's earliest turns; every take is served", async () => {
+test('3 processes: 90 low-priority takes queue, then 15 high-priority ones go ahead of the waiting low ones of every process; every take is served', async () => {
   const take = (app: AppProcess, priority: number): Promise<TakeAnswer & { priority: number }> =>
     // fetch (one connection per request): the apps' own helper allows only 4 requests in flight each.
     fetch(`http://127.0.0.1:${app.port}/take?key=shared&priority=${priority}`, { signal: AbortSignal.timeout(60_000) })
@@ -48,25 +48,28 @@ test("3 processes: 90 low-priority takes queue, then 15 high-priority ones take 
   const all = await Promise.all([...lows, ...highs]);
   const low = all.filter((a) => a.priority === 0);
   const high = all.filter((a) => a.priority === 5);
-  // Per process: lows of that process still waiting when its highs came, yet served before its last high.
-  let overtakingLows = 0;
-  let stillWaiting = 0;
-  for (const pid of new Set(all.map((a) => a.pid))) {
-    const mineHigh = high.filter((a) => a.pid === pid);
-    const arrived = Math.min(...mineHigh.map((a) => a.arrivedAt));
-    const lastHigh = Math.max(...mineHigh.map((a) => a.admittedAt));
-    const waitingLows = low.filter((a) => a.pid === pid && a.admittedAt > arrived + 20);
-    stillWaiting += waitingLows.length;
-    overtakingLows += waitingLows.filter((a) => a.admittedAt < lastHigh).length;
-  }
+  const lastHighArrived = Math.max(...high.map((a) => a.arrivedAt));
+  const lastHighAdmitted = Math.max(...high.map((a) => a.admittedAt));
+  // Lows of any process still waiting once every high had arrived (beyond the 50 ms horizon and a
+  // batch), yet served before the last high: about none, if highs go ahead across processes.
+  const stillWaiting = low.filter((a) => a.admittedAt > lastHighArrived + 150);
+  const overtaking = stillWaiting.filter((a) => a.admittedAt < lastHighAdmitted);
   const maxHighWait = Math.max(...high.map((a) => a.waitedMs));
   const maxLowWait = Math.max(...low.map((a) => a.waitedMs));
   console.log(
     `[priority] 90 low (p0) then 15 high (p5) over 3 processes at 20/s: high waited max ${maxHighWait.toFixed(0)} ms, low max ${maxLowWait.toFixed(0)} ms; ` +
-      `per process, of ${stillWaiting} lows still waiting when its highs arrived, ${overtakingLows} were served before its last high`,
+      `of ${stillWaiting.length} lows still waiting when the highs had arrived, ${overtaking.length} were served before the last high`,
   );
+  const t0 = Math.min(...all.map((a) => a.arrivedAt));
+  const show = (a: TakeAnswer & { priority: number }) => `p${a.priority}@${a.pid}: arrived ${a.arrivedAt - t0}, admitted ${a.admittedAt - t0}`;
+  if (overtaking.length > 0) console.log(`[priority] overtaking: ${overtaking.map(show).join('; ')}\nhighs: ${high.map(show).join('; ')}`);
   expect(all.every((a) => a.allowed)).toBe(true);
-  expect(stillWaiting).toBeGreaterThan(40);
-  // Each process hands its highs the earliest turns of its own waiting lows.
-  expect(overtakingLows).toBe(0);
+  expect(stillWaiting.length).toBeGreaterThan(60);
+  // A process whose reservation is delayed (three apps, the ensemble and Jest share two cores)
+  // finds the next low turn inside the 50 ms horizon, which is never moved: at most one per process.
+  // Turns ranked per process only (the previous design) let about 40 lows through here.
+  expect(overtaking.length).toBeLessThanOrEqual(3);
+  // 15 highs at 20/s take about 0.75 s: each waited about that long at most, not the lows' seconds.
+  expect(maxHighWait).toBeLessThan(1500);
+  expect(maxLowWait).toBeGreaterThan(4000);
 });

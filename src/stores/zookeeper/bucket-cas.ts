@@ -2,7 +2,7 @@
 
 import type { ACL } from 'node-zookeeper-client';
 import type { BucketPolicy } from '../../policy.js';
-import { pendingSlots, type Slot } from '../../reservation.js';
+import { EMPTY_LEDGER, pendingSlots, type Ledger, type Slot } from '../../reservation.js';
 import { decodeBucket, encodeBucket, storedTokensAt } from './bucket-codec.js';
 import { ServerClock, statTime } from './server-clock.js';
 import { ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
@@ -29,19 +29,23 @@ export interface BucketUpdate {
   readonly serverNow: number;
   /** The waiters' slots after the change. */
   readonly slots: readonly Slot[];
+  /** The shifts of waiters' turns after the change. */
+  readonly ledger: Ledger;
 }
 
 /** A bucket as `decide` sees it: tokens refilled to server time now (negative while waiters are owed). */
 export interface BucketView {
   readonly tokens: number;
   readonly slots: readonly Slot[];
+  readonly ledger: Ledger;
   readonly serverNow: number;
 }
 
-/** A change to write: new tokens, and new slots (the old ones, pruned, when omitted). */
+/** A change to write: new tokens, and new slots and ledger (the old ones, pruned, when omitted). */
 export interface BucketChange {
   readonly tokens: number;
   readonly slots?: readonly Slot[];
+  readonly ledger?: Ledger;
 }
 
 /** Where a bucket lives and how to reach it. */
@@ -79,23 +83,26 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
     const serverNow = clock.now();
     const before = current === undefined ? policy.burst : storedTokensAt(current.tokens, current.since, serverNow, policy.burst, policy.ratePerMs);
     const slotsBefore = current === undefined ? [] : pendingSlots(current.slots, serverNow);
-    const decided = decide({ tokens: before, slots: slotsBefore, serverNow });
+    const ledgerBefore = current === undefined ? EMPTY_LEDGER : current.ledger;
+    const decided = decide({ tokens: before, slots: slotsBefore, ledger: ledgerBefore, serverNow });
     const change = typeof decided === 'number' ? { tokens: decided, slots: slotsBefore } : decided;
     if (change === undefined || (current === undefined && change.tokens >= policy.burst && (change.slots ?? []).length === 0)) {
-      return { before, after: before, wrote: false, version: current?.version ?? -1, serverNow, slots: slotsBefore };
+      return { before, after: before, wrote: false, version: current?.version ?? -1, serverNow, slots: slotsBefore, ledger: ledgerBefore };
     }
     const after = Math.min(policy.burst, change.tokens);
     const slots = change.slots ?? slotsBefore;
-    const data = encodeBucket({ tokens: after, at: serverNow, key: target.key, slots, burst: policy.burst, ratePerMs: policy.ratePerMs });
+    // Shifts are kept while a waiter they moved may still wait, and no longer once nobody waits.
+    const ledger = slots.length === 0 ? { seq: (change.ledger ?? ledgerBefore).seq, shifts: [] } : (change.ledger ?? ledgerBefore);
+    const data = encodeBucket({ tokens: after, at: serverNow, key: target.key, slots, ledger, burst: policy.burst, ratePerMs: policy.ratePerMs });
     try {
       target.counter.writes++;
       if (current !== undefined) {
         const stat = await session.setData(path, data, current.version);
         clock.observeWrite(statTime(stat.mtime));
-        return { before, after, wrote: true, version: stat.version, serverNow, slots };
+        return { before, after, wrote: true, version: stat.version, serverNow, slots, ledger };
       }
       await createBucket(target, data);
-      return { before, after, wrote: true, version: 0, serverNow, slots };
+      return { before, after, wrote: true, version: 0, serverNow, slots, ledger };
     } catch (error) {
       const code = zkCode(error);
       if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
@@ -110,6 +117,7 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
 interface StoredBucket {
   readonly tokens: number;
   readonly slots: readonly Slot[];
+  readonly ledger: Ledger;
   readonly mtime: number;
   /** The server time its tokens refer to: the writer's decision time, never after the write. */
   readonly since: number;
@@ -130,7 +138,7 @@ export async function readBucket(target: BucketTarget): Promise<StoredBucket | u
   const mtime = statTime(reply.stat.mtime);
   target.clock.observeRead(mtime);
   const since = data.at === undefined ? mtime : Math.min(mtime, data.at);
-  return { tokens: data.tokens, slots: data.slots, mtime, since, version: reply.stat.version };
+  return { tokens: data.tokens, slots: data.slots, ledger: data.ledger, mtime, since, version: reply.stat.version };
 }
 
 /** Creates a bucket znode, creating its shard parent first when it is missing. */

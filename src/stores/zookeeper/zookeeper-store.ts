@@ -5,7 +5,7 @@ import type { ACL } from 'node-zookeeper-client';
 import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
 import { bucketPolicy, type BucketPolicy } from '../../policy.js';
-import { cancel, reserve, type ReservationAsk, type ReservationResult } from '../../reservation.js';
+import { cancel, plainTurn, reserve, type ReservationAsk, type ReservationResult, type Shift, type Turn } from '../../reservation.js';
 import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
@@ -16,6 +16,7 @@ import { digestAcls } from './digest-acls.js';
 import { MemberReport } from './member-report.js';
 import { Membership } from './membership.js';
 import { PolicyRegistry } from './policy-registry.js';
+import { ReservationWatch } from './reservation-watch.js';
 import { PolicyWatch } from './policy-watch.js';
 import { ServerClock } from './server-clock.js';
 import { TokenLease } from './token-lease.js';
@@ -130,6 +131,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private closed = false;
   private readonly registry: PolicyRegistry;
   private readonly policyWatch: PolicyWatch;
+  private readonly reservationWatch = new ReservationWatch();
   private readonly report: MemberReport;
   /** Tokens leased so far, by limiter name. */
   private readonly leased = new Map<string, number>();
@@ -282,9 +284,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     try {
       const update = await this.withDeadline(
         updateBucket(target, (view) => {
-          const reserved = reserve(view.tokens, view.slots, view.serverNow, policy, asks, maxSize);
+          const reserved = reserve(view.tokens, view.slots, view.serverNow, policy, asks, maxSize, view.ledger);
           result = reserved.result;
-          return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, slots: reserved.slots } : undefined;
+          return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, slots: reserved.slots, ledger: reserved.ledger } : undefined;
         }),
       );
       if (update.wrote) this.noteWrite(policy, target, update);
@@ -302,31 +304,40 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     return {
       ...done,
       outcomes: done.outcomes.map((o, i) =>
-        o.granted ? { ...o, waitMs: Math.max(0, o.due - serverNow), ticket: { book: 'shared', cost: (asks[i] as ReservationAsk).cost, due: o.due } } : o,
+        o.granted ? { ...o, waitMs: Math.max(0, o.due - serverNow), ticket: { book: 'shared', cost: (asks[i] as ReservationAsk).cost, turn: o.turn ?? plainTurn(o.due) } } : o,
       ),
     };
   }
 
   /** Gives back the tokens of a reservation whose waiter left. */
   async cancel(policy: BucketPolicy, key: string, ticket: unknown): Promise<void> {
-    const { book, cost, due } = ticket as { book: 'shared' | 'local' | 'open'; cost: number; due: number };
+    const { book, cost, turn } = ticket as { book: 'shared' | 'local' | 'open'; cost: number; turn: Turn };
     if (book === 'open') return;
-    if (book === 'local') return this.fallback.cancelTokens(this.fallbackPolicy(policy), key, cost, due);
+    if (book === 'local') return this.fallback.cancelTokens(this.fallbackPolicy(policy), key, cost, turn);
     if (!this.available) return;
     const target = this.targetOf(policy, key);
-    await this.withDeadline(updateBucket(target, (view) => (view.serverNow < due ? cancel(view.tokens, view.slots, view.serverNow, policy, cost, due) : undefined)));
+    await this.withDeadline(updateBucket(target, (view) => (view.serverNow < turn.due ? cancel(view.tokens, view.slots, view.serverNow, policy, cost, turn) : undefined)));
+  }
+
+  /**
+   * Calls `listener` with the shifts of the bucket of `key` whenever they change (one ZooKeeper
+   * watch per bucket, however many listeners), so that this process's waiters move back when asks
+   * of other processes go ahead of them. Returns a function that stops it.
+   */
+  watchReservations(policy: BucketPolicy, key: string, listener: (shifts: readonly Shift[]) => void): () => void {
+    return this.reservationWatch.watch(this.targetOf(policy, key), listener);
   }
 
   private fallbackReserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): ReservationResult {
     if (this.options.onUnavailable === 'open') {
-      return { outcomes: asks.map((ask) => ({ granted: true, waitMs: 0, due: 0, ticket: { book: 'open', cost: ask.cost, due: 0 } })), tokens: policy.burst, waiting: 0 };
+      return { outcomes: asks.map((ask) => ({ granted: true, waitMs: 0, due: 0, ticket: { book: 'open', cost: ask.cost } })), tokens: policy.burst, waiting: 0 };
     }
     if (this.options.onUnavailable === 'closed') {
       const retryAfterMs = this.options.unavailableAfterMs;
       return { outcomes: asks.map(() => ({ granted: false, reason: 'unavailable', retryAfterMs })), tokens: 0, waiting: 0 };
     }
     const result = this.fallback.reserveTokens(this.fallbackPolicy(policy), key, asks, maxSize);
-    return { ...result, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { book: 'local', cost: (asks[i] as ReservationAsk).cost, due: o.due } } : o)) };
+    return { ...result, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { book: 'local', cost: (asks[i] as ReservationAsk).cost, turn: o.turn ?? plainTurn(o.due) } } : o)) };
   }
 
   /** {@inheritDoc Store.refund} */
@@ -374,6 +385,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     clearInterval(this.sweeper);
     if (this.recovery !== undefined) clearInterval(this.recovery);
     this.policyWatch.close();
+    this.reservationWatch.close();
     this.membership.close();
     if (this.available) {
       const returns = [...this.leases.values()].map((lease) => this.returnLease(lease));
@@ -586,6 +598,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       this.report.reset();
       this.resetWatches.clear();
       this.policyWatch.rearm();
+      this.reservationWatch.rearm();
       this.setAvailable();
     } catch (error) {
       this.markUnavailable(`could not register with ZooKeeper: ${String(error)}`, false);
