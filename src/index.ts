@@ -5,6 +5,7 @@ export type { LimiterOptions, QueueOptions } from './limiter-options.js';
 export type { LimiterEvents, LimiterEventName } from './limiter-events.js';
 export type { Decision, RejectReason } from './decision.js';
 export type { Store, StoreTakeResult } from './store.js';
+export type { QueueLimits, QueueStats } from './take-queue.js';
 export type { BucketPolicy } from './policy.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { FlowgateError, FlowgateConfigError, FlowgateArgumentError, type FlowgateErrorCode } from './errors.js';
@@ -21,6 +22,7 @@ export {
   DistributedQueue,
   type DistributedQueueOptions,
   type DequeueOptions,
+  type EnqueueOptions,
   type DeliveryInfo,
   type QueueConsumer,
   type ConsumeOptions,

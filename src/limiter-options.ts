@@ -23,6 +23,15 @@ export interface QueueOptions {
    * `'5ms'`; at most `'1s'`. (The memory store's queue needs no batching and ignores it.)
    */
   batchWindow?: Duration;
+  /**
+   * With the ZooKeeper store: let takes of a higher priority in any process go ahead of this
+   * process's waiting takes of lower priorities (each process then keeps one ZooKeeper watch per key
+   * with waiters, to hear when its waiters' turns move). Without it, priorities order the waiters of
+   * each process among themselves. Set it in every process that shares the limit. Default `false`;
+   * the HTTP adapters turn it on when their `priority` option is given. (The memory store's queue
+   * always orders by priority and ignores it.)
+   */
+  priorities?: boolean;
 }
 
 /** Options of {@link createLimiter}. */
@@ -58,14 +67,14 @@ export interface LimiterOptions {
 /** Options after validation, with every default filled in. */
 export interface ResolvedLimiterOptions {
   readonly policy: BucketPolicy;
-  readonly queue: { readonly maxSize: number; readonly maxWaitMs: number; readonly batchWindowMs?: number } | undefined;
+  readonly queue: { readonly maxSize: number; readonly maxWaitMs: number; readonly batchWindowMs?: number; readonly priorities?: boolean } | undefined;
   readonly store: Store | undefined;
   readonly clock: Clock | undefined;
   readonly dryRun: boolean;
 }
 
 const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
-const KNOWN_QUEUE = ['maxSize', 'maxWait', 'batchWindow'];
+const KNOWN_QUEUE = ['maxSize', 'maxWait', 'batchWindow', 'priorities'];
 /** Option names of other limiters, mapped to flowgate's, for a helpful error on a typo or a port. */
 const LOOKALIKES: Record<string, string> = {
   windowms: 'interval', window: 'interval', duration: 'interval', ttl: 'interval', per: 'interval',
@@ -140,10 +149,12 @@ function resolveQueue(queue: LimiterOptions['queue']): ResolvedLimiterOptions['q
   const maxSize = requireNumber('queue.maxSize', given.maxSize ?? DEFAULT_QUEUE.maxSize, { integer: true, min: 0, minInclusive: true });
   const maxWaitMs = parseDuration(given.maxWait ?? DEFAULT_QUEUE.maxWait, 'queue.maxWait');
   if (maxWaitMs > 2_147_483_647) throw new FlowgateConfigError('queue.maxWait', given.maxWait, 'must be at most 2147483647 ms (about 24.8 days)');
-  if (given.batchWindow === undefined) return { maxSize, maxWaitMs };
+  if (given.priorities !== undefined && typeof given.priorities !== 'boolean') throw new FlowgateConfigError('queue.priorities', given.priorities, 'must be true or false');
+  const priorities = given.priorities === true ? { priorities: true } : {};
+  if (given.batchWindow === undefined) return { maxSize, maxWaitMs, ...priorities };
   const batchWindowMs = parseDuration(given.batchWindow, 'queue.batchWindow');
   if (batchWindowMs > 1000) throw new FlowgateConfigError('queue.batchWindow', given.batchWindow, "must be at most '1s'");
-  return { maxSize, maxWaitMs, batchWindowMs };
+  return { maxSize, maxWaitMs, batchWindowMs, ...priorities };
 }
 
 function resolveStore(store: unknown): Store | undefined {

@@ -103,6 +103,11 @@ export class Limiter extends EventEmitter {
     return this.queueLimits !== undefined;
   }
 
+  /** The queue's settings in force (`maxSize`, `maxWaitMs`, `batchWindowMs`, `priorities`), or `undefined` without a queue. */
+  get queueSettings(): QueueLimits | undefined {
+    return this.queueLimits;
+  }
+
   /** The version of the published policy in force, or `undefined` while the options' policy is. */
   get policyVersion(): number | undefined {
     return this.published?.version;
@@ -286,13 +291,17 @@ export class Limiter extends EventEmitter {
     const { policy: own, queue: ownQueue } = this.configured;
     this.published = published;
     this.current = published === undefined ? own : bucketPolicy(own.name, published.rate, published.intervalMs, published.burst, own.strict);
-    // A published queue changes its bounds; the batching window stays the options' (it is not part of a policy).
+    // A published queue changes its bounds; the batching window and priorities stay the options' (not part of a policy).
     this.queueLimits =
       published === undefined || published.queue === undefined
         ? ownQueue
         : published.queue === false
           ? undefined
-          : { ...published.queue, ...(ownQueue?.batchWindowMs !== undefined && { batchWindowMs: ownQueue.batchWindowMs }) };
+          : {
+              ...published.queue,
+              ...(ownQueue?.batchWindowMs !== undefined && { batchWindowMs: ownQueue.batchWindowMs }),
+              ...(ownQueue?.priorities === true && { priorities: true }),
+            };
     if (this.queueLimits !== undefined && this.queue === undefined) this.queue = this.createQueue(this.queueLimits);
     // A queue turned off keeps its bounds for the takes still waiting in it.
     this.queue?.update(this.current, this.queueLimits ?? ownQueue ?? { maxSize: 0, maxWaitMs: 0 });

@@ -199,6 +199,7 @@ export class ReservationQueue implements TakeQueue {
         maxWaitMs: Math.max(0, this.limits.maxWaitMs - (sent - waiter.arrivedAt)),
         priority: waiter.priority,
         waitedMs: sent - waiter.arrivedAt,
+        follow: this.limits.priorities === true,
       }));
       result = await this.store.reserve(this.policy, line.key, asks, this.limits.maxSize);
     } catch (error) {
@@ -215,7 +216,7 @@ export class ReservationQueue implements TakeQueue {
     if (result.shifts !== undefined && result.shifts.length > 0) this.shift(line, result.shifts, false);
     if (line.prioritized) this.rerank(line, now);
     this.armDueTimer(line);
-    this.followShifts(line);
+    if (this.limits.priorities === true) this.followShifts(line);
     this.afterFlush(line);
   }
 
@@ -283,7 +284,7 @@ export class ReservationQueue implements TakeQueue {
     if (arm) this.armDueTimer(line);
   }
 
-  /** Follows the book's shifts while this line holds reserved waiters (when the store can watch). */
+  /** Follows the book's shifts while this line holds reserved waiters (with `queue.priorities`, when the store can watch). */
   private followShifts(line: Line): void {
     if (line.unwatch !== undefined || line.reserved.length === 0 || this.store.watchReservations === undefined) return;
     line.unwatch = this.store.watchReservations(this.policy, line.key, (shifts) => {

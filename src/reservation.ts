@@ -20,14 +20,16 @@ export interface Slot {
   readonly v?: number;
   /** The earliest maxWait deadline of its waiters: no shift moves the slot past it (absent: none known). */
   readonly d?: number;
+  /** The highest priority among its waiters (absent: 0). Only asks of a higher priority go ahead of it. */
+  readonly p?: number;
 }
 
 /** Width of a slot in ms: the waiter count may lag by this much, never more. */
 export const SLOT_MS = 50;
 
 /**
- * Asks whose virtual arrivals are closer than this keep the order in which they were reserved: the
- * cross-process ordering window of the cluster-wide queue (ms).
+ * An ask goes ahead of a slot only when its virtual arrival is earlier than the slot's by more than
+ * this (ms): a margin over the error of the processes' estimates of ZooKeeper's clock.
  */
 export const ORDER_WINDOW_MS = 10;
 
@@ -79,6 +81,11 @@ export interface ReservationAsk {
   readonly priority?: number;
   /** How long it has waited already, in this process (default 0). */
   readonly waitedMs?: number;
+  /**
+   * Whether its process follows the book's shifts (`queue.priorities`): only such waiters can be
+   * gone ahead of by asks of a higher priority; the others keep their turns as granted.
+   */
+  readonly follow?: boolean;
 }
 
 /** What became of one ask. */
@@ -136,11 +143,11 @@ export function waitingCount(slots: readonly Slot[], now: number): number {
  * Reserves tokens for `asks`, in order, from a bucket holding `tokens` at `now` (refilled already).
  *
  * Each granted ask takes its cost at once, so the bucket may go below zero: the debt is the cost of
- * everyone ahead, and an ask is due when the refill has paid its share. Waiters form one FIFO by
- * virtual arrival ({@link virtualArrival}): an ask normally queues behind every slot; when some
- * slots hold waiters whose virtual arrival is more than {@link ORDER_WINDOW_MS} later than its own
- * (a higher priority, or a long batch window) and are due after {@link JUMP_HORIZON_MS}, it goes
- * ahead of the first of them, and that slot and every later one become due `cost / rate` later: a
+ * everyone ahead, and an ask is due when the refill has paid its share. Asks queue behind every slot
+ * (the order of reservations), except that an ask of a higher priority goes ahead of waiters of
+ * lower priorities that arrived later by the ageing rule ({@link virtualArrival}: more than
+ * {@link ORDER_WINDOW_MS} later), due after {@link JUMP_HORIZON_MS}: it goes ahead of the first
+ * such slot, and that slot and every later one become due `cost / rate` later: a
  * {@link Shift} in the returned ledger, which the processes holding those waiters apply. The store
  * serialises reservations (one compare-and-set per batch). An ask that would wait longer than its
  * `maxWaitMs` is refused at once with the wait it would have had; one that finds `maxSize` waiters
@@ -163,7 +170,7 @@ export function reserve(
   const outcomes: ReservationOutcome[] = [];
   for (const ask of asks) {
     const virtual = virtualArrival(now, ask);
-    const from = shifts.length < MAX_SHIFTS ? jumpPoint(kept, virtual, now, ask.cost / policy.ratePerMs) : undefined;
+    const from = shifts.length < MAX_SHIFTS && (ask.priority ?? 0) > 0 ? jumpPoint(kept, ask.priority ?? 0, virtual, now, ask.cost / policy.ratePerMs) : undefined;
     let owed = 0;
     let ahead = 0;
     for (const slot of kept) {
@@ -199,7 +206,8 @@ export function reserve(
     }
     waiting++;
     const due = now + waitMs;
-    const slot = addToSlot(kept, due, 1, ask.cost, virtual, now + ask.maxWaitMs);
+    // Only the waiters of a process that follows the book's shifts can be gone ahead of.
+    const slot = addToSlot(kept, due, ask, ask.follow === true ? virtual : undefined, now + ask.maxWaitMs);
     outcomes.push({ granted: true, waitMs, due, turn: { due, slot, seq } });
   }
   const after: Ledger = { seq, shifts };
@@ -249,17 +257,18 @@ export function plainTurn(due: number): Turn {
   return { due, slot: slotOf(due), seq: 0 };
 }
 
-type MutableSlot = { due: number; count: number; owed?: number; v?: number; d?: number };
+type MutableSlot = { due: number; count: number; owed?: number; v?: number; d?: number; p?: number };
 
 /**
- * The first slot an ask of virtual arrival `virtual` goes ahead of: its due time, or undefined
- * (queue at the end). A slot qualifies when its waiters arrived (virtually) later than the ordering
- * window allows, it is due beyond the horizon, and moving it and every later slot back by `by` ms
- * keeps each of them within its waiters' maxWait deadlines.
+ * The first slot an ask of `priority` and virtual arrival `virtual` goes ahead of: its due time, or
+ * undefined (queue at the end). A slot qualifies when its waiters all have a lower priority and
+ * arrived (virtually) later, it is due beyond the horizon, and moving it and every later slot back
+ * by `by` ms keeps each of them within its waiters' maxWait deadlines. Asks of equal priority never
+ * go ahead of each other: among them the order of reservations stands.
  */
-function jumpPoint(slots: readonly Slot[], virtual: number, now: number, by: number): number | undefined {
+function jumpPoint(slots: readonly Slot[], priority: number, virtual: number, now: number, by: number): number | undefined {
   const candidates = slots
-    .filter((slot) => slot.v !== undefined && slot.v > virtual + ORDER_WINDOW_MS && slot.due > now + JUMP_HORIZON_MS)
+    .filter((slot) => slot.v !== undefined && (slot.p ?? 0) < priority && slot.v > virtual + ORDER_WINDOW_MS && slot.due > now + JUMP_HORIZON_MS)
     .map((slot) => slot.due)
     .sort((a, b) => a - b);
   for (const from of candidates) {
@@ -273,16 +282,19 @@ function slotOf(due: number): number {
 }
 
 /** Adds a waiter to the slot of `due` (made when missing); returns that slot's due time. */
-function addToSlot(slots: MutableSlot[], due: number, count: number, cost: number, virtual: number, deadline: number): number {
+function addToSlot(slots: MutableSlot[], due: number, ask: ReservationAsk, virtual: number | undefined, deadline: number): number {
   const slotDue = slotOf(due);
   const slot = slots.find((s) => s.due === slotDue);
+  const priority = ask.priority ?? 0;
   if (slot !== undefined) {
-    slot.count += count;
-    slot.owed = owedOf(slot) + cost;
-    slot.v = slot.v === undefined ? undefined : Math.min(slot.v, virtual);
+    slot.count += 1;
+    slot.owed = owedOf(slot) + ask.cost;
+    // A slot is gone ahead of only if every waiter in it is followed (has a virtual arrival).
+    slot.v = slot.v === undefined || virtual === undefined ? undefined : Math.min(slot.v, virtual);
     slot.d = slot.d === undefined ? undefined : Math.min(slot.d, deadline);
+    slot.p = Math.max(slot.p ?? 0, priority);
   } else {
-    slots.push({ due: slotDue, count, owed: cost, v: virtual, d: deadline });
+    slots.push({ due: slotDue, count: 1, owed: ask.cost, ...(virtual !== undefined && { v: virtual }), d: deadline, ...(priority !== 0 && { p: priority }) });
   }
   return slotDue;
 }

@@ -31,6 +31,8 @@ export interface QueueLimits {
   readonly maxWaitMs: number;
   /** The cluster queue's batching window (ms); its default when absent. */
   readonly batchWindowMs?: number;
+  /** The cluster queue follows shifts, so that higher priorities of other processes go ahead of its waiters. */
+  readonly priorities?: boolean;
 }
 
 /** What a queue holds now, for operators (`flowgate status`, metrics). */

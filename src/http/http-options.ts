@@ -94,7 +94,7 @@ export function resolveHttpOptions<Req>(
     if (clash !== undefined) throw new FlowgateConfigError(clash, limiterOptions[clash], 'cannot be combined with `limiter`: set it on the limiter instead');
     limiter = options.limiter;
   } else if (options.rate !== undefined) {
-    limiter = createLimiter(limiterOptions as unknown as LimiterOptions);
+    limiter = createLimiter(withPriorities(limiterOptions, options.priority) as unknown as LimiterOptions);
   } else if (options.concurrency === undefined) {
     throw new FlowgateConfigError('rate', undefined, 'is required (a finite number > 0) unless `concurrency` (or `limiter`) is given');
   } else {
@@ -142,4 +142,16 @@ function resolveConcurrency<Req>(options: HttpRateLimitOptions<Req>, limiter: Li
     throw new FlowgateConfigError('concurrency', given, 'with `limiter`, must be a ConcurrencyLimiter from createConcurrencyLimiter({ concurrency, store }), so that its store is explicit');
   }
   return createConcurrencyLimiter({ concurrency: given, name: limiter?.name ?? options.name, ...(options.store !== undefined && { store: options.store as Store }) });
+}
+
+/**
+ * The limiter options with `queue.priorities` on when the adapter is given a `priority` and a queue
+ * (unless the queue options say otherwise): requests' priorities then count across processes.
+ */
+function withPriorities(limiterOptions: Record<string, unknown>, priority: unknown): Record<string, unknown> {
+  const queue = limiterOptions.queue;
+  if (priority === undefined || queue === undefined || queue === false || queue === null) return limiterOptions;
+  if (queue === true) return { ...limiterOptions, queue: { priorities: true } };
+  if (typeof queue !== 'object' || 'priorities' in queue) return limiterOptions;
+  return { ...limiterOptions, queue: { ...queue, priorities: true } };
 }

@@ -118,7 +118,7 @@ describe('cluster queue (reserving store) with priorities', () => {
   test('across processes: a high-priority take of one limiter goes ahead of the low-priority waiters of another sharing the book', async () => {
     manualTimers();
     const store = reservingStore();
-    const options = { name: 'shared', rate: 10, burst: 1, queue: { maxSize: 20, maxWait: '30s' }, clock, store };
+    const options = { name: 'shared', rate: 10, burst: 1, queue: { maxSize: 20, maxWait: '30s', priorities: true }, clock, store };
     const [a, b] = [createLimiter(options), createLimiter(options)];
     await a.take('k');
     const done: Array<[string, number]> = [];
@@ -135,5 +135,25 @@ describe('cluster queue (reserving store) with priorities', () => {
     const finished = done.map(([label, waited]) => waited + (label === 'b-high' ? 20 : 0));
     for (let i = 1; i < finished.length; i++) expect(finished[i]! - finished[i - 1]!).toBeGreaterThanOrEqual(95);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  test('without queue.priorities each limiter keeps its waiters\' turns: the high take queues behind the other\'s lows', async () => {
+    manualTimers();
+    const store = reservingStore();
+    const options = { name: 'shared', rate: 10, burst: 1, queue: { maxSize: 20, maxWait: '30s' }, clock, store };
+    const [a, b] = [createLimiter(options), createLimiter(options)];
+    await a.take('k');
+    const done: string[] = [];
+    const lows = ['a-low-1', 'a-low-2'].map((label) => a.take('k').then(() => done.push(label)));
+    await jest.advanceTimersByTimeAsync(20);
+    const high = b.take('k', { priority: 5 }).then(() => done.push('b-high'));
+    await jest.advanceTimersByTimeAsync(2000);
+    await Promise.all([...lows, high]);
+    expect(done).toEqual(['a-low-1', 'a-low-2', 'b-high']);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('queue.priorities must be a boolean', () => {
+    expect(() => createLimiter({ rate: 1, queue: { priorities: 'yes' as unknown as boolean } })).toThrow(/queue\.priorities.*yes.*true or false/);
   });
 });

@@ -57,8 +57,9 @@ describe('reservations', () => {
 });
 
 describe('priorities in the book: one FIFO by virtual arrival (arrival minus 1 s per priority level)', () => {
-  const low = (waitedMs = 0) => ({ cost: 1, maxWaitMs: 10_000, priority: 0, waitedMs });
-  const high = (priority = 2, waitedMs = 0) => ({ cost: 1, maxWaitMs: 10_000, priority, waitedMs });
+  // Their processes follow the book's shifts (queue.priorities).
+  const low = (waitedMs = 0) => ({ cost: 1, maxWaitMs: 10_000, priority: 0, waitedMs, follow: true });
+  const high = (priority = 2, waitedMs = 0) => ({ cost: 1, maxWaitMs: 10_000, priority, waitedMs, follow: true });
   const turns = (outcomes: readonly unknown[]) => outcomes.map((o) => (o as { turn: Turn }).turn);
 
   test('without priorities nothing goes ahead: no shift, dues as plain FIFO', () => {
@@ -111,14 +112,31 @@ describe('priorities in the book: one FIFO by virtual arrival (arrival minus 1 s
     expect(applyShifts(second, withHigh.ledger.shifts)).toBeCloseTo(100, 6);
   });
 
-  test('asks within the ordering window keep reservation order', () => {
+  test('asks of equal priority never go ahead of each other (the order of reservations stands); a higher one needs more than the 10 ms margin', () => {
     const first = reserve(0, [], 100, policy, [low()], 100);
-    // Arrived 8 ms before the waiter already reserved: inside the 10 ms window, so no shift.
-    const second = reserve(first.tokens, first.slots, 100, policy, [low(8)], 100, first.ledger);
-    expect(second.ledger.shifts).toEqual([]);
-    // 30 ms before it (a long batch window): it goes ahead.
-    const third = reserve(first.tokens, first.slots, 100, policy, [low(30)], 100, first.ledger);
-    expect(third.ledger.shifts).toHaveLength(1);
+    // A priority-0 ask that arrived 30 ms before the waiter already reserved (a long batch window): no shift.
+    const equal = reserve(first.tokens, first.slots, 100, policy, [low(30)], 100, first.ledger);
+    expect(equal.ledger.shifts).toEqual([]);
+    // A priority-1 ask is 1 s earlier (virtually): it goes ahead.
+    const higher = reserve(first.tokens, first.slots, 100, policy, [high(1)], 100, first.ledger);
+    expect(higher.ledger.shifts).toHaveLength(1);
+    // A priority-0.005 ask (5 ms earlier virtually) is within the margin: no shift.
+    const marginal = reserve(first.tokens, first.slots, 100, policy, [high(0.005)], 100, first.ledger);
+    expect(marginal.ledger.shifts).toEqual([]);
+  });
+
+  test('waiters of a process that does not follow shifts (no queue.priorities) are never gone ahead of', () => {
+    const unfollowed = reserve(0, [], 0, policy, [ask(), ask()], 100);
+    const withHigh = reserve(unfollowed.tokens, unfollowed.slots, 0, policy, [high(9)], 100, unfollowed.ledger);
+    expect(withHigh.ledger.shifts).toEqual([]);
+    expect(withHigh.result.outcomes[0]).toMatchObject({ due: expect.closeTo(300, 6) });
+  });
+
+  test('a high ask does not go ahead of slots holding waiters of its own priority', () => {
+    const highs = reserve(0, [], 0, policy, [high(), high()], 100);
+    const another = reserve(highs.tokens, highs.slots, 0, policy, [high(2, 500)], 100, highs.ledger);
+    expect(another.ledger.shifts).toEqual([]);
+    expect(another.result.outcomes[0]).toMatchObject({ due: expect.closeTo(300, 6) });
   });
 
   test('a full ledger makes asks queue at the end; shifts whose waiters are all served are dropped', () => {
@@ -148,13 +166,14 @@ describe('shifts respect deadlines', () => {
   test('an ask goes ahead only of slots that can wait cost / rate longer within their maxWait; else behind them', () => {
     // Two waiters due at 100 and 200 ms whose maxWait ends at 250 ms: moving them 100 ms back would
     // push the second past it, so a priority ask goes ahead of neither.
-    const lows = reserve(0, [], 0, policy, [ask(1, 250), ask(1, 250)], 100);
-    const high = { cost: 1, maxWaitMs: 10_000, priority: 5 };
+    const followed = (maxWaitMs = 10_000) => ({ cost: 1, maxWaitMs, follow: true });
+    const lows = reserve(0, [], 0, policy, [followed(250), followed(250)], 100);
+    const high = { cost: 1, maxWaitMs: 10_000, priority: 5, follow: true };
     const blocked = reserve(lows.tokens, lows.slots, 0, policy, [high], 100, lows.ledger);
     expect(blocked.ledger.shifts).toEqual([]);
     expect(blocked.result.outcomes[0]).toMatchObject({ due: expect.closeTo(300, 6) });
     // With room (maxWait 10 s) it goes ahead of both.
-    const roomy = reserve(0, [], 0, policy, [ask(), ask()], 100);
+    const roomy = reserve(0, [], 0, policy, [followed(), followed()], 100);
     const ahead = reserve(roomy.tokens, roomy.slots, 0, policy, [high], 100, roomy.ledger);
     expect(ahead.result.outcomes[0]).toMatchObject({ due: expect.closeTo(100, 6) });
   });

@@ -590,6 +590,20 @@ describe('an existing limiter', () => {
   });
 });
 
+describe('priority and queue.priorities', () => {
+  test('a priority option with a queue turns queue.priorities on (requests rank across processes); an explicit setting wins', async () => {
+    const on = rateLimit({ rate: 5, queue: { maxSize: 5 }, priority: (req) => (req.get('x-vip') ? 5 : 0) });
+    expect(on.limiter.queueSettings).toMatchObject({ maxSize: 5, priorities: true });
+    const queueTrue = rateLimit({ rate: 5, queue: true, priority: 1 });
+    expect(queueTrue.limiter.queueSettings?.priorities).toBe(true);
+    const off = rateLimit({ rate: 5, queue: { maxSize: 5, priorities: false }, priority: 1 });
+    expect(off.limiter.queueSettings?.priorities).toBeUndefined();
+    const none = rateLimit({ rate: 5, queue: { maxSize: 5 } });
+    expect(none.limiter.queueSettings?.priorities).toBeUndefined();
+    await Promise.all([on, queueTrue, off, none].map((m) => m.limiter.close()));
+  });
+});
+
 describe('validation at construction', () => {
   function configError(options: unknown): FlowgateConfigError {
     let caught: unknown;

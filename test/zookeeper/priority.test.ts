@@ -25,7 +25,7 @@ const apps: AppProcess[] = [];
 beforeAll(async () => {
   await ensureBuilt();
   ensemble = sharedOrPrivateEnsemble('t-priority', 24280);
-  const config = { store: { connect: ensemble.connect, root }, limiter: { name: 'prio', rate: 20, interval: '1s', burst: 1, queue: { maxSize: 1000, maxWait: '30s' } } };
+  const config = { store: { connect: ensemble.connect, root }, limiter: { name: 'prio', rate: 20, interval: '1s', burst: 1, queue: { maxSize: 1000, maxWait: '30s', priorities: true } } };
   apps.push(...(await Promise.all([0, 1, 2].map(() => spawnApp(config)))));
   await waitUntilShared(apps, 3);
 });

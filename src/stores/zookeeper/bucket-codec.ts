@@ -25,7 +25,7 @@ export interface BucketData {
 
 /** Serialises bucket data as compact JSON. */
 export function encodeBucket(data: BucketData): Buffer {
-  const q = data.slots.length === 0 ? undefined : data.slots.map((slot) => [slot.due, slot.count, slot.owed ?? slot.count, slot.v ?? null, slot.d ?? null]);
+  const q = data.slots.length === 0 ? undefined : data.slots.map((slot) => [slot.due, slot.count, slot.owed ?? slot.count, slot.v ?? null, slot.d ?? null, slot.p ?? 0]);
   const { seq, shifts } = data.ledger;
   const s = shifts.length === 0 ? undefined : shifts.map((shift) => [shift.seq, shift.from, shift.by, shift.until]);
   return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, q, n: seq === 0 ? undefined : seq, s, b: data.burst, r: data.ratePerMs }));
@@ -48,12 +48,13 @@ export function decodeBucket(buffer: Buffer | undefined): BucketData {
     throw new Error('flowgate: a bucket znode holds data flowgate did not write');
   }
   const slots = Array.isArray(parsed.q)
-    ? parsed.q.map(([due, count, owed, v, d]: [number, number, number?, number?, number?]) => ({
+    ? parsed.q.map(([due, count, owed, v, d, p]: [number, number, number?, number?, number?, number?]) => ({
         due,
         count,
         ...(typeof owed === 'number' && { owed }),
         ...(typeof v === 'number' && { v }),
         ...(typeof d === 'number' && { d }),
+        ...(typeof p === 'number' && p !== 0 && { p }),
       }))
     : [];
   const shifts = Array.isArray(parsed.s) ? parsed.s.map(([seq, from, by, until]: [number, number, number, number]) => ({ seq, from, by, until })) : [];
