@@ -68,10 +68,12 @@ class Line {
  * a batch: for at most the batch window ({@link BATCH_WINDOW_MS} unless `queue.batchWindow` says otherwise) this process gathers the key's takes, then reserves
  * tokens for all of them in one atomic write. The shared bucket goes into debt by their cost, so
  * each waiter's turn is fixed at once (when the refill has paid for everyone ahead of it, in any
- * process) and it then waits locally, with no further ZooKeeper traffic and no watches. Takes that
- * could not be served within maxWait, or that find maxSize waiters in the whole cluster, are refused
- * at once. A waiter that leaves gives its tokens back. Waiters of a process that dies hold no
- * znode: their reservations are simply spent, and nobody waits for them.
+ * process) and it then waits locally, with no further ZooKeeper traffic. With `queue.priorities`,
+ * an ask of a higher priority (from any process) may go ahead of it later: the book records a shift,
+ * which this process hears through one watch per key with waiters and applies to its waiters'
+ * timers. Takes that could not be served within maxWait, or that find maxSize waiters in the whole
+ * cluster, are refused at once. A waiter that leaves gives its tokens back. Waiters of a process
+ * that dies hold no znode: their reservations are simply spent, and nobody waits for them.
  */
 export class ReservationQueue implements TakeQueue {
   private readonly lines = new Map<string, Line>();
