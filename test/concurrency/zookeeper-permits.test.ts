@@ -3,7 +3,7 @@
 // session ends has its permits released, and an unreachable ZooKeeper follows onUnavailable in time.
 
 import { createConcurrencyLimiter, ZooKeeperPermitStore, ZooKeeperStore, type ConcurrencyLimiter, type PermitDecision } from '../../src/index.js';
-import { decodePermits } from '../../src/stores/zookeeper/permit-codec.js';
+import { decodePermits, encodePermits } from '../../src/stores/zookeeper/permit-codec.js';
 import { permitPath } from '../../src/stores/zookeeper/zookeeper-permit-store.js';
 import { uniqueRoot, waitFor } from '../helpers/wait.js';
 import { startCluster } from '../zookeeper/helpers/cluster.js';
@@ -91,6 +91,28 @@ test('two members share 5 permits: never more than 5 claimed or in flight; idle 
   expect(limits[0]!.inFlight('k') + limits[1]!.inFlight('k')).toBe(0);
   // Sweeps (every 500 ms) give the idle permits back; nobody holds any, so the znode goes.
   await waitFor(async () => !(await raw.exists(permitPath(`${root}/share`, 'p', 'k'))), 5000, 'the permit znode removed');
+});
+
+test('the janitor deletes a permit znode once every holder and waiter is gone, and keeps one a live member holds', async () => {
+  const storeRoot = `${root}/janitor`;
+  const store = new ZooKeeperStore({ connect: zk.connect, root: storeRoot, sessionTimeout: '2s', cleanupAfter: '1s' });
+  stores.push(store);
+  await store.ready(15_000);
+  const put = async (key: string, held: Record<string, number>, waiting: string[] = []): Promise<string> => {
+    const path = permitPath(storeRoot, 'jan', key);
+    // Parents first (the raw client has no mkdirp); then the znode as a permit store would write it.
+    const parts = path.split('/').filter((p) => p !== '');
+    for (let i = 1; i < parts.length; i++) await raw.create(`/${parts.slice(0, i).join('/')}`, Buffer.alloc(0)).catch(() => undefined);
+    await raw.create(path, encodePermits({ key, max: 4, held, waiting }));
+    return path;
+  };
+  const live = `${store.connection().memberId}~instance`;
+  const stale = await put('stale', { 'gone-member~a': 2 }, ['other-gone~b']);
+  const kept = await put('kept', { 'gone-member~a': 1, [live]: 1 });
+  const waitedOn = await put('waited-on', {}, [live]);
+  await waitFor(async () => !(await raw.exists(stale)), 15_000, 'the stale permit znode deleted');
+  expect(await raw.exists(kept)).toBe(true);
+  expect(await raw.exists(waitedOn)).toBe(true);
 });
 
 test('chunks: a claim covers several acquires, answered synchronously, with one ZooKeeper write', async () => {

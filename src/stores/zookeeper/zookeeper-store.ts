@@ -11,7 +11,9 @@ import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
 import { BucketContentionError, readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
 import { storedTokensAt } from './bucket-codec.js';
-import { BucketJanitor } from './bucket-janitor.js';
+import { bucketJanitor } from './bucket-janitor.js';
+import { permitJanitor } from './permit-janitor.js';
+import type { ShardJanitor } from './shard-janitor.js';
 import { digestAcls } from './digest-acls.js';
 import { MemberReport } from './member-report.js';
 import { Membership } from './membership.js';
@@ -120,7 +122,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   /** The tail of each strict bucket's chain of decisions. */
   private readonly turns = new Map<string, Promise<void>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
-  private readonly janitor: BucketJanitor;
+  private readonly janitors: readonly ShardJanitor[];
   private janitorAt = Number.NEGATIVE_INFINITY;
   private sweeping = false;
   private available = false;
@@ -157,7 +159,10 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     this.registry = new PolicyRegistry(this.session, this.options.root, this.acls);
     this.policyWatch = new PolicyWatch(this.registry);
     this.report = new MemberReport(this.session, this.paths, this.membership, this.acls);
-    this.janitor = new BucketJanitor(this.session, `${this.options.root}/buckets`, this.serverClock, this.options.cleanupAfterMs, this.counter);
+    this.janitors = [
+      bucketJanitor(this.session, `${this.options.root}/buckets`, this.serverClock, this.options.cleanupAfterMs, this.counter),
+      permitJanitor(this.session, `${this.options.root}/permits`, this.paths.members, this.counter),
+    ];
     this.session.on('session', () => void this.onNewSession());
     this.session.on('state', (state: string) => {
       if (state === 'suspended') this.markUnavailable('connection to ZooKeeper lost', false);
@@ -662,7 +667,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const janitorEvery = Math.min(60_000, Math.max(1000, this.options.cleanupAfterMs));
     if (this.membership.isFirst && now - this.janitorAt >= janitorEvery) {
       this.janitorAt = now;
-      await this.janitor.pass().catch(() => undefined);
+      for (const janitor of this.janitors) await janitor.pass().catch(() => undefined);
     }
     const serverNow = this.serverClock.now();
     for (const [id, entry] of this.cleanups) {
