@@ -120,12 +120,17 @@ async function prepareGroups(config, cpus, environment) {
   return { groups, redis };
 }
 
-/** Measures every variant of `groups` once per round, in turn; resolves with `{ group, variant, round, result }` items. */
+/**
+ * Measures every variant of `groups` once per round, in turn; resolves with `{ group, variant, round, result }` items.
+ * Each round starts one variant later than the one before (round 2 starts with the second variant, ...), so that no
+ * variant always runs first or right after the same neighbour: drift and position effects spread over all of them.
+ */
 async function measureRounds(groups, config, cpus, env, redis) {
   const runs = [];
   for (let round = 1; round <= config.rounds; round++) {
     for (const group of groups) {
-      for (const variant of group.variants) {
+      const shift = (round - 1) % group.variants.length;
+      for (const variant of [...group.variants.slice(shift), ...group.variants.slice(0, shift)]) {
         const redisSide = variant.needs === 'redis' ? { env: { ...env, BENCH_REDIS_PORT: String(redis.port) }, helperPids: [redis.pid] } : { env, helperPids: [] };
         const result = await measure(variant, config, cpus, redisSide.env, redisSide.helperPids);
         runs.push({ group: group.name, variant: variant.name, round, result });
