@@ -32,6 +32,8 @@ export {
   ConcurrencyLimiter,
   createConcurrencyLimiter,
   type ConcurrencyLimiterOptions,
+  type ConcurrencyEvents,
+  type ConcurrencyEventName,
   type Permit,
   type PermitDecision,
 } from './concurrency/concurrency-limiter.js';

@@ -1,5 +1,6 @@
 // A concurrency limit: at most N requests in flight per key, each holding a permit until it ends.
 
+import { EventEmitter } from 'node:events';
 import type { Decision, RejectReason } from '../decision.js';
 import { FlowgateArgumentError, FlowgateConfigError } from '../errors.js';
 import { rejectUnknownOptions, requireNumber } from '../limiter-options.js';
@@ -21,6 +22,19 @@ export interface ConcurrencyLimiterOptions {
    */
   store?: Store | PermitStore;
 }
+
+/** Payloads of the events emitted by {@link ConcurrencyLimiter}, by event name. */
+export interface ConcurrencyEvents {
+  /** A permit was given: `remaining` permits of the key are still free (as this process knows them). */
+  acquire: { key: string; remaining: number };
+  /** An acquire was refused: `'concurrency'` (the key is at its limit), `'unavailable'` or `'closed'`. */
+  reject: { key: string; reason: RejectReason; retryAfterMs: number };
+  /** A permit was released, after being held `heldMs`. */
+  release: { key: string; heldMs: number };
+}
+
+/** The name of a concurrency limiter event. */
+export type ConcurrencyEventName = keyof ConcurrencyEvents;
 
 /** The right to have one request in flight. */
 export interface Permit {
@@ -65,7 +79,7 @@ class HeldPermit implements Permit {
  * cluster (ZooKeeper store). Create one with {@link createConcurrencyLimiter}, or give the HTTP
  * adapters a `concurrency` option. Each admitted request holds a {@link Permit} until it releases it.
  */
-export class ConcurrencyLimiter {
+export class ConcurrencyLimiter extends EventEmitter {
   /** The validated policy. */
   readonly policy: ConcurrencyPolicy;
   /**
@@ -81,6 +95,7 @@ export class ConcurrencyLimiter {
 
   /** Use {@link createConcurrencyLimiter}, which validates the options. */
   constructor(options: ConcurrencyLimiterOptions) {
+    super();
     if (options === null || typeof options !== 'object') {
       throw new FlowgateConfigError('options', options, 'must be an object such as { concurrency: 10 }');
     }
@@ -152,9 +167,12 @@ export class ConcurrencyLimiter {
     const { store, policy } = this;
     const ticket = result.ticket;
     const permit = new HeldPermit(() => {
-      this.holdMs += HOLD_WEIGHT * (performance.now() - since - this.holdMs);
+      const heldMs = performance.now() - since;
+      this.holdMs += HOLD_WEIGHT * (heldMs - this.holdMs);
       store.release(policy, key, ticket);
+      if (this.listenerCount('release') > 0) this.emit('release', { key, heldMs });
     });
+    if (this.listenerCount('acquire') > 0) this.emit('acquire', { key, remaining: result.remaining });
     const view = this.bucketView;
     return { allowed: true, key, cost: 1, limit: policy.max, remaining: result.remaining, resetMs: 0, retryAfterMs: 0, waitedMs: 0, policy: view, permit };
   }
@@ -162,6 +180,7 @@ export class ConcurrencyLimiter {
   private rejected(key: string, result: PermitResult, reason: RejectReason): PermitDecision {
     // With `max` requests in flight, one of them ends after about holdMs / max on average.
     const retryAfterMs = result.retryAfterMs ?? Math.min(MAX_RETRY_AFTER_MS, this.holdMs / this.policy.max);
+    if (this.listenerCount('reject') > 0) this.emit('reject', { key, reason, retryAfterMs });
     return {
       allowed: false,
       key,
@@ -181,6 +200,14 @@ export class ConcurrencyLimiter {
 function isPermitStore(store: unknown): store is PermitStore {
   const candidate = store as Partial<PermitStore> | null | undefined;
   return typeof candidate?.acquire === 'function' && typeof candidate.release === 'function';
+}
+
+// Typed event methods: `concurrency.on('reject', (e) => e.reason)`.
+export interface ConcurrencyLimiter {
+  on<E extends ConcurrencyEventName>(event: E, listener: (payload: ConcurrencyEvents[E]) => void): this;
+  once<E extends ConcurrencyEventName>(event: E, listener: (payload: ConcurrencyEvents[E]) => void): this;
+  off<E extends ConcurrencyEventName>(event: E, listener: (payload: ConcurrencyEvents[E]) => void): this;
+  emit<E extends ConcurrencyEventName>(event: E, payload: ConcurrencyEvents[E]): boolean;
 }
 
 /**

@@ -23,6 +23,21 @@ describe('ConcurrencyLimiter (memory)', () => {
     expect(limiter.inFlight('bob')).toBe(1);
   });
 
+  test('events: acquire (remaining), reject (reason, retryAfterMs), release (heldMs, once per permit)', async () => {
+    const limiter = createConcurrencyLimiter({ concurrency: 1, name: 'evented' });
+    const seen: string[] = [];
+    limiter.on('acquire', (e) => seen.push(`acquire ${e.key} ${e.remaining}`));
+    limiter.on('reject', (e) => seen.push(`reject ${e.key} ${e.reason} ${e.retryAfterMs >= 0}`));
+    limiter.on('release', (e) => seen.push(`release ${e.key} ${e.heldMs >= 0}`));
+    const first = await limiter.acquire('k');
+    await limiter.acquire('k');
+    first.permit?.release();
+    first.permit?.release();
+    await limiter.close();
+    await limiter.acquire('k');
+    expect(seen).toEqual(['acquire k 0', 'reject k concurrency true', 'release k true', 'reject k closed true']);
+  });
+
   test('release is idempotent: a permit released twice frees one slot', async () => {
     const limiter = createConcurrencyLimiter({ concurrency: 1 });
     const first = await limiter.acquire('k');
