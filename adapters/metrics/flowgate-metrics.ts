@@ -2,8 +2,9 @@
 
 import { FlowgateError } from '../../src/errors.js';
 import type { ZooKeeperStore } from '../../src/stores/zookeeper/zookeeper-store.js';
+import { ConcurrencyMetrics } from './concurrency-metrics.js';
 import { LimiterMetrics } from './limiter-metrics.js';
-import { isLimiterCatalog, limiterOf, watchCatalog, type CatalogWatch, type LimiterCatalog, type MetricsSource } from './limiter-sources.js';
+import { isLimiterCatalog, limitersOf, watchCatalog, type CatalogWatch, type LimiterCatalog, type MetricsSource } from './limiter-sources.js';
 import { registerMetricSet, unregisterMetricSet, type MetricSet } from './metric-set.js';
 import { resolveMetricsOptions, type FlowgateMetricsOptions, type MetricsRegistry, type ResolvedMetricsOptions } from './metrics-options.js';
 import { StoreMetrics } from './store-metrics.js';
@@ -14,7 +15,8 @@ import { StoreMetrics } from './store-metrics.js';
  * registry is scraped; on the request path a watched limiter costs one event and one addition.
  *
  * Metrics (with the default prefix `flowgate_`): `decisions_total{limiter,result,reason}`,
- * `queue_depth{limiter}`, `queue_wait_seconds{limiter,result}`, and from stores
+ * `queue_depth{limiter}`, `queue_wait_seconds{limiter,result}`, from concurrency limits
+ * `concurrency_decisions_total{limiter,result,reason}` and `concurrency_in_flight{limiter}`, and from stores
  * `zookeeper_operations_total{op}`, `zookeeper_errors_total{type}`, `tokens_leased_total{limiter}`,
  * `degraded`, `cluster_members`, `bucket_writes_total`, `bucket_conflicts_total`.
  */
@@ -24,6 +26,7 @@ export class FlowgateMetrics {
   private readonly options: ResolvedMetricsOptions;
   private readonly metrics: MetricSet;
   private readonly limiters: LimiterMetrics;
+  private readonly concurrency: ConcurrencyMetrics;
   private readonly stores: StoreMetrics;
   private readonly catalogs = new Map<LimiterCatalog, CatalogWatch>();
   private closed = false;
@@ -35,15 +38,18 @@ export class FlowgateMetrics {
     this.metrics = registerMetricSet(this.options, {
       decisions: () => this.limiters.collectDecisions(),
       queueDepth: () => this.limiters.collectQueueDepth(),
+      permits: () => this.concurrency.collect(),
       stores: () => this.stores.collect(),
     });
     this.limiters = new LimiterMetrics(this.metrics);
+    this.concurrency = new ConcurrencyMetrics(this.metrics);
     this.stores = new StoreMetrics(this.metrics);
   }
 
   /**
    * Counts the decisions, queue depth and waits of a limiter: a `Limiter`, anything with a
-   * `.limiter` (the `flowgate/express` or `flowgate/koa` middleware), or the NestJS
+   * `.limiter` (the `flowgate/express` or `flowgate/koa` middleware, whose `.concurrencyLimiter`
+   * is counted too), a `ConcurrencyLimiter` (acquires and permits in flight), or the NestJS
    * `FlowgateLimiters` service (`app.get(FlowgateLimiters)`: its default limit, and every
    * `@RateLimit` limit from the first request that uses it; observe it before the app serves).
    * The `limiter` label is the limiter's `name`: limiters of one name share their series.
@@ -54,7 +60,9 @@ export class FlowgateMetrics {
     if (isLimiterCatalog(source)) {
       if (!this.catalogs.has(source)) this.catalogs.set(source, watchCatalog(source, (limiter) => this.limiters.add(limiter)));
     } else {
-      this.limiters.add(limiterOf(source));
+      const { limiter, concurrency } = limitersOf(source);
+      if (limiter !== undefined) this.limiters.add(limiter);
+      if (concurrency !== undefined) this.concurrency.add(concurrency);
     }
     return this;
   }
@@ -84,7 +92,9 @@ export class FlowgateMetrics {
       watch?.stop();
       for (const limiter of watch?.limiters ?? []) this.limiters.remove(limiter);
     } else if (!this.closed) {
-      this.limiters.remove(limiterOf(source));
+      const { limiter, concurrency } = limitersOf(source);
+      if (limiter !== undefined) this.limiters.remove(limiter);
+      if (concurrency !== undefined) this.concurrency.remove(concurrency);
     }
     return this;
   }
@@ -96,6 +106,7 @@ export class FlowgateMetrics {
     for (const watch of this.catalogs.values()) watch.stop();
     this.catalogs.clear();
     this.limiters.removeAll();
+    this.concurrency.removeAll();
     this.stores.removeAll();
     unregisterMetricSet(this.metrics, this.options);
   }

@@ -1,12 +1,15 @@
 // What metrics.observe() accepts (a limiter, a middleware, the NestJS limiters service) and the limiters in each.
 
 import { FlowgateArgumentError } from '../../src/errors.js';
+import type { ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
 import type { Limiter } from '../../src/limiter.js';
 import { briefly } from './metrics-options.js';
 
 /** Anything that carries a limiter: the `flowgate/express` and `flowgate/koa` middleware, a NestJS `RouteLimit`. */
 export interface HasLimiter {
-  readonly limiter: Limiter;
+  readonly limiter: Limiter | undefined;
+  /** The middleware's concurrency limit, when it has one. */
+  readonly concurrencyLimiter?: ConcurrencyLimiter | undefined;
 }
 
 /**
@@ -20,7 +23,7 @@ export interface LimiterCatalog {
 }
 
 /** What {@link FlowgateMetrics.observe} accepts. */
-export type MetricsSource = Limiter | HasLimiter | LimiterCatalog;
+export type MetricsSource = Limiter | ConcurrencyLimiter | HasLimiter | LimiterCatalog;
 
 /** A catalog being watched: the limiters it gave so far, and how to stop. */
 export interface CatalogWatch {
@@ -40,20 +43,29 @@ export function isLimiterCatalog(value: unknown): value is LimiterCatalog {
   return typeof v === 'object' && v !== null && typeof v.limiters === 'function' && typeof v.onLimiter === 'function';
 }
 
-/** The limiter of a Limiter or of something that has one; throws {@link FlowgateArgumentError} for anything else. */
-export function limiterOf(source: unknown): Limiter {
-  if (isLimiter(source)) return source;
+/** Whether `value` is a flowgate ConcurrencyLimiter (by shape, like {@link isLimiter}). */
+export function isConcurrencyLimiter(value: unknown): value is ConcurrencyLimiter {
+  const v = value as Partial<ConcurrencyLimiter> | null;
+  return typeof v === 'object' && v !== null && typeof v.acquire === 'function' && typeof v.tryAcquireSync === 'function' && typeof v.on === 'function' && typeof v.name === 'string';
+}
+
+/**
+ * The rate limiter and the concurrency limit of a source: a Limiter, a ConcurrencyLimiter, or
+ * something that has either (a middleware); throws {@link FlowgateArgumentError} for anything else.
+ */
+export function limitersOf(source: unknown): { limiter?: Limiter; concurrency?: ConcurrencyLimiter } {
+  if (isLimiter(source)) return { limiter: source };
+  if (isConcurrencyLimiter(source)) return { concurrency: source };
   const carrier = source as Partial<HasLimiter> | null;
   if ((typeof carrier === 'object' || typeof carrier === 'function') && carrier !== null) {
-    if (isLimiter(carrier.limiter)) return carrier.limiter;
-    if ('concurrencyLimiter' in carrier && carrier.limiter === undefined) {
-      throw new FlowgateArgumentError('source', briefly(source), 'has no rate limit (concurrency only): flowgate/metrics counts the decisions of rate limiters');
-    }
+    const limiter = isLimiter(carrier.limiter) ? carrier.limiter : undefined;
+    const concurrency = isConcurrencyLimiter(carrier.concurrencyLimiter) ? carrier.concurrencyLimiter : undefined;
+    if (limiter !== undefined || concurrency !== undefined) return { ...(limiter && { limiter }), ...(concurrency && { concurrency }) };
   }
   throw new FlowgateArgumentError(
     'source',
     briefly(source),
-    'must be a flowgate Limiter, something with a .limiter (the flowgate/express or flowgate/koa middleware), or the NestJS FlowgateLimiters service',
+    'must be a flowgate Limiter or ConcurrencyLimiter, something with a .limiter or .concurrencyLimiter (the flowgate/express or flowgate/koa middleware), or the NestJS FlowgateLimiters service',
   );
 }
 

@@ -9,6 +9,8 @@ export interface MetricSet {
   readonly decisions: Counter<'limiter' | 'result' | 'reason'>;
   readonly queueDepth: Gauge<'limiter'>;
   readonly queueWait: Histogram<'limiter' | 'result'>;
+  readonly permits: Counter<'limiter' | 'result' | 'reason'>;
+  readonly permitsInFlight: Gauge<'limiter'>;
   readonly operations: Counter<'op'>;
   readonly errors: Counter<'type'>;
   readonly tokensLeased: Counter<'limiter'>;
@@ -25,6 +27,7 @@ export interface MetricSet {
 export interface MetricSetCollectors {
   decisions(): void;
   queueDepth(): void;
+  permits(): void;
   stores(): void;
 }
 
@@ -34,6 +37,8 @@ export function metricNames(p: string): Readonly<Record<keyof MetricSet, string>
     decisions: `${p}decisions_total`,
     queueDepth: `${p}queue_depth`,
     queueWait: `${p}queue_wait_seconds`,
+    permits: `${p}concurrency_decisions_total`,
+    permitsInFlight: `${p}concurrency_in_flight`,
     operations: `${p}zookeeper_operations_total`,
     errors: `${p}zookeeper_errors_total`,
     tokensLeased: `${p}tokens_leased_total`,
@@ -81,6 +86,20 @@ export function registerMetricSet(options: ResolvedMetricsOptions, collectors: M
       help: 'Time takes spent in the overflow queue, by limiter name and result (served, timeout, aborted)',
       labelNames: ['limiter', 'result'] as const,
       buckets: options.buckets,
+      ...none,
+    }),
+    permits: new Counter({
+      name: names.permits,
+      help: 'Acquires of flowgate concurrency limits, by limit name, result (acquired, rejected) and reject reason',
+      labelNames: ['limiter', 'result', 'reason'] as const,
+      collect: () => collectors.permits(),
+      ...none,
+    }),
+    permitsInFlight: new Gauge({
+      name: names.permitsInFlight,
+      help: "Permits of flowgate concurrency limits held in this process, by limit name",
+      labelNames: ['limiter'] as const,
+      collect: () => collectors.permits(),
       ...none,
     }),
     operations: new Counter({ name: names.operations, help: 'ZooKeeper operations of flowgate stores, by operation', labelNames: ['op'] as const, collect: stores, ...none }),

@@ -3,7 +3,7 @@
 
 import { Registry, register as globalRegistry } from 'prom-client';
 import { DEFAULT_WAIT_BUCKETS, flowgateMetrics, type FlowgateMetrics, type FlowgateMetricsOptions } from '../../adapters/metrics/index.js';
-import { createLimiter, FlowgateArgumentError, FlowgateConfigError, FlowgateError, type Limiter, type LimiterOptions } from '../../src/index.js';
+import { createConcurrencyLimiter, createLimiter, FlowgateArgumentError, FlowgateConfigError, FlowgateError, type Limiter, type LimiterOptions } from '../../src/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { seriesOf, valueOf } from './exposition.js';
 
@@ -90,6 +90,8 @@ test('every metric is registered with its type and help; counters and gauges wit
     flowgate_decisions_total: 'counter',
     flowgate_queue_depth: 'gauge',
     flowgate_queue_wait_seconds: 'histogram',
+    flowgate_concurrency_decisions_total: 'counter',
+    flowgate_concurrency_in_flight: 'gauge',
     flowgate_zookeeper_operations_total: 'counter',
     flowgate_zookeeper_errors_total: 'counter',
     flowgate_tokens_leased_total: 'counter',
@@ -98,7 +100,7 @@ test('every metric is registered with its type and help; counters and gauges wit
     flowgate_bucket_writes_total: 'counter',
     flowgate_bucket_conflicts_total: 'counter',
   });
-  expect([...text.matchAll(/^# HELP (\S+) \S/gm)]).toHaveLength(10);
+  expect([...text.matchAll(/^# HELP (\S+) \S/gm)]).toHaveLength(12);
   expect(valueOf(text, 'flowgate_degraded')).toBe(0);
   expect(valueOf(text, 'flowgate_bucket_writes_total')).toBe(0);
 });
@@ -111,7 +113,7 @@ test('one set per registry and prefix: a second one throws until the first is cl
   first.close();
   first.close();
   const again = flowgateMetrics({ registry });
-  expect(registry.getMetricsAsArray()).toHaveLength(20);
+  expect(registry.getMetricsAsArray()).toHaveLength(24);
   again.close();
   other.close();
   expect(registry.getMetricsAsArray()).toHaveLength(0);
@@ -178,9 +180,34 @@ test('observe refuses what is not a limiter, a holder of one or the NestJS limit
   for (const bad of [undefined, null, 42, 'limiter', {}, { limiter: {} }, () => undefined]) {
     expect(() => metrics.observe(bad as never)).toThrow(FlowgateArgumentError);
   }
-  expect(() => metrics.observe({} as never)).toThrow(/must be a flowgate Limiter, something with a \.limiter/);
-  // The shape of a concurrency-only middleware.
-  expect(() => metrics.observe({ limiter: undefined, concurrencyLimiter: {} } as never)).toThrow(/has no rate limit \(concurrency only\)/);
+  expect(() => metrics.observe({} as never)).toThrow(/must be a flowgate Limiter or ConcurrencyLimiter, something with a \.limiter or \.concurrencyLimiter/);
+  // A concurrency-only middleware whose limit is not a ConcurrencyLimiter.
+  expect(() => metrics.observe({ limiter: undefined, concurrencyLimiter: {} } as never)).toThrow(FlowgateArgumentError);
+});
+
+test('concurrency limits: acquires by result and reason, and permits held now; a concurrency-only middleware counts too', async () => {
+  const metrics = newMetrics();
+  const uploads = createConcurrencyLimiter({ concurrency: 1, name: 'uploads' });
+  cleanups.push(() => uploads.close());
+  // The shape of a middleware with a concurrency limit only.
+  metrics.observe({ limiter: undefined, concurrencyLimiter: uploads });
+  const first = await uploads.acquire('k');
+  await uploads.acquire('k');
+  await uploads.acquire('other');
+  let text = await metrics.registry.metrics();
+  expect(valueOf(text, 'flowgate_concurrency_decisions_total', { limiter: 'uploads', result: 'acquired', reason: '' })).toBe(2);
+  expect(valueOf(text, 'flowgate_concurrency_decisions_total', { limiter: 'uploads', result: 'rejected', reason: 'concurrency' })).toBe(1);
+  expect(valueOf(text, 'flowgate_concurrency_in_flight', { limiter: 'uploads' })).toBe(2);
+  first.permit?.release();
+  first.permit?.release();
+  text = await metrics.registry.metrics();
+  expect(valueOf(text, 'flowgate_concurrency_in_flight', { limiter: 'uploads' })).toBe(1);
+  // Unobserved: no more counting.
+  metrics.unobserve(uploads);
+  await uploads.acquire('k');
+  text = await metrics.registry.metrics();
+  expect(valueOf(text, 'flowgate_concurrency_decisions_total', { limiter: 'uploads', result: 'acquired', reason: '' })).toBe(2);
+  expect(uploads.listenerCount('acquire')).toBe(0);
 });
 
 test('a limiter service (the NestJS FlowgateLimiters shape): its limiters at once, later ones as they are made; unobserve stops listening', async () => {
