@@ -8,6 +8,8 @@ import type { MetricSet } from './metric-set.js';
 interface PermitTally {
   acquired: number;
   readonly rejected: Map<string, number>;
+  /** Dry-run admissions the limit would have refused, by reason. */
+  readonly dryRunRejected: Map<string, number>;
   /** Permits held now in this process. */
   held: number;
 }
@@ -31,11 +33,13 @@ export class ConcurrencyMetrics {
     if (this.detachers.has(limiter)) return;
     let tally = this.tallies.get(limiter.name);
     if (tally === undefined) {
-      tally = { acquired: 0, rejected: new Map(), held: 0 };
+      tally = { acquired: 0, rejected: new Map(), dryRunRejected: new Map(), held: 0 };
       this.tallies.set(limiter.name, tally);
     }
     const counts = tally;
-    const acquire = (): void => {
+    const acquire = (e: ConcurrencyEvents['acquire']): void => {
+      // A dry-run admission over the limit holds no permit: counted apart, not in flight.
+      if (e.wouldReject !== undefined) return void counts.dryRunRejected.set(e.wouldReject, (counts.dryRunRejected.get(e.wouldReject) ?? 0) + 1);
       counts.acquired++;
       counts.held++;
     };
@@ -74,6 +78,9 @@ export class ConcurrencyMetrics {
     for (const [limiter, tally] of this.tallies) {
       this.decisions.sync(`${limiter}\u0000acquired`, { limiter, result: 'acquired', reason: '' }, tally.acquired);
       for (const [reason, total] of tally.rejected) this.decisions.sync(`${limiter}\u0000rejected\u0000${reason}`, { limiter, result: 'rejected', reason }, total);
+      for (const [reason, total] of tally.dryRunRejected) {
+        this.decisions.sync(`${limiter}\u0000dry_run_rejected\u0000${reason}`, { limiter, result: 'dry_run_rejected', reason }, total);
+      }
       this.metrics.permitsInFlight.set({ limiter }, tally.held);
     }
   }

@@ -21,12 +21,21 @@ export interface ConcurrencyLimiterOptions {
    * {@link PermitStore}. Default: a new in-memory permit store (exact, one process).
    */
   store?: Store | PermitStore;
+  /**
+   * Shadow mode: an acquire the limit would refuse (`'concurrency'`, `'unavailable'`) is admitted
+   * with `dryRun: true` and `wouldReject` set, and holds no permit (it is not counted in flight).
+   * Default `false`.
+   */
+  dryRun?: boolean;
 }
 
 /** Payloads of the events emitted by {@link ConcurrencyLimiter}, by event name. */
 export interface ConcurrencyEvents {
-  /** A permit was given: `remaining` permits of the key are still free (as this process knows them). */
-  acquire: { key: string; remaining: number };
+  /**
+   * A permit was given: `remaining` permits of the key are still free (as this process knows them).
+   * In dry-run, `wouldReject` marks an acquire the limit would have refused (it holds no permit).
+   */
+  acquire: { key: string; remaining: number; wouldReject?: RejectReason };
   /** An acquire was refused: `'concurrency'` (the key is at its limit), `'unavailable'` or `'closed'`. */
   reject: { key: string; reason: RejectReason; retryAfterMs: number };
   /** A permit was released, after being held `heldMs`. */
@@ -55,11 +64,22 @@ export interface PermitDecision extends Decision {
   readonly permit: Permit | undefined;
 }
 
-const KNOWN = ['concurrency', 'name', 'store'];
+const KNOWN = ['concurrency', 'name', 'store', 'dryRun'];
 const NAME_PATTERN = /^[\x20-\x7e]{1,128}$/;
 /** Weight of the latest hold time in the running mean that sizes `retryAfterMs`. */
 const HOLD_WEIGHT = 0.2;
 const MAX_RETRY_AFTER_MS = 60_000;
+
+/** The permit of a dry-run admission over the limit: nothing to give back. */
+class ShadowPermit implements Permit {
+  released = false;
+
+  release(): boolean {
+    if (this.released) return false;
+    this.released = true;
+    return true;
+  }
+}
 
 class HeldPermit implements Permit {
   released = false;
@@ -87,6 +107,8 @@ export class ConcurrencyLimiter extends EventEmitter {
    * time (a permit comes back when it is released).
    */
   readonly bucketView: BucketPolicy;
+  /** Shadow mode (the `dryRun` option): nothing is refused; would-be refusals are marked. */
+  readonly dryRun: boolean;
   private readonly store: PermitStore;
   private readonly ownsStore: boolean;
   private closed = false;
@@ -104,6 +126,8 @@ export class ConcurrencyLimiter extends EventEmitter {
     const name = options.name ?? 'default';
     if (typeof name !== 'string' || !NAME_PATTERN.test(name)) throw new FlowgateConfigError('name', name, 'must be 1 to 128 printable ASCII characters');
     this.policy = Object.freeze({ name, max });
+    if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') throw new FlowgateConfigError('dryRun', options.dryRun, 'must be true or false');
+    this.dryRun = options.dryRun ?? false;
     this.bucketView = bucketPolicy(name, 0, 1000, max, true);
     const { store } = options;
     this.ownsStore = !isPermitStore(store);
@@ -162,6 +186,7 @@ export class ConcurrencyLimiter extends EventEmitter {
   }
 
   private decide(key: string, result: PermitResult): PermitDecision {
+    if (!result.acquired && this.dryRun) return this.shadow(key, result, result.reason ?? 'concurrency');
     if (!result.acquired) return this.rejected(key, result, result.reason ?? 'concurrency');
     const since = performance.now();
     const { store, policy } = this;
@@ -175,6 +200,25 @@ export class ConcurrencyLimiter extends EventEmitter {
     if (this.listenerCount('acquire') > 0) this.emit('acquire', { key, remaining: result.remaining });
     const view = this.bucketView;
     return { allowed: true, key, cost: 1, limit: policy.max, remaining: result.remaining, resetMs: 0, retryAfterMs: 0, waitedMs: 0, policy: view, permit };
+  }
+
+  /** A dry-run admission of an acquire the limit refused: marked, with a permit that holds nothing. */
+  private shadow(key: string, result: PermitResult, wouldReject: RejectReason): PermitDecision {
+    if (this.listenerCount('acquire') > 0) this.emit('acquire', { key, remaining: result.remaining, wouldReject });
+    return {
+      allowed: true,
+      key,
+      cost: 1,
+      limit: this.policy.max,
+      remaining: result.remaining,
+      resetMs: 0,
+      retryAfterMs: 0,
+      waitedMs: 0,
+      policy: this.bucketView,
+      dryRun: true,
+      wouldReject,
+      permit: new ShadowPermit(),
+    };
   }
 
   private rejected(key: string, result: PermitResult, reason: RejectReason): PermitDecision {

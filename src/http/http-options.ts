@@ -69,8 +69,8 @@ export interface ResolvedHttpOptions<Req> {
 
 const LIMITER_KEYS = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
 const HTTP_KEYS = ['limiter', 'key', 'cost', 'skip', 'priority', 'statusCode', 'message', 'headers', 'policyName', 'concurrency'];
-/** Limiter options that describe a rate limit, so they need a `rate`. */
-const RATE_SHAPE_KEYS = ['interval', 'burst', 'queue', 'strict', 'dryRun'];
+/** Limiter options that describe a rate limit only, so they need a `rate` (`dryRun` and `store` also serve a concurrency limit). */
+const RATE_SHAPE_KEYS = ['interval', 'burst', 'queue', 'strict'];
 
 /**
  * Validates adapter options at construction time and creates the limiter when none is given.
@@ -141,7 +141,12 @@ function resolveConcurrency<Req>(options: HttpRateLimitOptions<Req>, limiter: Li
   if (options.limiter !== undefined) {
     throw new FlowgateConfigError('concurrency', given, 'with `limiter`, must be a ConcurrencyLimiter from createConcurrencyLimiter({ concurrency, store }), so that its store is explicit');
   }
-  return createConcurrencyLimiter({ concurrency: given, name: limiter?.name ?? options.name, ...(options.store !== undefined && { store: options.store as Store }) });
+  return createConcurrencyLimiter({
+    concurrency: given,
+    name: limiter?.name ?? options.name,
+    ...(options.store !== undefined && { store: options.store as Store }),
+    ...(options.dryRun !== undefined && { dryRun: options.dryRun }),
+  });
 }
 
 /**

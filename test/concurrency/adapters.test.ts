@@ -330,3 +330,38 @@ describe('validation at construction', () => {
     await middleware.concurrencyLimiter?.close();
   });
 });
+
+describe('dryRun with a concurrency limit (Express)', () => {
+  test('a request over the limit is served, marked dryRun with wouldReject concurrency; it holds no permit', async () => {
+    const middleware = expressRateLimit({ concurrency: 1, dryRun: true, key });
+    const app = express();
+    app.use(middleware);
+    let releaseFirst: () => void = () => undefined;
+    const firstIn = new Promise<void>((resolve) => {
+      app.get('/work', async (req, res) => {
+        const decision = req.rateLimit;
+        if (req.get('x-id') === 'first') {
+          resolve();
+          await new Promise<void>((done) => (releaseFirst = done));
+        }
+        res.json({ dryRun: decision?.dryRun ?? false, wouldReject: decision?.wouldReject ?? null, inFlight: middleware.concurrencyLimiter?.inFlight('k') });
+      });
+    });
+    const server = await listen(app);
+    try {
+      const first = fetch(server.url, { headers: { 'x-id': 'first' } });
+      await firstIn;
+      const second = await fetch(server.url, { headers: { 'x-id': 'second' } });
+      expect(second.status).toBe(200);
+      expect(await second.json()).toEqual({ dryRun: true, wouldReject: 'concurrency', inFlight: 1 });
+      releaseFirst();
+      const answered = await first;
+      expect(answered.status).toBe(200);
+      expect(await answered.json()).toEqual({ dryRun: false, wouldReject: null, inFlight: 1 });
+      await waitFor(() => middleware.concurrencyLimiter?.inFlight('k') === 0, 5_000, 'the permit released');
+    } finally {
+      await server.close();
+      await middleware.concurrencyLimiter?.close();
+    }
+  });
+});

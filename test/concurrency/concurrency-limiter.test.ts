@@ -38,6 +38,25 @@ describe('ConcurrencyLimiter (memory)', () => {
     expect(seen).toEqual(['acquire k 0', 'reject k concurrency true', 'release k true', 'reject k closed true']);
   });
 
+  test('dryRun: over the limit, an acquire is admitted, marked, and holds no permit; the acquire event carries wouldReject', async () => {
+    const limiter = createConcurrencyLimiter({ concurrency: 1, name: 'shadow', dryRun: true });
+    const marked: Array<string | undefined> = [];
+    limiter.on('acquire', (e) => marked.push(e.wouldReject));
+    const real = await limiter.acquire('k');
+    const shadow = await limiter.acquire('k');
+    expect(real).toMatchObject({ allowed: true });
+    expect(real.dryRun).toBeUndefined();
+    expect(shadow).toMatchObject({ allowed: true, dryRun: true, wouldReject: 'concurrency', remaining: 0 });
+    expect(limiter.inFlight('k')).toBe(1);
+    expect(shadow.permit?.release()).toBe(true);
+    expect(limiter.inFlight('k')).toBe(1);
+    real.permit?.release();
+    expect(limiter.inFlight('k')).toBe(0);
+    expect(marked).toEqual([undefined, 'concurrency']);
+    expect(() => createConcurrencyLimiter({ concurrency: 1, dryRun: 'yes' as unknown as boolean })).toThrow(/dryRun.*yes.*true or false/);
+    await limiter.close();
+  });
+
   test('release is idempotent: a permit released twice frees one slot', async () => {
     const limiter = createConcurrencyLimiter({ concurrency: 1 });
     const first = await limiter.acquire('k');
