@@ -1,5 +1,7 @@
 // Decisions of one limiter name counted in plain numbers: the hot path adds 1, the scrape reads the totals.
 
+import type { CounterMirror } from './counter-mirror.js';
+
 /**
  * Running totals of the decisions of the limiters that share one name (the `limiter` label).
  * Plain numbers rather than prom-client children, whose `inc` hashes the label set on every call:
@@ -7,7 +9,7 @@
  * when it is scraped.
  */
 export class DecisionTally {
-  /** Admitted takes, at once or after waiting. */
+  /** Admitted takes, at once or after waiting (for a concurrency limit: permits acquired). */
   admitted = 0;
   /** Rejected takes, by reason. */
   readonly rejected = new Map<string, number>();
@@ -25,5 +27,19 @@ export class DecisionTally {
   /** Counts one dry-run admission that would have been rejected for `reason`. */
   wouldReject(reason: string): void {
     this.dryRunRejected.set(reason, (this.dryRunRejected.get(reason) ?? 0) + 1);
+  }
+}
+
+/**
+ * Brings a decisions counter (`limiter`, `result`, `reason`) up to a tally: `admittedResult` names
+ * the admissions (`admitted` for rate limits, `acquired` for concurrency limits), then `rejected`
+ * and `dry_run_rejected` by reason.
+ */
+export function syncTally(mirror: CounterMirror<'limiter' | 'result' | 'reason'>, tally: DecisionTally, admittedResult: string): void {
+  const { limiter } = tally;
+  mirror.sync(`${limiter}\u0000${admittedResult}`, { limiter, result: admittedResult, reason: '' }, tally.admitted);
+  for (const [reason, total] of tally.rejected) mirror.sync(`${limiter}\u0000rejected\u0000${reason}`, { limiter, result: 'rejected', reason }, total);
+  for (const [reason, total] of tally.dryRunRejected) {
+    mirror.sync(`${limiter}\u0000dry_run_rejected\u0000${reason}`, { limiter, result: 'dry_run_rejected', reason }, total);
   }
 }

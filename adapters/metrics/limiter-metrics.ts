@@ -2,7 +2,7 @@
 
 import type { Limiter } from '../../src/limiter.js';
 import { CounterMirror } from './counter-mirror.js';
-import { DecisionTally } from './decision-tally.js';
+import { DecisionTally, syncTally } from './decision-tally.js';
 import { LimiterObserver } from './limiter-observer.js';
 import type { MetricSet } from './metric-set.js';
 
@@ -55,14 +55,7 @@ export class LimiterMetrics {
 
   /** Brings `flowgate_decisions_total` up to the tallies (before each scrape). */
   collectDecisions(): void {
-    const mirror = this.decisions;
-    for (const [limiter, tally] of this.tallies) {
-      mirror.sync(`${limiter}\u0000admitted`, { limiter, result: 'admitted', reason: '' }, tally.admitted);
-      for (const [reason, total] of tally.rejected) mirror.sync(`${limiter}\u0000rejected\u0000${reason}`, { limiter, result: 'rejected', reason }, total);
-      for (const [reason, total] of tally.dryRunRejected) {
-        mirror.sync(`${limiter}\u0000dry_run_rejected\u0000${reason}`, { limiter, result: 'dry_run_rejected', reason }, total);
-      }
-    }
+    for (const tally of this.tallies.values()) syncTally(this.decisions, tally, 'admitted');
   }
 
   /** Sets `flowgate_queue_depth` of every limiter name with a queue (before each scrape). */

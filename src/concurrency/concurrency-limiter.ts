@@ -198,27 +198,17 @@ export class ConcurrencyLimiter extends EventEmitter {
       if (this.listenerCount('release') > 0) this.emit('release', { key, heldMs });
     });
     if (this.listenerCount('acquire') > 0) this.emit('acquire', { key, remaining: result.remaining });
-    const view = this.bucketView;
-    return { allowed: true, key, cost: 1, limit: policy.max, remaining: result.remaining, resetMs: 0, retryAfterMs: 0, waitedMs: 0, policy: view, permit };
+    return this.admitted(key, result.remaining, permit);
   }
 
   /** A dry-run admission of an acquire the limit refused: marked, with a permit that holds nothing. */
   private shadow(key: string, result: PermitResult, wouldReject: RejectReason): PermitDecision {
     if (this.listenerCount('acquire') > 0) this.emit('acquire', { key, remaining: result.remaining, wouldReject });
-    return {
-      allowed: true,
-      key,
-      cost: 1,
-      limit: this.policy.max,
-      remaining: result.remaining,
-      resetMs: 0,
-      retryAfterMs: 0,
-      waitedMs: 0,
-      policy: this.bucketView,
-      dryRun: true,
-      wouldReject,
-      permit: new ShadowPermit(),
-    };
+    return { ...this.admitted(key, result.remaining, new ShadowPermit()), dryRun: true, wouldReject };
+  }
+
+  private admitted(key: string, remaining: number, permit: Permit): PermitDecision {
+    return { allowed: true, key, cost: 1, limit: this.policy.max, remaining, resetMs: 0, retryAfterMs: 0, waitedMs: 0, policy: this.bucketView, permit };
   }
 
   private rejected(key: string, result: PermitResult, reason: RejectReason): PermitDecision {
