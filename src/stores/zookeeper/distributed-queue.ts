@@ -1,7 +1,7 @@
 // A general distributed FIFO queue on ZooKeeper, with priorities: enqueue, dequeue, size, and lock-safe consumers.
 
 import { randomUUID } from 'node:crypto';
-import type { ACL } from 'node-zookeeper-client';
+import type { ACL, Stat } from 'node-zookeeper-client';
 import { parseDuration, type Duration } from '../../duration.js';
 import { FlowgateArgumentError, FlowgateConfigError, FlowgateError } from '../../errors.js';
 import { rejectUnknownOptions, requireNumber } from '../../limiter-options.js';
@@ -509,6 +509,10 @@ export class DistributedQueue<T = unknown> {
         // Drop the connection first: a create still queued on it could otherwise run after the look.
         await this.session.reconnect(10_000).catch(() => undefined);
         try {
+          // A write first: a server that answers it follows the current leader, so the listing
+          // after it holds the lost create if ZooKeeper kept it (a follower still on a dead leader
+          // could list a state without it, and the item would then be created twice).
+          await this.writeLabel();
           const mine = (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix));
           if (mine !== undefined) return mine;
         } catch {
@@ -572,16 +576,20 @@ export class DistributedQueue<T = unknown> {
       await this.store.ready(30_000);
       for (const path of [this.items, this.claims, this.dead]) await this.session.mkdirp(path, this.acls);
       // The queue's node carries its name in clear (node names are hashes), for `flowgate status`.
-      const base = this.items.slice(0, this.items.lastIndexOf('/'));
-      const label = JSON.stringify({ v: 1, name: this.name });
       // Written every time: the write's mtime tells ZooKeeper's clock, on which items' turns are measured.
-      const stat = await this.session.setData(base, Buffer.from(label), -1);
+      const stat = await this.writeLabel();
       this.serverOffset = statTime(stat.mtime) - performance.now();
     })().catch((error) => {
       this.parents = undefined;
       throw error;
     });
     return this.parents;
+  }
+
+  /** Writes the queue node's label (its name in clear, for `flowgate status`); resolves with the write's stat. */
+  private writeLabel(): Promise<Stat> {
+    const base = this.items.slice(0, this.items.lastIndexOf('/'));
+    return this.session.setData(base, Buffer.from(JSON.stringify({ v: 1, name: this.name })), -1);
   }
 
   private encode(envelope: Envelope<T>, check = true): Buffer {
