@@ -57,6 +57,35 @@ function freshRoot(cluster: Cluster, label: string): string {
   return root;
 }
 
+/**
+ * What a test that waited in vain can still see: items and claims left in ZooKeeper (with each
+ * claim's owner session), what every worker's queue and session are doing, and the errors and
+ * connection states they reported. Thrown as the test's failure, so that CI prints it.
+ */
+async function stallReport(cluster: Cluster, root: string, name: string, ws: readonly Worker[], error: unknown): Promise<Error> {
+  const parts: string[] = [String(error)];
+  try {
+    const zk = await Zk.connect(cluster.connect);
+    try {
+      const items = await zk.getChildren(queuePath(root, name, 'items')).catch(() => [] as string[]);
+      const claims = await zk.getChildren(queuePath(root, name, 'claims')).catch(() => [] as string[]);
+      const owners = await ownersOf(cluster, queuePath(root, name, 'claims'), claims.slice(0, 10));
+      parts.push(`items left ${items.length} (${items.slice(0, 3).join(', ')}); claims left ${claims.length}, owners ${JSON.stringify(owners)}`);
+    } finally {
+      zk.close();
+    }
+  } catch (e) {
+    parts.push(`(ZooKeeper listing failed: ${String(e)})`);
+  }
+  for (const w of ws) {
+    const diagnosis = await w.call('diagnose', {}, 5000).catch((e: unknown) => `diagnose failed: ${String(e)}`);
+    const errors = w.child.events.filter((e) => e.event === 'consumerError').slice(0, 3);
+    const states = w.child.events.filter((e) => e.event === 'state').map((e) => String(e.state));
+    parts.push(`${w.label}: ${JSON.stringify(diagnosis)}; consumer errors ${JSON.stringify(errors)}; states ${states.slice(-12).join(',')} (${states.length})`);
+  }
+  return new Error(parts.join('\n'));
+}
+
 /** Delivery counts per item key `producer:seq`. */
 function countByItem(deliveries: readonly Delivery[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -136,7 +165,13 @@ describe('3 producer processes x 3,000 items, 3 consumer processes', () => {
     const produced = await Promise.all(producers.map((p, i) => p.call<ProduceResult>('produce', { producer: `p${i}`, count: 3000, inFlight: 8 }, 170_000)));
     const producedAt = wallNow();
     const all = (): Delivery[] => consumers.flatMap((c) => c.deliveries);
-    await waitFor(() => countByItem(all()).size >= 9000, 150_000, 'all 9,000 items delivered', 100);
+    await waitFor(() => countByItem(all()).size >= 9000, 150_000, 'all 9,000 items delivered', 100).catch(async (error) => {
+      const enqueueErrors = produced.map((r) => `${r.errorCount} ${JSON.stringify(r.errors.slice(0, 2))}`).join('; ');
+      const counts = countByItem(all());
+      const missing: string[] = [];
+      for (let p = 0; p < 3; p++) for (let s = 0; s < 3000; s++) if (!counts.has(`p${p}:${s}`)) missing.push(`p${p}:${s}`);
+      throw await stallReport(ensemble, root, 'jobs', [...consumers, ...producers], `${String(error)}; enqueue errors ${enqueueErrors}; missing ${missing.length}: ${missing.slice(0, 10).join(',')}`);
+    });
     const doneAt = Math.max(...all().map((d) => d.at));
     await Promise.all(consumers.map((c) => c.call('stopConsume', {}, 30_000)));
     const deliveries = all();
@@ -489,7 +524,9 @@ describe('faults on the ensemble (own ensemble)', () => {
       await member(own, server, 'resume');
       await new Promise((r) => setTimeout(r, 500));
     }
-    const result = await taking;
+    const result = await taking.catch(async (error: unknown) => {
+      throw await stallReport(own, root, takeConfig.name, [taker, consumer], error);
+    });
     await waitFor(() => new Set(consumer.deliveries.map((d) => d.s)).size >= 2000, 10_000, 'the consumer to finish').catch(() => undefined);
     await consumer.call('stopConsume', {}, 30_000);
 

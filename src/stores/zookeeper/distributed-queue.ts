@@ -497,26 +497,35 @@ export class DistributedQueue<T = unknown> {
     ]);
   }
 
-  /** Creates a sequential node with a unique prefix; after a lost reply, finds it instead of creating twice. */
+  /**
+   * Creates a sequential node with a unique prefix; after a lost reply, finds it instead of creating
+   * twice. A create is sent again only after a lookup that answered and did not find it.
+   */
   private async protectedCreate(parent: string, data: Buffer, turn: number): Promise<string> {
     const prefix = itemPrefix(turn);
+    let lost = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        const path = await this.session.create(`${parent}/${prefix}`, data, PERSISTENT_SEQUENTIAL, this.acls);
-        return path.slice(parent.length + 1);
-      } catch (error) {
-        if (!isUnavailable(error) || attempt >= 20) throw error;
-        // Drop the connection first: a create still queued on it could otherwise run after the look.
-        await this.session.reconnect(10_000).catch(() => undefined);
-        try {
+        if (lost) {
           // A write first: a server that answers it follows the current leader, so the listing
           // after it holds the lost create if ZooKeeper kept it (a follower still on a dead leader
           // could list a state without it, and the item would then be created twice).
           await this.writeLabel();
           const mine = (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix));
           if (mine !== undefined) return mine;
-        } catch {
+          lost = false;
+        }
+        const path = await this.session.create(`${parent}/${prefix}`, data, PERSISTENT_SEQUENTIAL, this.acls);
+        return path.slice(parent.length + 1);
+      } catch (error) {
+        if (!isUnavailable(error) || attempt >= 20) throw error;
+        if (lost) {
+          // The lookup itself failed: look again (the liveness probe moves off a silent server).
           await sleep(100);
+        } else {
+          lost = true;
+          // Drop the connection first: a create still queued on it could otherwise run after the look.
+          await this.session.reconnect(10_000).catch(() => undefined);
         }
       }
     }

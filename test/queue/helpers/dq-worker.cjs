@@ -215,6 +215,22 @@ const commands = {
   async calls() {
     return calls;
   },
+
+  // What this process's queue and session are doing now (read-only, for a test that found a stall).
+  async diagnose() {
+    return {
+      pid: process.pid,
+      state: session.state,
+      sessionId: session.sessionId() ?? null,
+      errors: session.errors,
+      operations: session.operations,
+      held: [...queue.held].slice(0, 20),
+      heldCount: queue.held.size,
+      watching: queue.watching,
+      changeWaiters: queue.changeWaiters.size,
+      connection: await commands.connection(),
+    };
+  },
 };
 
 process.on('message', async ({ id, cmd, args }) => {
