@@ -93,17 +93,20 @@ function countByItem(deliveries: readonly Delivery[]): Map<string, number> {
   return counts;
 }
 
-/** Pairs within one consumer where a producer's later item was handed over before an earlier one. */
-function perConsumerInversions(deliveries: readonly Delivery[]): number {
-  let count = 0;
+/** Pairs within one consumer where a producer's later item was handed over before an earlier one (as "consumer: p0:12 before p0:11"). */
+function perConsumerInversions(deliveries: readonly Delivery[]): string[] {
+  const found: string[] = [];
   const lanes = new Map<string, number[]>();
   for (const d of deliveries) {
     const lane = `${d.consumer}|${d.p}`;
     if (!lanes.has(lane)) lanes.set(lane, []);
     (lanes.get(lane) as number[]).push(d.s);
   }
-  for (const seqs of lanes.values()) for (let i = 1; i < seqs.length; i++) if ((seqs[i] as number) < (seqs[i - 1] as number)) count++;
-  return count;
+  for (const [lane, seqs] of lanes) {
+    const [consumer, producer] = lane.split('|');
+    for (let i = 1; i < seqs.length; i++) if ((seqs[i] as number) < (seqs[i - 1] as number)) found.push(`${consumer}: ${producer}:${seqs[i - 1]} before ${producer}:${seqs[i]}`);
+  }
+  return found;
 }
 
 /** Across consumers: pairs of one producer delivered (by handler-start time) in reverse seq order. */
@@ -193,7 +196,7 @@ describe('3 producer processes x 3,000 items, 3 consumer processes', () => {
     expect(twice.slice(0, 5)).toEqual([]);
     expect(deliveries.length).toBe(9000);
     expect(queueOrderViolations(produced)).toBe(0);
-    expect(perConsumerInversions(deliveries)).toBe(0);
+    expect(perConsumerInversions(deliveries)).toEqual([]);
     expect(size?.size).toBe(0);
   });
 });
@@ -410,7 +413,7 @@ describe('faults on the ensemble (own ensemble)', () => {
     expect(counts.size).toBe(3000);
     expect(twice).toEqual([]);
     expect(queueOrderViolations(produced)).toBe(0);
-    expect(perConsumerInversions(deliveries)).toBe(0);
+    expect(perConsumerInversions(deliveries)).toEqual([]);
   });
 
   test('items survive a full ensemble restart (stop all, start all, then dequeue)', async () => {
@@ -424,6 +427,24 @@ describe('faults on the ensemble (own ensemble)', () => {
     const consumer = await worker('r-consumer', config);
     const items = await consumer.call<Array<{ producer: string; seq: number }>>('drain', { max: 100 }, 60_000);
     expect(items).toEqual(Array.from({ length: 50 }, (_, seq) => ({ producer: 'r', seq })));
+  });
+
+  test("a queue's first call waits out a lost connection (every server SIGSTOPped 2.5 s) instead of failing", async () => {
+    // The first call makes the queue's parents and writes its label; with every server paused those
+    // calls time out (callTimeout 1 s). They are retried (for up to 30 s), so the call answers once
+    // the servers resume.
+    const root = freshRoot(own, 'dqready');
+    const w = await worker('ready-waiter', { connect: own.connect, root, name: 'patient', queue: { callTimeout: '1s' } });
+    await waitFor(async () => (await w.call<string | null>('sessionId')) !== null, 20_000, 'the queue session to connect');
+    for (const n of [1, 2, 3]) await member(own, n, 'pause');
+    const start = wallNow();
+    const answer = w.call<{ size: number }>('size', {}, 60_000).then((r) => ({ ...r, ms: wallNow() - start }));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    for (const n of [1, 2, 3]) await member(own, n, 'resume');
+    const result = await answer;
+    log(`first call with every server paused 2.5 s: answered size ${result.size} after ${result.ms.toFixed(0)} ms`);
+    expect(result.size).toBe(0);
+    expect(result.ms).toBeGreaterThanOrEqual(2000);
   });
 
   test('protected create: connection losses during enqueue (the connected server SIGSTOPped) leave no duplicate', async () => {
@@ -527,7 +548,10 @@ describe('faults on the ensemble (own ensemble)', () => {
     const result = await taking.catch(async (error: unknown) => {
       throw await stallReport(own, root, takeConfig.name, [taker, consumer], error);
     });
-    await waitFor(() => new Set(consumer.deliveries.map((d) => d.s)).size >= 2000, 10_000, 'the consumer to finish').catch(() => undefined);
+    await waitFor(() => new Set(consumer.deliveries.map((d) => d.s)).size >= 2000, 10_000, 'the consumer to finish').catch(async (error: unknown) => {
+      // Reported, not thrown: the checks below tell what is missing.
+      log(`the consumer did not finish: ${String(await stallReport(own, root, consumeConfig.name, [consumer], error))}`);
+    });
     await consumer.call('stopConsume', {}, 30_000);
 
     const zk = await Zk.connect(own.connect);

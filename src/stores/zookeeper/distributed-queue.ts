@@ -5,7 +5,7 @@ import type { ACL, Stat } from 'node-zookeeper-client';
 import { parseDuration, type Duration } from '../../duration.js';
 import { FlowgateArgumentError, FlowgateConfigError, FlowgateError } from '../../errors.js';
 import { rejectUnknownOptions, requireNumber } from '../../limiter-options.js';
-import { isUnavailable, ZkCode, zkCode, ZooKeeperSession } from './zookeeper-session.js';
+import { failedOpIndex, isUnavailable, ZkCode, zkCode, ZooKeeperSession } from './zookeeper-session.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
 import { nodeName, validateRoot } from './znode-paths.js';
 import { itemPrefix, itemTurn, sortByTurn } from './queue-item-names.js';
@@ -15,6 +15,13 @@ const PERSISTENT_SEQUENTIAL = 2;
 const EPHEMERAL = 1;
 /** ZooKeeper refuses znodes over about 1 MB; stay clear of it. */
 const MAX_ITEM_BYTES = 1_000_000;
+/**
+ * A snapshot of the item list is listed again, after the list changed, once it is this old: each
+ * instance lists at most ~20 times a second however fast items come and go (a listing of a long
+ * queue is the costliest call there is), and an item that goes ahead by priority waits at most this
+ * much longer to be seen.
+ */
+const RELIST_MS = 50;
 
 /** Options of {@link DistributedQueue}. */
 export interface DistributedQueueOptions {
@@ -148,9 +155,22 @@ export class DistributedQueue<T = unknown> {
   private readonly owner = Buffer.from(randomUUID());
   /** Items this instance holds a claim on right now: never claimed twice by it. */
   private readonly held = new Set<string>();
+  /**
+   * Items whose claim multi lost its reply: the claim may be this instance's. Only for these does
+   * an existing claim need reading to tell; any other existing claim is someone else's.
+   */
+  private readonly uncertainClaims = new Set<string>();
   /** Callers waiting for the item list to change, and whether the one shared children watch is set. */
   private readonly changeWaiters = new Set<() => void>();
   private watching = false;
+  /**
+   * The item names last listed, in turn order, shared by every dequeue and consumer of this
+   * instance; claims take names off its front. Listed again when used up, or when the list changed
+   * (the watch fired) and it is RELIST_MS old.
+   */
+  private snapshot: string[] = [];
+  private listedAt = -Infinity;
+  private changedSinceListing = true;
   /** ZooKeeper's clock minus this process's monotonic clock, measured by `ready()`'s write. */
   private serverOffset = 0;
 
@@ -180,6 +200,9 @@ export class DistributedQueue<T = unknown> {
     // A new session has none of the old one's watches.
     this.session.on('session', () => {
       this.watching = false;
+      this.changedSinceListing = true;
+      // The old session's claims went with it.
+      this.uncertainClaims.clear();
     });
     this.name = options.name;
     const base = `${root}/queues/${nodeName(options.name)}`;
@@ -213,13 +236,15 @@ export class DistributedQueue<T = unknown> {
   /** Claims, reads and removes the head item, retrying connection losses until `deadline`. */
   private async takeHead(deadline: number): Promise<T | undefined> {
     await this.ready();
-    const claimed = await this.retrying(async () => this.claimNext(await this.listing()), deadline);
+    const claimed = await this.retrying(() => this.claimFirst(), deadline);
     if (claimed === undefined) return undefined;
     // The item is claimed and read: finishing it may be retried, never restarted with another item.
+    let settled = false;
     try {
       await this.retrying(() => this.complete(claimed.name), Math.max(deadline, performance.now() + 30_000));
+      settled = true;
     } finally {
-      this.held.delete(claimed.name);
+      this.release(claimed.name, settled);
     }
     return claimed.envelope.item;
   }
@@ -247,7 +272,7 @@ export class DistributedQueue<T = unknown> {
   /** The head item without removing it, or `undefined` when the queue is empty. */
   async peek(): Promise<T | undefined> {
     await this.ready();
-    for (const name of await this.listing()) {
+    for (const name of [...(await this.candidates(true)).names]) {
       try {
         const { data } = await this.session.getData(`${this.items}/${name}`);
         return this.decode(data).item;
@@ -293,39 +318,32 @@ export class DistributedQueue<T = unknown> {
     const inHand = new Set<Promise<void>>();
     let wake: (() => void) | undefined;
     const loop = (async () => {
-      await this.ready();
-      let candidates: string[] = [];
       while (!stopping && !this.closed) {
         if (inHand.size >= concurrency) {
           await Promise.race(inHand);
           continue;
         }
         let claimed: Array<Claimed<T>>;
-        let stale = false;
+        let fresh: boolean;
         try {
           await this.ready();
-          const fresh = candidates.length === 0;
-          if (fresh) candidates = await this.listing();
+          const candidates = await this.candidates();
+          fresh = candidates.fresh;
           // Claims as many items as there is room for, in parallel; handlers start in queue order.
-          const round = await this.claimSeveral(candidates, concurrency - inHand.size);
-          claimed = round.claimed;
-          // Items found gone mean the listing is stale (others finished them): list again at once,
-          // unless this listing was fresh (then wait for a change, as when the queue is empty).
-          if (round.gone > 0 && claimed.length === 0) {
-            candidates = [];
-            stale = !fresh;
-          }
+          claimed = await this.claimSeveral(candidates.names, concurrency - inHand.size);
         } catch (error) {
           // A consumer never dies of a ZooKeeper error: it reports what is not a plain outage and tries again.
           if (!isUnavailable(error)) report(onError, error);
           // The queue's parents were removed under us (by hand, or a reset): make them again.
           if (zkCode(error) === ZkCode.NO_NODE) this.parents = undefined;
-          candidates = [];
+          this.snapshot = [];
           await sleep(isUnavailable(error) ? 100 : 1000);
           continue;
         }
         if (claimed.length === 0) {
-          if (candidates.length > 0 || stale) continue;
+          // Names left to try, or an old snapshot used up (the next round lists again): go on.
+          if (this.snapshot.length > 0 || !fresh) continue;
+          // A fresh listing held nothing to claim: wait for a change, as when the queue is empty.
           await this.changeOrTimeout(this.pollMs, undefined, (resolve) => (wake = resolve));
           continue;
         }
@@ -364,43 +382,72 @@ export class DistributedQueue<T = unknown> {
     } catch (error) {
       failure = error;
     }
+    let settled = false;
     try {
       await this.retrying(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure)));
+      settled = true;
     } catch {
-      // The claim vanishes with the session: the item will be delivered again (at least once).
+      // The item will be delivered again (at least once): by this instance, which finds its claim
+      // still there, or by anyone once the claim vanishes with the session.
     } finally {
-      this.held.delete(claimed.name);
+      this.release(claimed.name, settled);
     }
   }
 
   /**
-   * Claims up to `room` items from the head of `candidates` at once (consuming the list as it
+   * Claims up to `room` items from the front of `candidates` at once (consuming the list as it
    * goes): each claim is one multi that checks the item still exists and creates the claim, so an
    * item already finished by someone else costs no write. Resolves with the items claimed, in queue
-   * order, and how many were found gone.
+   * order (none when every name tried was gone or taken by someone else).
    */
-  private async claimSeveral(candidates: string[], room: number): Promise<{ claimed: Array<Claimed<T>>; gone: number }> {
+  private async claimSeveral(candidates: string[], room: number): Promise<Array<Claimed<T>>> {
     const names: string[] = [];
     while (names.length < room && candidates.length > 0) {
       const name = candidates.shift() as string;
       if (!this.held.has(name)) names.push(name);
     }
     const outcomes = await Promise.allSettled(names.map((name) => this.claimOne(name)));
+    const isClaim = (outcome: PromiseSettledResult<Claimed<T> | 'gone' | 'taken'>): boolean => outcome.status === 'fulfilled' && typeof outcome.value === 'object';
     const claimed: Array<Claimed<T>> = [];
-    let gone = 0;
     let failure: unknown;
-    for (const outcome of outcomes) {
-      if (outcome.status === 'rejected') failure ??= outcome.reason;
-      else if (outcome.value === 'gone') gone++;
-      else if (outcome.value !== 'taken') claimed.push(outcome.value);
+    for (const [i, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') {
+        if (isClaim(outcome)) claimed.push(outcome.value as Claimed<T>);
+        continue;
+      }
+      // A claim that lost its reply ahead of claimed items: settle it before handing any of them
+      // over, so that this consumer still takes items in queue order.
+      if (isUnavailable(outcome.reason) && outcomes.slice(i + 1).some(isClaim)) {
+        try {
+          const again = await this.retrying(() => this.claimOne(names[i] as string), performance.now() + 30_000);
+          if (typeof again === 'object') claimed.push(again);
+          continue;
+        } catch (error) {
+          failure ??= error;
+          continue;
+        }
+      }
+      failure ??= outcome.reason;
     }
     // Keep what was claimed (it is ours now); report a failure only when nothing came of the round.
     if (failure !== undefined && claimed.length === 0) throw failure;
-    // A claim multi also fails with NO_NODE when the claims parent is missing: tell that apart once.
-    if (gone > 0 && claimed.length === 0 && (await this.session.exists(this.claims)) === null) {
-      throw new MissingQueueNodeError(this.claims);
+    return claimed;
+  }
+
+  /**
+   * Claims the first item that nobody holds, from the snapshot (listed again when stale, see
+   * {@link candidates}); before answering "none" from an old snapshot, lists once more.
+   */
+  private async claimFirst(): Promise<Claimed<T> | undefined> {
+    for (;;) {
+      const { names, fresh } = await this.candidates();
+      const [claimed] = await this.claimSeveral(names, 1);
+      if (claimed !== undefined) return claimed;
+      if (this.snapshot.length > 0) continue;
+      if (fresh) return undefined;
+      this.changedSinceListing = true;
+      this.listedAt = -Infinity;
     }
-    return { claimed, gone };
   }
 
   /** One claim: check-and-create in a multi, then read the item. */
@@ -412,47 +459,49 @@ export class DistributedQueue<T = unknown> {
       ]);
     } catch (error) {
       const code = zkCode(error);
-      if (code === ZkCode.NO_NODE) return 'gone';
-      if (code !== ZkCode.NODE_EXISTS) throw error;
-      // Someone holds it; perhaps this instance, whose earlier claim lost its reply.
-      if (!(await this.ownsClaim(name))) return 'taken';
+      // The check failed: the item is gone (finished by someone else). The create failed with
+      // NO_NODE: the claims parent itself is missing.
+      if (code === ZkCode.NO_NODE) {
+        this.uncertainClaims.delete(name);
+        if (failedOpIndex(error) === 1) throw new MissingQueueNodeError(this.claims);
+        return 'gone';
+      }
+      if (code !== ZkCode.NODE_EXISTS) {
+        if (isUnavailable(error)) this.uncertainClaims.add(name);
+        throw error;
+      }
+      // Someone holds it: someone else, unless an earlier claim of this instance lost its reply.
+      if (!this.uncertainClaims.has(name) || !(await this.ownsClaim(name))) return 'taken';
     }
+    this.uncertainClaims.delete(name);
     this.held.add(name);
     try {
-      const { data } = await this.session.getData(`${this.items}/${name}`);
+      // The claim is ours: a read that fails is tried again rather than the item handed back (to
+      // be taken by a consumer that has gone past it, out of queue order).
+      const { data } = await this.retrying(() => this.session.getData(`${this.items}/${name}`), performance.now() + 30_000);
       return { name, envelope: this.decode(data) };
     } catch (error) {
-      this.held.delete(name);
-      // Gone meanwhile (another consumer finished it after our claim's session lost it): release the claim.
-      await this.session.remove(`${this.claims}/${name}`, -1).catch(() => undefined);
+      // Gone meanwhile (another consumer finished it after our claim's session lost it), or the read
+      // kept failing: give the claim back.
+      const removed = await this.session.remove(`${this.claims}/${name}`, -1).then(
+        () => true,
+        (removal: unknown) => zkCode(removal) === ZkCode.NO_NODE,
+      );
+      this.release(name, removed);
       if (zkCode(error) === ZkCode.NO_NODE) return 'gone';
       throw error;
     }
   }
 
-  /** Claims the first item of `candidates` that nobody holds; consumes the list as it goes. */
-  private async claimNext(candidates: string[]): Promise<Claimed<T> | undefined> {
-    while (candidates.length > 0) {
-      const name = candidates.shift() as string;
-      if (this.held.has(name)) continue;
-      try {
-        await this.session.create(`${this.claims}/${name}`, this.owner, EPHEMERAL, this.acls);
-      } catch (error) {
-        if (zkCode(error) !== ZkCode.NODE_EXISTS) throw error;
-        // Someone holds it; perhaps this instance, whose earlier create lost its reply.
-        if (!(await this.ownsClaim(name))) continue;
-      }
-      try {
-        const { data } = await this.session.getData(`${this.items}/${name}`);
-        this.held.add(name);
-        return { name, envelope: this.decode(data) };
-      } catch (error) {
-        // Gone meanwhile (another consumer finished it): release the claim and go on.
-        await this.session.remove(`${this.claims}/${name}`, -1).catch(() => undefined);
-        if (zkCode(error) !== ZkCode.NO_NODE) throw error;
-      }
-    }
-    return undefined;
+  /**
+   * This instance no longer works on `name`. Unless its claim is known to be gone (`settled`), the
+   * claim may still be there, this instance's: an existing claim on it is then read before being
+   * taken for someone else's, so that the item is not stranded behind a claim nobody works on.
+   */
+  private release(name: string, settled: boolean): void {
+    this.held.delete(name);
+    if (settled) this.uncertainClaims.delete(name);
+    else this.uncertainClaims.add(name);
   }
 
   /**
@@ -531,9 +580,39 @@ export class DistributedQueue<T = unknown> {
     }
   }
 
-  private async listing(): Promise<string[]> {
-    return sortByTurn(await this.session.getChildren(this.items));
+  /**
+   * Names to claim from: the shared snapshot, listed again when `force`, when used up, or when the
+   * list changed and the snapshot is RELIST_MS old. `fresh` tells whether it was just listed.
+   */
+  private async candidates(force = false): Promise<{ names: string[]; fresh: boolean }> {
+    const changed = this.changedSinceListing && performance.now() - this.listedAt >= RELIST_MS;
+    if (!force && !changed && this.snapshot.length > 0) return { names: this.snapshot, fresh: false };
+    this.snapshot = await this.listing();
+    return { names: this.snapshot, fresh: true };
   }
+
+  /** The item names in turn order; the listing also sets the children watch when it is not set. */
+  private async listing(): Promise<string[]> {
+    // Cleared before the call: a change during the listing counts as a change after it.
+    this.changedSinceListing = false;
+    this.listedAt = performance.now();
+    if (this.watching || this.closed) return sortByTurn(await this.session.getChildren(this.items));
+    this.watching = true;
+    try {
+      return sortByTurn(await this.session.getChildren(this.items, this.onItemsChanged));
+    } catch (error) {
+      this.watching = false;
+      this.changedSinceListing = true;
+      throw error;
+    }
+  }
+
+  /** The children watch fired: the list changed; wake whoever waits for a change. */
+  private readonly onItemsChanged = (): void => {
+    this.watching = false;
+    this.changedSinceListing = true;
+    for (const wake of [...this.changeWaiters]) wake();
+  };
 
   /** Waits until the item list changes, `ms` pass, or `signal` aborts. */
   private async changeOrTimeout(ms: number, signal?: AbortSignal, expose?: (resolve: () => void) => void): Promise<void> {
@@ -558,14 +637,11 @@ export class DistributedQueue<T = unknown> {
   /** Keeps one children watch on the item list for all waiters of this instance (no watcher pile-up). */
   private watchItems(): void {
     if (this.watching || this.closed) return;
-    this.watching = true;
-    const fire = (): void => {
-      this.watching = false;
-      for (const wake of [...this.changeWaiters]) wake();
-    };
-    this.session.getChildren(this.items, fire).catch(() => {
-      this.watching = false;
-    });
+    // The listing that sets the watch is kept as the snapshot: the next claim uses it.
+    this.listing().then(
+      (names) => (this.snapshot = names),
+      () => undefined,
+    );
   }
 
   private async retrying<R>(work: () => Promise<R>, deadline = Infinity): Promise<R> {
@@ -579,16 +655,17 @@ export class DistributedQueue<T = unknown> {
     }
   }
 
-  /** Creates the queue's parents once. */
+  /** Creates the queue's parents once, waiting out a lost connection for up to 30 s. */
   private ready(): Promise<void> {
-    this.parents ??= (async () => {
-      await this.store.ready(30_000);
+    const deadline = performance.now() + 30_000;
+    this.parents ??= this.retrying(async () => {
+      await this.store.ready(Math.max(1, deadline - performance.now()));
       for (const path of [this.items, this.claims, this.dead]) await this.session.mkdirp(path, this.acls);
       // The queue's node carries its name in clear (node names are hashes), for `flowgate status`.
       // Written every time: the write's mtime tells ZooKeeper's clock, on which items' turns are measured.
       const stat = await this.writeLabel();
       this.serverOffset = statTime(stat.mtime) - performance.now();
-    })().catch((error) => {
+    }, deadline).catch((error) => {
       this.parents = undefined;
       throw error;
     });

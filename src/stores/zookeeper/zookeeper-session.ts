@@ -45,6 +45,12 @@ export function isUnavailable(error: unknown): boolean {
   return code === ZkCode.CONNECTION_LOSS || code === ZkCode.SESSION_EXPIRED;
 }
 
+/** The index of the op that made a {@link ZooKeeperSession.transaction} fail, when ZooKeeper told it. */
+export function failedOpIndex(error: unknown): number | undefined {
+  const index = (error as { opIndex?: unknown } | null)?.opIndex;
+  return typeof index === 'number' ? index : undefined;
+}
+
 /** Options of {@link ZooKeeperSession}. */
 export interface ZooKeeperSessionOptions {
   /** Connection string: `host:port,host:port[/chroot]`. */
@@ -207,7 +213,10 @@ export class ZooKeeperSession extends EventEmitter {
     });
   }
 
-  /** Runs `ops` atomically (ZooKeeper multi); rejects with the first failing op's error. */
+  /**
+   * Runs `ops` atomically (ZooKeeper multi); rejects with the first failing op's error, which
+   * carries that op's index in `ops` (read it with {@link failedOpIndex}).
+   */
   transaction(ops: readonly TransactionOp[]): Promise<void> {
     return this.call<void>(`multi of ${ops.length}`, (client, done) => {
       const tx = client.transaction();
@@ -219,7 +228,13 @@ export class ZooKeeperSession extends EventEmitter {
         else if (op.op === 'check') tx.check(op.path, op.version);
         else tx.setData(op.path, op.data, op.version);
       }
-      tx.commit((error) => done(error));
+      tx.commit((error: unknown, results?: Array<{ type?: number; err?: number }>) => {
+        if (error && typeof error === 'object' && Array.isArray(results)) {
+          const index = results.findIndex((result) => result.err !== undefined && result.err !== 0);
+          if (index >= 0) (error as { opIndex?: number }).opIndex = index;
+        }
+        done(error);
+      });
     });
   }
 
