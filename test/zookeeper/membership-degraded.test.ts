@@ -8,7 +8,8 @@ import express from 'express';
 import { rateLimit } from '../../adapters/express/index.js';
 import { createLimiter, TEMPORARY_REDUCED_CAPACITY, ZooKeeperStore, type ZooKeeperStoreEvents } from '../../src/index.js';
 import { sharedOrPrivateEnsemble, startCluster, type Cluster } from './helpers/cluster.js';
-import { removeRoot } from './helpers/raw-client.js';
+import zookeeper from 'node-zookeeper-client';
+import { RawClient, removeRoot } from './helpers/raw-client.js';
 import { uniqueRoot, waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(60_000);
@@ -158,3 +159,27 @@ function get(port: number): Promise<{ status: number; headers: http.IncomingHttp
     req.on('error', reject);
   });
 }
+
+test('a store whose registration is refused stays degraded, and registers by itself once allowed (no new session needed)', async () => {
+  // The members node is read-only to everyone (and ADMIN, to give it back): the store's member node cannot be created, so its
+  // registration fails the way one cut short by a lost connection does. Once the node is writable,
+  // the store's recovery checks register again and it becomes available on the same session.
+  const refused = `${root}/refused`;
+  const readOnly = [new zookeeper.ACL(zookeeper.Permission.READ | zookeeper.Permission.ADMIN, new zookeeper.Id('world', 'anyone'))];
+  const open = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('world', 'anyone'))];
+  const raw = await RawClient.connect(ensemble.connect);
+  try {
+    for (const path of [root, refused]) await raw.create(path, Buffer.alloc(0)).catch(() => undefined);
+    await raw.createWithAcls(`${refused}/members`, Buffer.alloc(0), readOnly);
+    const store = newStore({ connect: ensemble.connect, root: refused, unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms` });
+    await expect(store.ready(1500)).rejects.toThrow(/not ready within 1500 ms/);
+    expect(store.stats().available).toBe(false);
+    const sessionBefore = store.connection().session.sessionId();
+    await raw.setACL(`${refused}/members`, open);
+    await store.ready(5000);
+    expect(store.stats()).toMatchObject({ available: true, members: 1 });
+    expect(store.connection().session.sessionId()).toBe(sessionBefore);
+  } finally {
+    raw.close();
+  }
+});

@@ -126,6 +126,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private janitorAt = Number.NEGATIVE_INFINITY;
   private sweeping = false;
   private available = false;
+  /** Whether the current session's registration (see `register`) has completed, and the one in flight. */
+  private registered = false;
+  private registering: Promise<void> | undefined;
   private announcedDegraded = false;
   private unavailableSince: number;
   private waiters: Array<() => void> = [];
@@ -597,21 +600,41 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   }
 
   private async onNewSession(): Promise<void> {
-    try {
-      await this.membership.register();
-      // The new session has none of the old one's watches, and a fresh member node.
-      this.report.reset();
-      this.resetWatches.clear();
-      this.policyWatch.rearm();
-      this.reservationWatch.rearm();
-      this.setAvailable();
-    } catch (error) {
-      this.markUnavailable(`could not register with ZooKeeper: ${String(error)}`, false);
-    }
+    this.registered = false;
+    // A registration still running belongs to the old session: let it end, then register anew.
+    await this.registering;
+    this.registered = false;
+    await this.register();
+  }
+
+  /**
+   * Registers this process with the current session (member node, ZooKeeper's clock, watches) and
+   * then counts as available. A registration that fails (a connection lost meanwhile) is tried
+   * again by the recovery checks, so the store never stays degraded on a working session.
+   */
+  private register(): Promise<void> {
+    this.registering ??= (async () => {
+      try {
+        await this.membership.register();
+        // The new session has none of the old one's watches, and a fresh member node.
+        this.report.reset();
+        this.resetWatches.clear();
+        this.policyWatch.rearm();
+        this.reservationWatch.rearm();
+        this.registered = true;
+        this.setAvailable();
+      } catch (error) {
+        this.markUnavailable(`could not register with ZooKeeper: ${String(error)}`, false);
+      } finally {
+        this.registering = undefined;
+      }
+    })();
+    return this.registering;
   }
 
   private async checkHealth(): Promise<void> {
     if (this.closed || this.available) return;
+    if (!this.registered) return this.register();
     try {
       await this.session.exists(this.paths.members);
       if (this.membership.count >= 1 && this.serverClock.synced) this.setAvailable();

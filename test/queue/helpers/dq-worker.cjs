@@ -229,6 +229,8 @@ const commands = {
       watching: queue.watching,
       changeWaiters: queue.changeWaiters.size,
       connection: await commands.connection(),
+      store: queue.store.stats(),
+      sessionTimeout: session.client ? session.client.getSessionTimeout() : null,
     };
   },
 };

@@ -55,6 +55,16 @@ export class RawClient {
     return this.call((done) => this.client.create(path, data, (e, p) => done(e, p)));
   }
 
+  /** Creates a persistent node with these ACLs. */
+  createWithAcls(path: string, data: Buffer, acls: ACL[]): Promise<string> {
+    return this.call((done) => this.client.create(path, data, acls, zookeeper.CreateMode.PERSISTENT, (e, p) => done(e, p)));
+  }
+
+  /** Replaces the ACLs of `path` (any version). */
+  setACL(path: string, acls: ACL[]): Promise<Stat> {
+    return this.call((done) => this.client.setACL(path, acls, -1, (e, stat) => done(e, stat)));
+  }
+
   getACL(path: string): Promise<ACL[]> {
     return this.call((done) => this.client.getACL(path, (e, acls) => done(e, acls)));
   }
