@@ -7,12 +7,14 @@ import type { ACL, Client, Stat } from 'node-zookeeper-client';
 /** Error codes of ZooKeeper replies that callers branch on. */
 export const ZkCode = {
   CONNECTION_LOSS: -4,
+  OPERATION_TIMEOUT: -7,
   NO_NODE: -101,
   NO_AUTH: -102,
   BAD_VERSION: -103,
   NODE_EXISTS: -110,
   NOT_EMPTY: -111,
   SESSION_EXPIRED: -112,
+  SESSION_MOVED: -118,
 } as const;
 
 /** A call that did not get its reply in time, or that failed for lack of a connection. */
@@ -38,11 +40,15 @@ function errorName(error: unknown): string {
   return known === undefined ? `code_${code}` : known[0];
 }
 
-/** Whether `error` means "ZooKeeper could not be reached", as opposed to a logical answer. */
+/**
+ * Whether `error` means "ZooKeeper could not be reached", as opposed to a logical answer: the
+ * errors Apache Curator's retry loop retries (a lost connection or session, an operation timeout,
+ * and a session that moved to another server while the call was on its way).
+ */
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof ZooKeeperUnavailableError) return true;
   const code = zkCode(error);
-  return code === ZkCode.CONNECTION_LOSS || code === ZkCode.SESSION_EXPIRED;
+  return code === ZkCode.CONNECTION_LOSS || code === ZkCode.SESSION_EXPIRED || code === ZkCode.OPERATION_TIMEOUT || code === ZkCode.SESSION_MOVED;
 }
 
 /** The index of the op that made a {@link ZooKeeperSession.transaction} fail, when ZooKeeper told it. */
