@@ -401,10 +401,13 @@ export class DistributedQueue<T = unknown> {
    * order (none when every name tried was gone or taken by someone else).
    */
   private async claimSeveral(candidates: string[], room: number): Promise<Array<Claimed<T>>> {
+    // The claims in place now (a short list: the items being worked on): names held by others are
+    // skipped without a claim attempt, which would be a failed write.
+    const busy = candidates.length > 0 ? new Set(await this.session.getChildren(this.claims)) : new Set<string>();
     const names: string[] = [];
     while (names.length < room && candidates.length > 0) {
       const name = candidates.shift() as string;
-      if (!this.held.has(name)) names.push(name);
+      if (!this.held.has(name) && (!busy.has(name) || this.uncertainClaims.has(name))) names.push(name);
     }
     const outcomes = await Promise.allSettled(names.map((name) => this.claimOne(name)));
     const isClaim = (outcome: PromiseSettledResult<Claimed<T> | 'gone' | 'taken'>): boolean => outcome.status === 'fulfilled' && typeof outcome.value === 'object';

@@ -20,11 +20,17 @@ const queue = new DistributedQueue(store ? { store, name: config.name, ...(confi
 
 // Count the ZooKeeper calls of the queue's session (an observing wrapper).
 const calls = {};
+const listings = {};
 const session = queue.session;
 for (const method of ['create', 'getChildren', 'exists', 'getData', 'remove', 'transaction', 'mkdirp', 'setData']) {
   const original = session[method].bind(session);
   session[method] = (...args) => {
     calls[method] = (calls[method] || 0) + 1;
+    // Listings, by what was listed (the item list is long, the claims list short).
+    if (method === 'getChildren') {
+      const what = `getChildren:${String(args[0]).split('/').pop()}`;
+      listings[what] = (listings[what] || 0) + 1;
+    }
     return original(...args);
   };
 }
@@ -224,6 +230,7 @@ const commands = {
       sessionId: session.sessionId() ?? null,
       errors: session.errors,
       operations: session.operations,
+      listings,
       held: [...queue.held].slice(0, 20),
       heldCount: queue.held.size,
       watching: queue.watching,
