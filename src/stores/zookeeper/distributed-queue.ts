@@ -591,7 +591,15 @@ export class DistributedQueue<T = unknown> {
     const changed = this.changedSinceListing && performance.now() - this.listedAt >= RELIST_MS;
     if (!force && !changed && this.snapshot.length > 0) return { names: this.snapshot, fresh: false };
     this.snapshot = await this.listing();
+    this.forgetFinished(this.snapshot);
     return { names: this.snapshot, fresh: true };
+  }
+
+  /** Uncertain claims of items no longer listed are moot (the item is finished): forget them, so the set stays small. */
+  private forgetFinished(listed: readonly string[]): void {
+    if (this.uncertainClaims.size === 0) return;
+    const present = new Set(listed);
+    for (const name of this.uncertainClaims) if (!present.has(name) && !this.held.has(name)) this.uncertainClaims.delete(name);
   }
 
   /** The item names in turn order; the listing also sets the children watch when it is not set. */
