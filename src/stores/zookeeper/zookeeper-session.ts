@@ -145,9 +145,24 @@ export class ZooKeeperSession extends EventEmitter {
   async reconnect(timeoutMs: number): Promise<void> {
     const client = this.client;
     if (client === undefined || this.currentState === 'closed') return;
-    this.setState('suspended');
-    dropSocket(client);
-    await this.ready(timeoutMs);
+    // Callers that lost replies on the same connection share one drop: dropping again would also
+    // drop the connection just made, and could bring the session back to the silent server.
+    if (this.reconnecting === undefined) {
+      this.setState('suspended');
+      dropSocket(client);
+      this.reconnectStartedAt = performance.now();
+      this.reconnecting = this.ready(timeoutMs).finally(() => (this.reconnecting = undefined));
+    }
+    await this.reconnecting;
+  }
+
+  /** The reconnection started by {@link reconnect}, while it is under way, and when it started. */
+  private reconnecting: Promise<void> | undefined;
+  private reconnectStartedAt = 0;
+
+  /** Whether a {@link reconnect} began so recently that the liveness probe leaves its new connection be. */
+  private reconnectingJustNow(): boolean {
+    return this.reconnecting !== undefined && performance.now() - this.reconnectStartedAt < 2 * this.options.callTimeoutMs;
   }
 
   /** Closes the session: ephemeral nodes go away at once. Idempotent. */
@@ -328,7 +343,7 @@ export class ZooKeeperSession extends EventEmitter {
       await this.exists('/');
       if (!this.isClosed() && client === this.client) this.setState('connected');
     } catch (error) {
-      if (client === this.client && !this.isClosed() && error instanceof ZooKeeperUnavailableError) {
+      if (client === this.client && !this.isClosed() && error instanceof ZooKeeperUnavailableError && !this.reconnectingJustNow()) {
         this.setState('suspended');
         // The server stopped answering without closing the socket: move on to the next one.
         dropSocket(client);

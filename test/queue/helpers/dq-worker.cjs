@@ -20,12 +20,16 @@ const queue = new DistributedQueue(store ? { store, name: config.name, ...(confi
 
 // Count the ZooKeeper calls of the queue's session (an observing wrapper).
 const calls = {};
+const queueCalls = {};
 const listings = {};
 const session = queue.session;
 for (const method of ['create', 'getChildren', 'exists', 'getData', 'remove', 'transaction', 'mkdirp', 'setData']) {
   const original = session[method].bind(session);
   session[method] = (...args) => {
     calls[method] = (calls[method] || 0) + 1;
+    // Calls on the queue's own znodes, apart from the store's background work (membership, janitor, probe).
+    const target = method === 'transaction' ? args[0] && args[0][0] && args[0][0].path : args[0];
+    if (String(target).includes('/queues/')) queueCalls[method] = (queueCalls[method] || 0) + 1;
     // Listings, by what was listed (the item list is long, the claims list short).
     if (method === 'getChildren') {
       const what = `getChildren:${String(args[0]).split('/').pop()}`;
@@ -130,11 +134,13 @@ const commands = {
     }
   },
 
+  // size(), with the calls it made on the queue's znodes (the store's own background calls, which
+  // share the session, are left out).
   async size() {
-    const before = { ...calls };
+    const before = { ...queueCalls };
     const size = await queue.size();
     const delta = {};
-    for (const [k, v] of Object.entries(calls)) if (v !== (before[k] || 0)) delta[k] = v - (before[k] || 0);
+    for (const [k, v] of Object.entries(queueCalls)) if (v !== (before[k] || 0)) delta[k] = v - (before[k] || 0);
     return { size, calls: delta };
   },
 
