@@ -9,15 +9,13 @@
 import { startApps, writesBetween, type App, type AppStats, type Reservation } from './helpers/apps.js';
 import { ensureBuilt, stopAll } from './helpers/children.js';
 import { Offer, type Answer } from './helpers/http-load.js';
-import { describe as describeReport, inversions, localInversions, type Admission } from './helpers/order.js';
+import { localInversions, type Admission } from './helpers/order.js';
 import { heal, leaderOf, member, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
 import { removeRoot } from '../zookeeper/helpers/raw-client.js';
 import { uniqueRoot, waitFor, wallNow } from '../helpers/wait.js';
 
 jest.setTimeout(120_000);
 
-/** The ordering window: "at most 10 ms". */
-const WINDOW_MS = 10;
 const SPACING_MS = 12;
 
 /** This file's own ensemble, for the leader kill (base 27000: ports 27000-2, 27100-2, 27200-2). */
@@ -95,10 +93,6 @@ describe('600 requests through 3 processes, limit 50/s, burst 5, maxWait 15s', (
     const res = new Map<number, Reservation>();
     for (const r of logs.flat()) if (r.id !== null && r.granted && (r.waitMs ?? 0) > 0) res.set(r.id, r);
     return res;
-  };
-  const pct = (xs: number[], p: number): string => {
-    const sorted = [...xs].sort((x, y) => x - y);
-    return (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number).toFixed(1);
   };
 
   // Arrival order across processes (within the batching window) is a timing figure, not a

@@ -601,7 +601,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   private async onNewSession(): Promise<void> {
     this.registered = false;
-    // A registration still running belongs to the old session: let it end, then register anew.
+    // A registration still running belongs to the old session: let it end (it may have set
+    // `registered` meanwhile), then register anew.
     await this.registering;
     this.registered = false;
     await this.register();
