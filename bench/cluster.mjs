@@ -142,7 +142,7 @@ export function formatClusterReport(results) {
   const out = [`## Cluster benchmarks (${e.node}, ${e.cpus} CPUs, ZooKeeper ${e.zookeeper ?? '?'} 3-node ensemble, ${e.redis?.split(' ').slice(0, 3).join(' ') ?? 'Redis ?'})`];
   if (results.throughput) {
     const t = config.throughput;
-    out.push(`\n### Throughput: hello-world Express × 3 processes, limit far above the load (${t.rounds} rounds × ${t.durationSeconds} s, ${t.connections} connections spread over the 3 ports, not pinned)\n`);
+    out.push(`\n### Throughput: hello-world Express × 3 processes, limit far above the load (${t.rounds} rounds × ${t.durationSeconds} s, ${t.loader}, ${t.connections} connections spread over the 3 ports, not pinned)\n`);
     out.push(throughputTable(results.throughput.summaries));
   }
   if (results.accuracy) {

@@ -1,5 +1,6 @@
 // The benchmark's settings: defaults, overridable by BENCH_* environment variables, validated.
 import { GROUP_NAMES } from './variants.mjs';
+import { chooseLoader } from './wrk.mjs';
 
 /** Reads a positive number from the environment variable `name`, or `fallback` when unset. */
 function positive(name, fallback, { integer = false, allowZero = false } = {}) {
@@ -23,6 +24,8 @@ function groups() {
 
 /** Settings of one `npm run bench`. Defaults: 3 rounds × 11 variants × (2 s warm-up + 5 s + start-up) ≈ 4.5 min. */
 export function benchConfig() {
+  const loader = chooseLoader();
+  if (loader === 'wrk' && (process.env.BENCH_PIPELINING ?? '1') !== '1') throw new Error(`BENCH_PIPELINING=${process.env.BENCH_PIPELINING}: wrk does not pipeline; add BENCH_LOADER=autocannon`);
   return {
     /** Seconds each variant is measured per round. */
     durationSeconds: positive('BENCH_DURATION', 5),
@@ -32,7 +35,9 @@ export function benchConfig() {
     warmupSeconds: positive('BENCH_WARMUP', 2, { allowZero: true }),
     /** Concurrent HTTP connections of the load generator. */
     connections: positive('BENCH_CONNECTIONS', 50, { integer: true }),
-    /** Requests in flight per connection. */
+    /** The load generator: `wrk` (when installed) or `autocannon`; BENCH_LOADER picks one. */
+    loader,
+    /** Requests in flight per connection (autocannon only: wrk does not pipeline). */
     pipelining: positive('BENCH_PIPELINING', 1, { integer: true }),
     /** Pin the server to CPU 0 and the load generator to CPU 1 (when taskset exists and there are 2+ CPUs); BENCH_PIN=0 turns it off. */
     pin: process.env.BENCH_PIN !== '0',

@@ -14,12 +14,17 @@ export function machineBusySeconds() {
   }
 }
 
-/** User + system CPU seconds of process `pid` so far, or undefined when unreadable. */
-export function processCpuSeconds(pid) {
+/**
+ * User + system CPU seconds of process `pid` so far, or undefined when unreadable. With
+ * `children`, also those of its children that have exited and been waited for (a wrk run).
+ */
+export function processCpuSeconds(pid, { children = false } = {}) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime, stime (fields 14 and 15 of stat)
+    // utime, stime (fields 14 and 15 of stat), then cutime, cstime (16 and 17)
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (children ? own + Number(fields[13]) + Number(fields[14]) : own) / TICKS_PER_SECOND;
   } catch {
     return undefined;
   }

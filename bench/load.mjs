@@ -1,6 +1,7 @@
-// Load-generator child: warms a server up, then measures it with autocannon and prints one JSON result line.
+// Load-generator child: warms a server up, then measures it with wrk (or autocannon) and prints one JSON result line.
 import autocannon from 'autocannon';
 import { machineBusySeconds, processCpuSeconds } from './cpu-usage.mjs';
+import { runWrk } from './wrk.mjs';
 
 /** Runs autocannon once and resolves with its result (rejects on a run error). */
 function cannon(options) {
@@ -10,25 +11,37 @@ function cannon(options) {
 }
 
 // helperPids: processes serving the server (its Redis), whose CPU is reported apart from "other".
-const { url, serverPid, helperPids = [], warmupSeconds, durationSeconds, connections, pipelining } = JSON.parse(process.argv[2] ?? '{}');
+const { url, serverPid, helperPids = [], warmupSeconds, durationSeconds, connections, pipelining, loader: loaderName = 'autocannon' } = JSON.parse(process.argv[2] ?? '{}');
 if (typeof url !== 'string' || !url.startsWith('http://127.0.0.1:')) {
   console.error('load.mjs: expects a JSON argument with a loopback url, e.g. {"url":"http://127.0.0.1:3000/", ...}');
   process.exit(2);
 }
 const base = { url, connections, pipelining };
 
-if (warmupSeconds > 0) await cannon({ ...base, duration: warmupSeconds });
+/**
+ * One load run of `seconds` with the chosen generator, as `{ result, loaderCpuSeconds }`: wrk runs
+ * as a child (its CPU is read when it has exited; it has no pipelining), autocannon in this process.
+ */
+async function load(seconds) {
+  if (loaderName === 'wrk') {
+    const result = await runWrk({ urls: [url], connections, durationSeconds: seconds });
+    return { result: { ...result, duration: result.seconds, requests: { total: result.requests }, latency: result.latencyMs }, loaderCpuSeconds: result.loaderCpu * result.seconds };
+  }
+  const cpuBefore = process.cpuUsage();
+  const result = await cannon({ ...base, duration: seconds });
+  return { result, loaderCpuSeconds: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpuBefore)) };
+}
 
-const cpuBefore = process.cpuUsage();
+if (warmupSeconds > 0) await load(warmupSeconds);
+
 const serverBefore = processCpuSeconds(serverPid);
 const helpersCpu = () => helperPids.reduce((total, pid) => total + processCpuSeconds(pid), 0);
 const helpersBefore = helpersCpu();
 const machineBefore = machineBusySeconds();
-const result = await cannon({ ...base, duration: durationSeconds });
+const { result, loaderCpuSeconds: loader } = await load(durationSeconds);
 const machine = machineBusySeconds() - machineBefore;
 const server = processCpuSeconds(serverPid) - serverBefore;
 const helpers = helpersCpu() - helpersBefore;
-const loader = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpuBefore));
 
 const seconds = result.duration; // measured wall time of the run, in seconds
 const summary = {

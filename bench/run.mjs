@@ -36,6 +36,7 @@ async function measure(variant, config, cpus, env, helperPids = []) {
           durationSeconds: config.durationSeconds,
           connections: config.connections,
           pipelining: config.pipelining,
+          loader: config.loader,
         }),
       ],
       timeoutMs: (config.warmupSeconds + config.durationSeconds) * 1000 + 30_000,
@@ -152,7 +153,7 @@ async function benchmark(config, env) {
   const paths = [];
   if (variantCount > 0) {
     log(`bench: ${groups.map((g) => g.name).join(', ')}: ${config.rounds} round(s) × ${variantCount} variants × (${config.warmupSeconds} s warm-up + ${config.durationSeconds} s), ` +
-      `${config.connections} connections, pipelining ${config.pipelining}, ${cpus ? `server on CPU 0${redis ? ' (with its Redis)' : ''}, load on CPU 1` : 'not pinned'}: ` +
+      `${config.loader}, ${config.connections} connections${config.loader === 'autocannon' ? `, pipelining ${config.pipelining}` : ''}, ${cpus ? `server on CPU 0${redis ? ' (with its Redis)' : ''}, load on CPU 1` : 'not pinned'}: ` +
       `about ${Math.ceil((config.rounds * variantCount * (perRun + 1.5)) / 60)} min; load average ${environment.loadAverageAtStart.map((l) => l.toFixed(1)).join(' ')} on ${environment.cpus} CPUs`);
   }
   let runs;
@@ -181,7 +182,7 @@ async function benchmark(config, env) {
   for (const { group, summaries, goals, runs: groupRuns } of reports) {
     const loaderBound = summaries.filter((s) => s.cpu.loader > 0.9).map((s) => s.name);
     const disturbedRuns = groupRuns.filter((r) => disturbed(r.result));
-    console.log(`\n## ${group.title}, ${config.rounds} round(s) × ${config.durationSeconds} s, ${config.connections} connections (${environment.node}, ${environment.cpus} CPUs)\n`);
+    console.log(`\n## ${group.title}, ${config.rounds} round(s) × ${config.durationSeconds} s, ${config.loader}, ${config.connections} connections (${environment.node}, ${environment.cpus} CPUs)\n`);
     console.log(throughputTable(summaries, group.baselineName));
     console.log(`\n${goalList(goals)}`);
     if (group.issueQuote !== undefined) {

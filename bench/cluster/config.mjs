@@ -1,4 +1,5 @@
 // The cluster benchmark's settings: defaults, overridable by BENCH_CLUSTER_* environment variables, validated.
+import { chooseLoader } from '../wrk.mjs';
 
 /** Reads a number from the environment variable `name`, or `fallback` when unset; throws on a bad value. */
 function number(name, fallback, { integer = false, min = 0, minInclusive = false } = {}) {
@@ -41,6 +42,8 @@ export function clusterConfig() {
       /** Rounded up to a multiple of the app count, so every app gets as many connections. */
       connections: Math.ceil(connections / 3) * 3,
       pipelining: number('BENCH_CLUSTER_PIPELINING', 1, { integer: true }),
+      /** The load generator (BENCH_LOADER, else wrk when installed); autocannon when pipelining > 1. */
+      loader: chooseLoader(),
       /** "Far above the load": no variant can come near it in a run. */
       limit: 1e9,
     },

@@ -5,6 +5,7 @@ import { loadFlowgate } from '../flowgate-under-test.mjs';
 export const VARIANTS = {
   bare: { label: 'no limiter (bare)', coordinator: undefined },
   flowgate: { label: 'flowgate + ZooKeeperStore', coordinator: 'zookeeper' },
+  'flowgate-memory': { label: 'reference: flowgate + MemoryStore (a limit per process, nothing shared)', coordinator: undefined },
   'erl-redis': { label: 'express-rate-limit + rate-limit-redis', coordinator: 'redis' },
   'rlf-redis': { label: 'rate-limiter-flexible RateLimiterRedis', coordinator: 'redis' },
 };
@@ -21,6 +22,8 @@ export async function buildLimiter(config) {
       return { middleware: undefined, stats: () => ({}), close: async () => undefined };
     case 'flowgate':
       return flowgate(config);
+    case 'flowgate-memory':
+      return flowgateMemory(config);
     case 'erl-redis':
       return expressRateLimitRedis(config);
     case 'rlf-redis':
@@ -67,6 +70,13 @@ async function flowgate(config) {
       await store.close();
     },
   };
+}
+
+/** The same middleware on each process's own MemoryStore: what the adapter costs, apart from sharing the limit. */
+async function flowgateMemory(config) {
+  const { rateLimit } = loadFlowgate('flowgate/express');
+  const middleware = rateLimit({ rate: config.rate, interval: config.intervalMs, burst: config.burst, name: config.name });
+  return { middleware, stats: () => ({}), close: async () => middleware.limiter.close() };
 }
 
 async function redisClient(port) {

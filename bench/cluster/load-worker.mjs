@@ -1,6 +1,10 @@
-// Load-generator child of the cluster bench: autocannon over the apps' URLs (connections spread round-robin), on command over IPC.
+// Load-generator child of the cluster bench: wrk (one process per app URL) or autocannon over the apps' URLs, on command over IPC.
 import autocannon from 'autocannon';
+import { chooseLoader, runWrk } from '../wrk.mjs';
 import { announce, serveCommands } from './child-ipc.mjs';
+
+/** The generator of unthrottled runs (BENCH_LOADER, else wrk when installed); runs at an `overallRate` always use autocannon, which can pace. */
+const loader = chooseLoader();
 
 function cannon(options) {
   return new Promise((resolve, reject) => {
@@ -10,11 +14,16 @@ function cannon(options) {
 
 /**
  * `run { urls, connections, pipelining, durationSeconds, overallRate? }`: loads the URLs (loopback
- * only; autocannon gives connection i the URL i mod urls.length) and resolves with a summary.
+ * only; wrk: one process per URL with an equal share of the connections; autocannon gives
+ * connection i the URL i mod urls.length) and resolves with a summary naming the `loader`.
  */
 async function runLoad({ urls, connections, pipelining = 1, durationSeconds, overallRate }) {
   if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string' && u.startsWith('http://127.0.0.1:'))) {
     throw new Error('load-worker: urls must be loopback http URLs');
+  }
+  if (loader === 'wrk' && overallRate === undefined && pipelining === 1) {
+    const result = await runWrk({ urls, connections, durationSeconds });
+    return { ...result, ok2xx: result.requests - result.non2xx, loader: 'wrk' };
   }
   const cpuBefore = process.cpuUsage();
   // sampleInt 100 ms: autocannon acts on the end of `duration` only at its next sample tick (1 s by
@@ -34,6 +43,7 @@ async function runLoad({ urls, connections, pipelining = 1, durationSeconds, ove
     loaderCpu: (cpu.user + cpu.system) / 1e6 / seconds,
     start: result.start,
     finish: result.finish,
+    loader: 'autocannon',
   };
 }
 

@@ -4,7 +4,7 @@ import { startCpuMeter } from './cpu-meter.mjs';
 import { VARIANTS } from './limiters.mjs';
 
 /** The order each round runs the variants in. */
-export const THROUGHPUT_VARIANTS = ['bare', 'flowgate', 'erl-redis', 'rlf-redis'];
+export const THROUGHPUT_VARIANTS = ['bare', 'flowgate', 'erl-redis', 'rlf-redis', 'flowgate-memory'];
 
 /**
  * Measures one variant once on fresh app processes: warm-up, then `durationSeconds` of load from
@@ -27,7 +27,7 @@ async function measureOnce(variant, round, ctx) {
     const load = { urls: apps.urls('/'), connections: t.connections, pipelining: t.pipelining };
     if (t.warmupSeconds > 0) await loader.call('run', { ...load, durationSeconds: t.warmupSeconds }, t.warmupSeconds * 1000 + 30_000);
     const before = await apps.stats();
-    const meter = startCpuMeter({ apps: apps.pids, loader: [loader.pid], zookeeper: services.zookeeper.pids, redis: [services.redis.pid] });
+    const meter = startCpuMeter({ apps: apps.pids, loader: [loader.pid], zookeeper: services.zookeeper.pids, redis: [services.redis.pid] }, ['loader']);
     const result = await loader.call('run', { ...load, durationSeconds: t.durationSeconds }, t.durationSeconds * 1000 + 30_000);
     const cpu = meter.stop();
     const after = await apps.stats();
