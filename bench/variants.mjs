@@ -25,6 +25,7 @@ export const GROUPS = [
       { name: 'flowgate-queue', label: 'flowgate + queue', server: 'flowgate-queue.mjs' },
       { name: 'floor-noop', label: 'reference: pass-through middleware', server: 'floor-noop.mjs', floor: true },
       { name: 'floor-headers', label: 'reference: middleware setting 2 headers', server: 'floor-headers.mjs', floor: true },
+      { name: 'flowgate-no-headers', label: 'reference: flowgate, headers: false', server: 'flowgate-no-headers.mjs', floor: true },
       { name: 'flowgate-metrics', label: 'flowgate + metrics', server: 'flowgate-metrics.mjs', costOf: { variant: 'flowgate', goal: 'metrics cost <= 2%', atLeast: 0.98 } },
     ],
   },
@@ -43,6 +44,7 @@ export const GROUPS = [
       { name: 'koa-ratelimit-redis', label: 'koa-ratelimit (Redis)', server: 'koa-ratelimit-redis.mjs', needs: 'redis' },
       { name: 'koa-floor-noop', label: 'reference: pass-through middleware', server: 'koa-floor-noop.mjs', floor: true },
       { name: 'koa-floor-headers', label: 'reference: middleware setting 2 headers', server: 'koa-floor-headers.mjs', floor: true },
+      { name: 'koa-flowgate-no-headers', label: 'reference: flowgate/koa, headers: false', server: 'koa-flowgate-no-headers.mjs', floor: true },
     ],
   },
   {
@@ -59,6 +61,7 @@ export const GROUPS = [
       { name: 'nest-throttler', label: '@nestjs/throttler', server: 'nest-throttler.mjs' },
       { name: 'nest-floor-guard', label: 'reference: guard returning true', server: 'nest-floor-guard.mjs', floor: true },
       { name: 'nest-floor-headers', label: 'reference: guard setting 2 headers', server: 'nest-floor-headers.mjs', floor: true },
+      { name: 'nest-flowgate-no-headers', label: 'reference: flowgate/nestjs, headers: false', server: 'nest-flowgate-no-headers.mjs', floor: true },
     ],
   },
 ];
