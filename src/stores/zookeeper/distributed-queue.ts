@@ -8,6 +8,7 @@ import { rejectUnknownOptions, requireNumber } from '../../limiter-options.js';
 import { failedOpIndex, isUnavailable, ZkCode, zkCode, ZooKeeperSession } from './zookeeper-session.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
 import { nodeName, validateRoot } from './znode-paths.js';
+import { ItemListing } from './item-listing.js';
 import { itemPrefix, itemTurn, sortByTurn } from './queue-item-names.js';
 import { statTime } from './server-clock.js';
 
@@ -15,14 +16,6 @@ const PERSISTENT_SEQUENTIAL = 2;
 const EPHEMERAL = 1;
 /** ZooKeeper refuses znodes over about 1 MB; stay clear of it. */
 const MAX_ITEM_BYTES = 1_000_000;
-/**
- * A snapshot of the item list is listed again, after the list changed, once it is this old: each
- * instance lists at most ~20 times a second however fast items come and go (a listing of a long
- * queue is the costliest call there is), and an item that goes ahead by priority waits at most this
- * much longer to be seen.
- */
-const RELIST_MS = 50;
-
 /** Options of {@link DistributedQueue}. */
 export interface DistributedQueueOptions {
   /** The queue's name; queues with the same name (and root) are the same queue. Required. */
@@ -160,17 +153,8 @@ export class DistributedQueue<T = unknown> {
    * an existing claim need reading to tell; any other existing claim is someone else's.
    */
   private readonly uncertainClaims = new Set<string>();
-  /** Callers waiting for the item list to change, and whether the one shared children watch is set. */
-  private readonly changeWaiters = new Set<() => void>();
-  private watching = false;
-  /**
-   * The item names last listed, in turn order, shared by every dequeue and consumer of this
-   * instance; claims take names off its front. Listed again when used up, or when the list changed
-   * (the watch fired) and it is RELIST_MS old.
-   */
-  private snapshot: string[] = [];
-  private listedAt = -Infinity;
-  private changedSinceListing = true;
+  /** The item list as this instance last saw it, shared by every dequeue and consumer; its one children watch. */
+  private readonly listing: ItemListing;
   /** ZooKeeper's clock minus this process's monotonic clock, measured by `ready()`'s write. */
   private serverOffset = 0;
 
@@ -197,18 +181,17 @@ export class DistributedQueue<T = unknown> {
     const { session, root, acls } = this.store.connection();
     this.session = session;
     this.acls = acls;
-    // A new session has none of the old one's watches.
-    this.session.on('session', () => {
-      this.watching = false;
-      this.changedSinceListing = true;
-      // The old session's claims went with it.
-      this.uncertainClaims.clear();
-    });
     this.name = options.name;
     const base = `${root}/queues/${nodeName(options.name)}`;
     this.items = `${base}/items`;
     this.claims = `${base}/claims`;
     this.dead = `${base}/dead`;
+    this.listing = new ItemListing(this.session, this.items, () => this.closed, (names) => this.forgetFinished(names));
+    this.session.on('session', () => {
+      this.listing.sessionRenewed();
+      // The old session's claims went with it.
+      this.uncertainClaims.clear();
+    });
   }
 
   /**
@@ -265,14 +248,14 @@ export class DistributedQueue<T = unknown> {
       if (item !== undefined) return item;
       const left = deadline - performance.now();
       if (left <= 0) throw new FlowgateError('ERR_FLOWGATE_QUEUE_TIMEOUT', `flowgate: no item within ${timeoutMs} ms`);
-      await this.changeOrTimeout(Math.min(left, this.pollMs), options.signal);
+      await this.listing.changeOrTimeout(Math.min(left, this.pollMs), options.signal);
     }
   }
 
   /** The head item without removing it, or `undefined` when the queue is empty. */
   async peek(): Promise<T | undefined> {
     await this.ready();
-    for (const name of [...(await this.candidates(true)).names]) {
+    for (const name of [...(await this.listing.candidates(true)).names]) {
       try {
         const { data } = await this.session.getData(`${this.items}/${name}`);
         return this.decode(data).item;
@@ -327,7 +310,7 @@ export class DistributedQueue<T = unknown> {
         let fresh: boolean;
         try {
           await this.ready();
-          const candidates = await this.candidates();
+          const candidates = await this.listing.candidates();
           fresh = candidates.fresh;
           // Claims as many items as there is room for, in parallel; handlers start in queue order.
           claimed = await this.claimSeveral(candidates.names, concurrency - inHand.size);
@@ -336,15 +319,15 @@ export class DistributedQueue<T = unknown> {
           if (!isUnavailable(error)) report(onError, error);
           // The queue's parents were removed under us (by hand, or a reset): make them again.
           if (zkCode(error) === ZkCode.NO_NODE) this.parents = undefined;
-          this.snapshot = [];
+          this.listing.discard();
           await sleep(isUnavailable(error) ? 100 : 1000);
           continue;
         }
         if (claimed.length === 0) {
           // Names left to try, or an old snapshot used up (the next round lists again): go on.
-          if (this.snapshot.length > 0 || !fresh) continue;
+          if (this.listing.left > 0 || !fresh) continue;
           // A fresh listing held nothing to claim: wait for a change, as when the queue is empty.
-          await this.changeOrTimeout(this.pollMs, undefined, (resolve) => (wake = resolve));
+          await this.listing.changeOrTimeout(this.pollMs, undefined, (resolve) => (wake = resolve));
           continue;
         }
         for (const item of claimed) {
@@ -439,17 +422,16 @@ export class DistributedQueue<T = unknown> {
 
   /**
    * Claims the first item that nobody holds, from the snapshot (listed again when stale, see
-   * {@link candidates}); before answering "none" from an old snapshot, lists once more.
+   * {@link ItemListing.candidates}); before answering "none" from an old snapshot, lists once more.
    */
   private async claimFirst(): Promise<Claimed<T> | undefined> {
     for (;;) {
-      const { names, fresh } = await this.candidates();
+      const { names, fresh } = await this.listing.candidates();
       const [claimed] = await this.claimSeveral(names, 1);
       if (claimed !== undefined) return claimed;
-      if (this.snapshot.length > 0) continue;
+      if (this.listing.left > 0) continue;
       if (fresh) return undefined;
-      this.changedSinceListing = true;
-      this.listedAt = -Infinity;
+      this.listing.expire();
     }
   }
 
@@ -583,76 +565,11 @@ export class DistributedQueue<T = unknown> {
     }
   }
 
-  /**
-   * Names to claim from: the shared snapshot, listed again when `force`, when used up, or when the
-   * list changed and the snapshot is RELIST_MS old. `fresh` tells whether it was just listed.
-   */
-  private async candidates(force = false): Promise<{ names: string[]; fresh: boolean }> {
-    const changed = this.changedSinceListing && performance.now() - this.listedAt >= RELIST_MS;
-    if (!force && !changed && this.snapshot.length > 0) return { names: this.snapshot, fresh: false };
-    this.snapshot = await this.listing();
-    this.forgetFinished(this.snapshot);
-    return { names: this.snapshot, fresh: true };
-  }
-
   /** Uncertain claims of items no longer listed are moot (the item is finished): forget them, so the set stays small. */
   private forgetFinished(listed: readonly string[]): void {
     if (this.uncertainClaims.size === 0) return;
     const present = new Set(listed);
     for (const name of this.uncertainClaims) if (!present.has(name) && !this.held.has(name)) this.uncertainClaims.delete(name);
-  }
-
-  /** The item names in turn order; the listing also sets the children watch when it is not set. */
-  private async listing(): Promise<string[]> {
-    // Cleared before the call: a change during the listing counts as a change after it.
-    this.changedSinceListing = false;
-    this.listedAt = performance.now();
-    if (this.watching || this.closed) return sortByTurn(await this.session.getChildren(this.items));
-    this.watching = true;
-    try {
-      return sortByTurn(await this.session.getChildren(this.items, this.onItemsChanged));
-    } catch (error) {
-      this.watching = false;
-      this.changedSinceListing = true;
-      throw error;
-    }
-  }
-
-  /** The children watch fired: the list changed; wake whoever waits for a change. */
-  private readonly onItemsChanged = (): void => {
-    this.watching = false;
-    this.changedSinceListing = true;
-    for (const wake of [...this.changeWaiters]) wake();
-  };
-
-  /** Waits until the item list changes, `ms` pass, or `signal` aborts. */
-  private async changeOrTimeout(ms: number, signal?: AbortSignal, expose?: (resolve: () => void) => void): Promise<void> {
-    await new Promise<void>((resolve) => {
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', finish);
-        this.changeWaiters.delete(finish);
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      signal?.addEventListener('abort', finish, { once: true });
-      expose?.(finish);
-      this.changeWaiters.add(finish);
-      this.watchItems();
-    });
-  }
-
-  /** Keeps one children watch on the item list for all waiters of this instance (no watcher pile-up). */
-  private watchItems(): void {
-    if (this.watching || this.closed) return;
-    // The listing that sets the watch is kept as the snapshot: the next claim uses it.
-    this.listing().then(
-      (names) => (this.snapshot = names),
-      () => undefined,
-    );
   }
 
   private async retrying<R>(work: () => Promise<R>, deadline = Infinity): Promise<R> {
