@@ -11,7 +11,7 @@
 
 import { ensureBuilt, stopAll } from './helpers/children.js';
 import { clientConnections } from './helpers/four-letter.js';
-import { heal, leaderOf, member, restartAll, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
+import { followersConnect, heal, leaderOf, member, restartAll, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
 import { uniqueRoot, waitFor, wallNow } from '../helpers/wait.js';
 import { queuePath, sequenceOf, startWorker, type Delivery, type ErrorInfo, type ProduceResult, type Worker } from './helpers/workers.js';
 import { RawClient as Zk, removeRoot } from '../zookeeper/helpers/raw-client.js';
@@ -87,19 +87,12 @@ async function stallReport(cluster: Cluster, root: string, name: string, ws: rea
 }
 
 /**
- * The connect string of the ensemble's followers only. Tests that SIGSTOP the server a client is
- * connected to give the client this, so that the paused server is never the leader, and keep each
- * pause under syncLimit x tickTime (2.5 s in scripts/zk), so that the leader never drops the
- * paused follower. ZooKeeper 3.8.0 (Debian's) was seen here to wedge in both cases: a leader paused
- * about 2.5 s dropped both followers and then answered no request for good; and after a follower
- * paused 2.5 s was dropped and re-synced, a client's session could no longer be revalidated on any
- * follower. Those are ZooKeeper's own recoveries, not what these tests are about.
+ * Pauses of a follower stay under syncLimit x tickTime (2.5 s in scripts/zk), so that the leader
+ * never drops the paused follower: after a follower paused 2.5 s was dropped and re-synced,
+ * ZooKeeper 3.8.0 (Debian's) was seen here to leave a client's session unable to be revalidated on
+ * any follower. Clients of these tests connect to the followers only (followersConnect).
  */
 const PAUSE_BELOW_SYNC_LIMIT_MS = 2000;
-async function followersConnect(cluster: Cluster): Promise<{ connect: string; leader: number }> {
-  const leader = await leaderOf(cluster);
-  return { connect: cluster.ports.filter((_, i) => i + 1 !== leader).map((port) => `127.0.0.1:${port}`).join(','), leader };
-}
 
 /** Delivery counts per item key `producer:seq`. */
 function countByItem(deliveries: readonly Delivery[]): Map<string, number> {

@@ -3,6 +3,7 @@
 import {
   REPO,
   clientPorts,
+  followersConnect,
   healEnsemble,
   leaderOf,
   member as memberAction,
@@ -13,7 +14,7 @@ import {
 } from '../../zookeeper/helpers/cluster.js';
 import { waitFor } from '../../helpers/wait.js';
 
-export { REPO, leaderOf };
+export { REPO, followersConnect, leaderOf };
 
 /** A cluster a queue test uses: private (`owned`: started here, faults allowed) or the shared one. */
 export interface Cluster extends RigCluster {

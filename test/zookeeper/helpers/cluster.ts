@@ -89,6 +89,17 @@ export async function leaderOf(cluster: Cluster): Promise<number> {
   return Number((await rig('leader.sh', [cluster.name])).trim());
 }
 
+/**
+ * The connect string of the ensemble's followers only, and the leader's member number. Tests that
+ * SIGSTOP the server a client is connected to give the client this, so that the paused server is
+ * never the leader: a leader paused longer than syncLimit x tickTime drops its followers, and
+ * ZooKeeper 3.8.0 (Debian's) was seen here to stop answering for good after such a resume.
+ */
+export async function followersConnect(cluster: Cluster): Promise<{ connect: string; leader: number }> {
+  const leader = await leaderOf(cluster);
+  return { connect: cluster.ports.filter((_, i) => i + 1 !== leader).map((port) => `127.0.0.1:${port}`).join(','), leader };
+}
+
 /** The recorded JVM pid of member n, if the pid file is there. */
 export function memberPid(cluster: Cluster, n: number): number | undefined {
   try {
