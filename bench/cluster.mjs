@@ -15,6 +15,7 @@ import { startRedis, startZooKeeper, stopServices } from './cluster/services.mjs
 import { checkGoals, summarizeAccuracy, summarizeQueue, summarizeThroughput } from './cluster/summary.mjs';
 import { measureThroughput } from './cluster/throughput.mjs';
 import { snapshotPackage } from './package-snapshot.mjs';
+import { loaderNote } from './wrk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -100,6 +101,8 @@ export async function runClusterBench({ env = {}, log = defaultLog } = {}) {
   const results = { date: new Date().toISOString(), environment: { ...environment(), packageUnderTest: packageUnderTest(env.BENCH_FLOWGATE_SNAPSHOT) }, config };
   let loader;
   try {
+    const note = loaderNote(config.throughput.loader);
+    if (note !== undefined) log(note);
     log(`cluster bench: starting a 3-node ZooKeeper ensemble '${config.zookeeper.cluster}' (ports ${config.zookeeper.basePort}-${config.zookeeper.basePort + 2}) and Redis on 127.0.0.1:${config.redis.port}…`);
     const [zookeeper, redis] = await Promise.all([startZooKeeper(config.zookeeper.cluster, config.zookeeper.basePort), startRedis(config.redis.port)]);
     results.services = { zookeeper: { connect: zookeeper.connect, pids: zookeeper.pids }, redis: { port: redis.port, pid: redis.pid } };

@@ -12,6 +12,7 @@ import { redisInstalled, startRedis } from './redis-server.mjs';
 import { checkGoals, disturbed, DISTURBED_OTHER_CPU, summarize } from './summary.mjs';
 import { goalList, memoryTable, throughputTable } from './table.mjs';
 import { GROUPS } from './variants.mjs';
+import { loaderNote } from './wrk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(here, 'results');
@@ -152,6 +153,8 @@ async function benchmark(config, env) {
   const perRun = config.warmupSeconds + config.durationSeconds;
   const paths = [];
   if (variantCount > 0) {
+    const note = loaderNote(config.loader);
+    if (note !== undefined) log(note);
     log(`bench: ${groups.map((g) => g.name).join(', ')}: ${config.rounds} round(s) × ${variantCount} variants × (${config.warmupSeconds} s warm-up + ${config.durationSeconds} s), ` +
       `${config.loader}, ${config.connections} connections${config.loader === 'autocannon' ? `, pipelining ${config.pipelining}` : ''}, ${cpus ? `server on CPU 0${redis ? ' (with its Redis)' : ''}, load on CPU 1` : 'not pinned'}: ` +
       `about ${Math.ceil((config.rounds * variantCount * (perRun + 1.5)) / 60)} min; load average ${environment.loadAverageAtStart.map((l) => l.toFixed(1)).join(' ')} on ${environment.cpus} CPUs`);

@@ -17,6 +17,12 @@ export function chooseLoader(asked = process.env.BENCH_LOADER) {
   return asked;
 }
 
+/** A line for the run's log when the run falls back to autocannon for want of wrk, else undefined. */
+export function loaderNote(loader) {
+  if (loader !== 'autocannon' || hasWrk) return undefined;
+  return 'bench: wrk is not installed (apt-get install wrk): loading with autocannon, whose own CPU per response (at bare Koa\'s rate most of a core) weighs on the figures';
+}
+
 const TICKS_PER_SECOND = 100;
 
 /** User + system CPU seconds of this process's reaped children so far (cutime, cstime of /proc/self/stat). */

@@ -31,6 +31,7 @@ function sections() {
 export function clusterConfig() {
   const accuracyRate = number('BENCH_CLUSTER_ACCURACY_RATE', 2000);
   const connections = number('BENCH_CLUSTER_CONNECTIONS', 60, { integer: true });
+  const pipelining = number('BENCH_CLUSTER_PIPELINING', 1, { integer: true });
   return {
     sections: sections(),
     /** App processes per variant (the load generator spreads its connections over them). */
@@ -41,9 +42,9 @@ export function clusterConfig() {
       warmupSeconds: number('BENCH_CLUSTER_WARMUP', 2, { minInclusive: true }),
       /** Rounded up to a multiple of the app count, so every app gets as many connections. */
       connections: Math.ceil(connections / 3) * 3,
-      pipelining: number('BENCH_CLUSTER_PIPELINING', 1, { integer: true }),
-      /** The load generator (BENCH_LOADER, else wrk when installed); autocannon when pipelining > 1. */
-      loader: chooseLoader(),
+      pipelining,
+      /** The load generator (BENCH_LOADER, else wrk when installed); autocannon when pipelining > 1 (wrk does not pipeline). */
+      loader: pipelining > 1 ? 'autocannon' : chooseLoader(),
       /** "Far above the load": no variant can come near it in a run. */
       limit: 1e9,
     },
