@@ -14,18 +14,29 @@ export function machineBusySeconds() {
   }
 }
 
+/** The fields of /proc/<pid>/stat after the command name (field 3 onwards). */
+function statFields(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /**
  * User + system CPU seconds of process `pid` so far, or undefined when unreadable. With
  * `children`, also those of its children that have exited and been waited for (a wrk run).
  */
 export function processCpuSeconds(pid, { children = false } = {}) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(pid);
     // utime, stime (fields 14 and 15 of stat), then cutime, cstime (16 and 17)
     const own = Number(fields[11]) + Number(fields[12]);
     return (children ? own + Number(fields[13]) + Number(fields[14]) : own) / TICKS_PER_SECOND;
   } catch {
     return undefined;
   }
+}
+
+/** User + system CPU seconds of the children of `pid` that have exited and been waited for (cutime, cstime). */
+export function exitedChildrenCpuSeconds(pid = 'self') {
+  const fields = statFields(pid);
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
 }

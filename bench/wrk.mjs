@@ -1,6 +1,6 @@
 // Runs Debian's wrk (a load generator in C) against loopback URLs and summarises it like autocannon: requests, latency, errors, CPU.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { exitedChildrenCpuSeconds } from './cpu-usage.mjs';
 
 /** Whether `wrk` is installed here (`apt-get install wrk`). */
 export const hasWrk = spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
@@ -21,15 +21,6 @@ export function chooseLoader(asked = process.env.BENCH_LOADER) {
 export function loaderNote(loader) {
   if (loader !== 'autocannon' || hasWrk) return undefined;
   return 'bench: wrk is not installed (apt-get install wrk): loading with autocannon, whose own CPU per response (at bare Koa\'s rate most of a core) weighs on the figures';
-}
-
-const TICKS_PER_SECOND = 100;
-
-/** User + system CPU seconds of this process's reaped children so far (cutime, cstime of /proc/self/stat). */
-function childrenCpuSeconds() {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
 }
 
 /** A wrk duration or latency ("812.00us", "1.50ms", "2.01s", "1.00m") in milliseconds. */
@@ -91,11 +82,11 @@ function wrkOnce(url, connections, durationSeconds) {
 export async function runWrk({ urls, connections, durationSeconds }) {
   const list = Array.isArray(urls) ? urls : [urls];
   const share = Math.max(1, Math.floor(connections / list.length));
-  const cpuBefore = childrenCpuSeconds();
+  const cpuBefore = exitedChildrenCpuSeconds();
   const started = Date.now();
   const reports = await Promise.all(list.map((url) => wrkOnce(url, share, durationSeconds)));
   const finished = Date.now();
-  const cpuAfter = childrenCpuSeconds();
+  const cpuAfter = exitedChildrenCpuSeconds();
   const seconds = Math.max(...reports.map((r) => r.seconds));
   const requests = reports.reduce((sum, r) => sum + r.requests, 0);
   const worst = (field) => Math.max(...reports.map((r) => r.latencyMs[field] ?? 0));
