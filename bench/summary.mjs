@@ -77,6 +77,13 @@ function quietDetail(summary) {
   return rounds === 0 ? '; every round was disturbed' : `; ${ratio.toFixed(3)} in the ${rounds} round(s) where neither measurement was disturbed`;
 }
 
+/** "; references in this run: …" with the ratio of each reference variant measured (BENCH_FLOORS=1), the floors the goal stands beside. */
+function floorDetail(summaries, group) {
+  const floors = (group.variants ?? []).filter((v) => v.floor).flatMap((v) => summaries.filter((s) => s.name === v.name));
+  if (floors.length === 0) return '';
+  return `; references in this run: ${floors.map((s) => `${s.label.replace(/^reference: /, '')} ${s.ratioToBaseline.toFixed(3)}`).join(', ')}`;
+}
+
 /** The Express group's goal wording, the default of {@link checkGoals}. */
 const EXPRESS_GOALS = { flowgate: 'flowgate', competitor: 'express-rate-limit', baselineName: 'bare' };
 
@@ -93,7 +100,7 @@ export function checkGoals(summaries, group = EXPRESS_GOALS) {
     {
       goal: `${flowgate.label} >= 0.95 × ${group.baselineName} requests/s`,
       passed: flowgate.ratioToBaseline >= 0.95,
-      detail: `${flowgate.ratioToBaseline.toFixed(3)} × ${group.baselineName}` + quietDetail(flowgate),
+      detail: `${flowgate.ratioToBaseline.toFixed(3)} × ${group.baselineName}` + quietDetail(flowgate) + floorDetail(summaries, group),
     },
     {
       goal: `${flowgate.label} ahead of ${rival.label}`,
