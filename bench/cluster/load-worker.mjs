@@ -1,10 +1,7 @@
 // Load-generator child of the cluster bench: wrk (one process per app URL) or autocannon over the apps' URLs, on command over IPC.
 import autocannon from 'autocannon';
-import { chooseLoader, runWrk } from '../wrk.mjs';
+import { runWrk } from '../wrk.mjs';
 import { announce, serveCommands } from './child-ipc.mjs';
-
-/** The generator of unthrottled runs (BENCH_LOADER, else wrk when installed); runs at an `overallRate` always use autocannon, which can pace. */
-const loader = chooseLoader();
 
 function cannon(options) {
   return new Promise((resolve, reject) => {
@@ -13,15 +10,16 @@ function cannon(options) {
 }
 
 /**
- * `run { urls, connections, pipelining, durationSeconds, overallRate? }`: loads the URLs (loopback
- * only; wrk: one process per URL with an equal share of the connections; autocannon gives
- * connection i the URL i mod urls.length) and resolves with a summary naming the `loader`.
+ * `run { urls, connections, pipelining, durationSeconds, overallRate?, loader? }`: loads the URLs
+ * (loopback only) with `loader` (the run's config: wrk, one process per URL with an equal share of
+ * the connections) or autocannon (the default, and always for a paced `overallRate`: it gives
+ * connection i the URL i mod urls.length), and resolves with a summary naming the generator.
  */
-async function runLoad({ urls, connections, pipelining = 1, durationSeconds, overallRate }) {
+async function runLoad({ urls, connections, pipelining = 1, durationSeconds, overallRate, loader = 'autocannon' }) {
   if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string' && u.startsWith('http://127.0.0.1:'))) {
     throw new Error('load-worker: urls must be loopback http URLs');
   }
-  if (loader === 'wrk' && overallRate === undefined && pipelining === 1) {
+  if (loader === 'wrk' && overallRate === undefined) {
     const result = await runWrk({ urls, connections, durationSeconds });
     return { ...result, ok2xx: result.requests - result.non2xx, loader: 'wrk' };
   }

@@ -24,7 +24,7 @@ async function measureOnce(variant, round, ctx) {
     burst: t.limit,
   }, env);
   try {
-    const load = { urls: apps.urls('/'), connections: t.connections, pipelining: t.pipelining };
+    const load = { urls: apps.urls('/'), connections: t.connections, pipelining: t.pipelining, loader: t.loader };
     if (t.warmupSeconds > 0) await loader.call('run', { ...load, durationSeconds: t.warmupSeconds }, t.warmupSeconds * 1000 + 30_000);
     const before = await apps.stats();
     const meter = startCpuMeter({ apps: apps.pids, loader: [loader.pid], zookeeper: services.zookeeper.pids, redis: [services.redis.pid] }, ['loader']);

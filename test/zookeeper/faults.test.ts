@@ -40,14 +40,19 @@ const root = uniqueRoot('faults');
 const groups: Group[] = [];
 const allApps = (): AppProcess[] => groups.flatMap((g) => g.apps);
 
+/** The configuration of an app of these tests: its store's connect string, root and onUnavailable; the same limit for all. */
+function appConfig(connect: string, appRoot: string, policy: 'local' | 'closed') {
+  return {
+    store: { connect, root: appRoot, onUnavailable: policy, sessionTimeout: SESSION_TIMEOUT, unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms` },
+    limiter: { rate: RATE, interval: '1s', burst: BURST, name: 'faults' },
+  };
+}
+
 beforeAll(async () => {
   await ensureBuilt();
   cluster = startCluster('t-faults', 'ensemble', 24230);
   for (const policy of ['local', 'closed'] as const) {
-    const config = {
-      store: { connect: cluster.connect, root: `${root}-${policy}`, onUnavailable: policy, sessionTimeout: SESSION_TIMEOUT, unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms` },
-      limiter: { rate: RATE, interval: '1s', burst: BURST, name: 'faults' },
-    };
+    const config = appConfig(cluster.connect, `${root}-${policy}`, policy);
     groups.push({ policy, apps: await Promise.all([0, 1].map(() => spawnApp(config))) });
   }
   for (const g of groups) await waitUntilShared(g.apps, 2);
@@ -219,10 +224,7 @@ test('(b) the server an app is connected to SIGSTOPped', async () => {
   // followersConnect): a silent follower is the fault under test, not ZooKeeper's own recovery
   // from a paused leader.
   const { connect: followers, leader } = await followersConnect(cluster);
-  const app = await spawnApp({
-    store: { connect: followers, root: `${root}-b-watched`, onUnavailable: 'local', sessionTimeout: SESSION_TIMEOUT, unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms` },
-    limiter: { rate: RATE, interval: '1s', burst: BURST, name: 'faults' },
-  });
+  const app = await spawnApp(appConfig(followers, `${root}-b-watched`, 'local'));
   let paused = 0;
   let movedMs = Number.NaN;
   let backWhilePaused: number | Error = Number.NaN;
