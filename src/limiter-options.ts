@@ -16,18 +16,19 @@ export interface QueueOptions {
    */
   maxWait?: Duration;
   /**
-   * With the ZooKeeper store: how long a process gathers its waiting takes of one key before it
-   * reserves tokens for all of them in one write. Takes from different processes keep their global
-   * arrival order except within this window; a longer window means fewer ZooKeeper writes when
-   * waiting takes arrive spaced out (about one write per window per process and key). Default
+   * With the ZooKeeper store: the shortest time a process gathers its waiting takes of one key
+   * before it reserves tokens for all of them in one write. While the queue ahead is long it
+   * gathers longer by itself (until shortly before the first waiter's turn), and the batch still
+   * takes its waiters' places by arrival. A longer window means fewer ZooKeeper writes while the
+   * queue is short, and waiters of other processes may then overtake by up to the window. Default
    * `'5ms'`; at most `'1s'`. (The memory store's queue needs no batching and ignores it.)
    */
   batchWindow?: Duration;
   /**
-   * With the ZooKeeper store: let takes of a higher priority in any process go ahead of this
-   * process's waiting takes of lower priorities (each process then keeps one ZooKeeper watch per key
-   * with waiters, to hear when its waiters' turns move). Without it, priorities order the waiters of
-   * each process among themselves. Set it in every process that shares the limit. Default `false`;
+   * With the ZooKeeper store: book this process's takes by priority in the shared queue, so that
+   * they go ahead of waiting takes of lower priorities in every process. Without it, this process
+   * books its takes at priority 0, and priorities order its own waiters among themselves. Set it in
+   * every process that shares the limit. Default `false`;
    * the HTTP adapters turn it on when their `priority` option is given. (The memory store's queue
    * always orders by priority and ignores it.)
    */

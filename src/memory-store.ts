@@ -2,19 +2,18 @@
 
 import { monotonicClock, type Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
-import { cancel, reserve, type Ledger, type ReservationAsk, type ReservationResult, type Slot, type Turn } from './reservation.js';
+import { cancel, EMPTY_BOOK, reserve, type Book, type ReservationAsk, type ReservationResult, type Turn } from './reservation.js';
 import type { Store, StoreTakeResult } from './store.js';
 import { fits, returnTokens, tokensAt, type BucketState } from './token-bucket.js';
 
-/** A bucket in memory: its tokens (negative while reserved waiters are owed) and their slots. Updated in place by takes. */
+/** A bucket in memory: its tokens (negative while reserved waiters are owed) and their book. Updated in place by takes. */
 interface MemoryBucket extends BucketState {
   tokens: number;
   updatedAt: number;
   /** When it last moved to the end of its map. */
   movedAt: number;
-  readonly slots?: readonly Slot[];
-  /** Shifts of its waiters' turns (see reservation.ts), while any is kept. */
-  readonly ledger?: Ledger;
+  /** Its reserved waiters (see reservation.ts), while any is kept. */
+  readonly book?: Book;
 }
 
 /** Options of {@link MemoryStore}. */
@@ -91,7 +90,7 @@ export class MemoryStore implements Store {
     if (state === undefined) return;
     const now = this.clock.now();
     const refunded = returnTokens(state, policy, amount, now);
-    this.write(map, policy, key, { tokens: refunded.tokens, updatedAt: refunded.updatedAt, movedAt: now, slots: state.slots, ledger: state.ledger }, now);
+    this.write(map, policy, key, { tokens: refunded.tokens, updatedAt: refunded.updatedAt, movedAt: now, book: state.book }, now);
   }
 
   /**
@@ -99,24 +98,30 @@ export class MemoryStore implements Store {
    * buckets as {@link take}. Not part of the Store interface: the ZooKeeper store uses it as its
    * local fallback, so that queuing goes on while ZooKeeper is unreachable.
    */
-  reserveTokens(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): ReservationResult {
+  reserveTokens(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): { result: ReservationResult; book: Book } {
     const map = this.mapOf(policy);
     const now = this.clock.now();
     const state = map.get(key);
     const tokens = state === undefined ? policy.burst : tokensAt(state, policy, now);
-    const reserved = reserve(tokens, state?.slots ?? [], now, policy, asks, maxSize, state?.ledger);
-    this.write(map, policy, key, { tokens: reserved.tokens, updatedAt: now, movedAt: now, slots: reserved.slots, ledger: reserved.ledger }, now);
-    return reserved.result;
+    const reserved = reserve(tokens, state?.book ?? EMPTY_BOOK, now, policy, asks, maxSize);
+    this.write(map, policy, key, { tokens: reserved.tokens, updatedAt: now, movedAt: now, book: reserved.book }, now);
+    return { result: reserved.result, book: reserved.book };
   }
 
   /** Gives back the tokens of a reservation from {@link reserveTokens} whose waiter left before its turn. */
-  cancelTokens(policy: BucketPolicy, key: string, cost: number, turn: Pick<Turn, 'due' | 'slot'>): void {
+  cancelTokens(policy: BucketPolicy, key: string, cost: number, turn: Turn): void {
     const map = this.mapOf(policy);
     const state = map.get(key);
     if (state === undefined) return;
     const now = this.clock.now();
-    const cancelled = cancel(tokensAt(state, policy, now), state.slots ?? [], now, policy, cost, turn);
-    this.write(map, policy, key, { tokens: cancelled.tokens, updatedAt: now, movedAt: now, slots: cancelled.slots, ledger: state.ledger }, now);
+    const cancelled = cancel(tokensAt(state, policy, now), state.book ?? EMPTY_BOOK, now, policy, cost, turn);
+    this.write(map, policy, key, { tokens: cancelled.tokens, updatedAt: now, movedAt: now, book: cancelled.book }, now);
+  }
+
+  /** The tokens of the bucket of `key` now and its book of reserved waiters (for a store built on this one). */
+  bookOf(policy: BucketPolicy, key: string): { tokens: number; book: Book } {
+    const state = this.buckets.get(policy.name)?.get(key);
+    return state === undefined ? { tokens: policy.burst, book: EMPTY_BOOK } : { tokens: tokensAt(state, policy, this.clock.now()), book: state.book ?? EMPTY_BOOK };
   }
 
   /** {@inheritDoc Store.peek} */

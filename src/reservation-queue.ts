@@ -1,14 +1,26 @@
-// The cluster-wide queue: waiters reserve their tokens in the shared bucket, in batches, then wait locally.
+// The cluster-wide queue: waiters reserve their tokens in the shared bucket's book, in batches, then wait locally.
 
 import type { Clock } from './clock.js';
 import type { BucketPolicy } from './policy.js';
 import { rankOf, reassignSlots, type SlotHolder } from './priority.js';
-import { applyShifts, type ReservationOutcome, type Shift, type Turn } from './reservation.js';
+import { JUMP_HORIZON_MS, type BookUpdate, type ReservationOutcome, type Turn } from './reservation.js';
 import type { Store } from './store.js';
 import type { QueueLimits, QueueObserver, QueueOutcome, QueueStats, TakeQueue } from './take-queue.js';
 
-/** The longest a take waits for others to join its batch: the cross-process ordering window. */
+/** The shortest time a take waits for others to join its batch (unless `queue.batchWindow` says otherwise). */
 export const BATCH_WINDOW_MS = 5;
+/**
+ * The longest a batch is held back while the queue ahead of it is long (ms). Its waiters' turns are
+ * far off, and a batch reserved late still takes their places by arrival (see `reserve`), so one
+ * write carries all the waiters that arrived meanwhile.
+ */
+export const MAX_DEFER_MS = 2000;
+/**
+ * A held-back batch is reserved this long (ms) before its first waiter's estimated turn: more than
+ * the horizon within which nobody goes ahead of a waiter, so that it still takes its place by
+ * arrival, and room for the estimate's error.
+ */
+export const DEFER_MARGIN_MS = JUMP_HORIZON_MS + 50;
 /** The most waiters reserved in one write. */
 const MAX_BATCH = 256;
 
@@ -23,7 +35,8 @@ interface Waiter {
   settled: boolean;
   /**
    * Set once its tokens are reserved: when they are there (local clock), how to give them back, and
-   * its place in the book (moved by shifts when asks of a higher priority go ahead of it).
+   * its place in the book (its turn moves when asks that arrived earlier go ahead of it, or a waiter
+   * ahead of it leaves).
    */
   reserved: Reservation | undefined;
 }
@@ -44,13 +57,19 @@ class Line {
   direct = 0;
   flushing = false;
   batchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When `batchTimer` fires (local clock). */
+  flushAt = 0;
   dueTimer: ReturnType<typeof setTimeout> | undefined;
   tokens = 0;
+  /** When `tokens` was learned (local clock; -Infinity: never): with it, how long a new waiter would wait. */
+  tokensAt = Number.NEGATIVE_INFINITY;
+  /** The newest state of the book learned (see BookUpdate.version), if any. */
+  book: BookUpdate | undefined;
   /** When a take of this key last had to queue (local clock). */
   queuedAt = Number.NEGATIVE_INFINITY;
   /** Set once a take with a priority other than 0 joined: only then are turns re-ranked. */
   prioritized = false;
-  /** Stops following the book's shifts (set while reserved waiters are here and the store can watch). */
+  /** Stops following the book (set while reserved waiters are here and the store can watch). */
   unwatch: (() => void) | undefined;
 
   constructor(readonly key: string) {}
@@ -65,15 +84,18 @@ class Line {
  * every process.
  *
  * A take first tries the store directly when its key has no waiters here. When that fails, it joins
- * a batch: for at most the batch window ({@link BATCH_WINDOW_MS} unless `queue.batchWindow` says otherwise) this process gathers the key's takes, then reserves
- * tokens for all of them in one atomic write. The shared bucket goes into debt by their cost, so
- * each waiter's turn is fixed at once (when the refill has paid for everyone ahead of it, in any
- * process) and it then waits locally, with no further ZooKeeper traffic. With `queue.priorities`,
- * an ask of a higher priority (from any process) may go ahead of it later: the book records a shift,
- * which this process hears through one watch per key with waiters and applies to its waiters'
- * timers. Takes that could not be served within maxWait, or that find maxSize waiters in the whole
- * cluster, are refused at once. A waiter that leaves gives its tokens back. Waiters of a process
- * that dies hold no znode: their reservations are simply spent, and nobody waits for them.
+ * a batch: this process gathers the key's takes, then reserves tokens for all of them in one atomic
+ * write. It gathers for the batch window ({@link BATCH_WINDOW_MS} unless `queue.batchWindow` says
+ * otherwise), or, while the queue ahead is long, until {@link DEFER_MARGIN_MS} before the first
+ * waiter's estimated turn (at most {@link MAX_DEFER_MS}): the batch still takes its waiters'
+ * places in the book by arrival, ahead of later arrivals of other processes. The shared bucket goes
+ * into debt by their cost, and each waiter waits locally for its turn (when the refill has paid for
+ * everyone ahead of it, in any process). While it holds waiters on a key, this process follows the
+ * key's book (one watch) and times its waiters again when asks that arrived earlier went ahead of
+ * them, or waiters ahead of them left. Takes that could not be served within maxWait, or that find
+ * maxSize waiters in the whole cluster, are refused at once. A waiter that leaves gives its tokens
+ * back. Waiters of a process that dies hold no znode: their reservations are simply spent, and
+ * nobody waits for them.
  */
 export class ReservationQueue implements TakeQueue {
   private readonly lines = new Map<string, Line>();
@@ -168,6 +190,15 @@ export class ReservationQueue implements TakeQueue {
     return new Promise<QueueOutcome>((resolve, reject) => {
       const waiter: Waiter = { cost, arrivedAt, priority, signal, settle: resolve, fail: reject, onAbort: undefined, settled: false, reserved: undefined };
       // A take whose direct try failed arrived before anything that joined meanwhile.
+      // Refused at once when the book this process knows of is full already, or puts its turn past
+      // maxWait (the store's write decides for the others; a batch may be held back, see scheduleFlush).
+      const estimated = this.estimatedWaitMs(line, arrivedAt) + ((first ? 0 : this.pendingCost(line)) + cost) / this.policy.ratePerMs;
+      const full = line.book !== undefined && line.book.waiting() + (first ? 0 : line.pending.length) >= this.limits.maxSize;
+      if (estimated > DEFER_MARGIN_MS && (full || estimated > this.limits.maxWaitMs)) {
+        this.finish(waiter, { admitted: false, reason: full ? 'queue-full' : 'limited', tokens: line.tokens, retryAfterMs: estimated, waitedMs: 0 });
+        this.afterFlush(line);
+        return;
+      }
       if (first) line.pending.unshift(waiter);
       else line.pending.push(waiter);
       if (signal !== undefined) {
@@ -179,10 +210,35 @@ export class ReservationQueue implements TakeQueue {
     });
   }
 
-  /** Starts the batch window, unless a batch or a direct try (whose take goes first) is under way. */
+  /**
+   * Starts the batch's timer, unless a batch or a direct try (whose take goes first) is under way:
+   * the batch window, or longer while the queue ahead is long (see the class comment).
+   */
   private scheduleFlush(line: Line): void {
-    if (line.pending.length === 0 || line.batchTimer !== undefined || line.flushing || line.direct > 0) return;
-    line.batchTimer = setTimeout(() => void this.flush(line), this.limits.batchWindowMs ?? BATCH_WINDOW_MS);
+    if (line.pending.length === 0 || line.flushing || line.direct > 0) return;
+    const now = this.clock.now();
+    const window = this.limits.batchWindowMs ?? BATCH_WINDOW_MS;
+    // A take with a priority is not held back: it goes ahead of waiters whose turns come soon.
+    const urgent = line.pending.some((waiter) => waiter.priority !== 0);
+    const delay = Math.max(window, urgent ? 0 : Math.min(MAX_DEFER_MS, this.estimatedWaitMs(line, now) - DEFER_MARGIN_MS));
+    if (line.batchTimer !== undefined) {
+      if (now + delay >= line.flushAt) return;
+      clearTimeout(line.batchTimer);
+    }
+    line.flushAt = now + delay;
+    line.batchTimer = setTimeout(() => void this.flush(line), delay);
+  }
+
+  /** How long a take joining the end of the queue now would wait, by the last state of the book this process learned (0: none known). */
+  private estimatedWaitMs(line: Line, now: number): number {
+    if (line.tokens >= 0 || line.tokensAt === Number.NEGATIVE_INFINITY) return 0;
+    return Math.max(0, -line.tokens / this.policy.ratePerMs - (now - line.tokensAt));
+  }
+
+  private pendingCost(line: Line): number {
+    let cost = 0;
+    for (const waiter of line.pending) cost += waiter.cost;
+    return cost;
   }
 
   /** Reserves tokens for the pending waiters of a line, in one store call. */
@@ -199,9 +255,9 @@ export class ReservationQueue implements TakeQueue {
       const asks = batch.map((waiter) => ({
         cost: waiter.cost,
         maxWaitMs: Math.max(0, this.limits.maxWaitMs - (sent - waiter.arrivedAt)),
-        priority: waiter.priority,
+        // Without queue.priorities, priorities order this process's own waiters only.
+        priority: this.limits.priorities === true ? waiter.priority : 0,
         waitedMs: sent - waiter.arrivedAt,
-        follow: this.limits.priorities === true,
       }));
       result = await this.store.reserve(this.policy, line.key, asks, this.limits.maxSize);
     } catch (error) {
@@ -211,14 +267,17 @@ export class ReservationQueue implements TakeQueue {
       return;
     }
     line.flushing = false;
-    line.tokens = result.tokens;
     const now = this.clock.now();
+    line.tokens = result.tokens;
+    line.tokensAt = now;
+    // Asks of this batch may have gone ahead of waiters reserved before: time those again first.
+    if (result.update !== undefined) this.retime(line, result.update, false);
     batch.forEach((waiter, i) => this.place(line, waiter, result.outcomes[i] as ReservationOutcome, result.waiting, now));
-    // Asks of this batch may have gone ahead of waiters reserved before: move those back first.
-    if (result.shifts !== undefined && result.shifts.length > 0) this.shift(line, result.shifts, false);
+    // An ask that arrived earlier (or ranks higher) may have gone ahead of waiters of this line.
+    line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
     if (line.prioritized) this.rerank(line, now);
     this.armDueTimer(line);
-    if (this.limits.priorities === true) this.followShifts(line);
+    this.follow(line);
     this.afterFlush(line);
   }
 
@@ -240,7 +299,7 @@ export class ReservationQueue implements TakeQueue {
   /**
    * Higher-ranked waiters of this process take over the earlier turns (reserved tokens) of
    * lower-ranked ones of the same cost, never pushing one past its maxWait deadline. Across
-   * processes, asks of a higher priority go ahead in the book itself (see `reserve` and `shift`);
+   * processes, asks of a higher priority go ahead in the book itself (see `reserve` and `retime`);
    * this settles the order among waiters this process reserved before, within one batch's reach.
    */
   private rerank(line: Line, now: number): void {
@@ -261,20 +320,24 @@ export class ReservationQueue implements TakeQueue {
   }
 
   /**
-   * Applies the book's shifts to this line's reserved waiters: those an ask of another process (or
-   * of this batch) went ahead of are due later. One pushed past its maxWait deadline is refused
-   * (`'timeout'`, with the wait it would have had) and its tokens given back.
+   * Times this line's reserved waiters again from a state of the book: those an ask that arrived
+   * earlier went ahead of are due later, those behind a waiter that left are due sooner. One pushed
+   * past its maxWait deadline (only through clock drift, see `reserve`) is refused (`'timeout'`,
+   * with the wait it would have had) and its tokens given back. An update older than one applied
+   * already is ignored.
    */
-  private shift(line: Line, shifts: readonly Shift[], arm = true): void {
+  private retime(line: Line, update: BookUpdate, arm = true): void {
+    if (line.book !== undefined && update.version < line.book.version) return;
+    line.book = update;
     const now = this.clock.now();
-    let moved = false;
+    line.tokens = update.tokens;
+    line.tokensAt = now;
     for (const waiter of [...line.reserved]) {
       const reservation = waiter.reserved;
       if (reservation?.turn === undefined) continue;
-      const added = applyShifts(reservation.turn, shifts);
-      if (added <= 0) continue;
-      moved = true;
-      reservation.dueAt += added;
+      const waitMs = update.waitOf(reservation.turn, waiter.cost);
+      if (waitMs === undefined) continue;
+      reservation.dueAt = now + waitMs;
       if (reservation.dueAt <= waiter.arrivedAt + this.limits.maxWaitMs + 1) continue;
       line.reserved.splice(line.reserved.indexOf(waiter), 1);
       this.giveBack(line, waiter);
@@ -282,21 +345,24 @@ export class ReservationQueue implements TakeQueue {
       this.observer.timedOut(line.key, waiter.cost, waitedMs);
       this.finish(waiter, { admitted: false, reason: 'timeout', tokens: line.tokens, retryAfterMs: Math.max(0, reservation.dueAt - now), waitedMs });
     }
-    if (moved) line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
+    line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
     if (arm) this.armDueTimer(line);
   }
 
-  /** Follows the book's shifts while this line holds reserved waiters (with `queue.priorities`, when the store can watch). */
-  private followShifts(line: Line): void {
+  /** Follows the key's book while this line holds reserved waiters (when the store can watch). */
+  private follow(line: Line): void {
     if (line.unwatch !== undefined || line.reserved.length === 0 || this.store.watchReservations === undefined) return;
-    line.unwatch = this.store.watchReservations(this.policy, line.key, (shifts) => {
-      if (line.reserved.length > 0) this.shift(line, shifts);
+    line.unwatch = this.store.watchReservations(this.policy, line.key, (update) => {
+      if (line.reserved.length > 0) this.retime(line, update);
     });
   }
 
+  /** Stops following the book; what this process knew of it goes stale, so it is forgotten. */
   private stopFollowing(line: Line): void {
     line.unwatch?.();
     line.unwatch = undefined;
+    line.book = undefined;
+    line.tokensAt = Number.NEGATIVE_INFINITY;
   }
 
   private afterFlush(line: Line): void {
@@ -345,8 +411,19 @@ export class ReservationQueue implements TakeQueue {
     this.dropIfIdle(line);
   }
 
+  /**
+   * Cancels a waiter's reservation. The waiters of this process behind it in the same entry of the
+   * book are owed less ahead of them there: they are told at once (the store's write tells the others).
+   */
   private giveBack(line: Line, waiter: Waiter): void {
+    const turn = waiter.reserved?.turn;
     if (waiter.reserved === undefined) return;
+    if (turn !== undefined) {
+      for (const other of line.reserved) {
+        const theirs = other.reserved?.turn;
+        if (theirs !== undefined && theirs !== turn && theirs.entry === turn.entry && theirs.book === turn.book && theirs.before > turn.before) theirs.before -= waiter.cost;
+      }
+    }
     this.store.cancel(this.policy, line.key, waiter.reserved.ticket).catch(() => undefined);
   }
 

@@ -1,76 +1,72 @@
-// Pure reservation math for a cluster-wide FIFO: waiters reserve tokens ahead, the bucket goes into debt.
+// Pure reservation math for a cluster-wide FIFO: waiters reserve tokens in a book ordered by arrival, the bucket goes into debt.
 
 import type { BucketPolicy } from './policy.js';
 import { AGING_MS } from './priority.js';
 
 /**
- * Waiters due at about the same time, counted together: `count` waiters whose tokens come by
- * `due` (a clock reading, rounded up to {@link SLOT_MS} when the slot was made; a later
- * {@link Shift} moves it by its exact amount). A bucket keeps one list of slots.
+ * Waiters that arrived close together, reserved together: `count` waiters owed `owed` tokens. A
+ * bucket keeps one list of entries, its book, in turn order: the refill pays the entries from the
+ * front, so an entry's waiters are due when everything ahead of them is paid. An entry never moves
+ * inside the book; an ask that arrived earlier may be put ahead of it (see {@link reserve}), and
+ * then it is due later by that ask's cost.
  */
-export interface Slot {
-  readonly due: number;
+export interface Entry {
+  /** Unique in its book (see {@link Book.seq}): how a waiter finds its entry again. */
+  readonly id: number;
+  /** The earliest virtual arrival of its waiters (see {@link virtualArrival}), on the book's clock. */
+  readonly a: number;
   readonly count: number;
-  /** Tokens its waiters are owed (absent in data written before costs were kept: `count`). */
-  readonly owed?: number;
-  /**
-   * The earliest virtual arrival of its waiters (see {@link virtualArrival}); absent in older data,
-   * and then nobody goes ahead of this slot.
-   */
-  readonly v?: number;
-  /** The earliest maxWait deadline of its waiters: no shift moves the slot past it (absent: none known). */
+  readonly owed: number;
+  /** The cost of its first waiter (absent: `owed / count`): when that one is due, the entry starts being served. */
+  readonly f?: number;
+  /** The earliest maxWait deadline of its waiters: no ask goes ahead of it if that would push it past (absent: none). */
   readonly d?: number;
-  /** The highest priority among its waiters (absent: 0). Only asks of a higher priority go ahead of it. */
-  readonly p?: number;
 }
 
-/** Width of a slot in ms: the waiter count may lag by this much, never more. */
-export const SLOT_MS = 50;
+/** The waiters of a bucket, in turn order, and the last entry id handed out. */
+export interface Book {
+  readonly seq: number;
+  readonly entries: readonly Entry[];
+}
+
+/** A book with nobody in it. */
+export const EMPTY_BOOK: Book = { seq: 0, entries: [] };
 
 /**
- * An ask goes ahead of a slot only when its virtual arrival is earlier than the slot's by more than
- * this (ms): a margin over the error of the processes' estimates of ZooKeeper's clock.
+ * The span of arrivals one entry gathers (ms): an ask that arrived this much after an entry's
+ * earliest waiter, or less, joins that entry when it lands right behind it. So waiters of different
+ * processes that arrived within this window of each other may be served in either order; an ask
+ * goes ahead of every entry whose waiters all arrived after it (by the processes' estimates of
+ * ZooKeeper's clock, whose error is well below this window).
  */
 export const ORDER_WINDOW_MS = 10;
 
 /**
- * Slots due sooner than this are never gone ahead of: the processes holding them must hear of the
- * change (a ZooKeeper watch) before their turn comes (ms).
+ * Entries whose first waiter is due sooner than this are never gone ahead of: the processes holding them must
+ * hear of the change (a ZooKeeper watch) before their turn comes (ms).
  */
 export const JUMP_HORIZON_MS = 50;
 
-/** The most shifts a book keeps; while it is full, new asks queue at the end (plain FIFO). */
-export const MAX_SHIFTS = 256;
-
 /**
- * A record that an ask went ahead of waiters already reserved: every slot due at or after `from`
- * became due `by` ms later. `seq` orders shifts; a waiter applies those newer than its own turn.
- * Kept until `until`, when no waiter it moved is still waiting.
+ * The most refill time one entry holds (ms): an ask joins an entry only while the entry's tokens
+ * come within this span, so that the later waiters of a large batch stay in entries of their own,
+ * which asks that arrived earlier can still go ahead of (see {@link JUMP_HORIZON_MS}).
  */
-export interface Shift {
-  readonly seq: number;
-  readonly from: number;
-  readonly by: number;
-  readonly until: number;
-}
+export const ENTRY_SPAN_MS = 50;
 
-/** The shifts of a book, and the sequence number of the last one. */
-export interface Ledger {
-  readonly seq: number;
-  readonly shifts: readonly Shift[];
-}
-
-/** A book with no shifts. */
-export const EMPTY_LEDGER: Ledger = { seq: 0, shifts: [] };
+/** The most entries a book keeps; while it is full, new asks join its last entry (plain FIFO). */
+export const MAX_ENTRIES = 2048;
 
 /**
- * Where a granted waiter stands in the book: its due time, its slot's due time, and the last shift
- * it knows of. {@link applyShifts} moves it when asks went ahead of it.
+ * Where a granted waiter stands: its entry, and the tokens owed ahead of it inside that entry.
+ * {@link waitOf} tells its due time from any later state of the book.
  */
 export interface Turn {
-  due: number;
-  slot: number;
-  seq: number;
+  readonly entry: number;
+  /** Which book it is in, when a store keeps more than one (the ZooKeeper store's shared book and local fallback). */
+  readonly book?: string;
+  /** Owed ahead of it inside its entry; lowered by its own process when a waiter ahead of it there leaves. */
+  before: number;
 }
 
 /** A take that wants to wait: its cost, and the longest it may wait. */
@@ -81,11 +77,6 @@ export interface ReservationAsk {
   readonly priority?: number;
   /** How long it has waited already, in this process (default 0). */
   readonly waitedMs?: number;
-  /**
-   * Whether its process follows the book's shifts (`queue.priorities`): only such waiters can be
-   * gone ahead of by asks of a higher priority; the others keep their turns as granted.
-   */
-  readonly follow?: boolean;
 }
 
 /** What became of one ask. */
@@ -95,12 +86,30 @@ export type ReservationOutcome =
       readonly waitMs: number;
       /** When the tokens are there, on the clock of the book that granted it. */
       readonly due: number;
-      /** Its place in the book, for shifts (absent when granted at once or by a store without a book). */
+      /** Its place in the book (absent when granted at once). */
       readonly turn?: Turn;
       /** What the store needs to cancel this reservation; opaque to the queue. */
       readonly ticket?: unknown;
     }
   | { readonly granted: false; readonly reason: 'queue-full' | 'limited' | 'unavailable'; readonly retryAfterMs: number };
+
+/**
+ * A state of a bucket's book as one process learned it (its own write, or a watch): enough to
+ * time every waiter it holds.
+ */
+export interface BookUpdate {
+  /** Orders the states of one bucket: an update older than one already applied is stale. */
+  readonly version: number;
+  /** Tokens in the bucket when the update was made (negative while waiters are owed tokens). */
+  readonly tokens: number;
+  /**
+   * Ms from now until the waiter holding `turn` (of `cost`) is due: 0 when due, or gone from the
+   * book; `undefined` for a turn of another book (it keeps its time).
+   */
+  waitOf(turn: Turn, cost: number): number | undefined;
+  /** Waiters in the book now (all processes), by this state of it. */
+  waiting(): number;
+}
 
 /** The result of reserving a batch of asks, in order. */
 export interface ReservationResult {
@@ -109,8 +118,8 @@ export interface ReservationResult {
   readonly tokens: number;
   /** Waiters still waiting in the whole queue after the batch (all processes). */
   readonly waiting: number;
-  /** The book's shifts after the batch: waiters reserved earlier apply them (see {@link applyShifts}). */
-  readonly shifts?: readonly Shift[];
+  /** The book after the batch: the waiters reserved before it are timed again from it (asks of this batch may have gone ahead of them). */
+  readonly update?: BookUpdate;
 }
 
 /**
@@ -122,65 +131,112 @@ export function virtualArrival(now: number, ask: ReservationAsk): number {
   return now - (ask.waitedMs ?? 0) - (ask.priority ?? 0) * AGING_MS;
 }
 
-/** Tokens the waiters of a slot are owed. */
-function owedOf(slot: Slot): number {
-  return slot.owed ?? slot.count;
+/** An entry with when its first and last tokens are paid, at `now`. */
+interface Timed {
+  readonly entry: Entry;
+  /** Tokens owed ahead of the entry. */
+  readonly ahead: number;
+  readonly start: number;
+  /** When its first waiter is due. */
+  readonly first: number;
+  readonly end: number;
 }
 
-/** Slots whose waiters are still waiting at `now`. */
-export function pendingSlots(slots: readonly Slot[], now: number): Slot[] {
-  return slots.filter((slot) => slot.due > now);
+/**
+ * When each entry of `entries` is paid, for a bucket holding `tokens` at `now`: the debt
+ * (`-tokens`) is what the book still owes, counted from its end, so the front is paid first.
+ */
+function timeline(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number): Timed[] {
+  let owed = 0;
+  for (const entry of entries) owed += entry.owed;
+  const available = tokens + owed;
+  const timed: Timed[] = [];
+  let ahead = 0;
+  for (const entry of entries) {
+    const start = now + Math.max(0, ahead - available) / ratePerMs;
+    const end = now + Math.max(0, ahead + entry.owed - available) / ratePerMs;
+    const first = now + Math.max(0, ahead + (entry.f ?? entry.owed / entry.count) - available) / ratePerMs;
+    timed.push({ entry, ahead, start, first, end });
+    ahead += entry.owed;
+  }
+  return timed;
 }
 
-/** The number of waiters still waiting at `now`. */
-export function waitingCount(slots: readonly Slot[], now: number): number {
+/** The entries of a book still owed anything at `now` (paid entries are always at its front). */
+export function pendingEntries(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number): Entry[] {
+  return timeline(tokens, entries, now, ratePerMs)
+    .filter((t) => t.end > now + 1e-6)
+    .map((t) => t.entry);
+}
+
+/** The number of waiters still waiting at `now` (in a partly paid entry, its unpaid share). */
+export function waitingCount(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number): number {
   let count = 0;
-  for (const slot of slots) if (slot.due > now) count += slot.count;
+  for (const t of timeline(tokens, entries, now, ratePerMs)) {
+    if (t.end <= now + 1e-6) continue;
+    count += t.start >= now ? t.entry.count : Math.ceil((t.entry.count * (t.end - now)) / (t.end - t.start));
+  }
   return count;
 }
 
 /**
- * Reserves tokens for `asks`, in order, from a bucket holding `tokens` at `now` (refilled already).
+ * When the waiter holding `turn` (of `cost`) is due, for a bucket holding `tokens` at `now` with
+ * `entries`: when the refill has paid everything ahead of its entry, what is ahead of it inside,
+ * and its own cost. A waiter whose entry is gone from the book was paid (entries leave when paid):
+ * it is due `now`.
+ */
+export function dueOf(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number, turn: Turn, cost: number): number {
+  let owed = 0;
+  let ahead: number | undefined;
+  for (const entry of entries) {
+    if (entry.id === turn.entry) ahead = owed;
+    owed += entry.owed;
+  }
+  if (ahead === undefined) return now;
+  return now + Math.max(0, ahead + turn.before + cost - (tokens + owed)) / ratePerMs;
+}
+
+/**
+ * Reserves tokens for `asks`, in order, from a bucket holding `tokens` at `now` (refilled already)
+ * whose waiters are `book`.
  *
  * Each granted ask takes its cost at once, so the bucket may go below zero: the debt is the cost of
- * everyone ahead, and an ask is due when the refill has paid its share. Asks queue behind every slot
- * (the order of reservations), except that an ask of a higher priority goes ahead of waiters of
- * lower priorities that arrived later by the ageing rule ({@link virtualArrival}: more than
- * {@link ORDER_WINDOW_MS} later), due after {@link JUMP_HORIZON_MS}: it goes ahead of the first
- * such slot, and that slot and every later one become due `cost / rate` later: a
- * {@link Shift} in the returned ledger, which the processes holding those waiters apply. The store
- * serialises reservations (one compare-and-set per batch). An ask that would wait longer than its
- * `maxWaitMs` is refused at once with the wait it would have had; one that finds `maxSize` waiters
- * already waiting is refused as `'queue-full'`. An ask that fits now is granted with no wait.
+ * everyone in the book, and an ask is due when the refill has paid everything ahead of it. An ask
+ * goes into the book by its virtual arrival ({@link virtualArrival}): ahead of the entries at the
+ * book's end whose waiters all arrived after it, provided none
+ * of their waiters is due within {@link JUMP_HORIZON_MS} (their processes must hear of it in time) and
+ * moving them back by its `cost / rate` keeps them within their maxWait deadlines. So a batch a
+ * process reserves late still takes its waiters' places by arrival, and a priority ask goes ahead
+ * of lower ones. The processes holding the entries behind learn their new turns from the book
+ * ({@link dueOf}). The store serialises reservations (one compare-and-set per batch). An ask that
+ * would wait longer than its `maxWaitMs` is refused at once with the wait it would have had; one
+ * that finds `maxSize` waiters already waiting is refused as `'queue-full'`. An ask that fits now
+ * is granted with no wait. Entries already paid leave the book.
  */
 export function reserve(
   tokens: number,
-  slots: readonly Slot[],
+  book: Book,
   now: number,
   policy: BucketPolicy,
   asks: readonly ReservationAsk[],
   maxSize: number,
-  ledger: Ledger = EMPTY_LEDGER,
-): { tokens: number; slots: Slot[]; ledger: Ledger; result: ReservationResult } {
+): { tokens: number; book: Book; result: ReservationResult } {
+  const rate = policy.ratePerMs;
   let balance = tokens;
-  const kept: MutableSlot[] = pendingSlots(slots, now).map((slot) => ({ ...slot }));
-  let waiting = waitingCount(kept, now);
-  let seq = ledger.seq;
-  const shifts = ledger.shifts.filter((shift) => shift.until > now).map((shift) => ({ ...shift }));
+  let entries: MutableEntry[] = pendingEntries(tokens, book.entries, now, rate).map((entry) => ({ ...entry }));
+  let waiting = waitingCount(balance, entries, now, rate);
+  let seq = book.seq;
   const outcomes: ReservationOutcome[] = [];
   for (const ask of asks) {
     const virtual = virtualArrival(now, ask);
-    const from = shifts.length < MAX_SHIFTS && (ask.priority ?? 0) > 0 ? jumpPoint(kept, ask.priority ?? 0, virtual, now, ask.cost / policy.ratePerMs) : undefined;
+    const timed = timeline(balance, entries, now, rate);
+    const at = entries.length >= MAX_ENTRIES ? entries.length : placeOf(timed, virtual, ask.cost / rate, now);
     let owed = 0;
-    let ahead = 0;
-    for (const slot of kept) {
-      owed += owedOf(slot);
-      if (from === undefined || slot.due < from) ahead += owedOf(slot);
-    }
+    for (const entry of entries) owed += entry.owed;
+    const ahead = at === timed.length ? owed : (timed[at] as Timed).ahead;
     // Tokens there would be with nobody owed; the ask needs everyone ahead paid, then its cost.
     const available = balance + owed;
-    const needed = ahead + ask.cost;
-    const waitMs = needed <= available + 1e-9 ? 0 : (needed - available) / policy.ratePerMs;
+    const waitMs = ahead + ask.cost <= available + 1e-9 ? 0 : (ahead + ask.cost - available) / rate;
     if (waitMs > 0 && waiting >= maxSize) {
       outcomes.push({ granted: false, reason: 'queue-full', retryAfterMs: waitMs });
       continue;
@@ -190,111 +246,71 @@ export function reserve(
       continue;
     }
     balance -= ask.cost;
-    if (from !== undefined) {
-      const by = ask.cost / policy.ratePerMs;
-      let until = now;
-      for (const slot of kept) {
-        if (slot.due >= from) slot.due += by;
-        until = Math.max(until, slot.due);
-      }
-      for (const shift of shifts) shift.until = Math.max(shift.until, until);
-      shifts.push({ seq: ++seq, from, by, until });
-    }
     if (waitMs === 0) {
       outcomes.push({ granted: true, waitMs: 0, due: now });
       continue;
     }
     waiting++;
-    const due = now + waitMs;
-    // Only the waiters of a process that follows the book's shifts can be gone ahead of.
-    const slot = addToSlot(kept, due, ask, ask.follow === true ? virtual : undefined, now + ask.maxWaitMs);
-    outcomes.push({ granted: true, waitMs, due, turn: { due, slot, seq } });
-  }
-  const after: Ledger = { seq, shifts };
-  return { tokens: balance, slots: kept, ledger: after, result: { outcomes, tokens: balance, waiting, shifts } };
-}
-
-/**
- * Moves a granted waiter's turn by the shifts it does not know yet (those with a higher `seq`, in
- * order): each one whose `from` is at or before the waiter's slot makes it due `by` ms later, as it
- * did the slot in the book. Returns the ms added (0 when nothing moved it).
- */
-export function applyShifts(turn: Turn, shifts: readonly Shift[]): number {
-  let added = 0;
-  const newer = shifts.filter((shift) => shift.seq > turn.seq).sort((a, b) => a.seq - b.seq);
-  for (const shift of newer) {
-    if (turn.slot >= shift.from - 1e-6) {
-      turn.slot += shift.by;
-      turn.due += shift.by;
-      added += shift.by;
+    const deadline = now + ask.maxWaitMs;
+    const previous = entries[at - 1];
+    let turn: Turn;
+    // It joins the entry just ahead when it arrived within that entry's window and the entry's
+    // tokens still come within ENTRY_SPAN_MS (or when the book is full).
+    const joins =
+      previous !== undefined &&
+      (entries.length >= MAX_ENTRIES ||
+        (virtual >= previous.a - 1e-9 && virtual <= previous.a + ORDER_WINDOW_MS && previous.owed + ask.cost <= ENTRY_SPAN_MS * rate + 1e-9));
+    if (previous !== undefined && joins) {
+      turn = { entry: previous.id, before: previous.owed };
+      previous.count += 1;
+      previous.owed += ask.cost;
+      previous.a = Math.min(previous.a, virtual);
+      previous.d = previous.d === undefined ? deadline : Math.min(previous.d, deadline);
+    } else {
+      const entry: MutableEntry = { id: ++seq, a: virtual, count: 1, owed: ask.cost, f: ask.cost, d: deadline };
+      entries = [...entries.slice(0, at), entry, ...entries.slice(at)];
+      turn = { entry: entry.id, before: 0 };
     }
-    turn.seq = shift.seq;
+    outcomes.push({ granted: true, waitMs, due: now + waitMs, turn });
   }
-  return added;
+  const after: Book = { seq, entries };
+  const final = balance;
+  const update: BookUpdate = { version: seq, tokens: final, waitOf: (turn, cost) => dueOf(final, entries, now, rate, turn, cost) - now, waiting: () => waiting };
+  return { tokens: balance, book: after, result: { outcomes, tokens: balance, waiting, update } };
 }
 
 /**
- * Removes a granted reservation whose waiter left before its turn. Its tokens go back to the bucket
- * only when nobody waits behind it: waiters behind it already hold their turns, and tokens given
- * back in front of them would let a later arrival overtake them. So an abort never breaks the
- * FIFO; the price is that a waiter leaving from the middle of the queue wastes its tokens.
+ * Where in the book an ask of virtual arrival `virtual` goes: ahead of the entries at the end whose
+ * waiters all arrived after it and whose first waiter is due beyond the horizon,
+ * but behind any entry that moving back by `by` ms would push past its deadline.
  */
-export function cancel(tokens: number, slots: readonly Slot[], now: number, policy: BucketPolicy, cost: number, turn: Pick<Turn, 'due' | 'slot'>): { tokens: number; slots: Slot[] } {
-  const kept: MutableSlot[] = pendingSlots(slots, now).map((slot) => ({ ...slot }));
-  if (turn.due <= now) return { tokens, slots: kept };
-  const own = kept.find((slot) => Math.abs(slot.due - turn.slot) < 1e-6);
-  const last = kept.every((slot) => slot.due <= turn.slot + 1e-6);
-  if (own !== undefined) {
-    own.count -= 1;
-    own.owed = owedOf(own) - cost;
+function placeOf(timed: readonly Timed[], virtual: number, by: number, now: number): number {
+  let at = timed.length;
+  while (at > 0) {
+    const t = timed[at - 1] as Timed;
+    if (t.entry.a > virtual && t.first > now + JUMP_HORIZON_MS) at--;
+    else break;
   }
-  const remaining = kept.filter((slot) => slot.count > 0);
-  return { tokens: last ? Math.min(policy.burst, tokens + cost) : tokens, slots: remaining };
+  for (let i = at; i < timed.length; i++) {
+    const t = timed[i] as Timed;
+    if (t.entry.d !== undefined && t.end + by > t.entry.d + 1e-6) at = i + 1;
+  }
+  return at;
 }
-
-/** The turn of a waiter due at `due` that has heard of no shift: for books that keep none. */
-export function plainTurn(due: number): Turn {
-  return { due, slot: slotOf(due), seq: 0 };
-}
-
-type MutableSlot = { due: number; count: number; owed?: number; v?: number; d?: number; p?: number };
 
 /**
- * The first slot an ask of `priority` and virtual arrival `virtual` goes ahead of: its due time, or
- * undefined (queue at the end). A slot qualifies when its waiters all have a lower priority and
- * arrived (virtually) later, it is due beyond the horizon, and moving it and every later slot back
- * by `by` ms keeps each of them within its waiters' maxWait deadlines. Asks of equal priority never
- * go ahead of each other: among them the order of reservations stands.
+ * Removes a granted reservation whose waiter left before its turn: its entry owes its cost no
+ * more, and its tokens go back to the bucket. Everyone behind it is due sooner by its cost / rate,
+ * and the book's order is kept, so nobody overtakes anybody. A waiter already due (or gone from the
+ * book) changes nothing.
  */
-function jumpPoint(slots: readonly Slot[], priority: number, virtual: number, now: number, by: number): number | undefined {
-  const candidates = slots
-    .filter((slot) => slot.v !== undefined && (slot.p ?? 0) < priority && slot.v > virtual + ORDER_WINDOW_MS && slot.due > now + JUMP_HORIZON_MS)
-    .map((slot) => slot.due)
-    .sort((a, b) => a - b);
-  for (const from of candidates) {
-    if (slots.every((slot) => slot.due < from || slot.d === undefined || slot.due + by <= slot.d)) return from;
-  }
-  return undefined;
+export function cancel(tokens: number, book: Book, now: number, policy: BucketPolicy, cost: number, turn: Turn): { tokens: number; book: Book } {
+  const entries: MutableEntry[] = pendingEntries(tokens, book.entries, now, policy.ratePerMs).map((entry) => ({ ...entry }));
+  const own = entries.find((entry) => entry.id === turn.entry);
+  if (own === undefined || dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now) return { tokens, book: { seq: book.seq, entries } };
+  own.count -= 1;
+  own.owed = Math.max(0, own.owed - cost);
+  return { tokens: Math.min(policy.burst, tokens + cost), book: { seq: book.seq, entries: entries.filter((entry) => entry.count > 0) } };
 }
 
-function slotOf(due: number): number {
-  return Math.ceil(due / SLOT_MS) * SLOT_MS;
-}
-
-/** Adds a waiter to the slot of `due` (made when missing); returns that slot's due time. */
-function addToSlot(slots: MutableSlot[], due: number, ask: ReservationAsk, virtual: number | undefined, deadline: number): number {
-  const slotDue = slotOf(due);
-  const slot = slots.find((s) => s.due === slotDue);
-  const priority = ask.priority ?? 0;
-  if (slot !== undefined) {
-    slot.count += 1;
-    slot.owed = owedOf(slot) + ask.cost;
-    // A slot is gone ahead of only if every waiter in it is followed (has a virtual arrival).
-    slot.v = slot.v === undefined || virtual === undefined ? undefined : Math.min(slot.v, virtual);
-    slot.d = slot.d === undefined ? undefined : Math.min(slot.d, deadline);
-    slot.p = Math.max(slot.p ?? 0, priority);
-  } else {
-    slots.push({ due: slotDue, count: 1, owed: ask.cost, ...(virtual !== undefined && { v: virtual }), d: deadline, ...(priority !== 0 && { p: priority }) });
-  }
-  return slotDue;
-}
+type MutableEntry = { id: number; a: number; count: number; owed: number; f?: number; d?: number };

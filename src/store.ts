@@ -2,7 +2,7 @@
 
 import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from './policy-update.js';
 import type { BucketPolicy } from './policy.js';
-import type { ReservationAsk, ReservationResult, Shift } from './reservation.js';
+import type { BookUpdate, ReservationAsk, ReservationResult } from './reservation.js';
 
 /** What a store answers to a take. */
 export interface StoreTakeResult {
@@ -59,12 +59,12 @@ export interface Store {
   /** Optional, with `reserve`: gives back the tokens of a granted reservation (its `ticket`) whose waiter left. */
   cancel?(policy: BucketPolicy, key: string, ticket: unknown): Promise<void>;
   /**
-   * Optional, with `reserve`: calls `listener` with the shifts of the bucket of `key` now and
-   * whenever they change, so that this process's waiters move back when asks of other processes
-   * (a higher priority) went ahead of them. Returns a function that stops it. A store without it
-   * keeps every reservation's turn as granted (asks of this process still re-rank among themselves).
+   * Optional, with `reserve`: calls `listener` with the book of the bucket of `key` now and
+   * whenever it changes, so that this process's waiters are timed again when asks of other
+   * processes that arrived earlier went ahead of them, or waiters ahead of them left. Returns a
+   * function that stops it. A store without it keeps every reservation's turn as granted.
    */
-  watchReservations?(policy: BucketPolicy, key: string, listener: (shifts: readonly Shift[]) => void): () => void;
+  watchReservations?(policy: BucketPolicy, key: string, listener: (update: BookUpdate) => void): () => void;
   /**
    * Optional, for shared stores: publishes `update` to limiter `name` in every process (applied over
    * the published policy, or over `base` when none is published yet); resolves with what is now

@@ -31,7 +31,7 @@ export interface QueueLimits {
   readonly maxWaitMs: number;
   /** The cluster queue's batching window (ms); its default when absent. */
   readonly batchWindowMs?: number;
-  /** The cluster queue follows shifts, so that higher priorities of other processes go ahead of its waiters. */
+  /** The cluster queue books this process's priorities in the shared book, so that they go ahead of lower ones of every process. */
   readonly priorities?: boolean;
 }
 

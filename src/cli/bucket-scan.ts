@@ -1,6 +1,6 @@
 // Reads the bucket znodes of one limiter (`<root>/buckets/<hash>/<shard>/<bucket>`), up to a cap, for `flowgate status`.
 
-import type { Slot } from '../reservation.js';
+import type { Entry } from '../reservation.js';
 import { decodeBucket } from '../stores/zookeeper/bucket-codec.js';
 import { statTime } from '../stores/zookeeper/server-clock.js';
 import { ZkCode, zkCode, type ZooKeeperSession } from '../stores/zookeeper/zookeeper-session.js';
@@ -20,7 +20,8 @@ export interface ScannedBucket {
   /** NaN when the writer did not record it. */
   readonly burst: number;
   readonly ratePerMs: number;
-  readonly slots: readonly Slot[];
+  /** The book of its waiters (see reservation.ts). */
+  readonly entries: readonly Entry[];
 }
 
 /** What a scan found. */
@@ -57,7 +58,7 @@ export async function scanBuckets(session: ZooKeeperSession, limiterPath: string
     latestMtime = Math.max(latestMtime, mtime);
     try {
       const data = decodeBucket(reply.data);
-      return { key: data.key, tokens: data.tokens, since: data.at === undefined ? mtime : Math.min(mtime, data.at), burst: data.burst, ratePerMs: data.ratePerMs, slots: data.slots };
+      return { key: data.key, tokens: data.tokens, since: data.at === undefined ? mtime : Math.min(mtime, data.at), burst: data.burst, ratePerMs: data.ratePerMs, entries: data.book.entries };
     } catch {
       unreadable++;
       return undefined;

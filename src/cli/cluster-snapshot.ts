@@ -65,7 +65,7 @@ export interface LimiterStatus {
     readonly capped: boolean;
     /** Scanned buckets below burst. */
     readonly belowBurst: number;
-    /** Waiting slots summed over the scanned buckets (cluster-wide queue waiters by key). */
+    /** Waiters in the books of the scanned buckets (cluster-wide queue waiters by key). */
     readonly waiting: number;
     readonly unreadable: number;
   };
@@ -179,7 +179,7 @@ function limiterStatus(reading: LimiterReading, knownName: string | undefined, p
       tokens: known ? storedTokensAt(bucket.tokens, bucket.since, now, burst, ratePerMs) : bucket.tokens,
       burst: Number.isFinite(burst) ? burst : null,
       ratePerSec: Number.isFinite(ratePerMs) ? ratePerMs * 1000 : null,
-      waiting: waitingCount(bucket.slots, now),
+      waiting: known ? waitingCount(storedTokensAt(bucket.tokens, bucket.since, now, burst, ratePerMs), bucket.entries, now, ratePerMs) : bucket.entries.reduce((sum, entry) => sum + entry.count, 0),
     };
   });
   const below = keyed.filter((k) => k.burst === null || k.tokens < k.burst || k.waiting > 0);

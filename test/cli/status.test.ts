@@ -42,8 +42,9 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) waits.push(q.take('k'));
   await fillIfEmpty(fixtures, paths.limiter('q'), { v: 1, name: 'q', rate: 1, intervalMs: 10_000, burst: 1, strict: true });
   await waitFor(async () => {
-    const data = JSON.parse(((await fixtures.getData(paths.bucket('q', 'k'))).data as Buffer).toString('utf8')) as { q?: [number, number][] };
-    return (data.q ?? []).reduce((sum, [, count]) => sum + count, 0) === 2;
+    // The book's entries: [id, arrival, count, owed, ...].
+    const data = JSON.parse(((await fixtures.getData(paths.bucket('q', 'k'))).data as Buffer).toString('utf8')) as { e?: [number, number, number][] };
+    return (data.e ?? []).reduce((sum, [, , count]) => sum + count, 0) === 2;
   }, 10_000, 'two reservations in the bucket of q/k');
 
   // A DistributedQueue with 3 items.

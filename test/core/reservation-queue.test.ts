@@ -1,7 +1,7 @@
 // The reservation queue (used with stores that reserve), run on a real in-memory book with fake timers.
 
 import { createLimiter } from '../../src/limiter.js';
-import { BATCH_WINDOW_MS } from '../../src/reservation-queue.js';
+import { BATCH_WINDOW_MS, DEFER_MARGIN_MS, MAX_DEFER_MS } from '../../src/reservation-queue.js';
 import { reservingStore as sharedReservingStore } from '../helpers/reserving-store.js';
 
 const clock = { now: () => Date.now() };
@@ -13,29 +13,59 @@ beforeEach(() => jest.useFakeTimers({ now: 5_000_000 }));
 afterEach(() => jest.useRealTimers());
 
 describe('reservation queue', () => {
-  test.each([
-    [undefined, 'the default 5 ms'],
-    ['50ms', '50 ms'],
-  ])('queue.batchWindow %p: takes arriving 10 ms apart share one reservation per window (%s)', async (batchWindow, _label) => {
+  /** A reserving store that records the number of asks of each reserve call. */
+  const countingStore = () => {
     const store = reservingStore();
-    let reserves = 0;
+    const batches: number[] = [];
     const reserve = store.reserve!.bind(store);
     store.reserve = (p, k, asks, maxSize) => {
-      reserves++;
+      batches.push(asks.length);
       return reserve(p, k, asks, maxSize);
     };
+    return { store, batches };
+  };
+
+  test.each([
+    [undefined, 1],
+    ['50ms', 5],
+  ])('queue.batchWindow %p: the first batch gathers the takes of its window (%p of 5 takes 10 ms apart)', async (batchWindow, first) => {
+    const { store, batches } = countingStore();
     const queue = batchWindow === undefined ? { maxSize: 100, maxWait: '30s' } : { maxSize: 100, maxWait: '30s', batchWindow };
     const limiter = createLimiter({ rate: 1, burst: 1, queue, clock, store });
     await limiter.take('k');
     const takes = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 5; i++) {
       takes.push(limiter.take('k'));
       await jest.advanceTimersByTimeAsync(10);
     }
-    await jest.advanceTimersByTimeAsync(100);
-    expect(reserves).toBe(batchWindow === undefined ? 20 : 4);
+    await jest.advanceTimersByTimeAsync(20);
+    expect(batches[0]).toBe(first);
     await limiter.close();
     await Promise.all(takes);
+  });
+
+  test('under a long queue a batch is held back until shortly before its turn: one write carries many waiters, served in arrival order', async () => {
+    const { store, batches } = countingStore();
+    const limiter = createLimiter({ rate: 1, burst: 1, queue: { maxSize: 100, maxWait: '30s' }, clock, store });
+    await limiter.take('k');
+    const done: number[] = [];
+    const takes = [];
+    for (let i = 0; i < 20; i++) {
+      takes.push(limiter.take('k').then((d) => (done.push(i), d)));
+      await jest.advanceTimersByTimeAsync(10);
+    }
+    // The first waiter's turn is ~1 s away, so the others wait until DEFER_MARGIN_MS before it.
+    expect(batches).toEqual([1]);
+    await jest.advanceTimersByTimeAsync(MAX_DEFER_MS);
+    expect(batches).toEqual([1, 19]);
+    await jest.advanceTimersByTimeAsync(21_000);
+    const decisions = await Promise.all(takes);
+    expect(decisions.every((d) => d.allowed)).toBe(true);
+    expect(done).toEqual([...Array(20).keys()]);
+    // One token a second: each waiter is served ~1 s after the one before it.
+    for (let i = 1; i < 20; i++) expect(decisions[i]!.waitedMs - decisions[i - 1]!.waitedMs).toBeCloseTo(990, -1);
+    expect(DEFER_MARGIN_MS).toBeLessThan(1000);
+    await limiter.close();
   });
 
   test('waiters reserve in one batch and are served in arrival order at their turn', async () => {

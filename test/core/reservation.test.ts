@@ -1,180 +1,183 @@
-// Pure reservation math: debt-based FIFO turns, maxWait and maxSize refusals, cancellation.
+// Pure reservation math: the book in arrival order, debt-based turns, maxWait and maxSize refusals, cancellation.
 
 import { bucketPolicy } from '../../src/policy.js';
-import { applyShifts, cancel, JUMP_HORIZON_MS, MAX_SHIFTS, reserve, waitingCount, type Turn } from '../../src/reservation.js';
+import { cancel, dueOf, EMPTY_BOOK, ENTRY_SPAN_MS, JUMP_HORIZON_MS, MAX_ENTRIES, ORDER_WINDOW_MS, pendingEntries, reserve, waitingCount, type Book, type Turn } from '../../src/reservation.js';
 
 const policy = bucketPolicy('q', 10, 1000, 5); // 10/s: one token per 100 ms
-const ask = (cost = 1, maxWaitMs = 10_000) => ({ cost, maxWaitMs });
+const rate = policy.ratePerMs;
+/** 100/s: 10 ms a token, so that an entry (ENTRY_SPAN_MS of tokens) holds several waiters. */
+const fast = bucketPolicy('f', 100, 1000, 5);
+/** An ask that arrived `waitedMs` before the reservation (a batch held back that long). */
+const ask = (cost = 1, maxWaitMs = 10_000, waitedMs = 0, priority = 0) => ({ cost, maxWaitMs, waitedMs, priority });
+const turnOf = (outcome: unknown): Turn => (outcome as { turn: Turn }).turn;
+const dues = (tokens: number, book: Book, now: number, turns: readonly Turn[]) => turns.map((turn) => dueOf(tokens, book.entries, now, rate, turn, 1));
 
 describe('reservations', () => {
   test('asks that fit now are granted with no wait; the rest are due in order as the refill pays', () => {
-    const { tokens, slots, result } = reserve(2, [], 0, policy, [ask(), ask(), ask(), ask(2)], 100);
+    const { tokens, book, result } = reserve(2, EMPTY_BOOK, 0, policy, [ask(), ask(), ask(), ask(2)], 100);
     expect(result.outcomes.map((o) => (o.granted ? o.waitMs : -1))).toEqual([0, 0, expect.closeTo(100, 6), expect.closeTo(300, 6)]);
     expect(tokens).toBeCloseTo(-3, 9);
     expect(result.waiting).toBe(2);
-    expect(waitingCount(slots, 0)).toBe(2);
-    expect(waitingCount(slots, 400)).toBe(0);
+    expect(waitingCount(tokens, book.entries, 0, rate)).toBe(2);
+    // 400 ms later the refill has paid the debt: nobody waits, and the paid entries leave the book.
+    expect(waitingCount(tokens + 4, book.entries, 400, rate)).toBe(0);
+    expect(pendingEntries(tokens + 4, book.entries, 400, rate)).toEqual([]);
   });
 
   test('a later batch queues behind an earlier one (one FIFO)', () => {
-    const first = reserve(0, [], 0, policy, [ask(), ask()], 100);
+    const first = reserve(0, EMPTY_BOOK, 0, policy, [ask(), ask()], 100);
     // 50 ms later the debt is 1.5 tokens: the next ask is due after both earlier ones.
-    const second = reserve(first.tokens + 0.5, first.slots, 50, policy, [ask()], 100);
-    const due = second.result.outcomes[0];
-    expect(due).toMatchObject({ granted: true, waitMs: expect.closeTo(250, 6), due: expect.closeTo(300, 6) });
+    const second = reserve(first.tokens + 0.5, first.book, 50, policy, [ask()], 100);
+    expect(second.result.outcomes[0]).toMatchObject({ granted: true, waitMs: expect.closeTo(250, 6), due: expect.closeTo(300, 6) });
   });
 
   test('an ask that cannot be served within its maxWait is refused at once with the wait it would have had', () => {
-    const { result } = reserve(0, [], 0, policy, [ask(1, 150), ask(1, 150)], 100);
+    const { result } = reserve(0, EMPTY_BOOK, 0, policy, [ask(1, 150), ask(1, 150)], 100);
     expect(result.outcomes[0]).toMatchObject({ granted: true });
     expect(result.outcomes[1]).toEqual({ granted: false, reason: 'limited', retryAfterMs: expect.closeTo(200, 6) });
   });
 
   test('maxSize counts every waiter of the bucket', () => {
-    const first = reserve(0, [], 0, policy, [ask(), ask()], 3);
-    const second = reserve(first.tokens, first.slots, 0, policy, [ask(), ask()], 3);
+    const first = reserve(0, EMPTY_BOOK, 0, policy, [ask(), ask()], 3);
+    const second = reserve(first.tokens, first.book, 0, policy, [ask(), ask()], 3);
     expect(second.result.outcomes.map((o) => (o.granted ? 'ok' : o.reason))).toEqual(['ok', 'queue-full']);
   });
 
-  test('cancelling the last waiter gives its tokens back', () => {
-    const { tokens, slots, result } = reserve(0, [], 0, policy, [ask(), ask()], 100);
-    const last = result.outcomes[1] as { turn: Turn };
-    const after = cancel(tokens, slots, 10, policy, 1, last.turn);
-    expect(after.tokens).toBeCloseTo(tokens + 1, 9);
-    expect(waitingCount(after.slots, 10)).toBe(1);
+  test('asks arriving within one window form one entry; each waiter knows what is owed ahead of it there', () => {
+    const { tokens, book, result } = reserve(0, EMPTY_BOOK, 100, fast, [ask(1, 10_000, 8), ask(2, 10_000, 4), ask(1, 10_000, 0)], 100);
+    expect(book.entries).toHaveLength(1);
+    expect(book.entries[0]).toMatchObject({ count: 3, owed: 4, a: 92 });
+    expect(result.outcomes.map(turnOf).map((t) => t.before)).toEqual([0, 1, 3]);
+    expect(result.outcomes.map(turnOf).map((turn, i) => dueOf(tokens, book.entries, 100, fast.ratePerMs, turn, [1, 2, 1][i]!))).toEqual([
+      expect.closeTo(110, 6),
+      expect.closeTo(130, 6),
+      expect.closeTo(140, 6),
+    ]);
+    // Asks further apart than the window get entries of their own.
+    const apart = reserve(0, EMPTY_BOOK, 100, fast, [ask(1, 10_000, 40), ask(1, 10_000, 20), ask(1, 10_000, 0)], 100);
+    expect(apart.book.entries).toHaveLength(3);
+    // So do asks whose tokens would make an entry hold more than ENTRY_SPAN_MS of refill.
+    const long = reserve(0, EMPTY_BOOK, 100, fast, Array.from({ length: 12 }, () => ask()), 100);
+    expect(long.book.entries.map((entry) => entry.count)).toEqual([5, 5, 2]);
+    expect(ENTRY_SPAN_MS * fast.ratePerMs).toBe(5);
   });
 
-  test('cancelling a waiter with others behind it keeps its tokens spent, so nobody can overtake them', () => {
-    const { tokens, slots, result } = reserve(0, [], 0, policy, [ask(), ask(), ask()], 100);
-    const first = result.outcomes[0] as { turn: Turn };
-    const after = cancel(tokens, slots, 10, policy, 1, first.turn);
-    expect(after.tokens).toBe(tokens);
-    expect(waitingCount(after.slots, 10)).toBe(2);
-    // A newcomer is still due after the last waiter (300 ms).
-    const newcomer = reserve(after.tokens + 0.1, after.slots, 10, policy, [ask()], 100).result.outcomes[0] as { due: number };
-    expect(newcomer.due).toBeGreaterThanOrEqual(300);
+  test('cancelling a waiter gives its tokens back: everyone behind it is due sooner, in the same order', () => {
+    const first = reserve(0, EMPTY_BOOK, 0, policy, [ask()], 100);
+    const second = reserve(first.tokens, first.book, 0, policy, [ask(1, 10_000, 0)], 100);
+    const third = reserve(second.tokens, second.book, 0, policy, [ask()], 100);
+    const [a, b, c] = [first, second, third].map((r) => turnOf(r.result.outcomes[0]));
+    const after = cancel(third.tokens, third.book, 10, policy, 1, a!);
+    expect(after.tokens).toBeCloseTo(third.tokens + 1, 9);
+    expect(after.book.entries).toHaveLength(2);
+    expect(waitingCount(after.tokens + 0.1, after.book.entries, 10, rate)).toBe(2);
+    expect(dues(after.tokens + 0.1, after.book, 10, [b!, c!])).toEqual([expect.closeTo(100, 6), expect.closeTo(200, 6)]);
+    // A newcomer still queues behind them.
+    const newcomer = reserve(after.tokens + 0.1, after.book, 10, policy, [ask()], 100).result.outcomes[0];
+    expect(newcomer).toMatchObject({ due: expect.closeTo(300, 6) });
+  });
+
+  test('cancelling a waiter that is due already changes nothing', () => {
+    const { tokens, book, result } = reserve(0, EMPTY_BOOK, 0, policy, [ask(), ask(1, 10_000, 0)], 100);
+    const after = cancel(tokens + 1, book, 100, policy, 1, turnOf(result.outcomes[0]));
+    expect(after.tokens).toBeCloseTo(tokens + 1, 9);
+  });
+
+  test('a waiter whose entry left the book (paid) is due now', () => {
+    expect(dueOf(-3, [], 500, rate, { entry: 7, before: 0 }, 1)).toBe(500);
   });
 });
 
-describe('priorities in the book: one FIFO by virtual arrival (arrival minus 1 s per priority level)', () => {
-  // Their processes follow the book's shifts (queue.priorities).
-  const low = (waitedMs = 0) => ({ cost: 1, maxWaitMs: 10_000, priority: 0, waitedMs, follow: true });
-  const high = (priority = 2, waitedMs = 0) => ({ cost: 1, maxWaitMs: 10_000, priority, waitedMs, follow: true });
-  const turns = (outcomes: readonly unknown[]) => outcomes.map((o) => (o as { turn: Turn }).turn);
-
-  test('without priorities nothing goes ahead: no shift, dues as plain FIFO', () => {
-    const first = reserve(0, [], 0, policy, [low(), low(), low()], 100);
-    const second = reserve(first.tokens, first.slots, 0, policy, [low(4)], 100, first.ledger);
-    expect(second.ledger.shifts).toEqual([]);
-    expect(second.result.outcomes[0]).toMatchObject({ granted: true, due: expect.closeTo(400, 6) });
+describe('the book in arrival order: a batch reserved late takes its waiters\' places', () => {
+  test('an ask that arrived more than the window earlier goes ahead of later waiters; they are due later by its cost / rate', () => {
+    // At 0: a head waiter that arrived at -50, then process A's two waiters that arrived at 0.
+    const head = reserve(0, EMPTY_BOOK, 0, policy, [ask(1, 10_000, 50)], 100);
+    const a = reserve(head.tokens, head.book, 0, policy, [ask(), ask()], 100);
+    expect(a.book.entries).toHaveLength(3);
+    // Process B books a waiter that arrived at -30 (it held its batch back): it goes ahead of A's,
+    // not of the head.
+    const b = reserve(a.tokens, a.book, 0, policy, [ask(1, 10_000, 30)], 100);
+    expect(b.result.outcomes[0]).toMatchObject({ granted: true, due: expect.closeTo(200, 6) });
+    const aTurns = a.result.outcomes.map(turnOf);
+    expect(dues(b.tokens, b.book, 0, aTurns)).toEqual([expect.closeTo(300, 6), expect.closeTo(400, 6)]);
+    // The debt is the same: a later ask still queues behind everyone.
+    const later = reserve(b.tokens, b.book, 0, policy, [ask()], 100);
+    expect(later.result.outcomes[0]).toMatchObject({ due: expect.closeTo(500, 6) });
+    // The book update a write returns times the waiters reserved before.
+    expect(aTurns.map((turn) => b.result.update!.waitOf(turn, 1))).toEqual([expect.closeTo(300, 6), expect.closeTo(400, 6)]);
   });
 
-  test('a priority-2 ask goes ahead of priority-0 waiters that arrived less than 2 s before it; they move back by its cost / rate', () => {
-    const lows = reserve(0, [], 0, policy, [low(), low(), low()], 100);
-    expect(lows.result.outcomes.map((o) => (o.granted ? o.due : -1))).toEqual([expect.closeTo(100, 6), expect.closeTo(200, 6), expect.closeTo(300, 6)]);
-    // 10 ms later the refill has paid 0.1 token of the debt.
-    const withHigh = reserve(lows.tokens + 0.1, lows.slots, 10, policy, [high()], 100, lows.ledger);
-    // It takes the first jumpable turn (100 ms), and every slot from there on is due 100 ms later.
+  test('an ask that arrived within the window after an entry\'s first waiter joins that entry, behind its waiters; one that arrived before it goes ahead', () => {
+    // 10 ms a token here: the head is due at 110, A's waiter at 120.
+    const head = reserve(0, EMPTY_BOOK, 100, fast, [ask(1, 10_000, 100)], 100);
+    const a = reserve(head.tokens, head.book, 100, fast, [ask(1, 10_000, 20)], 100); // arrived at 80
+    expect(a.book.entries).toHaveLength(2); // arrived more than the window after the head
+    // Due times beyond the horizon, for the test: 100 tokens owed ahead.
+    const deep = -100;
+    const joins = reserve(a.tokens + deep, a.book, 100, fast, [ask(1, 10_000, 20 - ORDER_WINDOW_MS)], 100); // at 90
+    expect(joins.book.entries).toHaveLength(2);
+    expect(joins.result.outcomes[0]).toMatchObject({ due: expect.closeTo(1130, 6) });
+    const ahead = reserve(a.tokens + deep, a.book, 100, fast, [ask(1, 10_000, 21)], 100); // at 79
+    expect(ahead.result.outcomes[0]).toMatchObject({ due: expect.closeTo(1120, 6) });
+    expect(ahead.book.entries).toHaveLength(3);
+    expect(dueOf(ahead.tokens, ahead.book.entries, 100, fast.ratePerMs, turnOf(a.result.outcomes[0]), 1)).toBeCloseTo(1130, 6);
+  });
+
+  test('entries whose first waiter is due within the horizon are not gone ahead of (their processes could not hear in time)', () => {
+    // Three waiters that arrived at 0, 0 and 20, due at 100, 200 and 300 ms.
+    const a = reserve(0, EMPTY_BOOK, 0, policy, [ask()], 100);
+    const b = reserve(a.tokens, a.book, 0, policy, [ask()], 100);
+    const c = reserve(b.tokens, b.book, 20, policy, [ask()], 100);
+    // At 60 ms the first is due within the horizon; an ask that arrived at -10 goes ahead of the other two only.
+    expect(60 + JUMP_HORIZON_MS).toBeGreaterThan(100);
+    const late = reserve(c.tokens + 0.6, c.book, 60, policy, [ask(1, 10_000, 70)], 100);
+    expect(late.result.outcomes[0]).toMatchObject({ due: expect.closeTo(200, 6) });
+    expect(dues(late.tokens, late.book, 60, [a, b, c].map((r) => turnOf(r.result.outcomes[0])))).toEqual([expect.closeTo(100, 6), expect.closeTo(300, 6), expect.closeTo(400, 6)]);
+  });
+
+  test('an ask goes ahead only of entries that can wait cost / rate longer within their maxWait; else behind them', () => {
+    // Behind a head waiter, two waiters due at 200 and 300 ms whose maxWait ends at 350 ms: moving
+    // them back 100 ms would push the second past it, so an earlier arrival goes ahead of neither.
+    const head = reserve(0, EMPTY_BOOK, 0, policy, [ask(1, 10_000, 600)], 100);
+    const tight = reserve(head.tokens, head.book, 0, policy, [ask(1, 350), ask(1, 350)], 100);
+    const blocked = reserve(tight.tokens, tight.book, 0, policy, [ask(1, 10_000, 500)], 100);
+    expect(blocked.result.outcomes[0]).toMatchObject({ due: expect.closeTo(400, 6) });
+    // With room (maxWait 10 s) it goes ahead of both.
+    const roomy = reserve(head.tokens, head.book, 0, policy, [ask(), ask()], 100);
+    const ahead = reserve(roomy.tokens, roomy.book, 0, policy, [ask(1, 10_000, 500)], 100);
+    expect(ahead.result.outcomes[0]).toMatchObject({ due: expect.closeTo(200, 6) });
+  });
+
+  test('a full book makes asks join its last entry (plain FIFO)', () => {
+    const entries = Array.from({ length: MAX_ENTRIES }, (_, i) => ({ id: i + 1, a: 1000 + i * 20, count: 1, owed: 1 }));
+    const full: Book = { seq: MAX_ENTRIES, entries };
+    const outcome = reserve(-MAX_ENTRIES, full, 0, policy, [ask(1, 1e9, 5000)], 1e6);
+    expect(outcome.book.entries).toHaveLength(MAX_ENTRIES);
+    expect(outcome.book.entries.at(-1)).toMatchObject({ count: 2, owed: 2 });
+    expect(outcome.result.outcomes[0]).toMatchObject({ due: expect.closeTo((MAX_ENTRIES + 1) * 100, 3) });
+  });
+});
+
+describe('priorities: one FIFO by virtual arrival (arrival minus 1 s per priority level)', () => {
+  test('a priority-2 ask goes ahead of priority-0 waiters that arrived less than 2 s before it', () => {
+    const head = reserve(0, EMPTY_BOOK, 0, policy, [ask(1, 10_000, 50)], 100);
+    const lows = reserve(head.tokens, head.book, 0, policy, [ask(), ask(1, 10_000, 0), ask(1, 10_000, 0)], 100);
+    const withHigh = reserve(lows.tokens + 0.1, lows.book, 10, policy, [ask(1, 10_000, 0, 2)], 100);
+    // It goes ahead of the head too (its turn, at 100 ms, is beyond the horizon).
     expect(withHigh.result.outcomes[0]).toMatchObject({ granted: true, due: expect.closeTo(100, 6) });
-    expect(withHigh.ledger.shifts).toEqual([{ seq: 1, from: 100, by: 100, until: 400 }]);
-    expect(withHigh.result.shifts).toEqual(withHigh.ledger.shifts);
-    // The low waiters' processes apply the shift to their turns: all three are due 100 ms later.
-    const moved = turns(lows.result.outcomes).map((turn) => applyShifts(turn, withHigh.ledger.shifts));
-    expect(moved).toEqual([100, 100, 100]);
-    expect(turns(lows.result.outcomes).map((t) => t.due)).toEqual([expect.closeTo(200, 6), expect.closeTo(300, 6), expect.closeTo(400, 6)]);
-    // Applying the same shifts again changes nothing (each turn remembers the last one it applied).
-    expect(turns(lows.result.outcomes).map((turn) => applyShifts(turn, withHigh.ledger.shifts))).toEqual([0, 0, 0]);
-    // The debt is the same: a later low ask still queues behind everyone.
-    const later = reserve(withHigh.tokens, withHigh.slots, 10, policy, [low()], 100, withHigh.ledger);
-    expect(later.result.outcomes[0]).toMatchObject({ granted: true, due: expect.closeTo(500, 6) });
+    expect(dues(withHigh.tokens, withHigh.book, 10, [turnOf(head.result.outcomes[0])])).toEqual([expect.closeTo(200, 6)]);
+    expect(dues(withHigh.tokens, withHigh.book, 10, lows.result.outcomes.map(turnOf))).toEqual([expect.closeTo(300, 6), expect.closeTo(400, 6), expect.closeTo(500, 6)]);
   });
 
   test('ageing: a low waiter that has waited longer than the priority gap is not overtaken', () => {
     // At 3,000 ms: one low waiter that arrived at 0 (waited 3 s) and one that arrived at 2,900.
-    const lows = reserve(-5, [], 3000, policy, [low(3000), low(100)], 100);
-    const [old, recent] = turns(lows.result.outcomes) as [Turn, Turn];
-    const withHigh = reserve(lows.tokens, lows.slots, 3000, policy, [high(2)], 100, lows.ledger);
-    const shifts = withHigh.ledger.shifts;
-    expect(shifts).toHaveLength(1);
-    expect(applyShifts(old, shifts)).toBe(0);
-    expect(applyShifts(recent, shifts)).toBeCloseTo(100, 6);
-    expect((withHigh.result.outcomes[0] as { due: number }).due).toBeGreaterThan(old.due);
-  });
-
-  test('slots due within the horizon are not gone ahead of (their processes could not hear in time)', () => {
-    const lows = reserve(0, [], 0, policy, [low(), low()], 100);
-    // At 60 ms the first slot (100) is due within the horizon; the ask goes ahead of the second only.
-    expect(100 - 60).toBeLessThanOrEqual(JUMP_HORIZON_MS);
-    const withHigh = reserve(lows.tokens + 0.6, lows.slots, 60, policy, [high()], 100, lows.ledger);
-    expect(withHigh.ledger.shifts).toEqual([expect.objectContaining({ from: 200 })]);
-    const [first, second] = turns(lows.result.outcomes) as [Turn, Turn];
-    expect(applyShifts(first, withHigh.ledger.shifts)).toBe(0);
-    expect(applyShifts(second, withHigh.ledger.shifts)).toBeCloseTo(100, 6);
-  });
-
-  test('asks of equal priority never go ahead of each other (the order of reservations stands); a higher one needs more than the 10 ms margin', () => {
-    const first = reserve(0, [], 100, policy, [low()], 100);
-    // A priority-0 ask that arrived 30 ms before the waiter already reserved (a long batch window): no shift.
-    const equal = reserve(first.tokens, first.slots, 100, policy, [low(30)], 100, first.ledger);
-    expect(equal.ledger.shifts).toEqual([]);
-    // A priority-1 ask is 1 s earlier (virtually): it goes ahead.
-    const higher = reserve(first.tokens, first.slots, 100, policy, [high(1)], 100, first.ledger);
-    expect(higher.ledger.shifts).toHaveLength(1);
-    // A priority-0.005 ask (5 ms earlier virtually) is within the margin: no shift.
-    const marginal = reserve(first.tokens, first.slots, 100, policy, [high(0.005)], 100, first.ledger);
-    expect(marginal.ledger.shifts).toEqual([]);
-  });
-
-  test('waiters of a process that does not follow shifts (no queue.priorities) are never gone ahead of', () => {
-    const unfollowed = reserve(0, [], 0, policy, [ask(), ask()], 100);
-    const withHigh = reserve(unfollowed.tokens, unfollowed.slots, 0, policy, [high(9)], 100, unfollowed.ledger);
-    expect(withHigh.ledger.shifts).toEqual([]);
-    expect(withHigh.result.outcomes[0]).toMatchObject({ due: expect.closeTo(300, 6) });
-  });
-
-  test('a high ask does not go ahead of slots holding waiters of its own priority', () => {
-    const highs = reserve(0, [], 0, policy, [high(), high()], 100);
-    const another = reserve(highs.tokens, highs.slots, 0, policy, [high(2, 500)], 100, highs.ledger);
-    expect(another.ledger.shifts).toEqual([]);
-    expect(another.result.outcomes[0]).toMatchObject({ due: expect.closeTo(300, 6) });
-  });
-
-  test('a full ledger makes asks queue at the end; shifts whose waiters are all served are dropped', () => {
-    const lows = reserve(0, [], 0, policy, [low(), low()], 100);
-    const full = { seq: MAX_SHIFTS, shifts: Array.from({ length: MAX_SHIFTS }, (_, i) => ({ seq: i + 1, from: 5000, by: 1, until: 10_000 })) };
-    const fifo = reserve(lows.tokens, lows.slots, 0, policy, [high()], 100, full);
-    expect(fifo.ledger.shifts).toHaveLength(MAX_SHIFTS);
-    expect(fifo.result.outcomes[0]).toMatchObject({ due: expect.closeTo(300, 6) });
-    const later = reserve(fifo.tokens + 100, fifo.slots, 10_001, policy, [low()], 100, fifo.ledger);
-    expect(later.ledger.shifts).toEqual([]);
-    expect(later.ledger.seq).toBe(MAX_SHIFTS);
-  });
-
-  test('cancelling a waiter that was moved finds its slot where the shift put it', () => {
-    const lows = reserve(0, [], 0, policy, [low(), low()], 100);
-    const withHigh = reserve(lows.tokens, lows.slots, 10, policy, [high()], 100, lows.ledger);
-    const last = turns(lows.result.outcomes)[1] as Turn;
-    applyShifts(last, withHigh.ledger.shifts);
-    const after = cancel(withHigh.tokens, withHigh.slots, 20, policy, 1, last);
-    // It was the last waiter: its token goes back, and one waiter fewer waits.
-    expect(after.tokens).toBeCloseTo(withHigh.tokens + 1, 9);
-    expect(waitingCount(after.slots, 20)).toBe(2);
-  });
-});
-
-describe('shifts respect deadlines', () => {
-  test('an ask goes ahead only of slots that can wait cost / rate longer within their maxWait; else behind them', () => {
-    // Two waiters due at 100 and 200 ms whose maxWait ends at 250 ms: moving them 100 ms back would
-    // push the second past it, so a priority ask goes ahead of neither.
-    const followed = (maxWaitMs = 10_000) => ({ cost: 1, maxWaitMs, follow: true });
-    const lows = reserve(0, [], 0, policy, [followed(250), followed(250)], 100);
-    const high = { cost: 1, maxWaitMs: 10_000, priority: 5, follow: true };
-    const blocked = reserve(lows.tokens, lows.slots, 0, policy, [high], 100, lows.ledger);
-    expect(blocked.ledger.shifts).toEqual([]);
-    expect(blocked.result.outcomes[0]).toMatchObject({ due: expect.closeTo(300, 6) });
-    // With room (maxWait 10 s) it goes ahead of both.
-    const roomy = reserve(0, [], 0, policy, [followed(), followed()], 100);
-    const ahead = reserve(roomy.tokens, roomy.slots, 0, policy, [high], 100, roomy.ledger);
-    expect(ahead.result.outcomes[0]).toMatchObject({ due: expect.closeTo(100, 6) });
+    const lows = reserve(-5, EMPTY_BOOK, 3000, policy, [ask(1, 10_000, 3000), ask(1, 10_000, 100)], 100);
+    expect(lows.book.entries).toHaveLength(2);
+    const [old, recent] = lows.result.outcomes.map(turnOf) as [Turn, Turn];
+    const withHigh = reserve(lows.tokens, lows.book, 3000, policy, [ask(1, 10_000, 0, 2)], 100);
+    const [oldDue, recentDue] = dues(withHigh.tokens, withHigh.book, 3000, [old, recent]);
+    expect(oldDue).toBeCloseTo(3600, 6);
+    expect(recentDue).toBeCloseTo(3800, 6);
+    expect((withHigh.result.outcomes[0] as { due: number }).due).toBeCloseTo(3700, 6);
   });
 });

@@ -3,17 +3,33 @@
 import type { Clock } from '../../src/clock.js';
 import { MemoryStore } from '../../src/memory-store.js';
 import type { BucketPolicy } from '../../src/policy.js';
-import { plainTurn, type ReservationAsk, type Shift, type Turn } from '../../src/reservation.js';
+import { dueOf, waitingCount, type Book, type BookUpdate, type ReservationAsk, type Turn } from '../../src/reservation.js';
 import type { Store } from '../../src/store.js';
 
 /**
  * A Store with `reserve`, `cancel` and `watchReservations` backed by MemoryStore's reservation book;
  * `cancels` counts cancellations. Limiters sharing one such store behave as processes sharing a
- * ZooKeeper bucket: each hears the book's shifts after every reservation, as a watch would tell it.
+ * ZooKeeper bucket: each hears the book after every reservation and cancellation, a little later,
+ * as a watch would tell it.
  */
 export function reservingStore(clock: Clock): Store & { cancels: number } {
   const memory = new MemoryStore({ clock });
-  const listeners = new Map<string, Set<(shifts: readonly Shift[]) => void>>();
+  const listeners = new Map<string, Set<(update: BookUpdate) => void>>();
+  let version = 0;
+  const updateOf = (p: BucketPolicy, tokens: number, book: Book): BookUpdate => {
+    const at = clock.now();
+    return {
+      version: ++version,
+      tokens,
+      waitOf: (turn, cost) => Math.max(0, dueOf(tokens, book.entries, at, p.ratePerMs, turn, cost) - clock.now()),
+      waiting: () => waitingCount(Math.min(p.burst, tokens + (clock.now() - at) * p.ratePerMs), book.entries, clock.now(), p.ratePerMs),
+    };
+  };
+  const tell = (p: BucketPolicy, k: string, update: BookUpdate): void => {
+    // A watch fires after the write: other holders hear the book a little later.
+    const heard = [...(listeners.get(`${p.name}/${k}`) ?? [])];
+    if (heard.length > 0) setTimeout(() => heard.forEach((listener) => listener(update)), 1);
+  };
   const store = {
     cancels: 0,
     take: (p: BucketPolicy, k: string, c: number) => memory.take(p, k, c),
@@ -22,23 +38,26 @@ export function reservingStore(clock: Clock): Store & { cancels: number } {
     reset: (p: BucketPolicy, k: string) => memory.reset(p, k),
     close: () => memory.close(),
     reserve: async (p: BucketPolicy, k: string, asks: readonly ReservationAsk[], maxSize: number) => {
-      const result = memory.reserveTokens(p, k, asks, maxSize);
-      // A watch fires after the write: other holders hear the shifts a little later.
-      const heard = [...(listeners.get(`${p.name}/${k}`) ?? [])];
-      if (heard.length > 0) setTimeout(() => heard.forEach((listener) => listener(result.shifts ?? [])), 1);
-      return { ...result, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { cost: asks[i]!.cost, turn: o.turn ?? plainTurn(o.due) } } : o)) };
+      const { result, book } = memory.reserveTokens(p, k, asks, maxSize);
+      const update = updateOf(p, result.tokens, book);
+      tell(p, k, update);
+      return { ...result, update, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { cost: asks[i]!.cost, turn: o.turn } } : o)) };
     },
     cancel: async (p: BucketPolicy, k: string, ticket: unknown) => {
       store.cancels++;
       const { cost, turn } = ticket as { cost: number; turn: Turn };
       memory.cancelTokens(p, k, cost, turn);
+      const state = memory.bookOf(p, k);
+      tell(p, k, updateOf(p, state.tokens, state.book));
     },
-    watchReservations: (p: BucketPolicy, k: string, listener: (shifts: readonly Shift[]) => void) => {
+    watchReservations: (p: BucketPolicy, k: string, listener: (update: BookUpdate) => void) => {
       const id = `${p.name}/${k}`;
       const set = listeners.get(id) ?? new Set();
       set.add(listener);
       listeners.set(id, set);
-      return () => set.delete(listener);
+      return () => {
+        set.delete(listener);
+      };
     },
   };
   return store;

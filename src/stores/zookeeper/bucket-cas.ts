@@ -2,7 +2,7 @@
 
 import type { ACL } from 'node-zookeeper-client';
 import type { BucketPolicy } from '../../policy.js';
-import { EMPTY_LEDGER, pendingSlots, type Ledger, type Slot } from '../../reservation.js';
+import { EMPTY_BOOK, pendingEntries, type Book } from '../../reservation.js';
 import { decodeBucket, encodeBucket, storedTokensAt } from './bucket-codec.js';
 import { ServerClock, statTime } from './server-clock.js';
 import { ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
@@ -27,25 +27,24 @@ export interface BucketUpdate {
   readonly version: number;
   /** Server time of the decision. */
   readonly serverNow: number;
-  /** The waiters' slots after the change. */
-  readonly slots: readonly Slot[];
-  /** The shifts of waiters' turns after the change. */
-  readonly ledger: Ledger;
+  /** The waiters' book after the change. */
+  readonly book: Book;
+  /** Orders the states of this bucket (the znode's mzxid; 0 when it was just created). */
+  readonly zxid: number;
 }
 
 /** A bucket as `decide` sees it: tokens refilled to server time now (negative while waiters are owed). */
 export interface BucketView {
   readonly tokens: number;
-  readonly slots: readonly Slot[];
-  readonly ledger: Ledger;
+  /** The waiters' book, without the entries already paid. */
+  readonly book: Book;
   readonly serverNow: number;
 }
 
-/** A change to write: new tokens, and new slots and ledger (the old ones, pruned, when omitted). */
+/** A change to write: new tokens, and a new book (the old one, pruned, when omitted). */
 export interface BucketChange {
   readonly tokens: number;
-  readonly slots?: readonly Slot[];
-  readonly ledger?: Ledger;
+  readonly book?: Book;
 }
 
 /** Where a bucket lives and how to reach it. */
@@ -72,7 +71,7 @@ const MAX_ATTEMPTS = 50;
 /**
  * Reads the bucket, lets `decide` pick the new state from the state now (or `undefined` to write
  * nothing), and writes it only if nobody wrote in between (`setData` with the version read; a lost
- * race reads again). `decide` may return just a token count: the waiters' slots are then kept.
+ * race reads again). `decide` may return just a token count: the waiters' book is then kept.
  * Refill is computed from the znode's `mtime`, ZooKeeper's clock. A missing znode is a full
  * bucket; a full bucket with no waiters is never created.
  */
@@ -82,27 +81,24 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
     const current = await readBucket(target);
     const serverNow = clock.now();
     const before = current === undefined ? policy.burst : storedTokensAt(current.tokens, current.since, serverNow, policy.burst, policy.ratePerMs);
-    const slotsBefore = current === undefined ? [] : pendingSlots(current.slots, serverNow);
-    const ledgerBefore = current === undefined ? EMPTY_LEDGER : current.ledger;
-    const decided = decide({ tokens: before, slots: slotsBefore, ledger: ledgerBefore, serverNow });
-    const change = typeof decided === 'number' ? { tokens: decided, slots: slotsBefore } : decided;
-    if (change === undefined || (current === undefined && change.tokens >= policy.burst && (change.slots ?? []).length === 0)) {
-      return { before, after: before, wrote: false, version: current?.version ?? -1, serverNow, slots: slotsBefore, ledger: ledgerBefore };
+    const bookBefore = current === undefined ? EMPTY_BOOK : { seq: current.book.seq, entries: pendingEntries(before, current.book.entries, serverNow, policy.ratePerMs) };
+    const decided = decide({ tokens: before, book: bookBefore, serverNow });
+    const change = typeof decided === 'number' ? { tokens: decided, book: bookBefore } : decided;
+    if (change === undefined || (current === undefined && change.tokens >= policy.burst && (change.book?.entries ?? []).length === 0)) {
+      return { before, after: before, wrote: false, version: current?.version ?? -1, serverNow, book: bookBefore, zxid: current?.zxid ?? 0 };
     }
     const after = Math.min(policy.burst, change.tokens);
-    const slots = change.slots ?? slotsBefore;
-    // Shifts are kept while a waiter they moved may still wait, and no longer once nobody waits.
-    const ledger = slots.length === 0 ? { seq: (change.ledger ?? ledgerBefore).seq, shifts: [] } : (change.ledger ?? ledgerBefore);
-    const data = encodeBucket({ tokens: after, at: serverNow, key: target.key, slots, ledger, burst: policy.burst, ratePerMs: policy.ratePerMs });
+    const book = change.book ?? bookBefore;
+    const data = encodeBucket({ tokens: after, at: serverNow, key: target.key, book, burst: policy.burst, ratePerMs: policy.ratePerMs });
     try {
       target.counter.writes++;
       if (current !== undefined) {
         const stat = await session.setData(path, data, current.version);
         clock.observeWrite(statTime(stat.mtime));
-        return { before, after, wrote: true, version: stat.version, serverNow, slots, ledger };
+        return { before, after, wrote: true, version: stat.version, serverNow, book, zxid: statZxid(stat.mzxid) };
       }
       await createBucket(target, data);
-      return { before, after, wrote: true, version: 0, serverNow, slots, ledger };
+      return { before, after, wrote: true, version: 0, serverNow, book, zxid: 0 };
     } catch (error) {
       const code = zkCode(error);
       if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
@@ -116,12 +112,18 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
 
 interface StoredBucket {
   readonly tokens: number;
-  readonly slots: readonly Slot[];
-  readonly ledger: Ledger;
+  readonly book: Book;
   readonly mtime: number;
   /** The server time its tokens refer to: the writer's decision time, never after the write. */
   readonly since: number;
   readonly version: number;
+  /** The zxid of its last change (orders the states of the bucket). */
+  readonly zxid: number;
+}
+
+/** Decodes a Stat zxid (an 8-byte big-endian Buffer) to a number. */
+export function statZxid(buffer: Buffer): number {
+  return Number(buffer.readBigInt64BE(0));
 }
 
 /** Reads a bucket znode, or `undefined` when there is none. */
@@ -138,7 +140,7 @@ export async function readBucket(target: BucketTarget): Promise<StoredBucket | u
   const mtime = statTime(reply.stat.mtime);
   target.clock.observeRead(mtime);
   const since = data.at === undefined ? mtime : Math.min(mtime, data.at);
-  return { tokens: data.tokens, slots: data.slots, ledger: data.ledger, mtime, since, version: reply.stat.version };
+  return { tokens: data.tokens, book: data.book, mtime, since, version: reply.stat.version, zxid: statZxid(reply.stat.mzxid) };
 }
 
 /** Creates a bucket znode, creating its shard parent first when it is missing. */

@@ -1,6 +1,6 @@
-// The data of a bucket znode: tokens and the server time they refer to, waiters' slots, the key, the shape.
+// The data of a bucket znode: tokens and the server time they refer to, the waiters' book, the key, the shape.
 
-import { EMPTY_LEDGER, type Ledger, type Slot } from '../../reservation.js';
+import { EMPTY_BOOK, type Book } from '../../reservation.js';
 
 /** What a bucket znode holds. */
 export interface BucketData {
@@ -14,10 +14,8 @@ export interface BucketData {
   readonly at: number | undefined;
   /** The original key, kept for inspection (`flowgate status`) and collision checks. */
   readonly key: string;
-  /** Waiters of the cluster-wide queue, by due time (server clock); empty when nobody waits. */
-  readonly slots: readonly Slot[];
-  /** Shifts of waiters' turns by asks that went ahead of them (see reservation.ts). */
-  readonly ledger: Ledger;
+  /** Waiters of the cluster-wide queue, in turn order (see reservation.ts); no entries when nobody waits. */
+  readonly book: Book;
   /** The bucket's capacity and refill rate (tokens per ms), so that a janitor can tell a full bucket. */
   readonly burst: number;
   readonly ratePerMs: number;
@@ -25,10 +23,9 @@ export interface BucketData {
 
 /** Serialises bucket data as compact JSON. */
 export function encodeBucket(data: BucketData): Buffer {
-  const q = data.slots.length === 0 ? undefined : data.slots.map((slot) => [slot.due, slot.count, slot.owed ?? slot.count, slot.v ?? null, slot.d ?? null, slot.p ?? 0]);
-  const { seq, shifts } = data.ledger;
-  const s = shifts.length === 0 ? undefined : shifts.map((shift) => [shift.seq, shift.from, shift.by, shift.until]);
-  return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, q, n: seq === 0 ? undefined : seq, s, b: data.burst, r: data.ratePerMs }));
+  const { seq, entries } = data.book;
+  const e = entries.length === 0 ? undefined : entries.map((entry) => [entry.id, entry.a, entry.count, entry.owed, entry.d ?? null, entry.f ?? null]);
+  return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, e, n: seq === 0 ? undefined : seq, b: data.burst, r: data.ratePerMs }));
 }
 
 /** Parses bucket data; throws on anything flowgate did not write. */
@@ -38,33 +35,30 @@ export function decodeBucket(buffer: Buffer | undefined): BucketData {
     t?: unknown;
     a?: unknown;
     k?: unknown;
-    q?: unknown;
+    e?: unknown;
     n?: unknown;
-    s?: unknown;
     b?: unknown;
     r?: unknown;
   } | null;
   if (parsed?.v !== 1 || typeof parsed.t !== 'number' || typeof parsed.k !== 'string') {
     throw new Error('flowgate: a bucket znode holds data flowgate did not write');
   }
-  const slots = Array.isArray(parsed.q)
-    ? parsed.q.map(([due, count, owed, v, d, p]: [number, number, number?, number?, number?, number?]) => ({
-        due,
+  const entries = Array.isArray(parsed.e)
+    ? parsed.e.map(([id, a, count, owed, d, f]: [number, number, number, number, number | null, number | null]) => ({
+        id,
+        a,
         count,
-        ...(typeof owed === 'number' && { owed }),
-        ...(typeof v === 'number' && { v }),
+        owed,
         ...(typeof d === 'number' && { d }),
-        ...(typeof p === 'number' && p !== 0 && { p }),
+        ...(typeof f === 'number' && { f }),
       }))
     : [];
-  const shifts = Array.isArray(parsed.s) ? parsed.s.map(([seq, from, by, until]: [number, number, number, number]) => ({ seq, from, by, until })) : [];
-  const ledger = typeof parsed.n === 'number' ? { seq: parsed.n, shifts } : EMPTY_LEDGER;
+  const book = typeof parsed.n === 'number' ? { seq: parsed.n, entries } : entries.length === 0 ? EMPTY_BOOK : { seq: Math.max(...entries.map((entry) => entry.id)), entries };
   return {
     tokens: parsed.t,
     at: typeof parsed.a === 'number' ? parsed.a : undefined,
     key: parsed.k,
-    slots,
-    ledger,
+    book,
     burst: typeof parsed.b === 'number' ? parsed.b : Number.NaN,
     ratePerMs: typeof parsed.r === 'number' ? parsed.r : Number.NaN,
   };

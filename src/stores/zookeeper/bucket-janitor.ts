@@ -21,9 +21,9 @@ export function bucketJanitor(session: ZooKeeperSession, bucketsRoot: string, cl
 function idleFor(data: Buffer | undefined, stat: Stat, now: number, cleanupAfterMs: number): boolean {
   const bucket = decodeBucket(data);
   if (!Number.isFinite(bucket.burst) || !Number.isFinite(bucket.ratePerMs) || bucket.ratePerMs <= 0) return false;
-  if (bucket.slots.some((slot) => slot.due > now)) return false;
   const mtime = statTime(stat.mtime);
   const since = bucket.at === undefined ? mtime : Math.min(mtime, bucket.at);
+  // A full bucket owes nobody: its debt (waiters' tokens) is paid before it fills again.
   const fullAt = since + Math.max(0, bucket.burst - bucket.tokens) / bucket.ratePerMs;
   return storedTokensAt(bucket.tokens, since, now, bucket.burst, bucket.ratePerMs) >= bucket.burst && now >= fullAt + cleanupAfterMs;
 }

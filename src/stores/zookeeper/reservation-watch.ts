@@ -1,23 +1,24 @@
-// Keeps one ZooKeeper watch per bucket whose queue holds waiters of this process, and hands them the bucket's shifts.
+// Keeps one ZooKeeper watch per bucket whose queue holds waiters of this process, and hands them the bucket's book.
 
-import type { Shift } from '../../reservation.js';
-import type { BucketTarget } from './bucket-cas.js';
+import type { Book } from '../../reservation.js';
+import { statZxid, type BucketTarget } from './bucket-cas.js';
 import { decodeBucket } from './bucket-codec.js';
+import { statTime } from './server-clock.js';
 import { WatchLoop } from './watch-loop.js';
 import { ZkCode, zkCode } from './zookeeper-session.js';
 
 /**
- * Follows the shifts of the buckets this process has waiters on: one `getData` watch per bucket
+ * Follows the books of the buckets this process has waiters on: one `getData` watch per bucket
  * znode (an `exists` watch while it is missing), re-armed after it fires, after a failed read (every
  * 200 ms) and after a new session. A process watches only the buckets that decide its own waiters'
  * turns, and only while it has waiters there.
  */
 export class ReservationWatch {
-  private readonly loop = new WatchLoop<readonly Shift[]>({ retryMs: 200 });
+  private readonly loop = new WatchLoop<WatchedBook>({ retryMs: 200 });
 
   /** Starts following the bucket of `target` for `listener`; returns a function that stops it. */
-  watch(target: BucketTarget, listener: (shifts: readonly Shift[]) => void): () => void {
-    return this.loop.watch(target.path, (fired) => shiftsOf(target, fired), listener);
+  watch(target: BucketTarget, listener: (book: WatchedBook) => void): () => void {
+    return this.loop.watch(target.path, (fired) => bookOf(target, fired), listener);
   }
 
   /** Arms every watch again: a new session has none of the old one's. */
@@ -35,14 +36,27 @@ export class ReservationWatch {
   }
 }
 
-/** The shifts in the bucket znode, with a watch set on it (none when there is no bucket: reset, or never written). */
-async function shiftsOf({ session, path }: BucketTarget, fired: () => void): Promise<readonly Shift[]> {
+/** A bucket's book as a watch read it: its tokens at `since` (server clock), and the zxid of the state. */
+export interface WatchedBook {
+  readonly tokens: number;
+  readonly since: number;
+  readonly book: Book;
+  /** Orders the states of the bucket; -1 when there is no bucket (reset, or never written). */
+  readonly zxid: number;
+}
+
+/** The book in the bucket znode, with a watch set on it (an empty one when there is no bucket: reset, or never written). */
+async function bookOf({ session, path, policy }: BucketTarget, fired: () => void): Promise<WatchedBook> {
+  let reply;
   try {
-    return decodeBucket((await session.getData(path, fired)).data).ledger.shifts;
+    reply = await session.getData(path, fired);
   } catch (error) {
     if (zkCode(error) !== ZkCode.NO_NODE) throw error;
     // Hear when it comes back; if it came back meanwhile, read it.
-    if ((await session.exists(path, fired)) === null) return [];
-    return decodeBucket((await session.getData(path, fired)).data).ledger.shifts;
+    if ((await session.exists(path, fired)) === null) return { tokens: policy.burst, since: 0, book: { seq: 0, entries: [] }, zxid: -1 };
+    reply = await session.getData(path, fired);
   }
+  const data = decodeBucket(reply.data);
+  const mtime = statTime(reply.stat.mtime);
+  return { tokens: data.tokens, since: data.at === undefined ? mtime : Math.min(mtime, data.at), book: data.book, zxid: statZxid(reply.stat.mzxid) };
 }

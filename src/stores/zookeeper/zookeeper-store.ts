@@ -5,7 +5,7 @@ import type { ACL } from 'node-zookeeper-client';
 import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
 import { bucketPolicy, type BucketPolicy } from '../../policy.js';
-import { cancel, plainTurn, reserve, type ReservationAsk, type ReservationResult, type Shift, type Turn } from '../../reservation.js';
+import { cancel, dueOf, reserve, waitingCount, type BookUpdate, type Entry, type ReservationAsk, type ReservationOutcome, type ReservationResult, type Turn } from '../../reservation.js';
 import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
@@ -289,12 +289,13 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (!(await this.usable())) return this.fallbackReserve(policy, key, asks, maxSize);
     const target = this.targetOf(policy, key);
     let result: ReservationResult | undefined;
+    let update;
     try {
-      const update = await this.withDeadline(
+      update = await this.withDeadline(
         updateBucket(target, (view) => {
-          const reserved = reserve(view.tokens, view.slots, view.serverNow, policy, asks, maxSize, view.ledger);
+          const reserved = reserve(view.tokens, view.book, view.serverNow, policy, asks, maxSize);
           result = reserved.result;
-          return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, slots: reserved.slots, ledger: reserved.ledger } : undefined;
+          return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, book: reserved.book } : undefined;
         }),
       );
       if (update.wrote) this.noteWrite(policy, target, update);
@@ -309,31 +310,54 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const done = result as ReservationResult;
     // Turns are absolute on ZooKeeper's clock: measure each wait from now, after the write's round trip.
     const serverNow = this.serverClock.now();
+    const written = update.after;
     return {
       ...done,
-      outcomes: done.outcomes.map((o, i) =>
-        o.granted ? { ...o, waitMs: Math.max(0, o.due - serverNow), ticket: { book: 'shared', cost: (asks[i] as ReservationAsk).cost, turn: o.turn ?? plainTurn(o.due) } } : o,
-      ),
+      outcomes: withTickets(done.outcomes, asks, 'shared', (o) => Math.max(0, o.due - serverNow)),
+      update: this.bookUpdate(policy, 'shared', update.zxid, written, update.serverNow, update.book.entries),
+    };
+  }
+
+  /** A state of a bucket's book, for the queue to time the waiters of `book` it holds ('shared' or 'local'). */
+  private bookUpdate(policy: BucketPolicy, book: string, version: number, tokens: number, at: number, entries: readonly Entry[]): BookUpdate {
+    const clock = book === 'shared' ? this.serverClock : this.local;
+    const now = clock.now();
+    const tokensNow = Math.min(policy.burst, tokens + Math.max(0, now - at) * policy.ratePerMs);
+    return {
+      version,
+      tokens: tokensNow,
+      waitOf: (turn, cost) => (turn.book !== book ? undefined : Math.max(0, dueOf(tokens, entries, at, policy.ratePerMs, turn, cost) - clock.now())),
+      waiting: () => {
+        const later = clock.now();
+        return waitingCount(Math.min(policy.burst, tokens + Math.max(0, later - at) * policy.ratePerMs), entries, later, policy.ratePerMs);
+      },
     };
   }
 
   /** Gives back the tokens of a reservation whose waiter left. */
   async cancel(policy: BucketPolicy, key: string, ticket: unknown): Promise<void> {
-    const { book, cost, turn } = ticket as { book: 'shared' | 'local' | 'open'; cost: number; turn: Turn };
+    const { book, cost, turn } = ticket as { book: 'shared' | 'local' | 'open'; cost: number; turn: Turn; due: number };
     if (book === 'open') return;
     if (book === 'local') return this.fallback.cancelTokens(this.fallbackPolicy(policy), key, cost, turn);
     if (!this.available) return;
     const target = this.targetOf(policy, key);
-    await this.withDeadline(updateBucket(target, (view) => (view.serverNow < turn.due ? cancel(view.tokens, view.slots, view.serverNow, policy, cost, turn) : undefined)));
+    await this.withDeadline(
+      updateBucket(target, (view) => {
+        const after = cancel(view.tokens, view.book, view.serverNow, policy, cost, turn);
+        // Nothing to write when the waiter was due already (or its entry is gone).
+        return after.tokens === view.tokens ? undefined : after;
+      }),
+    );
   }
 
   /**
-   * Calls `listener` with the shifts of the bucket of `key` whenever they change (one ZooKeeper
-   * watch per bucket, however many listeners), so that this process's waiters move back when asks
-   * of other processes go ahead of them. Returns a function that stops it.
+   * Calls `listener` with the book of the bucket of `key` whenever it changes (one ZooKeeper
+   * watch per bucket, however many listeners), so that this process's waiters are timed again when
+   * asks of other processes go ahead of them or waiters ahead of them leave. Returns a function
+   * that stops it.
    */
-  watchReservations(policy: BucketPolicy, key: string, listener: (shifts: readonly Shift[]) => void): () => void {
-    return this.reservationWatch.watch(this.targetOf(policy, key), listener);
+  watchReservations(policy: BucketPolicy, key: string, listener: (update: BookUpdate) => void): () => void {
+    return this.reservationWatch.watch(this.targetOf(policy, key), (seen) => listener(this.bookUpdate(policy, 'shared', seen.zxid, seen.tokens, seen.since, seen.book.entries)));
   }
 
   private fallbackReserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): ReservationResult {
@@ -344,8 +368,10 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       const retryAfterMs = this.options.unavailableAfterMs;
       return { outcomes: asks.map(() => ({ granted: false, reason: 'unavailable', retryAfterMs })), tokens: 0, waiting: 0 };
     }
-    const result = this.fallback.reserveTokens(this.fallbackPolicy(policy), key, asks, maxSize);
-    return { ...result, outcomes: result.outcomes.map((o, i) => (o.granted ? { ...o, ticket: { book: 'local', cost: (asks[i] as ReservationAsk).cost, turn: o.turn ?? plainTurn(o.due) } } : o)) };
+    const local = this.fallbackPolicy(policy);
+    const { result, book } = this.fallback.reserveTokens(local, key, asks, maxSize);
+    const at = this.local.now();
+    return { ...result, outcomes: withTickets(result.outcomes, asks, 'local', (o) => o.waitMs), update: this.bookUpdate(local, 'local', book.seq, result.tokens, at, book.entries) };
   }
 
   /** {@inheritDoc Store.refund} */
@@ -713,7 +739,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (amount <= 0) return;
     const target = this.targetOf(lease.policy, lease.key);
     // While waiters hold turns, tokens given back would let a newcomer overtake them: keep them spent.
-    const update = await updateBucket(target, ({ tokens, slots }) => (slots.length > 0 ? undefined : Math.min(lease.policy.burst, tokens + amount)));
+    const update = await updateBucket(target, ({ tokens, book }) => (book.entries.length > 0 ? undefined : Math.min(lease.policy.burst, tokens + amount)));
     if (update.wrote) this.noteWrite(lease.policy, target, update);
   }
 
@@ -746,4 +772,13 @@ export interface ZooKeeperStore {
   once<E extends keyof ZooKeeperStoreEvents>(event: E, listener: (payload: ZooKeeperStoreEvents[E]) => void): this;
   off<E extends keyof ZooKeeperStoreEvents>(event: E, listener: (payload: ZooKeeperStoreEvents[E]) => void): this;
   emit<E extends keyof ZooKeeperStoreEvents>(event: E, payload: ZooKeeperStoreEvents[E]): boolean;
+}
+
+/** Outcomes with the tickets `cancel` needs, their turns marked as of `book` (the same turn object in both). */
+function withTickets(outcomes: readonly ReservationOutcome[], asks: readonly ReservationAsk[], book: string, waitOf: (o: ReservationOutcome & { granted: true }) => number): ReservationOutcome[] {
+  return outcomes.map((o, i) => {
+    if (!o.granted) return o;
+    const turn = o.turn === undefined ? undefined : { ...o.turn, book };
+    return { ...o, waitMs: waitOf(o), ...(turn !== undefined && { turn }), ticket: { book, cost: (asks[i] as ReservationAsk).cost, turn } };
+  });
 }
