@@ -68,6 +68,47 @@ describe('reservation queue', () => {
     await limiter.close();
   });
 
+  test('a batch held back still takes its waiters\' places by arrival, ahead of a later arrival another process booked meanwhile', async () => {
+    const store = reservingStore();
+    const options = { name: 'shared', rate: 1, burst: 1, queue: { maxSize: 10, maxWait: '30s' }, clock, store };
+    const [a, b] = [createLimiter(options), createLimiter(options)];
+    await a.take('k');
+    const served: Array<[string, number]> = [];
+    const track = (limiter: typeof a, label: string) => limiter.take('k').then((d) => (served.push([label, Math.round(d.waitedMs)]), d));
+    const a1 = track(a, 'a1'); // booked after the 5 ms window: due in ~1 s
+    await jest.advanceTimersByTimeAsync(10);
+    const a2 = track(a, 'a2'); // a's queue is ~1 s long now: held back
+    await jest.advanceTimersByTimeAsync(10);
+    const b1 = track(b, 'b1'); // b knows of no queue: booked within 5 ms, behind a1
+    await jest.advanceTimersByTimeAsync(500);
+    expect(served).toEqual([]);
+    await jest.advanceTimersByTimeAsync(5000);
+    await Promise.all([a1, a2, b1]);
+    // a2 arrived before b1 and was booked ~900 ms after it, yet is served first; b1's turn moved back.
+    expect(served.map(([label]) => label)).toEqual(['a1', 'a2', 'b1']);
+    expect(served.map(([, waited]) => waited)).toEqual([expect.closeTo(1000, -1), expect.closeTo(1990, -1), expect.closeTo(2980, -1)]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('a waiter that leaves gives its tokens back: the waiters behind it, in its entry and in later ones, are served sooner', async () => {
+    const store = reservingStore();
+    const limiter = createLimiter({ rate: 100, burst: 1, queue: { maxSize: 50, maxWait: '30s' }, clock, store });
+    await limiter.take('k');
+    const gone = new AbortController();
+    const served: Array<[number, number]> = [];
+    // 8 waiters 10 ms a token: the first 5 share an entry (50 ms of tokens), the rest another.
+    const takes = Array.from({ length: 8 }, (_, i) => limiter.take('k', i === 1 ? { signal: gone.signal } : {}).then((d) => (d.allowed && served.push([i, Math.round(d.waitedMs)]), d)));
+    await jest.advanceTimersByTimeAsync(BATCH_WINDOW_MS + 1);
+    gone.abort();
+    await jest.advanceTimersByTimeAsync(200);
+    await Promise.all(takes);
+    expect(store.cancels).toBe(1);
+    expect(served.map(([i]) => i)).toEqual([0, 2, 3, 4, 5, 6, 7]);
+    // Without the cancel the last would wait ~80 ms; with its token back, ~70 ms.
+    expect(served.at(-1)![1]).toBeCloseTo(70, -1);
+    expect(served[1]![1]).toBeCloseTo(20, -1);
+  });
+
   test('waiters reserve in one batch and are served in arrival order at their turn', async () => {
     const limiter = createLimiter({ rate: 10, burst: 1, queue: { maxSize: 10, maxWait: '5s' }, clock, store: reservingStore() });
     const done: string[] = [];

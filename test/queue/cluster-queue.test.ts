@@ -123,15 +123,16 @@ describe('600 requests through 3 processes, limit 50/s, burst 5, maxWait 15s', (
     expect(localInversions(all)).toBe(0);
   });
 
-  // Arrivals 36 ms apart per process cannot share a 5 ms batch: each reservation is one write here.
-  // The <= 0.05 budget holds for bursts (see the 10,000-waiter test below and `npm run bench`).
-  test('ZooKeeper writes: about one per reservation batch, never more than 1.2 per queued request', () => {
+  // Arrivals 36 ms apart per process: while the queue forms, each is its own write; once it is long,
+  // a process holds its batch until shortly before its first waiter's turn (measured: ~0.11-0.13).
+  // The <= 0.05 budget holds for bursts (see the 10,000-waiter test below and `npm run bench:cluster`).
+  test('ZooKeeper writes: about one per reservation batch, and batches hold many waiters (at most 0.35 writes per queued request)', () => {
     const { writes, conflicts } = writesBetween(before, after);
     const queued = all.filter((a) => a.enqueued).length;
     const batches = logs.flat().filter((r) => r.granted && (r.waitMs ?? 0) > 0).length;
     const calls = after.reduce((s, a, i) => s + a.reserveCalls - (before[i] as AppStats).reserveCalls, 0);
     log(`ZooKeeper writes ${writes} (CAS conflicts ${conflicts}) for ${queued} queued requests: ${(writes / queued).toFixed(3)} writes per queued request; reserve calls ${calls}, mean batch ${(batches / calls).toFixed(2)}`);
-    expect(writes / queued).toBeLessThanOrEqual(1.2);
+    expect(writes / queued).toBeLessThanOrEqual(0.35);
     expect(writes).toBeLessThanOrEqual(calls + conflicts + 20);
   });
 });
