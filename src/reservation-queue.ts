@@ -123,6 +123,8 @@ export class ReservationQueue implements TakeQueue {
         result = await this.store.take(this.policy, key, cost);
       } finally {
         line.direct--;
+        // Takes that joined meanwhile waited for this try to finish: their batch starts now.
+        this.scheduleFlush(line);
       }
       line.tokens = result.tokens;
       if (result.taken || result.reason === 'unavailable') {
@@ -194,7 +196,9 @@ export class ReservationQueue implements TakeQueue {
       // maxWait (the store's write decides for the others; a batch may be held back, see scheduleFlush).
       const estimated = this.estimatedWaitMs(line, arrivedAt) + ((first ? 0 : this.pendingCost(line)) + cost) / this.policy.ratePerMs;
       const full = line.book !== undefined && line.book.waiting() + (first ? 0 : line.pending.length) >= this.limits.maxSize;
-      if (estimated > DEFER_MARGIN_MS && (full || estimated > this.limits.maxWaitMs)) {
+      // A take booked with a priority may go ahead of much of the queue: the write decides it.
+      const ranked = priority !== 0 && this.limits.priorities === true;
+      if (!ranked && estimated > DEFER_MARGIN_MS && (full || estimated > this.limits.maxWaitMs)) {
         this.finish(waiter, { admitted: false, reason: full ? 'queue-full' : 'limited', tokens: line.tokens, retryAfterMs: estimated, waitedMs: 0 });
         this.afterFlush(line);
         return;
@@ -270,9 +274,9 @@ export class ReservationQueue implements TakeQueue {
     const now = this.clock.now();
     line.tokens = result.tokens;
     line.tokensAt = now;
-    // Asks of this batch may have gone ahead of waiters reserved before: time those again first.
-    if (result.update !== undefined) this.retime(line, result.update, false);
     batch.forEach((waiter, i) => this.place(line, waiter, result.outcomes[i] as ReservationOutcome, result.waiting, now));
+    // Asks of this batch may have gone ahead of waiters reserved before, or of each other: time them all from the book written.
+    if (result.update !== undefined) this.retime(line, result.update, false);
     // An ask that arrived earlier (or ranks higher) may have gone ahead of waiters of this line.
     line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
     if (line.prioritized) this.rerank(line, now);

@@ -188,12 +188,17 @@ export function waitingCount(tokens: number, entries: readonly Entry[], now: num
 export function dueOf(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number, turn: Turn, cost: number): number {
   let owed = 0;
   let ahead: number | undefined;
+  let own = 0;
   for (const entry of entries) {
-    if (entry.id === turn.entry) ahead = owed;
+    if (entry.id === turn.entry) {
+      ahead = owed;
+      own = entry.owed;
+    }
     owed += entry.owed;
   }
   if (ahead === undefined) return now;
-  return now + Math.max(0, ahead + turn.before + cost - (tokens + owed)) / ratePerMs;
+  // Never after its entry's end: another process's waiter ahead of it in the entry may have left.
+  return now + Math.max(0, ahead + Math.min(turn.before + cost, own) - (tokens + owed)) / ratePerMs;
 }
 
 /**
