@@ -63,8 +63,10 @@ class Line {
   tokens = 0;
   /** When `tokens` was learned (local clock; -Infinity: never): with it, how long a new waiter would wait. */
   tokensAt = Number.NEGATIVE_INFINITY;
-  /** The newest state of the book learned (see BookUpdate.version), if any. */
+  /** The state of the book learned last, if any (for estimates while this line follows the book). */
   book: BookUpdate | undefined;
+  /** The newest version applied, per book (see BookUpdate.source). */
+  readonly versions = new Map<string, number>();
   /** When a take of this key last had to queue (local clock). */
   queuedAt = Number.NEGATIVE_INFINITY;
   /** Set once a take with a priority other than 0 joined: only then are turns re-ranked. */
@@ -99,6 +101,7 @@ class Line {
  */
 export class ReservationQueue implements TakeQueue {
   private readonly lines = new Map<string, Line>();
+  private closed = false;
   private takesSincePrune = 0;
 
   constructor(
@@ -174,6 +177,7 @@ export class ReservationQueue implements TakeQueue {
 
   /** {@inheritDoc TakeQueue.close} */
   close(): void {
+    this.closed = true;
     const now = this.clock.now();
     for (const line of this.lines.values()) {
       clearTimeout(line.batchTimer);
@@ -272,6 +276,15 @@ export class ReservationQueue implements TakeQueue {
     }
     line.flushing = false;
     const now = this.clock.now();
+    if (this.closed) {
+      // Closed while this batch was being reserved: give its turns back and answer it.
+      batch.forEach((waiter, i) => {
+        const outcome = result.outcomes[i];
+        if (outcome?.granted === true && outcome.waitMs > 0) this.store.cancel(this.policy, line.key, outcome.ticket).catch(() => undefined);
+        this.finish(waiter, { admitted: false, reason: 'closed', tokens: result.tokens, retryAfterMs: 0, waitedMs: now - waiter.arrivedAt });
+      });
+      return;
+    }
     line.tokens = result.tokens;
     line.tokensAt = now;
     batch.forEach((waiter, i) => this.place(line, waiter, result.outcomes[i] as ReservationOutcome, result.waiting, now));
@@ -331,7 +344,9 @@ export class ReservationQueue implements TakeQueue {
    * already is ignored.
    */
   private retime(line: Line, update: BookUpdate, arm = true): void {
-    if (line.book !== undefined && update.version < line.book.version) return;
+    const applied = line.versions.get(update.source);
+    if (applied !== undefined && update.version < applied) return;
+    line.versions.set(update.source, update.version);
     line.book = update;
     const now = this.clock.now();
     line.tokens = update.tokens;

@@ -98,7 +98,9 @@ export type ReservationOutcome =
  * time every waiter it holds.
  */
 export interface BookUpdate {
-  /** Orders the states of one bucket: an update older than one already applied is stale. */
+  /** Which book it is a state of: versions of one source are comparable, of two sources not. */
+  readonly source: string;
+  /** Orders the states of one book: an update older than one already applied is stale. */
   readonly version: number;
   /** Tokens in the bucket when the update was made (negative while waiters are owed tokens). */
   readonly tokens: number;
@@ -230,7 +232,9 @@ export function reserve(
   let balance = tokens;
   let entries: MutableEntry[] = pendingEntries(tokens, book.entries, now, rate).map((entry) => ({ ...entry }));
   let waiting = waitingCount(balance, entries, now, rate);
-  let seq = book.seq;
+  // A new book's ids start at a random point: a turn of a book deleted meanwhile (a reset) never
+  // matches an entry of the new one.
+  let seq = book.seq === 0 ? Math.floor(Math.random() * 2 ** 40) : book.seq;
   const outcomes: ReservationOutcome[] = [];
   for (const ask of asks) {
     const virtual = virtualArrival(now, ask);
@@ -280,7 +284,7 @@ export function reserve(
   }
   const after: Book = { seq, entries };
   const final = balance;
-  const update: BookUpdate = { version: seq, tokens: final, waitOf: (turn, cost) => dueOf(final, entries, now, rate, turn, cost) - now, waiting: () => waiting };
+  const update: BookUpdate = { source: 'book', version: seq, tokens: final, waitOf: (turn, cost) => dueOf(final, entries, now, rate, turn, cost) - now, waiting: () => waiting };
   return { tokens: balance, book: after, result: { outcomes, tokens: balance, waiting, update } };
 }
 

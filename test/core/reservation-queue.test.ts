@@ -163,6 +163,32 @@ describe('reservation queue', () => {
     expect(await c).toMatchObject({ allowed: true });
   });
 
+  test('close while a batch is being reserved: its waiters are answered, their turns given back, no timer or watch left', async () => {
+    const store = reservingStore();
+    const reserve = store.reserve!.bind(store);
+    let release: () => void = () => undefined;
+    store.reserve = (p, k, asks, maxSize) => new Promise((resolve) => (release = () => resolve(reserve(p, k, asks, maxSize))));
+    let watching = 0;
+    const watch = store.watchReservations!.bind(store);
+    store.watchReservations = (p, k, listener) => {
+      watching++;
+      const stop = watch(p, k, listener);
+      return () => (watching--, stop());
+    };
+    const limiter = createLimiter({ rate: 1, burst: 1, queue: { maxSize: 10, maxWait: '10s' }, clock, store });
+    await limiter.take('k');
+    const waiting = [limiter.take('k'), limiter.take('k')];
+    await jest.advanceTimersByTimeAsync(BATCH_WINDOW_MS);
+    const closed = limiter.close();
+    release();
+    await closed;
+    await jest.advanceTimersByTimeAsync(10);
+    for (const d of await Promise.all(waiting)) expect(d).toMatchObject({ allowed: false, reason: 'closed' });
+    expect(store.cancels).toBe(2);
+    expect(watching).toBe(0);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
   test('close answers every waiter: nothing hangs, no timer left', async () => {
     const limiter = createLimiter({ rate: 1, burst: 1, queue: { maxSize: 10, maxWait: '10s' }, clock, store: reservingStore() });
     await limiter.take('k');

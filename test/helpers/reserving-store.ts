@@ -19,6 +19,7 @@ export function reservingStore(clock: Clock): Store & { cancels: number } {
   const updateOf = (p: BucketPolicy, tokens: number, book: Book): BookUpdate => {
     const at = clock.now();
     return {
+      source: 'book',
       version: ++version,
       tokens,
       waitOf: (turn, cost) => Math.max(0, dueOf(tokens, book.entries, at, p.ratePerMs, turn, cost) - clock.now()),

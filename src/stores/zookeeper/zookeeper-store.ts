@@ -324,6 +324,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const now = clock.now();
     const tokensNow = Math.min(policy.burst, tokens + Math.max(0, now - at) * policy.ratePerMs);
     return {
+      source: book,
       version,
       tokens: tokensNow,
       waitOf: (turn, cost) => (turn.book !== book ? undefined : Math.max(0, dueOf(tokens, entries, at, policy.ratePerMs, turn, cost) - clock.now())),
