@@ -368,11 +368,16 @@ export class ReservationQueue implements TakeQueue {
     if (arm) this.armDueTimer(line);
   }
 
-  /** Follows the key's book while this line holds reserved waiters (when the store can watch). */
+  /**
+   * Follows the key's book while this line holds reserved waiters, and then while it holds a batch
+   * back (when the store can watch): a held batch is written sooner when the queue ahead shrinks.
+   */
   private follow(line: Line): void {
     if (line.unwatch !== undefined || line.reserved.length === 0 || this.store.watchReservations === undefined) return;
     line.unwatch = this.store.watchReservations(this.policy, line.key, (update) => {
-      if (line.reserved.length > 0) this.retime(line, update);
+      if (line.reserved.length === 0 && line.pending.length === 0) return;
+      this.retime(line, update);
+      this.scheduleFlush(line);
     });
   }
 
@@ -395,7 +400,7 @@ export class ReservationQueue implements TakeQueue {
     line.dueTimer = undefined;
     const head = line.reserved[0];
     if (head?.reserved === undefined) {
-      this.stopFollowing(line);
+      if (line.pending.length === 0) this.stopFollowing(line);
       return this.dropIfIdle(line);
     }
     line.dueTimer = setTimeout(() => this.release(line), Math.max(0, Math.ceil(head.reserved.dueAt - this.clock.now())));

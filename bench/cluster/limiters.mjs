@@ -49,7 +49,7 @@ async function flowgate(config) {
       try {
         return await reserve(policy, key, asks, maxSize);
       } finally {
-        reserveCalls.push({ ms: performance.now() - started, batch: asks.length });
+        reserveCalls.push({ ms: performance.now() - started, batch: asks.length, at: Date.now() });
       }
     };
   }

@@ -90,6 +90,30 @@ describe('reservation queue', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  test('a held-back batch is written sooner when the queue ahead shrinks, and keeps its place ahead of later arrivals', async () => {
+    const store = reservingStore();
+    const options = { name: 'shared', rate: 1, burst: 1, queue: { maxSize: 10, maxWait: '30s' }, clock, store };
+    const [a, b, c] = [createLimiter(options), createLimiter(options), createLimiter(options)];
+    await b.take('k');
+    const leaving = new AbortController();
+    const bs = Array.from({ length: 4 }, () => b.take('k', { signal: leaving.signal }).catch(() => undefined)); // turns at ~1-4 s
+    await jest.advanceTimersByTimeAsync(10);
+    const served: string[] = [];
+    const track = (limiter: typeof a, label: string) => limiter.take('k').then((d) => (d.allowed && served.push(label), d));
+    const a1 = track(a, 'a1'); // booked at once (a knew of no queue): due at ~5 s
+    await jest.advanceTimersByTimeAsync(10);
+    const a2 = track(a, 'a2'); // a's queue is ~5 s long now: held back (up to MAX_DEFER_MS)
+    await jest.advanceTimersByTimeAsync(80);
+    leaving.abort(); // b's four waiters leave: a1 is due at ~1 s
+    await Promise.all(bs);
+    await jest.advanceTimersByTimeAsync(400);
+    const c1 = track(c, 'c1'); // arrived after a2; c knows of no queue: booked at once, behind a1
+    await jest.advanceTimersByTimeAsync(6000);
+    await Promise.all([a1, a2, c1]);
+    expect(served).toEqual(['a1', 'a2', 'c1']);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
   test('a waiter that leaves gives its tokens back: the waiters behind it, in its entry and in later ones, are served sooner', async () => {
     const store = reservingStore();
     const limiter = createLimiter({ rate: 100, burst: 1, queue: { maxSize: 50, maxWait: '30s' }, clock, store });
