@@ -24,7 +24,12 @@ export interface BucketData {
 /** Serialises bucket data as compact JSON. */
 export function encodeBucket(data: BucketData): Buffer {
   const { seq, entries } = data.book;
-  const e = entries.length === 0 ? undefined : entries.map((entry) => [entry.id, entry.a, entry.count, entry.owed, entry.d ?? null, entry.f ?? null]);
+  // Arrival and deadline in whole ms: order is kept within 0.5 ms (far below the 10 ms window), and
+  // a deadline is rounded down (never later than the waiter's own).
+  const e =
+    entries.length === 0
+      ? undefined
+      : entries.map((entry) => [entry.id, Math.round(entry.a), entry.count, entry.owed, entry.d === undefined ? null : Math.floor(entry.d), entry.f ?? null]);
   return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, e, n: seq === 0 ? undefined : seq, b: data.burst, r: data.ratePerMs }));
 }
 
