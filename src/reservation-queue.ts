@@ -195,7 +195,6 @@ export class ReservationQueue implements TakeQueue {
     if (priority !== 0) line.prioritized = true;
     return new Promise<QueueOutcome>((resolve, reject) => {
       const waiter: Waiter = { cost, arrivedAt, priority, signal, settle: resolve, fail: reject, onAbort: undefined, settled: false, reserved: undefined };
-      // A take whose direct try failed arrived before anything that joined meanwhile.
       // Refused at once when the book this process knows of is full already, or puts its turn past
       // maxWait (the store's write decides for the others; a batch may be held back, see scheduleFlush).
       const estimated = this.estimatedWaitMs(line, arrivedAt) + ((first ? 0 : this.pendingCost(line)) + cost) / this.policy.ratePerMs;
@@ -207,6 +206,7 @@ export class ReservationQueue implements TakeQueue {
         this.afterFlush(line);
         return;
       }
+      // A take whose direct try failed arrived before anything that joined meanwhile.
       if (first) line.pending.unshift(waiter);
       else line.pending.push(waiter);
       if (signal !== undefined) {
@@ -288,10 +288,10 @@ export class ReservationQueue implements TakeQueue {
     line.tokens = result.tokens;
     line.tokensAt = now;
     batch.forEach((waiter, i) => this.place(line, waiter, result.outcomes[i] as ReservationOutcome, result.waiting, now));
-    // Asks of this batch may have gone ahead of waiters reserved before, or of each other: time them all from the book written.
+    // Asks of this batch may have gone ahead of waiters reserved before, or of each other: time them
+    // all from the book written (which also puts them in due order).
     if (result.update !== undefined) this.retime(line, result.update, false);
-    // An ask that arrived earlier (or ranks higher) may have gone ahead of waiters of this line.
-    line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
+    else line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
     if (line.prioritized) this.rerank(line, now);
     this.armDueTimer(line);
     this.follow(line);

@@ -282,10 +282,27 @@ export function reserve(
     }
     outcomes.push({ granted: true, waitMs, due: now + waitMs, turn });
   }
-  const after: Book = { seq, entries };
-  const final = balance;
-  const update: BookUpdate = { source: 'book', version: seq, tokens: final, waitOf: (turn, cost) => dueOf(final, entries, now, rate, turn, cost) - now, waiting: () => waiting };
-  return { tokens: balance, book: after, result: { outcomes, tokens: balance, waiting, update } };
+  const update = bookUpdate('book', seq, balance, now, entries, policy, () => now);
+  return { tokens: balance, book: { seq, entries }, result: { outcomes, tokens: balance, waiting, update } };
+}
+
+/**
+ * A state of a book, for the queue to time its waiters: a bucket holding `tokens` at `at` with
+ * `entries`, read on the book's clock (`now`, called at each use). It answers for the turns of book
+ * `source` and for untagged turns; a turn tagged with another book keeps its time (`undefined`).
+ */
+export function bookUpdate(source: string, version: number, tokens: number, at: number, entries: readonly Entry[], policy: BucketPolicy, now: () => number): BookUpdate {
+  const tokensAt = (time: number): number => Math.min(policy.burst, tokens + Math.max(0, time - at) * policy.ratePerMs);
+  return {
+    source,
+    version,
+    tokens: tokensAt(now()),
+    waitOf: (turn, cost) => ((turn.book ?? source) !== source ? undefined : Math.max(0, dueOf(tokens, entries, at, policy.ratePerMs, turn, cost) - now())),
+    waiting: () => {
+      const time = now();
+      return waitingCount(tokensAt(time), entries, time, policy.ratePerMs);
+    },
+  };
 }
 
 /**

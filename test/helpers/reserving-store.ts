@@ -3,7 +3,7 @@
 import type { Clock } from '../../src/clock.js';
 import { MemoryStore } from '../../src/memory-store.js';
 import type { BucketPolicy } from '../../src/policy.js';
-import { dueOf, waitingCount, type Book, type BookUpdate, type ReservationAsk, type Turn } from '../../src/reservation.js';
+import { bookUpdate, type Book, type BookUpdate, type ReservationAsk, type Turn } from '../../src/reservation.js';
 import type { Store } from '../../src/store.js';
 
 /**
@@ -16,16 +16,7 @@ export function reservingStore(clock: Clock): Store & { cancels: number } {
   const memory = new MemoryStore({ clock });
   const listeners = new Map<string, Set<(update: BookUpdate) => void>>();
   let version = 0;
-  const updateOf = (p: BucketPolicy, tokens: number, book: Book): BookUpdate => {
-    const at = clock.now();
-    return {
-      source: 'book',
-      version: ++version,
-      tokens,
-      waitOf: (turn, cost) => Math.max(0, dueOf(tokens, book.entries, at, p.ratePerMs, turn, cost) - clock.now()),
-      waiting: () => waitingCount(Math.min(p.burst, tokens + (clock.now() - at) * p.ratePerMs), book.entries, clock.now(), p.ratePerMs),
-    };
-  };
+  const updateOf = (p: BucketPolicy, tokens: number, book: Book): BookUpdate => bookUpdate('book', ++version, tokens, clock.now(), book.entries, p, () => clock.now());
   const tell = (p: BucketPolicy, k: string, update: BookUpdate): void => {
     // A watch fires after the write: other holders hear the book a little later.
     const heard = [...(listeners.get(`${p.name}/${k}`) ?? [])];

@@ -5,7 +5,7 @@ import type { ACL } from 'node-zookeeper-client';
 import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
 import { bucketPolicy, type BucketPolicy } from '../../policy.js';
-import { cancel, dueOf, reserve, waitingCount, type BookUpdate, type Entry, type ReservationAsk, type ReservationOutcome, type ReservationResult, type Turn } from '../../reservation.js';
+import { bookUpdate, cancel, reserve, type BookUpdate, type Entry, type ReservationAsk, type ReservationOutcome, type ReservationResult, type Turn } from '../../reservation.js';
 import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
@@ -318,21 +318,10 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     };
   }
 
-  /** A state of a bucket's book, for the queue to time the waiters of `book` it holds ('shared' or 'local'). */
-  private bookUpdate(policy: BucketPolicy, book: string, version: number, tokens: number, at: number, entries: readonly Entry[]): BookUpdate {
+  /** A state of a bucket's book, for the queue to time the waiters of `book` it holds ('shared' on ZooKeeper's clock, or 'local'). */
+  private bookUpdate(policy: BucketPolicy, book: 'shared' | 'local', version: number, tokens: number, at: number, entries: readonly Entry[]): BookUpdate {
     const clock = book === 'shared' ? this.serverClock : this.local;
-    const now = clock.now();
-    const tokensNow = Math.min(policy.burst, tokens + Math.max(0, now - at) * policy.ratePerMs);
-    return {
-      source: book,
-      version,
-      tokens: tokensNow,
-      waitOf: (turn, cost) => (turn.book !== book ? undefined : Math.max(0, dueOf(tokens, entries, at, policy.ratePerMs, turn, cost) - clock.now())),
-      waiting: () => {
-        const later = clock.now();
-        return waitingCount(Math.min(policy.burst, tokens + Math.max(0, later - at) * policy.ratePerMs), entries, later, policy.ratePerMs);
-      },
-    };
+    return bookUpdate(book, version, tokens, at, entries, policy, () => clock.now());
   }
 
   /** Gives back the tokens of a reservation whose waiter left. */
