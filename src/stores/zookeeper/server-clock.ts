@@ -1,4 +1,4 @@
-// Estimates ZooKeeper's clock from the mtimes of this process's own writes; app-host wall clocks are never read.
+// Estimates ZooKeeper's clock from the mtimes this process sees; app-host wall clocks are never read.
 
 import type { Clock } from '../../clock.js';
 
@@ -8,40 +8,70 @@ export function statTime(buffer: Buffer): number {
 }
 
 /**
+ * How long (ms) an observed bound of the offset is kept. The tightest bound of the last one to two
+ * such periods is used: long enough that one write's slow reply does not set the estimate, short
+ * enough that a leader whose clock is behind is followed within seconds.
+ */
+export const BOUND_PERIOD_MS = 10_000;
+
+/**
  * Server time, as ZooKeeper's leader stamps it on writes (`mtime`).
  *
- * A write's mtime was stamped between sending it and reading the reply, so `mtime - replyTime`
- * (on the local monotonic clock) is a lower bound of the offset between the two clocks. The
- * estimate uses the latest such bound, and never goes backwards: a leader change onto a server
- * whose clock is behind cannot bring tokens back.
+ * An mtime was stamped before the reply that carries it was read, so `mtime - replyTime` (on the
+ * local monotonic clock) is a lower bound of the offset between the two clocks: tight when the reply
+ * came at once, loose by the round trip, the event loop's delay, or (for a read) the node's age.
+ * The estimate is the tightest (largest) bound of the last one to two {@link BOUND_PERIOD_MS}, so
+ * processes agree on server time to within their fastest round trips, which the queue's arrival
+ * order needs; and it never goes backwards: a leader change onto a server whose clock is behind
+ * cannot bring tokens back.
  */
 export class ServerClock {
-  private offset: number | undefined;
+  /** The tightest bound of the current period, and of the one before. */
+  private current: number | undefined;
+  private previous: number | undefined;
+  private periodStart = Number.NEGATIVE_INFINITY;
   private highest = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly local: Clock) {}
 
   /** Whether a write has been observed yet (before that, {@link now} is unknown). */
   get synced(): boolean {
-    return this.offset !== undefined;
+    return this.current !== undefined || this.previous !== undefined;
   }
 
   /** Records the mtime of a write whose reply arrived just now. */
   observeWrite(mtime: number): void {
-    this.offset = mtime - this.local.now();
-    this.highest = Math.max(this.highest, mtime);
+    this.observe(mtime);
   }
 
-  /** Records an mtime seen in a read: the server's clock is at least there. */
+  /** Records an mtime seen in a read just now: the server's clock is at least there. */
   observeRead(mtime: number): void {
-    this.highest = Math.max(this.highest, mtime);
-    if (this.offset === undefined) this.offset = mtime - this.local.now();
+    this.observe(mtime);
   }
 
   /** The server's time now, as best known; never less than any mtime seen. */
   now(): number {
-    const estimate = this.offset === undefined ? this.highest : this.local.now() + this.offset;
+    const offset = this.offset();
+    const estimate = offset === undefined ? this.highest : this.local.now() + offset;
     this.highest = Math.max(this.highest, estimate);
     return this.highest;
+  }
+
+  private observe(mtime: number): void {
+    const at = this.local.now();
+    this.highest = Math.max(this.highest, mtime);
+    if (at - this.periodStart >= BOUND_PERIOD_MS) {
+      this.previous = this.current;
+      this.current = undefined;
+      this.periodStart = at;
+    }
+    const bound = mtime - at;
+    if (this.current === undefined || bound > this.current) this.current = bound;
+  }
+
+  private offset(): number | undefined {
+    if (this.current === undefined) return this.previous;
+    if (this.previous === undefined) return this.current;
+    return Math.max(this.current, this.previous);
   }
 }

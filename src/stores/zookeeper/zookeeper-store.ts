@@ -288,12 +288,14 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   async reserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult> {
     if (!(await this.usable())) return this.fallbackReserve(policy, key, asks, maxSize);
     const target = this.targetOf(policy, key);
+    const askedAt = this.local.now();
     let result: ReservationResult | undefined;
     let update;
     try {
       update = await this.withDeadline(
         updateBucket(target, (view) => {
-          const reserved = reserve(view.tokens, view.book, view.serverNow, policy, asks, maxSize);
+          // The asks' ages as of this decision: the read (and any lost race) took time since they were made.
+          const reserved = reserve(view.tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
           result = reserved.result;
           return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, book: reserved.book } : undefined;
         }),
@@ -771,4 +773,10 @@ function withTickets(outcomes: readonly ReservationOutcome[], asks: readonly Res
     const turn = o.turn === undefined ? undefined : { ...o.turn, book };
     return { ...o, waitMs: waitOf(o), ...(turn !== undefined && { turn }), ticket: { book, cost: (asks[i] as ReservationAsk).cost, turn } };
   });
+}
+
+/** `asks` as they stand `elapsedMs` after they were made: waited that much longer, that much less left to wait. */
+function agedAsks(asks: readonly ReservationAsk[], elapsedMs: number): readonly ReservationAsk[] {
+  if (!(elapsedMs > 0)) return asks;
+  return asks.map((ask) => ({ ...ask, waitedMs: (ask.waitedMs ?? 0) + elapsedMs, maxWaitMs: Math.max(0, ask.maxWaitMs - elapsedMs) }));
 }
