@@ -165,8 +165,8 @@ export function formatClusterReport(results) {
   if (results.overflow) {
     out.push('\n### Cluster-wide overflow queue: ZooKeeper writes per queued request\n');
     out.push(overflowTable(results.overflow));
-    out.push(`\n### Cross-process order: ${config.overflow.orderRequests} requests, one every ${config.overflow.spacingMs} ms, to process i mod 3\n`);
-    out.push(orderTable({ ...results.overflow.order, wide: results.overflow.wideOrder }));
+    out.push(`\n### Cross-process order: ${config.overflow.orderRequests} requests, one every ${config.overflow.spacingMs} ms to process i mod 3, or in groups of ${config.overflow.groupSize} (a burst)\n`);
+    out.push(orderTable({ ...results.overflow.order, wide: results.overflow.wideOrder, grouped: results.overflow.groupedOrder }));
   }
   if (results.goals) out.push(`\n### Goals\n\n${goalList(results.goals)}`);
   const busy = results.throughput?.summaries.filter((s) => s.cpu.other > 0.25).map((s) => s.name) ?? [];

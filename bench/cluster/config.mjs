@@ -81,6 +81,11 @@ export function clusterConfig() {
       /** Scenario (c): requests sent one every `spacingMs`, to app i % 3. */
       orderRequests: number('BENCH_CLUSTER_ORDER_REQUESTS', 600, { integer: true }),
       spacingMs: number('BENCH_CLUSTER_ORDER_SPACING_MS', 12),
+      /**
+       * Scenario (d): the same requests as a burst in a known interleaving: groups of this many,
+       * one group every `spacingMs`, group g to app g % 3 (600 requests in about 1.4 s).
+       */
+      groupSize: number('BENCH_CLUSTER_ORDER_GROUP', 5, { integer: true }),
       /** Scenario (c) again with this `queue.batchWindow` (ms): the writes-versus-order trade. */
       wideBatchWindowMs: number('BENCH_CLUSTER_WIDE_BATCH_WINDOW_MS', 200),
     },

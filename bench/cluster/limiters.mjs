@@ -54,6 +54,8 @@ async function flowgate(config) {
     };
   }
   const middleware = rateLimit({
+    // Queue scenarios warm each app up on a key of its own first (see overflow-queue.mjs): JIT, session, code paths.
+    ...(config.queue && { key: (req) => (req.query.warm === undefined ? req.ip : `warm-up-${process.pid}`) }),
     rate: config.rate,
     interval: config.intervalMs,
     burst: config.burst,

@@ -83,28 +83,41 @@ export function overflowTable(overflow) {
     int(s.writes),
     int(s.conflicts),
     fixed(s.writesPerWaited, 4),
+    s.floor === undefined ? '-' : `${int(s.floor.writes)} = ${fixed(s.floor.perWaited, 4)}`,
   ];
+  const g = overflow.groupedOrder;
   return markdownTable(
-    ['scenario (3 processes, 50/s, burst 5, maxWait 15 s)', 'requests', 'statuses', 'waited', 'max wait', 'reserve calls (mean batch)', 'reserve call p50 / p99', 'ZK writes', 'lost CAS races', 'writes / waited'],
+    ['scenario (3 processes, 50/s, burst 5, maxWait 15 s)', 'requests', 'statuses', 'waited', 'max wait', 'reserve calls (mean batch)', 'reserve call p50 / p99', 'ZK writes', 'lost CAS races', 'writes / waited', 'floor: fewest writes for these arrivals'],
     [
       row('burst: all at once, app i mod 3', overflow.burst),
+      ...(g ? [row(`burst in known interleaving: groups of ${g.groupSize} every ${g.spacingMs} ms, group g to app g mod 3`, g)] : []),
       row(`spaced ${overflow.order.spacingMs} ms, app i mod 3`, overflow.order),
       ...(overflow.wideOrder ? [row(`spaced ${overflow.wideOrder.spacingMs} ms, queue.batchWindow ${overflow.wideOrder.batchWindowMs} ms`, overflow.wideOrder)] : []),
     ],
-    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 
 export function orderTable(order) {
-  const row = (label, r) => [label, int(r.requests), int(r.pairs), int(r.inversions), int(r.involved), `${int(r.maxOvertakeMs)} ms`, `${int(r.maxArrivalGapMs)} ms`];
+  const row = (label, r) => [
+    label,
+    int(r.requests),
+    int(r.pairs),
+    int(r.inversions),
+    int(r.involved),
+    `${int(r.maxOvertakeMs)} ms`,
+    `${int(r.maxArrivalGapMs)} ms`,
+    r.beyondWindow ? `${int(r.beyondWindow.inversions)} of ${int(r.beyondWindow.pairs)}` : '-',
+  ];
   return markdownTable(
-    ['requests (arrival and admission: Date.now() in the apps)', 'requests', 'ordered pairs', 'inversions', 'requests involved', 'max overtake', 'max arrival gap of an inverted pair'],
+    ['requests (arrival and admission: Date.now() in the apps)', 'requests', 'ordered pairs', 'inversions', 'requests involved', 'max overtake', 'max arrival gap of an inverted pair', `inversions of pairs > ${order.inversions.all.beyondWindow?.windowMs ?? 10} ms apart`],
     [
       row(`all served (batch window ${order.batchWindowMs ?? 5} ms)`, order.inversions.all),
       row(`only those that waited (batch window ${order.batchWindowMs ?? 5} ms)`, order.inversions.amongWaited),
+      ...(order.grouped ? [row(`burst, groups of ${order.grouped.groupSize}: all served`, order.grouped.inversions.all), row(`burst, groups of ${order.grouped.groupSize}: only those that waited`, order.grouped.inversions.amongWaited)] : []),
       ...(order.wide ? [row(`all served (batch window ${order.wide.batchWindowMs} ms)`, order.wide.inversions.all), row(`only those that waited (batch window ${order.wide.batchWindowMs} ms)`, order.wide.inversions.amongWaited)] : []),
     ],
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 
