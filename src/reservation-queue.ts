@@ -21,6 +21,12 @@ export const MAX_DEFER_MS = 2000;
  * arrival, and room for the estimate's error.
  */
 export const DEFER_MARGIN_MS = JUMP_HORIZON_MS + 50;
+/**
+ * A held-back batch is written up to this much (ms) earlier still, by a random amount drawn per
+ * batch: processes holding waiters that arrived close together reach the same deadline, and writing
+ * at the same moment, all but one would lose the compare-and-set and write again.
+ */
+export const DEFER_JITTER_MS = 40;
 /** The most waiters reserved in one write. */
 const MAX_BATCH = 256;
 
@@ -59,6 +65,8 @@ class Line {
   batchTimer: ReturnType<typeof setTimeout> | undefined;
   /** When `batchTimer` fires (local clock). */
   flushAt = 0;
+  /** How much earlier than its deadline the held batch being gathered is written (see DEFER_JITTER_MS). */
+  jitter = Math.random() * DEFER_JITTER_MS;
   dueTimer: ReturnType<typeof setTimeout> | undefined;
   tokens = 0;
   /** When `tokens` was learned (local clock; -Infinity: never): with it, how long a new waiter would wait. */
@@ -228,13 +236,27 @@ export class ReservationQueue implements TakeQueue {
     const window = this.limits.batchWindowMs ?? BATCH_WINDOW_MS;
     // A take with a priority is not held back: it goes ahead of waiters whose turns come soon.
     const urgent = line.pending.some((waiter) => waiter.priority !== 0);
-    const delay = Math.max(window, urgent ? 0 : Math.min(MAX_DEFER_MS, this.estimatedWaitMs(line, now) - DEFER_MARGIN_MS));
+    const delay = Math.max(window, urgent ? 0 : Math.min(MAX_DEFER_MS, this.firstTurnMs(line, now) - DEFER_MARGIN_MS - line.jitter));
     if (line.batchTimer !== undefined) {
-      if (now + delay >= line.flushAt) return;
+      // The book followed since may have moved the first waiter's turn either way: asks that arrived
+      // before it were booked (later), or waiters ahead left (sooner). A timer due within the batch
+      // window stays.
+      if (Math.abs(now + delay - line.flushAt) < window || line.flushAt - now <= window) return;
       clearTimeout(line.batchTimer);
     }
     line.flushAt = now + delay;
     line.batchTimer = setTimeout(() => void this.flush(line), delay);
+  }
+
+  /**
+   * How long the first pending waiter would wait if its batch were reserved now: from the book this
+   * process follows, by its arrival (asks of other processes that arrived before it and were booked
+   * meanwhile are ahead of it); else by the last known debt.
+   */
+  private firstTurnMs(line: Line, now: number): number {
+    const first = line.pending.find((waiter) => !waiter.settled);
+    if (line.book === undefined || first === undefined) return this.estimatedWaitMs(line, now);
+    return line.book.waitFor(now - first.arrivedAt, first.cost);
   }
 
   /** How long a take joining the end of the queue now would wait, by the last state of the book this process learned (0: none known). */
@@ -252,6 +274,7 @@ export class ReservationQueue implements TakeQueue {
   /** Reserves tokens for the pending waiters of a line, in one store call. */
   private async flush(line: Line): Promise<void> {
     line.batchTimer = undefined;
+    line.jitter = Math.random() * DEFER_JITTER_MS;
     const batch = line.pending.splice(0, MAX_BATCH).filter((waiter) => !waiter.settled);
     if (batch.length === 0) return this.dropIfIdle(line);
     line.flushing = true;

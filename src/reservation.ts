@@ -111,6 +111,11 @@ export interface BookUpdate {
   waitOf(turn: Turn, cost: number): number | undefined;
   /** Waiters in the book now (all processes), by this state of it. */
   waiting(): number;
+  /**
+   * Ms from now until an ask of `cost` that has waited `waitedMs` (priority 0) would be due, were it
+   * reserved now: behind the entries that arrived before it (and those it may not go ahead of).
+   */
+  waitFor(waitedMs: number, cost: number): number;
 }
 
 /** The result of reserving a batch of asks, in order. */
@@ -301,6 +306,16 @@ export function bookUpdate(source: string, version: number, tokens: number, at: 
     waiting: () => {
       const time = now();
       return waitingCount(tokensAt(time), entries, time, policy.ratePerMs);
+    },
+    waitFor: (waitedMs, cost) => {
+      const time = now();
+      const rate = policy.ratePerMs;
+      const timed = timeline(tokens, entries, at, rate);
+      const place = entries.length >= MAX_ENTRIES ? timed.length : placeOf(timed, time - waitedMs, cost / rate, time);
+      let owed = 0;
+      for (const entry of entries) owed += entry.owed;
+      const ahead = place === timed.length ? owed : (timed[place] as Timed).ahead;
+      return Math.max(0, at + Math.max(0, ahead + cost - (tokens + owed)) / rate - time);
     },
   };
 }

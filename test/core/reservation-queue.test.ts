@@ -1,7 +1,7 @@
 // The reservation queue (used with stores that reserve), run on a real in-memory book with fake timers.
 
 import { createLimiter } from '../../src/limiter.js';
-import { BATCH_WINDOW_MS, DEFER_MARGIN_MS, MAX_DEFER_MS } from '../../src/reservation-queue.js';
+import { BATCH_WINDOW_MS, DEFER_JITTER_MS, DEFER_MARGIN_MS, MAX_DEFER_MS } from '../../src/reservation-queue.js';
 import { reservingStore as sharedReservingStore } from '../helpers/reserving-store.js';
 
 const clock = { now: () => Date.now() };
@@ -112,6 +112,42 @@ describe('reservation queue', () => {
     await Promise.all([a1, a2, c1]);
     expect(served).toEqual(['a1', 'a2', 'c1']);
     await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  test('a held-back batch is held longer when another process books asks that arrived before it (one write later, same order)', async () => {
+    const store = reservingStore();
+    /** The shared store as one process sees it, recording when its own reserve calls were made. */
+    const processView = (calls: number[]): typeof store => ({
+      ...store,
+      reserve: (p, k, asks, maxSize) => {
+        calls.push(Date.now() - start);
+        return store.reserve!(p, k, asks, maxSize);
+      },
+    });
+    const aCalls: number[] = [];
+    // Two tokens a second: a turn every 500 ms.
+    const options = { name: 'shared', rate: 2, burst: 1, queue: { maxSize: 10, maxWait: '30s' }, clock };
+    const a = createLimiter({ ...options, store: processView(aCalls) });
+    const b = createLimiter({ ...options, store: processView([]) });
+    const start = Date.now();
+    await a.take('k');
+    const served: string[] = [];
+    const track = (limiter: typeof a, label: string) => limiter.take('k').then((d) => (d.allowed && served.push(label), d));
+    const a1 = track(a, 'a1'); // booked after the batch window: due at ~500 ms
+    await jest.advanceTimersByTimeAsync(20);
+    const b1 = track(b, 'b1'); // b knows of no queue: booked within its batch window, behind a1 (~1 s)
+    await jest.advanceTimersByTimeAsync(1);
+    const a2 = track(a, 'a2'); // arrived 1 ms after b1, queue ~500 ms long: held back until shortly before ~1 s
+    await jest.advanceTimersByTimeAsync(1300);
+    // a heard of b1, booked ahead of a2 (which arrived after it): a2's turn is at ~1.5 s now, and so is its write.
+    expect(aCalls).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(aCalls).toHaveLength(2);
+    expect(aCalls[1]).toBeGreaterThanOrEqual(1500 - DEFER_MARGIN_MS - DEFER_JITTER_MS - 10);
+    await jest.advanceTimersByTimeAsync(1000);
+    await Promise.all([a1, b1, a2]);
+    expect(served).toEqual(['a1', 'b1', 'a2']);
+    await Promise.all([a.close(), b.close()]);
   });
 
   test('a waiter that leaves gives its tokens back: the waiters behind it, in its entry and in later ones, are served sooner', async () => {
