@@ -77,6 +77,8 @@ class Line {
   readonly versions = new Map<string, number>();
   /** When a take of this key last had to queue (local clock). */
   queuedAt = Number.NEGATIVE_INFINITY;
+  /** Set when a direct try failed: the next batch goes out at once, unless `queue.batchWindow` is set. */
+  afterDirectTry = false;
   /** Set once a take with a priority other than 0 joined: only then are turns re-ranked. */
   prioritized = false;
   /** Stops following the book (set while reserved waiters are here and the store can watch). */
@@ -145,6 +147,9 @@ export class ReservationQueue implements TakeQueue {
         return { admitted: false, reason: 'unavailable', tokens: result.tokens, retryAfterMs: result.retryAfterMs ?? 0, waitedMs: 0 };
       }
       line.queuedAt = arrivedAt;
+      // The bucket is empty and a queue is forming: the takes gathered during the try have waited a
+      // round trip already, and other processes' takes are racing for the same turns.
+      line.afterDirectTry = true;
       return this.join(line, cost, arrivedAt, signal, true, priority);
     }
     line.queuedAt = arrivedAt;
@@ -233,7 +238,7 @@ export class ReservationQueue implements TakeQueue {
   private scheduleFlush(line: Line): void {
     if (line.pending.length === 0 || line.flushing || line.direct > 0) return;
     const now = this.clock.now();
-    const window = this.limits.batchWindowMs ?? BATCH_WINDOW_MS;
+    const window = this.limits.batchWindowMs ?? (line.afterDirectTry ? 0 : BATCH_WINDOW_MS);
     // A take with a priority is not held back: it goes ahead of waiters whose turns come soon.
     const urgent = line.pending.some((waiter) => waiter.priority !== 0);
     const delay = Math.max(window, urgent ? 0 : Math.min(MAX_DEFER_MS, this.firstTurnMs(line, now) - DEFER_MARGIN_MS - line.jitter));
@@ -275,6 +280,7 @@ export class ReservationQueue implements TakeQueue {
   private async flush(line: Line): Promise<void> {
     line.batchTimer = undefined;
     line.jitter = Math.random() * DEFER_JITTER_MS;
+    line.afterDirectTry = false;
     const batch = line.pending.splice(0, MAX_BATCH).filter((waiter) => !waiter.settled);
     if (batch.length === 0) return this.dropIfIdle(line);
     line.flushing = true;

@@ -22,7 +22,7 @@ export function inversions(items, windowMs = ORDER_WINDOW_MS) {
   const examples = [];
   let worst;
   // Pairs that arrived more than the window apart: the only inversions the queue's contract rules out.
-  const beyond = { pairs: 0, inversions: 0, maxOvertakeMs: 0, worst: undefined };
+  const beyond = { pairs: 0, inversions: 0, maxOvertakeMs: 0, worst: undefined, latestSinceStartMs: undefined };
   for (let i = 0; i < sorted.length; i++) {
     const a = sorted[i];
     for (let j = i + 1; j < sorted.length; j++) {
@@ -36,13 +36,23 @@ export function inversions(items, windowMs = ORDER_WINDOW_MS) {
         involved.add(a.id).add(b.id);
         maxOvertakeMs = Math.max(maxOvertakeMs, a.admittedAt - b.admittedAt);
         maxArrivalGapMs = Math.max(maxArrivalGapMs, b.arrivedAt - a.arrivedAt);
-        const example = { earlier: a.id, later: b.id, earlierPid: a.pid, laterPid: b.pid, arrivalGapMs: b.arrivedAt - a.arrivedAt, overtakeMs: a.admittedAt - b.admittedAt };
+        const example = {
+          earlier: a.id,
+          later: b.id,
+          earlierPid: a.pid,
+          laterPid: b.pid,
+          // When the earlier one arrived, ms after the first request of the run.
+          sinceStartMs: a.arrivedAt - (sorted[0]?.arrivedAt ?? a.arrivedAt),
+          arrivalGapMs: b.arrivedAt - a.arrivedAt,
+          overtakeMs: a.admittedAt - b.admittedAt,
+        };
         if (examples.length < 5) examples.push(example);
         if (worst === undefined || example.overtakeMs > worst.overtakeMs) worst = example;
         if (farApart) {
           beyond.inversions++;
           if (beyond.worst === undefined || example.overtakeMs > beyond.worst.overtakeMs) beyond.worst = example;
           beyond.maxOvertakeMs = beyond.worst.overtakeMs;
+          beyond.latestSinceStartMs = Math.max(beyond.latestSinceStartMs ?? 0, example.sinceStartMs);
         }
       }
     }

@@ -169,18 +169,22 @@ export function checkGoals({ throughput, accuracy, queue, overflow }) {
     const writes = (s) => `${fmt(s.writesPerWaited, 4)} (${s.writes} writes / ${s.waited} waited)${s.floor ? `; floor for these arrivals ${fmt(s.floor.perWaited, 4)}` : ''}`;
     goals.push({ goal: '<= 0.05 ZooKeeper writes per queued request (burst over 3 processes)', passed: b.writesPerWaited <= 0.05, detail: writes(b) });
     if (g) goals.push({ goal: `<= 0.05 ZooKeeper writes per queued request (burst in a known interleaving: groups of ${g.groupSize} every ${g.spacingMs} ms)`, passed: g.writesPerWaited <= 0.05, detail: writes(g) });
-    // One by one every 12 ms, the queue's waits stay short for its first second: every arrival-order design needs more than 0.05 here (the floor).
+    // One by one every 12 ms, the queue's waits stay short for its first second: the fewest writes any arrival-order design needs for these arrivals (the floor) is about 0.05 itself.
     goals.push({ goal: `<= 0.05 ZooKeeper writes per queued request (requests one by one, spaced ${c.spacingMs} ms)`, passed: c.writesPerWaited <= 0.05, detail: writes(c) });
     for (const [name, s] of [['burst', b], ...(g ? [['burst in groups', g]] : []), ['spaced', c]]) {
       const all = s.statuses['200'] === s.requests;
       goals.push({ goal: `overflow queue (${name}): every request served within maxWait`, passed: all && s.maxWaitedMs <= 15_000, detail: `statuses ${JSON.stringify(s.statuses)}, max wait ${Math.round(s.maxWaitedMs)} ms` });
     }
     for (const [name, s] of [...(g ? [[`burst in groups of ${g.groupSize}, groups ${g.spacingMs} ms apart`, g]] : []), [`one by one, ${c.spacingMs} ms apart`, c]]) {
-      const beyond = s.inversions.all.beyondWindow;
+      // The issue's promise is about requests that were enqueued (waited): one enqueued earlier is not overtaken by one enqueued later.
+      const beyond = s.inversions.amongWaited.beyondWindow;
+      const served = s.inversions.all.beyondWindow;
       goals.push({
-        goal: `no inversion of requests that arrived more than ${beyond.windowMs} ms apart (${name})`,
+        goal: `no inversion of enqueued requests that arrived more than ${beyond.windowMs} ms apart (${name})`,
         passed: beyond.inversions === 0,
-        detail: `${beyond.inversions} of ${beyond.pairs} such pairs${beyond.worst ? ` (worst: arrived ${beyond.worst.arrivalGapMs} ms apart, overtaken by ${beyond.worst.overtakeMs} ms)` : ''}; any gap, among waiters: ${s.inversions.amongWaited.inversions} of ${s.inversions.amongWaited.pairs} pairs; all served: ${s.inversions.all.inversions} of ${s.inversions.all.pairs}`,
+        detail:
+          `${beyond.inversions} of ${beyond.pairs} such pairs${beyond.worst ? ` (worst: arrived ${beyond.worst.arrivalGapMs} ms apart, ${beyond.worst.sinceStartMs} ms after the first request, overtaken by ${beyond.worst.overtakeMs} ms; the latest such pair ${beyond.latestSinceStartMs} ms after the first request)` : ''}; ` +
+          `all served, with those served at once: ${served.inversions} of ${served.pairs}${served.worst ? ` (the latest ${served.latestSinceStartMs} ms after the first request)` : ''}`,
       });
     }
     const w = overflow.wideOrder;
