@@ -104,7 +104,7 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
       if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
       target.counter.conflicts++;
       // Lost a race with another process: back off a little, with jitter, and read again.
-      if (attempt > 2) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20, attempt * 2)));
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20, 3 * (attempt + 1))));
     }
   }
   throw new BucketContentionError(`flowgate: too much contention on ${path}: ${MAX_ATTEMPTS} compare-and-set attempts lost`);
