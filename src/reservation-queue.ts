@@ -10,13 +10,13 @@ import type { QueueLimits, QueueObserver, QueueOutcome, QueueStats, TakeQueue } 
 /** The shortest time a take waits for others to join its batch (unless `queue.batchWindow` says otherwise). */
 export const BATCH_WINDOW_MS = 5;
 /**
- * The longest a batch is held back while the queue ahead of it is long (ms). Its waiters' turns are
- * far off, and a batch reserved late still takes their places by arrival (see `reserve`), so one
- * write carries all the waiters that arrived meanwhile.
+ * The longest a batch is held back while the queue ahead of it is long (ms, from its first waiter's
+ * arrival). Its waiters' turns are far off, and a batch reserved late still takes their places by
+ * arrival (see `reserve`), so one write carries all the waiters that arrived meanwhile.
  */
 export const MAX_DEFER_MS = 2000;
 /**
- * A held-back batch is reserved this long (ms) before its first waiter's estimated turn: more than
+ * A held-back batch is reserved this long (ms) before its first waiter's turn would start: more than
  * the horizon within which nobody goes ahead of a waiter, so that it still takes its place by
  * arrival, and room for the estimate's error.
  */
@@ -27,6 +27,8 @@ export const DEFER_MARGIN_MS = JUMP_HORIZON_MS + 50;
  * at the same moment, all but one would lose the compare-and-set and write again.
  */
 export const DEFER_JITTER_MS = 40;
+/** A held batch's write is moved later only by at least this much (ms), and not when it is due within it. */
+const RESCHEDULE_MIN_MS = 5;
 /** The most waiters reserved in one write. */
 const MAX_BATCH = 256;
 
@@ -65,6 +67,8 @@ class Line {
   batchTimer: ReturnType<typeof setTimeout> | undefined;
   /** When `batchTimer` fires (local clock). */
   flushAt = 0;
+  /** When the batch window of the batch being gathered ends (local clock): it is written no sooner. */
+  windowEnd = 0;
   /** How much earlier than its deadline the held batch being gathered is written (see DEFER_JITTER_MS). */
   jitter = Math.random() * DEFER_JITTER_MS;
   dueTimer: ReturnType<typeof setTimeout> | undefined;
@@ -79,6 +83,8 @@ class Line {
   queuedAt = Number.NEGATIVE_INFINITY;
   /** Set when a direct try failed: the next batch goes out at once, unless `queue.batchWindow` is set. */
   afterDirectTry = false;
+  /** The first pending waiter's turn (local clock) by `book`, computed once per book and waiter. */
+  firstTurn: { readonly book: BookUpdate; readonly waiter: Waiter; readonly at: number } | undefined;
   /** Set once a take with a priority other than 0 joined: only then are turns re-ranked. */
   prioritized = false;
   /** Stops following the book (set while reserved waiters are here and the store can watch). */
@@ -99,7 +105,7 @@ class Line {
  * a batch: this process gathers the key's takes, then reserves tokens for all of them in one atomic
  * write. It gathers for the batch window ({@link BATCH_WINDOW_MS} unless `queue.batchWindow` says
  * otherwise), or, while the queue ahead is long, until {@link DEFER_MARGIN_MS} before the first
- * waiter's estimated turn (at most {@link MAX_DEFER_MS}): the batch still takes its waiters'
+ * waiter's turn would start (at most {@link MAX_DEFER_MS} after it arrived): the batch still takes its waiters'
  * places in the book by arrival, ahead of later arrivals of other processes. The shared bucket goes
  * into debt by their cost, and each waiter waits locally for its turn (when the refill has paid for
  * everyone ahead of it, in any process). While it holds waiters on a key, this process follows the
@@ -147,9 +153,6 @@ export class ReservationQueue implements TakeQueue {
         return { admitted: false, reason: 'unavailable', tokens: result.tokens, retryAfterMs: result.retryAfterMs ?? 0, waitedMs: 0 };
       }
       line.queuedAt = arrivedAt;
-      // The bucket is empty and a queue is forming: the takes gathered during the try have waited a
-      // round trip already, and other processes' takes are racing for the same turns.
-      line.afterDirectTry = true;
       return this.join(line, cost, arrivedAt, signal, true, priority);
     }
     line.queuedAt = arrivedAt;
@@ -219,9 +222,13 @@ export class ReservationQueue implements TakeQueue {
         this.afterFlush(line);
         return;
       }
-      // A take whose direct try failed arrived before anything that joined meanwhile.
-      if (first) line.pending.unshift(waiter);
-      else line.pending.push(waiter);
+      // A take whose direct try failed arrived before anything that joined meanwhile. The bucket is
+      // empty and a queue is forming: the takes gathered during the try have waited a round trip
+      // already, and other processes' takes race for the same turns, so their batch goes out at once.
+      if (first) {
+        line.pending.unshift(waiter);
+        line.afterDirectTry = true;
+      } else line.pending.push(waiter);
       if (signal !== undefined) {
         waiter.onAbort = () => this.abort(line, waiter);
         if (signal.aborted) return waiter.onAbort();
@@ -236,32 +243,46 @@ export class ReservationQueue implements TakeQueue {
    * the batch window, or longer while the queue ahead is long (see the class comment).
    */
   private scheduleFlush(line: Line): void {
-    if (line.pending.length === 0 || line.flushing || line.direct > 0) return;
+    if (line.pending.length === 0) line.afterDirectTry = false;
+    const first = line.pending.find((waiter) => !waiter.settled);
+    if (first === undefined || line.flushing || line.direct > 0) return;
     const now = this.clock.now();
     const window = this.limits.batchWindowMs ?? (line.afterDirectTry ? 0 : BATCH_WINDOW_MS);
     // A take with a priority is not held back: it goes ahead of waiters whose turns come soon.
     const urgent = line.pending.some((waiter) => waiter.priority !== 0);
-    const delay = Math.max(window, urgent ? 0 : Math.min(MAX_DEFER_MS, this.firstTurnMs(line, now) - DEFER_MARGIN_MS - line.jitter));
+    // Held until the margin before the first waiter's turn starts, never longer than MAX_DEFER_MS
+    // after it arrived, and a random bit earlier (see DEFER_JITTER_MS).
+    const deadline = urgent ? now : Math.min(first.arrivedAt + MAX_DEFER_MS, now + this.firstTurnMs(line, first, now) - DEFER_MARGIN_MS) - line.jitter;
+    // The batch window runs from the batch's first scheduling (it only shrinks, after a failed direct
+    // try); only the deadline moves after that.
+    line.windowEnd = line.batchTimer === undefined ? now + window : Math.min(line.windowEnd, now + window);
+    const flushAt = Math.max(line.windowEnd, deadline);
     if (line.batchTimer !== undefined) {
-      // The book followed since may have moved the first waiter's turn either way: asks that arrived
-      // before it were booked (later), or waiters ahead left (sooner). A timer due within the batch
-      // window stays.
-      if (Math.abs(now + delay - line.flushAt) < window || line.flushAt - now <= window) return;
+      // The book followed since may have moved the first waiter's turn either way: sooner when
+      // waiters ahead left, later when asks that arrived before it were booked. A later write is
+      // set only for a move of RESCHEDULE_MIN_MS or more, and not when the timer is about to fire.
+      const later = flushAt > line.flushAt;
+      if (later ? flushAt - line.flushAt < RESCHEDULE_MIN_MS || line.flushAt - now <= RESCHEDULE_MIN_MS : line.flushAt - flushAt < 1) return;
       clearTimeout(line.batchTimer);
     }
-    line.flushAt = now + delay;
-    line.batchTimer = setTimeout(() => void this.flush(line), delay);
+    line.flushAt = flushAt;
+    line.batchTimer = setTimeout(() => void this.flush(line), flushAt - now);
   }
 
   /**
-   * How long the first pending waiter would wait if its batch were reserved now: from the book this
-   * process follows, by its arrival (asks of other processes that arrived before it and were booked
-   * meanwhile are ahead of it); else by the last known debt.
+   * How long until the turn of the first pending waiter would start if its batch were reserved now:
+   * from the book this process follows, by its arrival (asks of other processes that arrived before
+   * it and were booked meanwhile are ahead of it); else by the last known debt.
    */
-  private firstTurnMs(line: Line, now: number): number {
-    const first = line.pending.find((waiter) => !waiter.settled);
-    if (line.book === undefined || first === undefined) return this.estimatedWaitMs(line, now);
-    return line.book.waitFor(now - first.arrivedAt, first.cost);
+  private firstTurnMs(line: Line, first: Waiter, now: number): number {
+    const book = line.book;
+    if (book === undefined) return this.estimatedWaitMs(line, now);
+    // The same book and first waiter give the same turn: computed once (a long book has many entries).
+    const known = line.firstTurn;
+    if (known !== undefined && known.book === book && known.waiter === first) return known.at - now;
+    const waitMs = book.turnStartIn(now - first.arrivedAt, first.cost);
+    line.firstTurn = { book, waiter: first, at: now + waitMs };
+    return waitMs;
   }
 
   /** How long a take joining the end of the queue now would wait, by the last state of the book this process learned (0: none known). */
@@ -415,6 +436,7 @@ export class ReservationQueue implements TakeQueue {
     line.unwatch?.();
     line.unwatch = undefined;
     line.book = undefined;
+    line.firstTurn = undefined;
     line.tokensAt = Number.NEGATIVE_INFINITY;
   }
 

@@ -112,10 +112,11 @@ export interface BookUpdate {
   /** Waiters in the book now (all processes), by this state of it. */
   waiting(): number;
   /**
-   * Ms from now until an ask of `cost` that has waited `waitedMs` (priority 0) would be due, were it
-   * reserved now: behind the entries that arrived before it (and those it may not go ahead of).
+   * Ms from now until the turn of an ask of `cost` that has waited `waitedMs` (priority 0) would
+   * start, were it reserved now: when everything ahead of it is paid (the entries that arrived
+   * before it, and those it may not go ahead of). The entries it would go ahead of are due from then.
    */
-  waitFor(waitedMs: number, cost: number): number;
+  turnStartIn(waitedMs: number, cost: number): number;
 }
 
 /** The result of reserving a batch of asks, in order. */
@@ -307,7 +308,7 @@ export function bookUpdate(source: string, version: number, tokens: number, at: 
       const time = now();
       return waitingCount(tokensAt(time), entries, time, policy.ratePerMs);
     },
-    waitFor: (waitedMs, cost) => {
+    turnStartIn: (waitedMs, cost) => {
       const time = now();
       const rate = policy.ratePerMs;
       const timed = timeline(tokens, entries, at, rate);
@@ -315,7 +316,7 @@ export function bookUpdate(source: string, version: number, tokens: number, at: 
       let owed = 0;
       for (const entry of entries) owed += entry.owed;
       const ahead = place === timed.length ? owed : (timed[place] as Timed).ahead;
-      return Math.max(0, at + Math.max(0, ahead + cost - (tokens + owed)) / rate - time);
+      return Math.max(0, at + Math.max(0, ahead - (tokens + owed)) / rate - time);
     },
   };
 }

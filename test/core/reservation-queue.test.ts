@@ -128,22 +128,24 @@ describe('reservation queue', () => {
     // Two tokens a second: a turn every 500 ms.
     const options = { name: 'shared', rate: 2, burst: 1, queue: { maxSize: 10, maxWait: '30s' }, clock };
     const a = createLimiter({ ...options, store: processView(aCalls) });
-    const b = createLimiter({ ...options, store: processView([]) });
+    // b gathers its takes for 10 ms: its write lands after a2 has joined a's held batch.
+    const b = createLimiter({ ...options, queue: { ...options.queue, batchWindow: '10ms' }, store: processView([]) });
     const start = Date.now();
     await a.take('k');
     const served: string[] = [];
     const track = (limiter: typeof a, label: string) => limiter.take('k').then((d) => (d.allowed && served.push(label), d));
     const a1 = track(a, 'a1'); // booked after the batch window: due at ~500 ms
     await jest.advanceTimersByTimeAsync(20);
-    const b1 = track(b, 'b1'); // b knows of no queue: booked within its batch window, behind a1 (~1 s)
+    const b1 = track(b, 'b1'); // b knows of no queue: booked ~10 ms later, behind a1 (due at ~1 s)
     await jest.advanceTimersByTimeAsync(1);
-    const a2 = track(a, 'a2'); // arrived 1 ms after b1, queue ~500 ms long: held back until shortly before ~1 s
-    await jest.advanceTimersByTimeAsync(1300);
-    // a heard of b1, booked ahead of a2 (which arrived after it): a2's turn is at ~1.5 s now, and so is its write.
+    const a2 = track(a, 'a2'); // arrived 1 ms after b1; its turn would start at ~500 ms: held back until shortly before
+    await jest.advanceTimersByTimeAsync(700);
+    // a heard of b1, booked ahead of a2 (which arrived after it): a2's turn starts at ~1 s now, and
+    // its write moved there (it was set for ~400 ms when a2 joined).
     expect(aCalls).toHaveLength(1);
-    await jest.advanceTimersByTimeAsync(200);
+    await jest.advanceTimersByTimeAsync(300);
     expect(aCalls).toHaveLength(2);
-    expect(aCalls[1]).toBeGreaterThanOrEqual(1500 - DEFER_MARGIN_MS - DEFER_JITTER_MS - 10);
+    expect(aCalls[1]).toBeGreaterThanOrEqual(1000 - DEFER_MARGIN_MS - DEFER_JITTER_MS - 10);
     await jest.advanceTimersByTimeAsync(1000);
     await Promise.all([a1, b1, a2]);
     expect(served).toEqual(['a1', 'b1', 'a2']);

@@ -12,13 +12,14 @@ function fakeClock(start = 1_000): { now: () => number; advance: (ms: number) =>
 const OFFSET = 50_000;
 
 describe('ServerClock', () => {
-  test('is not synced, and reads the highest mtime seen, until it has observed an mtime', () => {
+  test('knows no time until it has observed an mtime; then it is synced', () => {
     const local = fakeClock();
     const clock = new ServerClock(local);
     expect(clock.synced).toBe(false);
     expect(clock.now()).toBe(Number.NEGATIVE_INFINITY);
     clock.observeRead(local.now() + OFFSET - 30);
     expect(clock.synced).toBe(true);
+    expect(clock.now() - local.now()).toBe(OFFSET - 30);
   });
 
   test('a slow reply does not pull the estimate back: the tightest bound of the period is used', () => {
@@ -48,16 +49,24 @@ describe('ServerClock', () => {
     const behind = OFFSET - 500;
     local.advance(BOUND_PERIOD_MS);
     clock.observeWrite(local.now() + behind - 1);
-    // Still the old period's bound: the estimate is not pulled back at once.
+    // In the next period, still the old period's bound: the estimate is not pulled back at once.
     expect(clock.now() - local.now()).toBe(OFFSET - 1);
     local.advance(BOUND_PERIOD_MS);
     clock.observeWrite(local.now() + behind - 1);
-    local.advance(BOUND_PERIOD_MS);
-    clock.observeWrite(local.now() + behind - 1);
-    // Two periods on, only the new leader's bounds are left. The estimate has not gone below any
-    // reading given before: the local clock moved 30 s, more than the 500 ms the server fell back.
+    // One period later, only the new leader's bounds are left. The estimate has not gone below any
+    // reading given before: the local clock moved 20 s, more than the 500 ms the server fell back.
     expect(clock.now() - local.now()).toBe(behind - 1);
     expect(clock.now()).toBeGreaterThanOrEqual(before);
+  });
+
+  test('after a quiet spell of two periods or more, the bound seen before it is dropped', () => {
+    const local = fakeClock();
+    const clock = new ServerClock(local);
+    clock.observeWrite(local.now() + OFFSET - 1);
+    // Five quiet minutes; meanwhile a leader whose clock is 300 ms behind took over.
+    local.advance(300_000);
+    clock.observeWrite(local.now() + OFFSET - 300 - 1);
+    expect(clock.now() - local.now()).toBe(OFFSET - 300 - 1);
   });
 
   test('never goes backwards, and never below an mtime seen', () => {

@@ -61,7 +61,8 @@ export class ServerClock {
     const at = this.local.now();
     this.highest = Math.max(this.highest, mtime);
     if (at - this.periodStart >= BOUND_PERIOD_MS) {
-      this.previous = this.current;
+      // After a quiet spell of two periods or more, the last period's bound is old: it is dropped.
+      this.previous = at - this.periodStart < 2 * BOUND_PERIOD_MS ? this.current : undefined;
       this.current = undefined;
       this.periodStart = at;
     }

@@ -286,15 +286,16 @@ export class ZooKeeperStore extends EventEmitter implements Store {
    * `'local'` reserves on this process's share, `'open'` admits, `'closed'` refuses.
    */
   async reserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult> {
-    if (!(await this.usable())) return this.fallbackReserve(policy, key, asks, maxSize);
-    const target = this.targetOf(policy, key);
+    // The asks' ages are as of the moment each decision is made: waiting for a connection, the read
+    // and any lost race take time after they were made.
     const askedAt = this.local.now();
+    if (!(await this.usable())) return this.fallbackReserve(policy, key, agedAsks(asks, this.local.now() - askedAt), maxSize);
+    const target = this.targetOf(policy, key);
     let result: ReservationResult | undefined;
     let update;
     try {
       update = await this.withDeadline(
         updateBucket(target, (view) => {
-          // The asks' ages as of this decision: the read (and any lost race) took time since they were made.
           const reserved = reserve(view.tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
           result = reserved.result;
           return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, book: reserved.book } : undefined;
@@ -307,7 +308,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       }
       if (!isUnavailable(error)) throw error;
       this.markUnavailable(error instanceof Error ? error.message : String(error), true);
-      return this.fallbackReserve(policy, key, asks, maxSize);
+      return this.fallbackReserve(policy, key, agedAsks(asks, this.local.now() - askedAt), maxSize);
     }
     const done = result as ReservationResult;
     // Turns are absolute on ZooKeeper's clock: measure each wait from now, after the write's round trip.
