@@ -19,11 +19,19 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** Frames of the app past a middleware: Koa's and Express's dispatch of the next middleware or handler. */
 const DOWNSTREAM = /\/node_modules\/(koa-compose|router|express)\/|\/bench\/servers\//;
 
+/** Variants for profiling only (not in the bench's groups): flowgate on a ZooKeeperStore needs BENCH_ZK_CONNECT (e.g. a server of scripts/zk/start.sh). */
+const PROFILE_ONLY = [{ name: 'flowgate-zookeeper', server: 'flowgate-zookeeper.mjs', needs: 'zookeeper' }];
+
 const [variantName, secondsArg = '10'] = process.argv.slice(2);
-const variant = GROUPS.flatMap((g) => g.variants).find((v) => v.name === variantName);
+const variants = [...GROUPS.flatMap((g) => g.variants), ...PROFILE_ONLY];
+const variant = variants.find((v) => v.name === variantName);
 const seconds = Number(secondsArg);
 if (variant === undefined || !(seconds > 0)) {
-  console.error(`usage: node bench/profile.mjs <variant> [seconds]; variants: ${GROUPS.flatMap((g) => g.variants.map((v) => v.name)).join(', ')}`);
+  console.error(`usage: node bench/profile.mjs <variant> [seconds]; variants: ${variants.map((v) => v.name).join(', ')}`);
+  process.exit(2);
+}
+if (variant.needs === 'zookeeper' && !process.env.BENCH_ZK_CONNECT) {
+  console.error(`${variant.name} needs BENCH_ZK_CONNECT, e.g. BENCH_ZK_CONNECT=$(bash scripts/zk/start.sh profile standalone 23300 | tail -n 1)`);
   process.exit(2);
 }
 if (canPin) spawn('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
