@@ -170,6 +170,14 @@ function timeline(tokens: number, entries: readonly Entry[], now: number, ratePe
   return timed;
 }
 
+/** Tokens owed to the entries ahead of place `at` of a timeline (`timed.length`: all of them). */
+function owedAhead(timed: readonly Timed[], at: number): number {
+  const t = timed[at];
+  if (t !== undefined) return t.ahead;
+  const last = timed[timed.length - 1];
+  return last === undefined ? 0 : last.ahead + last.entry.owed;
+}
+
 /** The entries of a book still owed anything at `now` (paid entries are always at its front). */
 export function pendingEntries(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number): Entry[] {
   return timeline(tokens, entries, now, ratePerMs)
@@ -246,9 +254,8 @@ export function reserve(
     const virtual = virtualArrival(now, ask);
     const timed = timeline(balance, entries, now, rate);
     const at = entries.length >= MAX_ENTRIES ? entries.length : placeOf(timed, virtual, ask.cost / rate, now);
-    let owed = 0;
-    for (const entry of entries) owed += entry.owed;
-    const ahead = at === timed.length ? owed : (timed[at] as Timed).ahead;
+    const owed = owedAhead(timed, timed.length);
+    const ahead = owedAhead(timed, at);
     // Tokens there would be with nobody owed; the ask needs everyone ahead paid, then its cost.
     const available = balance + owed;
     const waitMs = ahead + ask.cost <= available + 1e-9 ? 0 : (ahead + ask.cost - available) / rate;
@@ -313,10 +320,8 @@ export function bookUpdate(source: string, version: number, tokens: number, at: 
       const rate = policy.ratePerMs;
       const timed = timeline(tokens, entries, at, rate);
       const place = entries.length >= MAX_ENTRIES ? timed.length : placeOf(timed, time - waitedMs, cost / rate, time);
-      let owed = 0;
-      for (const entry of entries) owed += entry.owed;
-      const ahead = place === timed.length ? owed : (timed[place] as Timed).ahead;
-      return Math.max(0, at + Math.max(0, ahead - (tokens + owed)) / rate - time);
+      const available = tokens + owedAhead(timed, timed.length);
+      return Math.max(0, at + Math.max(0, owedAhead(timed, place) - available) / rate - time);
     },
   };
 }
