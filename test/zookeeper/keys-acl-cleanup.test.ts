@@ -1,7 +1,7 @@
 // Bucket znodes on a real ensemble, inspected with a raw node-zookeeper-client: hostile keys each get
 // their own bucket and keep the original key in the data; digest auth makes flowgate's znodes
-// read-only to everyone else (NoAuth, -102, on writes); idle buckets are deleted, and shard parents
-// stay bounded (256 per limiter).
+// read-only to everyone else (NoAuth, -102, on writes); a missing shard parent is made with its
+// bucket in one multi; idle buckets are deleted, and shard parents stay bounded (256 per limiter).
 
 import { createLimiter, ZooKeeperStore, type Limiter } from '../../src/index.js';
 import { sharedOrPrivateEnsemble } from './helpers/cluster.js';
@@ -154,6 +154,36 @@ describe('digest auth', () => {
       wrong.close();
       right.close();
     }
+  });
+});
+
+describe('a key whose shard parent is missing', () => {
+  test('gets its shard and its bucket in one multi, both under the store\'s ACL', async () => {
+    const storeRoot = `${root}/shard-multi`;
+    const store = await newStore({ root: storeRoot, auth: AUTH });
+    const limiter = createLimiter({ rate: 1, interval: '1h', burst: 5, strict: true, store, name: 'shards' });
+    // The first key also makes the limiter's node: levels above the shard are missing, so mkdirp.
+    expect((await limiter.take('first')).allowed).toBe(true);
+    const shardsBefore = new Set((await bucketsUnder(storeRoot)).map((p) => p.split('/').at(-2)));
+    // The next key in another shard: a create that finds no parent, then one multi (shard + bucket).
+    let key = 0;
+    let bucket: string | undefined;
+    const before = { ...store.stats().operations };
+    for (; bucket === undefined; key++) {
+      expect((await limiter.take(`k${key}`)).allowed).toBe(true);
+      bucket = (await bucketsUnder(storeRoot)).find((p) => !shardsBefore.has(p.split('/').at(-2)));
+    }
+    const ops = store.stats().operations;
+    const delta = (op: string): number => (ops[op] ?? 0) - (before[op] ?? 0);
+    // Keys that landed in a shard that exists cost one create each; the new shard one create and one multi.
+    expect({ multi: delta('multi'), mkdirp: delta('mkdirp'), create: delta('create') }).toEqual({ multi: 1, mkdirp: 0, create: key });
+    const shard = (bucket as string).slice(0, (bucket as string).lastIndexOf('/'));
+    for (const path of [shard, bucket as string]) {
+      const acls = await raw.getACL(path);
+      expect(acls.map((a) => `${a.id.scheme}:${(a as unknown as { permission: number }).permission}`).sort()).toEqual(['digest:31', 'world:1']);
+    }
+    const stored = JSON.parse((await raw.getData(bucket as string)).data.toString('utf8')) as { k: string };
+    expect(stored.k).toBe(`k${key - 1}`);
   });
 });
 

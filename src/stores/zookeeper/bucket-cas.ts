@@ -5,7 +5,7 @@ import type { BucketPolicy } from '../../policy.js';
 import { EMPTY_BOOK, pendingEntries, type Book } from '../../reservation.js';
 import { decodeBucket, encodeBucket, storedTokensAt } from './bucket-codec.js';
 import { ServerClock, statTime } from './server-clock.js';
-import { ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
+import { failedOpIndex, ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
 
 /** Every compare-and-set attempt on a bucket lost its race: ZooKeeper answers, the bucket is just hot. */
 export class BucketContentionError extends Error {
@@ -143,13 +143,37 @@ export async function readBucket(target: BucketTarget): Promise<StoredBucket | u
   return { tokens: data.tokens, book: data.book, mtime, since, version: reply.stat.version, zxid: statZxid(reply.stat.mzxid) };
 }
 
-/** Creates a bucket znode, creating its shard parent first when it is missing. */
+/**
+ * Creates a bucket znode, creating its shard parent when it is missing. Empty shard parents are
+ * cleaned up, so a key's first write often finds its shard gone: parent and bucket are then made in
+ * one multi (one round trip, where a `mkdirp` makes one per level). Only when the levels above are
+ * missing too (a new limiter or root) does it fall back to `mkdirp`. A `NODE_EXISTS` on the bucket
+ * itself is a lost race, for the caller to read again.
+ */
 async function createBucket(target: BucketTarget, data: Buffer): Promise<void> {
+  const { session, path, acls } = target;
   try {
-    await target.session.create(target.path, data, PERSISTENT, target.acls);
+    await session.create(path, data, PERSISTENT, acls);
+    return;
   } catch (error) {
     if (zkCode(error) !== ZkCode.NO_NODE) throw error;
-    await target.session.mkdirp(target.path.slice(0, target.path.lastIndexOf('/')), target.acls);
-    await target.session.create(target.path, data, PERSISTENT, target.acls);
   }
+  const parent = path.slice(0, path.lastIndexOf('/'));
+  try {
+    await session.transaction([
+      { op: 'create', path: parent, data: Buffer.alloc(0), mode: PERSISTENT, ...(acls && { acls }) },
+      { op: 'create', path, data, mode: PERSISTENT, ...(acls && { acls }) },
+    ]);
+    return;
+  } catch (error) {
+    const code = zkCode(error);
+    // Another process made the shard meanwhile: the bucket alone is left to create.
+    if (code === ZkCode.NODE_EXISTS && failedOpIndex(error) === 0) {
+      await session.create(path, data, PERSISTENT, acls);
+      return;
+    }
+    if (code !== ZkCode.NO_NODE) throw error;
+  }
+  await session.mkdirp(parent, acls);
+  await session.create(path, data, PERSISTENT, acls);
 }
