@@ -144,11 +144,11 @@ export async function readBucket(target: BucketTarget): Promise<StoredBucket | u
 }
 
 /**
- * Creates a bucket znode, creating its shard parent when it is missing. Empty shard parents are
- * cleaned up, so a key's first write often finds its shard gone: parent and bucket are then made in
- * one multi (one round trip, where a `mkdirp` makes one per level). Only when the levels above are
- * missing too (a new limiter or root) does it fall back to `mkdirp`. A `NODE_EXISTS` on the bucket
- * itself is a lost race, for the caller to read again.
+ * Creates a bucket znode, creating its shard parent when it is missing. A limiter's first keys land
+ * in shards not made yet (up to 256 of them): parent and bucket are then made in one multi (one
+ * round trip, where a `mkdirp` makes one per level). Only when the levels above are missing too (a
+ * new limiter or root) does it fall back to `mkdirp`. A `NODE_EXISTS` on the bucket itself is a
+ * lost race, for the caller to read again.
  */
 async function createBucket(target: BucketTarget, data: Buffer): Promise<void> {
   const { session, path, acls } = target;
