@@ -17,7 +17,7 @@ describe('ServerClock', () => {
     const clock = new ServerClock(local);
     expect(clock.synced).toBe(false);
     expect(clock.now()).toBe(Number.NEGATIVE_INFINITY);
-    clock.observeRead(local.now() + OFFSET - 30);
+    clock.observe(local.now() + OFFSET - 30);
     expect(clock.synced).toBe(true);
     expect(clock.now() - local.now()).toBe(OFFSET - 30);
   });
@@ -26,33 +26,33 @@ describe('ServerClock', () => {
     const local = fakeClock();
     const clock = new ServerClock(local);
     // A write stamped at server time T whose reply is read 2 ms later: bound OFFSET - 2.
-    clock.observeWrite(local.now() + OFFSET - 2);
+    clock.observe(local.now() + OFFSET - 2);
     expect(clock.now() - local.now()).toBe(OFFSET - 2);
     local.advance(1_000);
     // The next reply waited 40 ms in a busy event loop: its bound is OFFSET - 40, looser.
-    clock.observeWrite(local.now() + OFFSET - 40);
+    clock.observe(local.now() + OFFSET - 40);
     expect(clock.now() - local.now()).toBe(OFFSET - 2);
     // A read of a node written long ago gives a loose bound too, and changes nothing.
-    clock.observeRead(local.now() + OFFSET - 5_000);
+    clock.observe(local.now() + OFFSET - 5_000);
     expect(clock.now() - local.now()).toBe(OFFSET - 2);
     // A tighter one (a 1 ms reply) is taken.
-    clock.observeWrite(local.now() + OFFSET - 1);
+    clock.observe(local.now() + OFFSET - 1);
     expect(clock.now() - local.now()).toBe(OFFSET - 1);
   });
 
   test('follows a server whose clock is behind after one to two periods, without ever going backwards', () => {
     const local = fakeClock();
     const clock = new ServerClock(local);
-    clock.observeWrite(local.now() + OFFSET - 1);
+    clock.observe(local.now() + OFFSET - 1);
     const before = clock.now();
     // A new leader whose clock is 500 ms behind: its bounds are lower.
     const behind = OFFSET - 500;
     local.advance(BOUND_PERIOD_MS);
-    clock.observeWrite(local.now() + behind - 1);
+    clock.observe(local.now() + behind - 1);
     // In the next period, still the old period's bound: the estimate is not pulled back at once.
     expect(clock.now() - local.now()).toBe(OFFSET - 1);
     local.advance(BOUND_PERIOD_MS);
-    clock.observeWrite(local.now() + behind - 1);
+    clock.observe(local.now() + behind - 1);
     // One period later, only the new leader's bounds are left. The estimate has not gone below any
     // reading given before: the local clock moved 20 s, more than the 500 ms the server fell back.
     expect(clock.now() - local.now()).toBe(behind - 1);
@@ -62,27 +62,27 @@ describe('ServerClock', () => {
   test('after a quiet spell of two periods or more, the bound seen before it is dropped', () => {
     const local = fakeClock();
     const clock = new ServerClock(local);
-    clock.observeWrite(local.now() + OFFSET - 1);
+    clock.observe(local.now() + OFFSET - 1);
     // Five quiet minutes; meanwhile a leader whose clock is 300 ms behind took over.
     local.advance(300_000);
-    clock.observeWrite(local.now() + OFFSET - 300 - 1);
+    clock.observe(local.now() + OFFSET - 300 - 1);
     expect(clock.now() - local.now()).toBe(OFFSET - 300 - 1);
   });
 
   test('never goes backwards, and never below an mtime seen', () => {
     const local = fakeClock();
     const clock = new ServerClock(local);
-    clock.observeWrite(local.now() + OFFSET);
+    clock.observe(local.now() + OFFSET);
     const first = clock.now();
     local.advance(2 * BOUND_PERIOD_MS);
     // A server 10 minutes behind, twice (two periods): the estimate follows it down only as far as the last reading.
-    clock.observeWrite(local.now() + OFFSET - 600_000);
+    clock.observe(local.now() + OFFSET - 600_000);
     local.advance(BOUND_PERIOD_MS);
-    clock.observeWrite(local.now() + OFFSET - 600_000);
+    clock.observe(local.now() + OFFSET - 600_000);
     expect(clock.now()).toBeGreaterThanOrEqual(first);
     // An mtime ahead of every estimate lifts it.
     const ahead = clock.now() + 5_000;
-    clock.observeRead(ahead);
+    clock.observe(ahead);
     expect(clock.now()).toBeGreaterThanOrEqual(ahead);
   });
 });

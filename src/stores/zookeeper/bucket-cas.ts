@@ -94,7 +94,7 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
       target.counter.writes++;
       if (current !== undefined) {
         const stat = await session.setData(path, data, current.version);
-        clock.observeWrite(statTime(stat.mtime));
+        clock.observe(statTime(stat.mtime));
         return { before, after, wrote: true, version: stat.version, serverNow, book, zxid: statZxid(stat.mzxid) };
       }
       await createBucket(target, data);
@@ -138,7 +138,7 @@ export async function readBucket(target: BucketTarget): Promise<StoredBucket | u
   const data = decodeBucket(reply.data);
   if (data.key !== target.key) throw new Error(`flowgate: two keys hash to the same znode ${target.path}`);
   const mtime = statTime(reply.stat.mtime);
-  target.clock.observeRead(mtime);
+  target.clock.observe(mtime);
   const since = data.at === undefined ? mtime : Math.min(mtime, data.at);
   return { tokens: data.tokens, book: data.book, mtime, since, version: reply.stat.version, zxid: statZxid(reply.stat.mzxid) };
 }

@@ -72,7 +72,7 @@ export class Membership {
       if (zkCode(error) !== ZkCode.NODE_EXISTS) throw error;
     }
     const stat = await this.session.setData(path, data, -1);
-    this.clock.observeWrite(statTime(stat.mtime));
+    this.clock.observe(statTime(stat.mtime));
     await this.watch();
   }
 

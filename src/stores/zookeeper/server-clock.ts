@@ -34,19 +34,9 @@ export class ServerClock {
 
   constructor(private readonly local: Clock) {}
 
-  /** Whether a write has been observed yet (before that, {@link now} is unknown). */
+  /** Whether an mtime has been observed yet (before that, {@link now} is unknown). */
   get synced(): boolean {
     return this.current !== undefined || this.previous !== undefined;
-  }
-
-  /** Records the mtime of a write whose reply arrived just now. */
-  observeWrite(mtime: number): void {
-    this.observe(mtime);
-  }
-
-  /** Records an mtime seen in a read just now: the server's clock is at least there. */
-  observeRead(mtime: number): void {
-    this.observe(mtime);
   }
 
   /** The server's time now, as best known; never less than any mtime seen. */
@@ -57,7 +47,8 @@ export class ServerClock {
     return this.highest;
   }
 
-  private observe(mtime: number): void {
+  /** Records an mtime carried by a reply (of a write or a read) read just now. */
+  observe(mtime: number): void {
     const at = this.local.now();
     this.highest = Math.max(this.highest, mtime);
     if (at - this.periodStart >= BOUND_PERIOD_MS) {
