@@ -2,6 +2,18 @@
 
 import type { BucketPolicy } from '../../policy.js';
 
+/** The members together lease at most 1/this of a plentiful bucket's tokens beyond `leaseWindow`. */
+const PLENTIFUL_SHARE_DIVISOR = 4;
+
+/** The bucket figures a chunk size depends on. */
+export type LeasePolicy = Pick<BucketPolicy, 'burst' | 'ratePerMs'>;
+
+/** How much demand a chunk covers: normally `leaseMs`, up to `maxLeaseMs` while the bucket is plentiful. */
+export interface LeaseWindows {
+  readonly leaseMs: number;
+  readonly maxLeaseMs: number;
+}
+
 /** Tokens per ms of recent demand, smoothed: sizes the next chunk. */
 class DemandMeter {
   private windowStart = Number.NEGATIVE_INFINITY;
@@ -21,9 +33,13 @@ class DemandMeter {
     this.windowTokens += cost;
   }
 
-  /** Demand in tokens per ms: the smoothed rate, or the current window's if that is higher. */
+  /**
+   * Demand in tokens per ms: the smoothed rate, or the current window's if that is higher. The
+   * current window counts as at least a quarter window long: one take just after it began is not
+   * a surge.
+   */
   perMs(now: number): number {
-    const current = this.windowTokens / Math.max(1, now - this.windowStart);
+    const current = this.windowTokens / Math.max(this.windowMs / 4, now - this.windowStart);
     return Math.max(this.ratePerMs, Number.isFinite(current) ? current : 0);
   }
 }
@@ -64,12 +80,21 @@ export class TokenLease {
   }
 
   /**
-   * The chunk to ask for: about `leaseWindowMs` of this process's recent demand, at least `need`,
+   * The chunk to ask for: about `windows.leaseMs` of this process's recent demand, at least `need`,
    * at most an equal share of the burst among the members (so one process cannot hoard the bucket).
+   * While the shared bucket was plentiful at the last look, up to `windows.maxLeaseMs` of demand,
+   * but never more than 1/(4 x members) of the tokens it held: together the members then lease at
+   * most a quarter of them, and a bucket that runs short shrinks the chunks back by itself.
    */
-  chunkSize(need: number, burst: number, members: number, leaseWindowMs: number, now: number): number {
-    const share = Math.max(1, burst / Math.max(1, members));
-    const wanted = this.demand.perMs(now) * leaseWindowMs;
+  chunkSize(need: number, policy: LeasePolicy, members: number, windows: LeaseWindows, now: number): number {
+    const count = Math.max(1, members);
+    const share = Math.max(1, policy.burst / count);
+    const perMs = this.demand.perMs(now);
+    let wanted = perMs * windows.leaseMs;
+    if (windows.maxLeaseMs > windows.leaseMs && Number.isFinite(this.sharedAt)) {
+      const spare = this.sharedEstimate(policy.ratePerMs, policy.burst, now) / (PLENTIFUL_SHARE_DIVISOR * count);
+      wanted = Math.max(wanted, Math.min(perMs * windows.maxLeaseMs, spare));
+    }
     return Math.max(need, Math.min(share, Math.max(1, wanted)));
   }
 

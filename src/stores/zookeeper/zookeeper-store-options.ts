@@ -27,6 +27,12 @@ export interface ZooKeeperStoreOptions {
   unavailableAfter?: Duration;
   /** How much of its recent demand a process leases from the shared bucket at once. Default `'250ms'`. */
   leaseWindow?: Duration;
+  /**
+   * While the shared bucket is plentiful, a process leases up to this much of its recent demand
+   * (never more than a small part of the bucket's tokens), so a limit far above the load costs few
+   * ZooKeeper writes. At least `leaseWindow`. Default `'2s'` (or `leaseWindow`, if that is longer).
+   */
+  maxLeaseWindow?: Duration;
   /** A bucket znode that has been full (idle) this long is deleted. Default `'30s'`. */
   cleanupAfter?: Duration;
 }
@@ -40,10 +46,11 @@ export interface ResolvedZooKeeperStoreOptions {
   readonly onUnavailable: UnavailablePolicy;
   readonly unavailableAfterMs: number;
   readonly leaseWindowMs: number;
+  readonly maxLeaseWindowMs: number;
   readonly cleanupAfterMs: number;
 }
 
-const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'cleanupAfter'];
+const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'maxLeaseWindow', 'cleanupAfter'];
 const CONNECT = /^[^,\s/]+:\d{1,5}(,[^,\s/]+:\d{1,5})*(\/[^\s]*)?$/;
 
 /** Validates ZooKeeperStore options; throws {@link FlowgateConfigError} on the first bad one. */
@@ -67,6 +74,11 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
     if (ms < min) throw new FlowgateConfigError(name, options[name], `must be at least ${min} ms`);
     return ms;
   };
+  const leaseWindowMs = positive('leaseWindow', '250ms', 10);
+  const maxLeaseWindowMs = options.maxLeaseWindow === undefined ? Math.max(2000, leaseWindowMs) : parseDuration(options.maxLeaseWindow, 'maxLeaseWindow');
+  if (maxLeaseWindowMs < leaseWindowMs) {
+    throw new FlowgateConfigError('maxLeaseWindow', options.maxLeaseWindow, `must be at least leaseWindow (${leaseWindowMs} ms)`);
+  }
   return {
     connect: options.connect,
     root: validateRoot(options.root ?? '/flowgate'),
@@ -74,7 +86,8 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
     auth: options.auth,
     onUnavailable,
     unavailableAfterMs: positive('unavailableAfter', '1s', 50),
-    leaseWindowMs: positive('leaseWindow', '250ms', 10),
+    leaseWindowMs,
+    maxLeaseWindowMs,
     cleanupAfterMs: positive('cleanupAfter', '30s', 0),
   };
 }

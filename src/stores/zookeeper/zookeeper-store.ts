@@ -21,7 +21,7 @@ import { PolicyRegistry } from './policy-registry.js';
 import { ReservationWatch } from './reservation-watch.js';
 import { PolicyWatch } from './policy-watch.js';
 import { ServerClock } from './server-clock.js';
-import { TokenLease } from './token-lease.js';
+import { TokenLease, type LeaseWindows } from './token-lease.js';
 import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type UnavailablePolicy, type ZooKeeperStoreOptions } from './zookeeper-store-options.js';
 import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
 import { ZnodePaths } from './znode-paths.js';
@@ -140,6 +140,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private readonly report: MemberReport;
   /** Tokens leased so far, by limiter name. */
   private readonly leased = new Map<string, number>();
+  /** How much demand a lease's chunk covers (see TokenLease.chunkSize). */
+  private readonly leaseWindows: LeaseWindows;
 
   /** Validates the options (throwing FlowgateConfigError) and starts connecting in the background. */
   constructor(options: ZooKeeperStoreOptions & { clock?: Clock }) {
@@ -147,6 +149,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const { clock, ...rest } = options;
     this.options = resolveZooKeeperStoreOptions(rest);
     this.local = clock ?? monotonicClock;
+    this.leaseWindows = { leaseMs: this.options.leaseWindowMs, maxLeaseMs: this.options.maxLeaseWindowMs };
     this.unavailableSince = this.local.now();
     this.paths = new ZnodePaths(this.options.root);
     this.serverClock = new ServerClock(this.local);
@@ -426,7 +429,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   private spend(policy: BucketPolicy, lease: TokenLease, cost: number, now: number): StoreTakeResult {
     lease.tokens = Math.max(0, lease.tokens - cost);
-    const chunk = lease.chunkSize(cost, policy.burst, this.membership.count, this.options.leaseWindowMs, now);
+    const chunk = lease.chunkSize(cost, policy, this.membership.count, this.leaseWindows, now);
     // Fetch the next chunk before this one runs out, so that takes rarely wait for ZooKeeper.
     if (lease.tokens < chunk / 2 && lease.fetching === undefined && now >= lease.retryAt && this.available) {
       this.fetch(policy, lease, Math.max(1e-9, cost - lease.tokens), now).catch((error) => {
@@ -457,7 +460,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   /** Takes a chunk from the shared bucket into the lease; one fetch per lease at a time. */
   private fetch(policy: BucketPolicy, lease: TokenLease, need: number, now: number): Promise<void> {
     const target = this.targetOf(policy, lease.key);
-    const want = lease.chunkSize(need, policy.burst, this.membership.count, this.options.leaseWindowMs, now);
+    const want = lease.chunkSize(need, policy, this.membership.count, this.leaseWindows, now);
     // Do not ask for less than a few ms of refill: a short bucket is not hammered with writes.
     const minGrab = Math.min(policy.burst, Math.max(need, Math.min(want, policy.ratePerMs * MIN_LEASE_MS)));
     let granted = 0;

@@ -1,0 +1,56 @@
+// ZooKeeperStore options: defaults, and a FlowgateConfigError naming the option and the value at construction time (no server needed).
+
+import { FlowgateConfigError, ZooKeeperStore } from '../../src/index.js';
+import { resolveZooKeeperStoreOptions } from '../../src/stores/zookeeper/zookeeper-store-options.js';
+
+const CONNECT = '127.0.0.1:2181';
+
+/** The error `new ZooKeeperStore(options)` throws, or a failure if it throws none. */
+function constructionError(options: Record<string, unknown>): FlowgateConfigError {
+  try {
+    const store = new ZooKeeperStore(options as unknown as ConstructorParameters<typeof ZooKeeperStore>[0]);
+    void store.close();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FlowgateConfigError);
+    return error as FlowgateConfigError;
+  }
+  throw new Error(`no error for ${JSON.stringify(options)}`);
+}
+
+describe('ZooKeeperStore options', () => {
+  test('defaults, in ms', () => {
+    expect(resolveZooKeeperStoreOptions({ connect: CONNECT })).toEqual({
+      connect: CONNECT,
+      root: '/flowgate',
+      sessionTimeoutMs: 6_000,
+      auth: undefined,
+      onUnavailable: 'local',
+      unavailableAfterMs: 1_000,
+      leaseWindowMs: 250,
+      maxLeaseWindowMs: 2_000,
+      cleanupAfterMs: 30_000,
+    });
+  });
+
+  test('maxLeaseWindow follows a leaseWindow longer than its default, and takes a duration string', () => {
+    expect(resolveZooKeeperStoreOptions({ connect: CONNECT, leaseWindow: '5s' }).maxLeaseWindowMs).toBe(5_000);
+    expect(resolveZooKeeperStoreOptions({ connect: CONNECT, maxLeaseWindow: '500ms' }).maxLeaseWindowMs).toBe(500);
+    expect(resolveZooKeeperStoreOptions({ connect: CONNECT, leaseWindow: 100, maxLeaseWindow: 100 }).maxLeaseWindowMs).toBe(100);
+  });
+
+  test.each([
+    [{ connect: 'localhost' }, 'connect', /connection string/],
+    [{ connect: CONNECT, onUnavailable: 'sometimes' }, 'onUnavailable', /'local', 'open' or 'closed'/],
+    [{ connect: CONNECT, auth: 'no-colon' }, 'auth', /user:password/],
+    [{ connect: CONNECT, leaseWindow: 5 }, 'leaseWindow', /at least 10 ms/],
+    [{ connect: CONNECT, maxLeaseWindow: '100ms' }, 'maxLeaseWindow', /at least leaseWindow \(250 ms\)/],
+    [{ connect: CONNECT, maxLeaseWindow: 'soon' }, 'maxLeaseWindow', /maxLeaseWindow/],
+    [{ connect: CONNECT, sessionTimeout: 500 }, 'sessionTimeout', /at least 1000 ms/],
+    [{ connect: CONNECT, leasewindow: '1s' }, 'leasewindow', /did you mean 'leaseWindow'/],
+  ])('%j is refused, naming %s', (options, option, allowed) => {
+    const error = constructionError(options);
+    expect(error.option).toBe(option);
+    expect(error.message).toContain(option);
+    expect(error.message).toMatch(allowed);
+  });
+});

@@ -1,0 +1,100 @@
+// TokenLease.chunkSize: how many tokens a process leases at once, from its demand and the shared bucket's last look (pure, fake times).
+
+import { TokenLease, type LeaseWindows } from '../../src/stores/zookeeper/token-lease.js';
+import type { BucketPolicy } from '../../src/policy.js';
+
+const WINDOWS: LeaseWindows = { leaseMs: 250, maxLeaseMs: 2_000 };
+
+/** A policy with the two figures chunkSize reads; the rest is irrelevant here. */
+function policy(burst: number, ratePerMs: number): BucketPolicy {
+  return { burst, ratePerMs } as BucketPolicy;
+}
+
+/** A lease whose process has taken `perMs` tokens per ms for a second, ending at `now`. */
+function leaseWithDemand(perMs: number, now: number, p: BucketPolicy): TokenLease {
+  const lease = new TokenLease(p, 'k', now - 1_000, WINDOWS.leaseMs);
+  for (let t = now - 1_000; t <= now; t += 10) lease.recordDemand(perMs * 10, t);
+  return lease;
+}
+
+describe('TokenLease.chunkSize', () => {
+  const now = 100_000;
+
+  test('before any look at the shared bucket: about leaseWindow of demand', () => {
+    const p = policy(1e9, 1e6);
+    const lease = leaseWithDemand(4, now, p);
+    const chunk = lease.chunkSize(1, p, 3, WINDOWS, now);
+    expect(chunk).toBeGreaterThan(4 * 250 * 0.9);
+    expect(chunk).toBeLessThan(4 * 250 * 1.2);
+  });
+
+  test('a plentiful shared bucket: up to maxLeaseWindow of demand, so a limit far above the load costs few writes', () => {
+    const p = policy(1e9, 1e6);
+    const lease = leaseWithDemand(4, now, p);
+    lease.sharedTokens = 1e9;
+    lease.sharedAt = now;
+    const chunk = lease.chunkSize(1, p, 3, WINDOWS, now);
+    expect(chunk).toBeGreaterThan(4 * 2_000 * 0.9);
+    expect(chunk).toBeLessThan(4 * 2_000 * 1.2);
+  });
+
+  test('beyond leaseWindow, never more than 1/(4 x members) of the tokens the shared bucket held', () => {
+    // 4 tokens/ms of demand: leaseWindow asks 1,000, maxLeaseWindow 8,000; the bucket holds 24,000.
+    const p = policy(100_000, 0);
+    const lease = leaseWithDemand(4, now, p);
+    lease.sharedTokens = 24_000;
+    lease.sharedAt = now;
+    expect(lease.chunkSize(1, p, 3, WINDOWS, now)).toBeCloseTo(24_000 / 12, 6);
+    // A bucket that has run short leaves the chunk at leaseWindow of demand, not less.
+    lease.sharedTokens = 600;
+    const short = lease.chunkSize(1, p, 3, WINDOWS, now);
+    expect(short).toBeGreaterThan(4 * 250 * 0.9);
+    expect(short).toBeLessThan(4 * 250 * 1.2);
+  });
+
+  test('the shared bucket is extrapolated by its refill since the last look', () => {
+    const p = policy(1e6, 10);
+    const lease = leaseWithDemand(4, now, p);
+    lease.sharedTokens = 0;
+    lease.sharedAt = now - 1_200; // 12,000 tokens refilled since: spare 1,000 for 3 members.
+    expect(lease.chunkSize(1, p, 3, WINDOWS, now)).toBeCloseTo(12_000 / 12, 6);
+  });
+
+  test('maxLeaseWindow equal to leaseWindow turns the extension off', () => {
+    const p = policy(1e9, 1e6);
+    const lease = leaseWithDemand(4, now, p);
+    lease.sharedTokens = 1e9;
+    lease.sharedAt = now;
+    const chunk = lease.chunkSize(1, p, 3, { leaseMs: 250, maxLeaseMs: 250 }, now);
+    expect(chunk).toBeLessThan(4 * 250 * 1.2);
+  });
+
+  test('at most an equal share of the burst per member, and at least the cost at hand', () => {
+    const p = policy(3_000, 1e6);
+    const lease = leaseWithDemand(4, now, p);
+    lease.sharedTokens = 3_000;
+    lease.sharedAt = now;
+    expect(lease.chunkSize(1, p, 3, { leaseMs: 2_000, maxLeaseMs: 2_000 }, now)).toBe(1_000);
+    expect(lease.chunkSize(2_500, p, 3, WINDOWS, now)).toBe(2_500);
+  });
+});
+
+describe('TokenLease demand', () => {
+  test('a take just after the demand window turned is not read as a surge', () => {
+    const p = policy(1e9, 1e6);
+    const now = 100_000;
+    const lease = leaseWithDemand(4, now - 5, p);
+    lease.recordDemand(40, now); // a new window has just begun with one ordinary take's worth
+    const chunk = lease.chunkSize(1, p, 3, WINDOWS, now);
+    expect(chunk).toBeLessThan(4 * 250 * 1.2);
+  });
+
+  test('a real surge raises the chunk within a quarter of the window', () => {
+    const p = policy(1e9, 1e6);
+    const now = 100_000;
+    const lease = leaseWithDemand(1, now, p);
+    for (let t = now + 1; t <= now + 100; t++) lease.recordDemand(20, t); // 20 tokens/ms for 100 ms
+    const chunk = lease.chunkSize(1, p, 3, WINDOWS, now + 100);
+    expect(chunk).toBeGreaterThan(10 * 250);
+  });
+});
