@@ -49,7 +49,10 @@ async function flowgate(config) {
       try {
         return await reserve(policy, key, asks, maxSize);
       } finally {
-        reserveCalls.push({ ms: performance.now() - started, batch: asks.length, at: Date.now() });
+        // serverAhead: this process's estimate of ZooKeeper's clock minus its own wall clock (the store's
+        // internal ServerClock, read for this diagnostic only): across apps, how far their estimates disagree.
+        const serverAhead = store.serverClock?.now() - (performance.timeOrigin + performance.now());
+        reserveCalls.push({ ms: performance.now() - started, batch: asks.length, at: Date.now(), serverAhead });
       }
     };
   }

@@ -45,9 +45,10 @@ async function runScenario(name, ctx, send, batchWindowMs) {
       calls: calls.length,
       meanBatch: calls.reduce((n, c) => n + c.batch, 0) / calls.length,
       ms: { p50: at(0.5), p99: at(0.99), max: at(1) },
-      // Each call: its app, when it returned (ms after the first call returned: firstCallAt, Date.now()), its waiters, its duration (ms).
+      // Each call: its app, when it returned (ms after the first call returned: firstCallAt, Date.now()), its waiters, its duration (ms),
+      // and the app's estimate of ZooKeeper's clock minus its wall clock then (ms; the spread between apps is their disagreement).
       firstCallAt: firstCall,
-      timeline: calls.sort((x, y) => x.at - y.at).map((c) => [c.app, c.at - firstCall, c.batch, Math.round(c.ms)]),
+      timeline: calls.sort((x, y) => x.at - y.at).map((c) => [c.app, c.at - firstCall, c.batch, Math.round(c.ms), Math.round(c.serverAhead * 10) / 10]),
     };
     const statuses = {};
     for (const a of answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
