@@ -24,7 +24,7 @@ function sections() {
 }
 
 /**
- * Settings of one cluster bench run. Defaults take about 4.5 minutes: 5 rounds × 4 variants ×
+ * Settings of one cluster bench run. Defaults take about 5 minutes: 5 rounds × 6 variants ×
  * (2 s warm-up + 5 s), 3 accuracy runs of 10 s, 2 rounds of the queue-throughput pair, and the two
  * overflow-queue scenarios (about 12 s each at 50 requests/s).
  */

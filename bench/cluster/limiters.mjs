@@ -5,6 +5,7 @@ import { loadFlowgate } from '../flowgate-under-test.mjs';
 export const VARIANTS = {
   bare: { label: 'no limiter (bare)', coordinator: undefined },
   flowgate: { label: 'flowgate + ZooKeeperStore', coordinator: 'zookeeper' },
+  'flowgate-lease-2s': { label: "flowgate + ZooKeeperStore, maxLeaseWindow '2s'", coordinator: 'zookeeper' },
   'flowgate-memory': { label: 'reference: flowgate + MemoryStore (a limit per process, nothing shared)', coordinator: undefined },
   'erl-redis': { label: 'express-rate-limit + rate-limit-redis', coordinator: 'redis' },
   'rlf-redis': { label: 'rate-limiter-flexible RateLimiterRedis', coordinator: 'redis' },
@@ -22,6 +23,8 @@ export async function buildLimiter(config) {
       return { middleware: undefined, stats: () => ({}), close: async () => undefined };
     case 'flowgate':
       return flowgate(config);
+    case 'flowgate-lease-2s':
+      return flowgate(config, { maxLeaseWindow: '2s' });
     case 'flowgate-memory':
       return flowgateMemory(config);
     case 'erl-redis':
@@ -33,10 +36,10 @@ export async function buildLimiter(config) {
   }
 }
 
-async function flowgate(config) {
+async function flowgate(config, storeOptions = {}) {
   const { ZooKeeperStore } = loadFlowgate('flowgate');
   const { rateLimit } = loadFlowgate('flowgate/express');
-  const store = new ZooKeeperStore({ connect: config.connect, root: config.root });
+  const store = new ZooKeeperStore({ connect: config.connect, root: config.root, ...storeOptions });
   await store.ready(20_000);
   const events = { enqueue: 0, dequeue: 0, reject: 0 };
   // Queue scenarios: time each reservation call (one compare-and-set for a batch of waiters) by

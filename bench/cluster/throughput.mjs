@@ -4,7 +4,7 @@ import { startCpuMeter } from './cpu-meter.mjs';
 import { VARIANTS } from './limiters.mjs';
 
 /** The order each round runs the variants in. */
-export const THROUGHPUT_VARIANTS = ['bare', 'flowgate', 'erl-redis', 'rlf-redis', 'flowgate-memory'];
+export const THROUGHPUT_VARIANTS = ['bare', 'flowgate', 'erl-redis', 'rlf-redis', 'flowgate-memory', 'flowgate-lease-2s'];
 
 /**
  * Measures one variant once on fresh app processes: warm-up, then `durationSeconds` of load from

@@ -29,8 +29,9 @@ export interface ZooKeeperStoreOptions {
   leaseWindow?: Duration;
   /**
    * While the shared bucket is plentiful, a process leases up to this much of its recent demand
-   * (never more than a small part of the bucket's tokens), so a limit far above the load costs few
-   * ZooKeeper writes. At least `leaseWindow`. Default `'2s'` (or `leaseWindow`, if that is longer).
+   * (never more than 1/(4 x members) of the bucket's tokens), so a limit far above the load costs
+   * fewer ZooKeeper writes. At least `leaseWindow`. Default `'500ms'` (or `leaseWindow`, if that is
+   * longer); `'2s'` halves the writes again.
    */
   maxLeaseWindow?: Duration;
   /** A bucket znode that has been full (idle) this long is deleted. Default `'30s'`. */
@@ -75,7 +76,7 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
     return ms;
   };
   const leaseWindowMs = positive('leaseWindow', '250ms', 10);
-  const maxLeaseWindowMs = options.maxLeaseWindow === undefined ? Math.max(2000, leaseWindowMs) : parseDuration(options.maxLeaseWindow, 'maxLeaseWindow');
+  const maxLeaseWindowMs = options.maxLeaseWindow === undefined ? Math.max(500, leaseWindowMs) : parseDuration(options.maxLeaseWindow, 'maxLeaseWindow');
   if (maxLeaseWindowMs < leaseWindowMs) {
     throw new FlowgateConfigError('maxLeaseWindow', options.maxLeaseWindow, `must be at least leaseWindow (${leaseWindowMs} ms)`);
   }
