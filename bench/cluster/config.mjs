@@ -43,6 +43,8 @@ export function clusterConfig() {
       /** Rounded up to a multiple of the app count, so every app gets as many connections. */
       connections: Math.ceil(connections / 3) * 3,
       pipelining,
+      /** BENCH_FLOORS=1: also a reference row, a middleware that only sets two constant RateLimit headers. */
+      floors: process.env.BENCH_FLOORS === '1',
       /** The load generator (BENCH_LOADER, else wrk when installed); autocannon when pipelining > 1 (wrk does not pipeline). */
       loader: pipelining > 1 ? 'autocannon' : chooseLoader(),
       /** "Far above the load": no variant can come near it in a run. */

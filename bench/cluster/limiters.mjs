@@ -6,6 +6,7 @@ export const VARIANTS = {
   bare: { label: 'no limiter (bare)', coordinator: undefined },
   flowgate: { label: 'flowgate + ZooKeeperStore', coordinator: 'zookeeper' },
   'flowgate-lease-2s': { label: "flowgate + ZooKeeperStore, maxLeaseWindow '2s'", coordinator: 'zookeeper' },
+  'floor-headers': { label: 'reference: a middleware setting 2 constant RateLimit headers, no limiter (BENCH_FLOORS=1)', coordinator: undefined },
   'flowgate-memory': { label: 'reference: flowgate + MemoryStore (a limit per process, nothing shared)', coordinator: undefined },
   'erl-redis': { label: 'express-rate-limit + rate-limit-redis', coordinator: 'redis' },
   'rlf-redis': { label: 'rate-limiter-flexible RateLimiterRedis', coordinator: 'redis' },
@@ -27,6 +28,8 @@ export async function buildLimiter(config) {
       return flowgate(config, { maxLeaseWindow: '2s' });
     case 'flowgate-memory':
       return flowgateMemory(config);
+    case 'floor-headers':
+      return floorHeaders();
     case 'erl-redis':
       return expressRateLimitRedis(config);
     case 'rlf-redis':
@@ -78,6 +81,16 @@ async function flowgate(config, storeOptions = {}) {
       await store.close();
     },
   };
+}
+
+/** The floor of any limiter that sends the RateLimit headers: two constant headers of flowgate's size, nothing decided. */
+function floorHeaders() {
+  const middleware = (req, res, next) => {
+    res.setHeader('RateLimit-Policy', '"default";q=1000000000;w=1');
+    res.setHeader('RateLimit', '"default";r=999999999;t=0');
+    next();
+  };
+  return { middleware, stats: () => ({}), close: async () => undefined };
 }
 
 /** The same middleware on each process's own MemoryStore: what the adapter costs, apart from sharing the limit. */

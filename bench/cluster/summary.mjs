@@ -33,7 +33,7 @@ export function summarizeThroughput(runs) {
   const of = (variant) => runs.filter((r) => r.variant === variant);
   const bare = of('bare');
   const bareRps = median(bare.map((r) => r.result.requestsPerSecond));
-  return THROUGHPUT_VARIANTS.map((variant) => {
+  return THROUGHPUT_VARIANTS.filter((variant) => runs.some((r) => r.variant === variant)).map((variant) => {
     const mine = of(variant);
     const rps = mine.map((r) => r.result.requestsPerSecond);
     const coordinator = VARIANTS[variant].coordinator;

@@ -3,8 +3,13 @@ import { startApps, total } from './app-cluster.mjs';
 import { startCpuMeter } from './cpu-meter.mjs';
 import { VARIANTS } from './limiters.mjs';
 
-/** The order each round runs the variants in. */
-export const THROUGHPUT_VARIANTS = ['bare', 'flowgate', 'erl-redis', 'rlf-redis', 'flowgate-memory', 'flowgate-lease-2s'];
+/** The order each round runs the variants in (`floor-headers` only with BENCH_FLOORS=1). */
+export const THROUGHPUT_VARIANTS = ['bare', 'flowgate', 'erl-redis', 'rlf-redis', 'flowgate-memory', 'flowgate-lease-2s', 'floor-headers'];
+
+/** The variants a run measures. */
+function measuredVariants(config) {
+  return THROUGHPUT_VARIANTS.filter((v) => v !== 'floor-headers' || config.throughput.floors);
+}
 
 /**
  * Measures one variant once on fresh app processes: warm-up, then `durationSeconds` of load from
@@ -56,10 +61,11 @@ const pct = (cores) => (cores === undefined || Number.isNaN(cores) ? '  ?' : `${
  */
 export async function measureThroughput(ctx) {
   const { rounds, warmupSeconds, durationSeconds, connections } = ctx.config.throughput;
-  ctx.log(`throughput: ${rounds} round(s) × ${THROUGHPUT_VARIANTS.length} variants × (${warmupSeconds} s warm-up + ${durationSeconds} s), ${connections} connections over ${ctx.config.apps} apps`);
+  const variants = measuredVariants(ctx.config);
+  ctx.log(`throughput: ${rounds} round(s) × ${variants.length} variants × (${warmupSeconds} s warm-up + ${durationSeconds} s), ${connections} connections over ${ctx.config.apps} apps`);
   const runs = [];
   for (let round = 1; round <= rounds; round++) {
-    const order = round % 2 === 1 ? THROUGHPUT_VARIANTS : [...THROUGHPUT_VARIANTS].reverse();
+    const order = round % 2 === 1 ? variants : [...variants].reverse();
     for (const variant of order) runs.push(await measureOnce(variant, round, ctx));
   }
   return runs;

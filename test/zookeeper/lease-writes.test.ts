@@ -1,5 +1,4 @@
-// Leases on a real ensemble: a limit far above the load is served from leases that cover up to
-// maxLeaseWindow of demand, so it costs a few ZooKeeper writes, far fewer than with leaseWindow-sized chunks.
+// Leases on a real ensemble: a limit far above the load, served from leases of up to maxLeaseWindow of demand, costs few writes.
 
 import { createLimiter, ZooKeeperStore, type Limiter } from '../../src/index.js';
 import { sharedOrPrivateEnsemble } from './helpers/cluster.js';
@@ -24,7 +23,7 @@ afterAll(async () => {
   ensemble.stop();
 });
 
-const LOAD_MS = 3_000;
+const LOAD_MS = 4_000;
 const TAKES_PER_TICK = 5;
 
 /** Takes on one key, TAKES_PER_TICK every ms or so for LOAD_MS; resolves with the count allowed and taken. */
@@ -68,6 +67,6 @@ test('a limit far above the load costs few writes: chunks grow to maxLeaseWindow
     expect(run.writes).toBeGreaterThan(0);
   }
   expect(byDefault.writes).toBeLessThan(base.writes);
-  expect(long.writes).toBeLessThanOrEqual(10);
+  expect(long.writes).toBeLessThanOrEqual(12);
   expect(long.writes * 2).toBeLessThanOrEqual(base.writes);
 });

@@ -44,7 +44,10 @@ describe('ZooKeeperStore options', () => {
     [{ connect: CONNECT, auth: 'no-colon' }, 'auth', /user:password/],
     [{ connect: CONNECT, leaseWindow: 5 }, 'leaseWindow', /at least 10 ms/],
     [{ connect: CONNECT, maxLeaseWindow: '100ms' }, 'maxLeaseWindow', /at least leaseWindow \(250 ms\)/],
-    [{ connect: CONNECT, maxLeaseWindow: 'soon' }, 'maxLeaseWindow', /maxLeaseWindow/],
+    [{ connect: CONNECT, maxLeaseWindow: 'soon' }, 'maxLeaseWindow', /a string such as '500ms'/],
+    [{ connect: CONNECT, maxLeaseWindow: -1 }, 'maxLeaseWindow', />= 0/],
+    [{ connect: CONNECT, maxLeaseWindow: 0 }, 'maxLeaseWindow', /at least leaseWindow/],
+    [{ connect: CONNECT, sessionTimeout: 500, leaseWindow: 5 }, 'sessionTimeout', /at least 1000 ms/],
     [{ connect: CONNECT, sessionTimeout: 500 }, 'sessionTimeout', /at least 1000 ms/],
     [{ connect: CONNECT, leasewindow: '1s' }, 'leasewindow', /did you mean 'leaseWindow'/],
   ])('%j is refused, naming %s', (options, option, allowed) => {

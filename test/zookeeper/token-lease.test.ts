@@ -56,8 +56,8 @@ describe('TokenLease.chunkSize', () => {
     const p = policy(1e6, 10);
     const lease = leaseWithDemand(4, now, p);
     lease.sharedTokens = 0;
-    lease.sharedAt = now - 1_200; // 12,000 tokens refilled since: spare 1,000 for 3 members.
-    expect(lease.chunkSize(1, p, 3, WINDOWS, now)).toBeCloseTo(12_000 / 12, 6);
+    lease.sharedAt = now - 2_400; // 24,000 tokens refilled since: 2,000 for each of 3 members, twice leaseWindow's 1,000.
+    expect(lease.chunkSize(1, p, 3, WINDOWS, now)).toBeCloseTo(24_000 / 12, 6);
   });
 
   test('maxLeaseWindow equal to leaseWindow turns the extension off', () => {
@@ -93,8 +93,8 @@ describe('TokenLease demand', () => {
     const p = policy(1e9, 1e6);
     const now = 100_000;
     const lease = leaseWithDemand(1, now, p);
-    for (let t = now + 1; t <= now + 100; t++) lease.recordDemand(20, t); // 20 tokens/ms for 100 ms
-    const chunk = lease.chunkSize(1, p, 3, WINDOWS, now + 100);
+    for (let t = now + 1; t <= now + 62; t++) lease.recordDemand(20, t); // 20 tokens/ms for 62 ms (a quarter window is 62.5)
+    const chunk = lease.chunkSize(1, p, 3, WINDOWS, now + 62);
     expect(chunk).toBeGreaterThan(10 * 250);
   });
 });

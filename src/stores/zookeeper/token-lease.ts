@@ -83,8 +83,9 @@ export class TokenLease {
    * The chunk to ask for: about `windows.leaseMs` of this process's recent demand, at least `need`,
    * at most an equal share of the burst among the members (so one process cannot hoard the bucket).
    * While the shared bucket was plentiful at the last look, up to `windows.maxLeaseMs` of demand,
-   * but never more than 1/(4 x members) of the tokens it held: together the members then lease at
-   * most a quarter of them, and a bucket that runs short shrinks the chunks back by itself.
+   * but the growth never more than 1/(4 x members) of the tokens it held: together the members then
+   * lease about a quarter of them beyond their usual chunks (each member reckons from its own last
+   * look), and a bucket that runs short shrinks the chunks back by itself.
    */
   chunkSize(need: number, policy: LeasePolicy, members: number, windows: LeaseWindows, now: number): number {
     const count = Math.max(1, members);

@@ -29,9 +29,9 @@ export interface ZooKeeperStoreOptions {
   leaseWindow?: Duration;
   /**
    * While the shared bucket is plentiful, a process leases up to this much of its recent demand
-   * (never more than 1/(4 x members) of the bucket's tokens), so a limit far above the load costs
-   * fewer ZooKeeper writes. At least `leaseWindow`. Default `'500ms'` (or `leaseWindow`, if that is
-   * longer); `'2s'` halves the writes again.
+   * (the growth beyond `leaseWindow` never more than 1/(4 x members) of the bucket's tokens), so a
+   * limit far above the load costs fewer ZooKeeper writes. At least `leaseWindow`. Default
+   * `'500ms'` (or `leaseWindow`, if that is longer); `'2s'` cuts those writes by about 4x again.
    */
   maxLeaseWindow?: Duration;
   /** A bucket znode that has been full (idle) this long is deleted. Default `'30s'`. */
@@ -75,6 +75,9 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
     if (ms < min) throw new FlowgateConfigError(name, options[name], `must be at least ${min} ms`);
     return ms;
   };
+  const root = validateRoot(options.root ?? '/flowgate');
+  const sessionTimeoutMs = positive('sessionTimeout', '6s', 1000);
+  const unavailableAfterMs = positive('unavailableAfter', '1s', 50);
   const leaseWindowMs = positive('leaseWindow', '250ms', 10);
   const maxLeaseWindowMs = options.maxLeaseWindow === undefined ? Math.max(500, leaseWindowMs) : parseDuration(options.maxLeaseWindow, 'maxLeaseWindow');
   if (maxLeaseWindowMs < leaseWindowMs) {
@@ -82,11 +85,11 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
   }
   return {
     connect: options.connect,
-    root: validateRoot(options.root ?? '/flowgate'),
-    sessionTimeoutMs: positive('sessionTimeout', '6s', 1000),
+    root,
+    sessionTimeoutMs,
     auth: options.auth,
     onUnavailable,
-    unavailableAfterMs: positive('unavailableAfter', '1s', 50),
+    unavailableAfterMs,
     leaseWindowMs,
     maxLeaseWindowMs,
     cleanupAfterMs: positive('cleanupAfter', '30s', 0),
