@@ -33,6 +33,16 @@ export interface QueueOptions {
    * always orders by priority and ignores it.)
    */
   priorities?: boolean;
+  /**
+   * With the ZooKeeper store and more than one member: a waiting take is served no earlier than
+   * this long after it arrived, even when its tokens are there sooner. Until then a take that
+   * arrived earlier in another process, whose booking is still on its way to ZooKeeper (a direct
+   * try on a cold key, a lost race), can still take its place ahead. It buys arrival order across
+   * processes while a key's queue forms, at the price of this much latency for the first waiters
+   * (later ones wait longer anyway). Default `'100ms'`; `0` turns it off; at most `'1s'` and
+   * `maxWait`. (The memory store's queue is one process's, strictly ordered, and ignores it.)
+   */
+  orderGrace?: Duration;
 }
 
 /** Options of {@link createLimiter}. */
@@ -68,14 +78,14 @@ export interface LimiterOptions {
 /** Options after validation, with every default filled in. */
 export interface ResolvedLimiterOptions {
   readonly policy: BucketPolicy;
-  readonly queue: { readonly maxSize: number; readonly maxWaitMs: number; readonly batchWindowMs?: number; readonly priorities?: boolean } | undefined;
+  readonly queue: { readonly maxSize: number; readonly maxWaitMs: number; readonly batchWindowMs?: number; readonly priorities?: boolean; readonly orderGraceMs?: number } | undefined;
   readonly store: Store | undefined;
   readonly clock: Clock | undefined;
   readonly dryRun: boolean;
 }
 
 const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
-const KNOWN_QUEUE = ['maxSize', 'maxWait', 'batchWindow', 'priorities'];
+const KNOWN_QUEUE = ['maxSize', 'maxWait', 'batchWindow', 'priorities', 'orderGrace'];
 /** Option names of other limiters, mapped to flowgate's, for a helpful error on a typo or a port. */
 const LOOKALIKES: Record<string, string> = {
   windowms: 'interval', window: 'interval', duration: 'interval', ttl: 'interval', per: 'interval',
@@ -152,10 +162,20 @@ function resolveQueue(queue: LimiterOptions['queue']): ResolvedLimiterOptions['q
   if (maxWaitMs > 2_147_483_647) throw new FlowgateConfigError('queue.maxWait', given.maxWait, 'must be at most 2147483647 ms (about 24.8 days)');
   if (given.priorities !== undefined && typeof given.priorities !== 'boolean') throw new FlowgateConfigError('queue.priorities', given.priorities, 'must be true or false');
   const priorities = given.priorities === true ? { priorities: true } : {};
-  if (given.batchWindow === undefined) return { maxSize, maxWaitMs, ...priorities };
+  const orderGrace = orderGraceOf(given.orderGrace, maxWaitMs);
+  if (given.batchWindow === undefined) return { maxSize, maxWaitMs, ...priorities, ...orderGrace };
   const batchWindowMs = parseDuration(given.batchWindow, 'queue.batchWindow');
   if (batchWindowMs > 1000) throw new FlowgateConfigError('queue.batchWindow', given.batchWindow, "must be at most '1s'");
-  return { maxSize, maxWaitMs, batchWindowMs, ...priorities };
+  return { maxSize, maxWaitMs, batchWindowMs, ...priorities, ...orderGrace };
+}
+
+/** `queue.orderGrace` in ms, as an object to spread (empty when not given). */
+function orderGraceOf(given: Duration | undefined, maxWaitMs: number): { orderGraceMs?: number } {
+  if (given === undefined) return {};
+  const orderGraceMs = parseDuration(given, 'queue.orderGrace');
+  if (orderGraceMs > 1000) throw new FlowgateConfigError('queue.orderGrace', given, "must be at most '1s'");
+  if (orderGraceMs > maxWaitMs) throw new FlowgateConfigError('queue.orderGrace', given, `must be at most queue.maxWait (${maxWaitMs} ms)`);
+  return { orderGraceMs };
 }
 
 function resolveStore(store: unknown): Store | undefined {

@@ -291,7 +291,7 @@ export class Limiter extends EventEmitter {
     const { policy: own, queue: ownQueue } = this.configured;
     this.published = published;
     this.current = published === undefined ? own : bucketPolicy(own.name, published.rate, published.intervalMs, published.burst, own.strict);
-    // A published queue changes its bounds; the batching window and priorities stay the options' (not part of a policy).
+    // A published queue changes its bounds; the batching window, priorities and order grace stay the options' (not part of a policy).
     this.queueLimits =
       published === undefined || published.queue === undefined
         ? ownQueue
@@ -301,6 +301,7 @@ export class Limiter extends EventEmitter {
               ...published.queue,
               ...(ownQueue?.batchWindowMs !== undefined && { batchWindowMs: ownQueue.batchWindowMs }),
               ...(ownQueue?.priorities === true && { priorities: true }),
+              ...(ownQueue?.orderGraceMs !== undefined && { orderGraceMs: ownQueue.orderGraceMs }),
             };
     if (this.queueLimits !== undefined && this.queue === undefined) this.queue = this.createQueue(this.queueLimits);
     // A queue turned off keeps its bounds for the takes still waiting in it.

@@ -29,6 +29,14 @@ export const DEFER_MARGIN_MS = JUMP_HORIZON_MS + 50;
 export const DEFER_JITTER_MS = 40;
 /** A held batch's write is moved later only by at least this much (ms), and not when it is due within it. */
 const RESCHEDULE_MIN_MS = 5;
+/**
+ * The default `queue.orderGrace` (ms): a waiter is served no earlier than this after it arrived, so
+ * that an earlier arrival in another process whose booking is still on its way (a direct try on a
+ * cold key, a lost compare-and-set race: tens of ms on a busy host) can take its place ahead, with
+ * the book's jump horizon (50 ms) to spare. The store drops it while this process is the only member.
+ */
+export const ORDER_GRACE_MS = 100;
+
 /** The most waiters reserved in one write. */
 const MAX_BATCH = 256;
 
@@ -54,6 +62,8 @@ interface Reservation {
   dueAt: number;
   readonly ticket: unknown;
   readonly turn: Turn | undefined;
+  /** The order grace the book gave it (ms): it is served no earlier than this long after its arrival. */
+  readonly graceMs: number;
 }
 
 /** The takes of one key in this process. */
@@ -297,6 +307,11 @@ export class ReservationQueue implements TakeQueue {
     return cost;
   }
 
+  /** The order grace asked for (ms): `queue.orderGrace` (default {@link ORDER_GRACE_MS}), never beyond maxWait. */
+  private graceMs(): number {
+    return Math.min(this.limits.orderGraceMs ?? ORDER_GRACE_MS, this.limits.maxWaitMs);
+  }
+
   /** Reserves tokens for the pending waiters of a line, in one store call. */
   private async flush(line: Line): Promise<void> {
     line.batchTimer = undefined;
@@ -316,6 +331,7 @@ export class ReservationQueue implements TakeQueue {
         // Without queue.priorities, priorities order this process's own waiters only.
         priority: this.limits.priorities === true ? waiter.priority : 0,
         waitedMs: sent - waiter.arrivedAt,
+        ...(this.graceMs() > 0 && { graceMs: this.graceMs() }),
       }));
       result = await this.store.reserve(this.policy, line.key, asks, this.limits.maxSize);
     } catch (error) {
@@ -330,7 +346,7 @@ export class ReservationQueue implements TakeQueue {
       // Closed while this batch was being reserved: give its turns back and answer it.
       batch.forEach((waiter, i) => {
         const outcome = result.outcomes[i];
-        if (outcome?.granted === true && outcome.waitMs > 0) this.store.cancel(this.policy, line.key, outcome.ticket).catch(() => undefined);
+        if (outcome?.granted === true && (outcome.waitMs > 0 || outcome.turn !== undefined)) this.store.cancel(this.policy, line.key, outcome.ticket).catch(() => undefined);
         this.finish(waiter, { admitted: false, reason: 'closed', tokens: result.tokens, retryAfterMs: 0, waitedMs: now - waiter.arrivedAt });
       });
       return;
@@ -354,11 +370,13 @@ export class ReservationQueue implements TakeQueue {
     }
     if (waiter.settled) {
       // It left while its batch was being reserved: give its tokens back.
-      if (outcome.waitMs > 0) this.store.cancel(this.policy, line.key, outcome.ticket).catch(() => undefined);
+      if (outcome.waitMs > 0 || outcome.turn !== undefined) this.store.cancel(this.policy, line.key, outcome.ticket).catch(() => undefined);
       return;
     }
-    if (outcome.waitMs <= 0) return this.finish(waiter, { admitted: true, tokens: line.tokens, waitedMs: now - waiter.arrivedAt });
-    waiter.reserved = { dueAt: now + outcome.waitMs, ticket: outcome.ticket, turn: outcome.turn };
+    const graceMs = outcome.graceMs ?? 0;
+    const dueAt = Math.max(now + outcome.waitMs, waiter.arrivedAt + graceMs);
+    if (dueAt <= now) return this.finish(waiter, { admitted: true, tokens: line.tokens, waitedMs: now - waiter.arrivedAt });
+    waiter.reserved = { dueAt, ticket: outcome.ticket, turn: outcome.turn, graceMs };
     line.reserved.push(waiter);
     this.observer.enqueued(line.key, waiter.cost, line.reserved.length - 1, waiting, outcome.waitMs);
   }
@@ -406,7 +424,7 @@ export class ReservationQueue implements TakeQueue {
       if (reservation?.turn === undefined) continue;
       const waitMs = update.waitOf(reservation.turn, waiter.cost);
       if (waitMs === undefined) continue;
-      reservation.dueAt = now + waitMs;
+      reservation.dueAt = Math.max(now + waitMs, waiter.arrivedAt + reservation.graceMs);
       if (reservation.dueAt <= waiter.arrivedAt + this.limits.maxWaitMs + 1) continue;
       line.reserved.splice(line.reserved.indexOf(waiter), 1);
       this.giveBack(line, waiter);

@@ -21,6 +21,11 @@ export interface Entry {
   readonly f?: number;
   /** The earliest maxWait deadline of its waiters: no ask goes ahead of it if that would push it past (absent: none). */
   readonly d?: number;
+  /**
+   * Its order grace (ms, absent: 0): its waiters are served no earlier than `a + g`, even when paid,
+   * so until then an ask that arrived earlier in another process may still go ahead of it.
+   */
+  readonly g?: number;
 }
 
 /** The waiters of a bucket, in turn order, and the last entry id handed out. */
@@ -77,6 +82,8 @@ export interface ReservationAsk {
   readonly priority?: number;
   /** How long it has waited already, in this process (default 0). */
   readonly waitedMs?: number;
+  /** Its order grace (ms, default 0): it is served no earlier than this long after its arrival (see {@link Entry.g}). */
+  readonly graceMs?: number;
 }
 
 /** What became of one ask. */
@@ -90,6 +97,8 @@ export type ReservationOutcome =
       readonly turn?: Turn;
       /** What the store needs to cancel this reservation; opaque to the queue. */
       readonly ticket?: unknown;
+      /** Its order grace (ms): the queue serves it no earlier than this long after its arrival (absent: none). */
+      readonly graceMs?: number;
     }
   | { readonly granted: false; readonly reason: 'queue-full' | 'limited' | 'unavailable'; readonly retryAfterMs: number };
 
@@ -178,10 +187,20 @@ function owedAhead(timed: readonly Timed[], at: number): number {
   return last === undefined ? 0 : last.ahead + last.entry.owed;
 }
 
-/** The entries of a book still owed anything at `now` (paid entries are always at its front). */
+/** When an entry's waiters may first be served: its first waiter's turn, or the end of its order grace if later. */
+function firstServed(t: Timed): number {
+  return Math.max(t.first, t.entry.a + (t.entry.g ?? 0));
+}
+
+/** Whether an entry is done at `now`: paid, and past its order grace. */
+function done(t: Timed, now: number): boolean {
+  return t.end <= now + 1e-6 && t.entry.a + (t.entry.g ?? 0) <= now + 1e-6;
+}
+
+/** The entries of a book still owed anything, or still in their order grace, at `now` (done entries are always at its front). */
 export function pendingEntries(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number): Entry[] {
   return timeline(tokens, entries, now, ratePerMs)
-    .filter((t) => t.end > now + 1e-6)
+    .filter((t) => !done(t, now))
     .map((t) => t.entry);
 }
 
@@ -189,8 +208,10 @@ export function pendingEntries(tokens: number, entries: readonly Entry[], now: n
 export function waitingCount(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number): number {
   let count = 0;
   for (const t of timeline(tokens, entries, now, ratePerMs)) {
-    if (t.end <= now + 1e-6) continue;
-    count += t.start >= now ? t.entry.count : Math.ceil((t.entry.count * (t.end - now)) / (t.end - t.start));
+    if (done(t, now)) continue;
+    // Paid but in its order grace: all of its waiters still wait.
+    if (t.end <= now + 1e-6 || t.start >= now) count += t.entry.count;
+    else count += Math.ceil((t.entry.count * (t.end - now)) / (t.end - t.start));
   }
   return count;
 }
@@ -268,7 +289,8 @@ export function reserve(
       continue;
     }
     balance -= ask.cost;
-    if (waitMs === 0) {
+    // Paid at once and past its order grace (or with none): served now, outside the book.
+    if (waitMs === 0 && virtual + (ask.graceMs ?? 0) <= now + 1e-9) {
       outcomes.push({ granted: true, waitMs: 0, due: now });
       continue;
     }
@@ -288,12 +310,13 @@ export function reserve(
       previous.owed += ask.cost;
       previous.a = Math.min(previous.a, virtual);
       previous.d = previous.d === undefined ? deadline : Math.min(previous.d, deadline);
+      if (ask.graceMs !== undefined && ask.graceMs > 0) previous.g = Math.max(previous.g ?? 0, ask.graceMs);
     } else {
-      const entry: MutableEntry = { id: ++seq, a: virtual, count: 1, owed: ask.cost, f: ask.cost, d: deadline };
+      const entry: MutableEntry = { id: ++seq, a: virtual, count: 1, owed: ask.cost, f: ask.cost, d: deadline, ...(ask.graceMs !== undefined && ask.graceMs > 0 && { g: ask.graceMs }) };
       entries = [...entries.slice(0, at), entry, ...entries.slice(at)];
       turn = { entry: entry.id, before: 0 };
     }
-    outcomes.push({ granted: true, waitMs, due: now + waitMs, turn });
+    outcomes.push({ granted: true, waitMs, due: now + waitMs, turn, ...(ask.graceMs !== undefined && ask.graceMs > 0 && { graceMs: ask.graceMs }) });
   }
   const update = bookUpdate('book', seq, balance, now, entries, policy, () => now);
   return { tokens: balance, book: { seq, entries }, result: { outcomes, tokens: balance, waiting, update } };
@@ -335,7 +358,7 @@ function placeOf(timed: readonly Timed[], virtual: number, by: number, now: numb
   let at = timed.length;
   while (at > 0) {
     const t = timed[at - 1] as Timed;
-    if (t.entry.a > virtual && t.first > now + JUMP_HORIZON_MS) at--;
+    if (t.entry.a > virtual && firstServed(t) > now + JUMP_HORIZON_MS) at--;
     else break;
   }
   for (let i = at; i < timed.length; i++) {
@@ -354,10 +377,12 @@ function placeOf(timed: readonly Timed[], virtual: number, by: number, now: numb
 export function cancel(tokens: number, book: Book, now: number, policy: BucketPolicy, cost: number, turn: Turn): { tokens: number; book: Book } {
   const entries: MutableEntry[] = pendingEntries(tokens, book.entries, now, policy.ratePerMs).map((entry) => ({ ...entry }));
   const own = entries.find((entry) => entry.id === turn.entry);
-  if (own === undefined || dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now) return { tokens, book: { seq: book.seq, entries } };
+  // A waiter still in its order grace was not served yet, even when paid: its tokens go back too.
+  const inGrace = own !== undefined && own.a + (own.g ?? 0) > now + 1e-6;
+  if (own === undefined || (!inGrace && dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now)) return { tokens, book: { seq: book.seq, entries } };
   own.count -= 1;
   own.owed = Math.max(0, own.owed - cost);
   return { tokens: Math.min(policy.burst, tokens + cost), book: { seq: book.seq, entries: entries.filter((entry) => entry.count > 0) } };
 }
 
-type MutableEntry = { id: number; a: number; count: number; owed: number; f?: number; d?: number };
+type MutableEntry = { id: number; a: number; count: number; owed: number; f?: number; d?: number; g?: number };

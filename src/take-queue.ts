@@ -33,6 +33,8 @@ export interface QueueLimits {
   readonly batchWindowMs?: number;
   /** The cluster queue books this process's priorities in the shared book, so that they go ahead of lower ones of every process. */
   readonly priorities?: boolean;
+  /** The cluster queue serves a waiter no earlier than this long (ms) after it arrived (see `queue.orderGrace`). */
+  readonly orderGraceMs?: number;
 }
 
 /** What a queue holds now, for operators (`flowgate status`, metrics). */

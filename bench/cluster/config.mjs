@@ -88,6 +88,8 @@ export function clusterConfig() {
        * one group every `spacingMs`, group g to app g % 3 (600 requests in about 1.4 s).
        */
       groupSize: number('BENCH_CLUSTER_ORDER_GROUP', 5, { integer: true }),
+      /** The apps' queue.orderGrace (ms) in every overflow scenario; unset: the library's default. */
+      orderGraceMs: process.env.BENCH_CLUSTER_ORDER_GRACE ? number('BENCH_CLUSTER_ORDER_GRACE', 0, { minInclusive: true }) : undefined,
       /** Scenario (c) again with this `queue.batchWindow` (ms): the writes-versus-order trade. */
       wideBatchWindowMs: number('BENCH_CLUSTER_WIDE_BATCH_WINDOW_MS', 200),
     },

@@ -70,7 +70,14 @@ async function flowgate(config, storeOptions = {}) {
     burst: config.burst,
     name: config.name,
     store,
-    ...(config.queue && { queue: { maxSize: config.queue.maxSize, maxWait: config.queue.maxWaitMs, ...(config.queue.batchWindowMs !== undefined && { batchWindow: config.queue.batchWindowMs }) } }),
+    ...(config.queue && {
+      queue: {
+        maxSize: config.queue.maxSize,
+        maxWait: config.queue.maxWaitMs,
+        ...(config.queue.batchWindowMs !== undefined && { batchWindow: config.queue.batchWindowMs }),
+        ...(config.queue.orderGraceMs !== undefined && { orderGrace: config.queue.orderGraceMs }),
+      },
+    }),
   });
   if (config.queue) for (const event of Object.keys(events)) middleware.limiter.on(event, () => events[event]++);
   return {

@@ -21,7 +21,7 @@ async function runScenario(name, ctx, send, batchWindowMs) {
     rate: o.rate,
     intervalMs: 1000,
     burst: o.burst,
-    queue: { maxSize: o.maxSize, maxWaitMs: o.maxWaitMs, ...(batchWindowMs !== undefined && { batchWindowMs }) },
+    queue: { maxSize: o.maxSize, maxWaitMs: o.maxWaitMs, ...(batchWindowMs !== undefined && { batchWindowMs }), ...(o.orderGraceMs !== undefined && { orderGraceMs: o.orderGraceMs }) },
     order: true,
   }, ctx.env);
   const offer = new Offer(apps.ports);

@@ -118,7 +118,8 @@ describe('cluster queue (reserving store) with priorities', () => {
   test('across processes: a high-priority take of one limiter goes ahead of the low-priority waiters of another sharing the book', async () => {
     manualTimers();
     const store = reservingStore();
-    const options = { name: 'shared', rate: 10, burst: 1, queue: { maxSize: 20, maxWait: '30s', priorities: true }, clock, store };
+    // No order grace: the turns are the tokens' times.
+    const options = { name: 'shared', rate: 10, burst: 1, queue: { maxSize: 20, maxWait: '30s', priorities: true, orderGrace: 0 }, clock, store };
     const [a, b] = [createLimiter(options), createLimiter(options)];
     await a.take('k');
     const done: Array<[string, number]> = [];

@@ -152,9 +152,36 @@ describe('reservation queue', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  test.each([
+    [undefined, ['a1', 'b1']],
+    [0, ['b1', 'a1']],
+  ])('queue.orderGrace %p: an earlier arrival booked late and a later one booked first in another process are served in the order %j', async (orderGrace, order) => {
+    // 20 ms a token, bucket empty at 0. a1 arrives at 0, but a's booking takes 40 ms (a slow
+    // direct try, a lost race); b1 arrives at 12 ms and is booked at once, due at 20 ms.
+    const store = reservingStore();
+    const slow = { ...store, reserve: (...args: Parameters<NonNullable<typeof store.reserve>>) => new Promise((r) => setTimeout(r, 40)).then(() => store.reserve!(...args)) };
+    const queue = { maxSize: 10, maxWait: '5s', ...(orderGrace !== undefined && { orderGrace }) };
+    const a = createLimiter({ name: 'shared', rate: 50, burst: 1, queue, clock, store: slow });
+    const b = createLimiter({ name: 'shared', rate: 50, burst: 1, queue, clock, store });
+    await a.take('k');
+    const served: Array<[string, number]> = [];
+    const track = (limiter: typeof a, label: string) => limiter.take('k').then((d) => (d.allowed && served.push([label, Math.round(d.waitedMs)]), d));
+    const a1 = track(a, 'a1');
+    await jest.advanceTimersByTimeAsync(12);
+    const b1 = track(b, 'b1');
+    await jest.advanceTimersByTimeAsync(1000);
+    await Promise.all([a1, b1]);
+    expect(served.map(([label]) => label)).toEqual(order);
+    // With the default grace, nobody is served before 100 ms after arriving; without, b1 is served at its turn (~8 ms).
+    if (orderGrace === undefined) for (const [, waited] of served) expect(waited).toBeGreaterThanOrEqual(100);
+    else expect(served[0]![1]).toBeLessThan(20);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test('a waiter that leaves gives its tokens back: the waiters behind it, in its entry and in later ones, are served sooner', async () => {
     const store = reservingStore();
-    const limiter = createLimiter({ rate: 100, burst: 1, queue: { maxSize: 50, maxWait: '30s' }, clock, store });
+    // No order grace: the waiters' times are their turns.
+    const limiter = createLimiter({ rate: 100, burst: 1, queue: { maxSize: 50, maxWait: '30s', orderGrace: 0 }, clock, store });
     await limiter.take('k');
     const gone = new AbortController();
     const served: Array<[number, number]> = [];

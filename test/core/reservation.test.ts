@@ -158,6 +158,46 @@ describe('the book in arrival order: a batch reserved late takes its waiters\' p
   });
 });
 
+describe('the order grace: a waiter is served no earlier than graceMs after its arrival', () => {
+  const graced = (cost = 1, waitedMs = 0, graceMs = 100) => ({ cost, maxWaitMs: 10_000, waitedMs, priority: 0, graceMs });
+
+  test('an ask paid at once but still in its grace gets an entry and a turn; past its grace, none', () => {
+    const { book, result } = reserve(3, EMPTY_BOOK, 1_000, policy, [graced(1, 20), graced(1, 150)], 100);
+    expect(result.outcomes[0]).toMatchObject({ granted: true, waitMs: 0, graceMs: 100, turn: expect.anything() });
+    expect(result.outcomes[1]).toEqual({ granted: true, waitMs: 0, due: 1_000 });
+    expect(book.entries).toHaveLength(1);
+    expect(book.entries[0]).toMatchObject({ a: 980, g: 100 });
+  });
+
+  test('a paid entry stays in the book (and waiting) until its grace ends, then leaves', () => {
+    const { tokens, book } = reserve(3, EMPTY_BOOK, 1_000, policy, [graced(1, 20)], 100);
+    expect(pendingEntries(tokens, book.entries, 1_079, rate)).toHaveLength(1);
+    expect(waitingCount(tokens, book.entries, 1_079, rate)).toBe(1);
+    expect(pendingEntries(tokens, book.entries, 1_081, rate)).toEqual([]);
+  });
+
+  test('an earlier arrival booked later goes ahead of an entry in its grace, though the entry is paid; not of one whose grace ended', () => {
+    // b arrived at 1,000 and was paid at once (grace until 1,100); a arrived at 980 and is booked at 1,030.
+    const b = reserve(1, EMPTY_BOOK, 1_000, policy, [graced()], 100);
+    const late = reserve(b.tokens + 0.3, b.book, 1_030, policy, [graced(1, 50)], 100);
+    expect(late.book.entries.map((e) => e.a)).toEqual([980, 1_000]);
+    // The same without a grace on b: b was served at once, outside the book; a queues for the refill.
+    const plain = reserve(1, EMPTY_BOOK, 1_000, policy, [ask()], 100);
+    expect(plain.book.entries).toEqual([]);
+    // A grace that ends within the horizon of the late booking protects the entry: a goes behind it.
+    const short = reserve(1, EMPTY_BOOK, 1_000, policy, [graced(1, 0, JUMP_HORIZON_MS + 20)], 100);
+    const behind = reserve(short.tokens + 0.3, short.book, 1_030, policy, [graced(1, 50)], 100);
+    expect(behind.book.entries.map((e) => e.a)).toEqual([1_000, 980]);
+  });
+
+  test('a waiter cancelled in its grace gives its tokens back even when paid', () => {
+    const { tokens, book, result } = reserve(3, EMPTY_BOOK, 1_000, policy, [graced()], 100);
+    const after = cancel(tokens, book, 1_050, policy, 1, turnOf(result.outcomes[0]));
+    expect(after.tokens).toBeCloseTo(tokens + 1, 9);
+    expect(after.book.entries).toEqual([]);
+  });
+});
+
 describe('priorities: one FIFO by virtual arrival (arrival minus 1 s per priority level)', () => {
   test('a priority-2 ask goes ahead of priority-0 waiters that arrived less than 2 s before it', () => {
     const head = reserve(0, EMPTY_BOOK, 0, policy, [ask(1, 10_000, 50)], 100);

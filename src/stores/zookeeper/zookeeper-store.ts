@@ -288,11 +288,13 @@ export class ZooKeeperStore extends EventEmitter implements Store {
    * overflow queue (see ReservationQueue). While ZooKeeper is unreachable, `onUnavailable` applies:
    * `'local'` reserves on this process's share, `'open'` admits, `'closed'` refuses.
    */
-  async reserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult> {
+  async reserve(policy: BucketPolicy, key: string, given: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult> {
     // The asks' ages are as of the moment each decision is made: waiting for a connection, the read
     // and any lost race take time after they were made.
     const askedAt = this.local.now();
-    if (!(await this.usable())) return this.fallbackReserve(policy, key, agedAsks(asks, this.local.now() - askedAt), maxSize);
+    // The order grace waits for other processes' bookings: with no other member there are none.
+    const asks = this.membership.count > 1 ? given : withoutGrace(given);
+    if (!(await this.usable())) return this.fallbackReserve(policy, key, agedAsks(withoutGrace(asks), this.local.now() - askedAt), maxSize);
     const target = this.targetOf(policy, key);
     let result: ReservationResult | undefined;
     let update;
@@ -311,7 +313,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       }
       if (!isUnavailable(error)) throw error;
       this.markUnavailable(error instanceof Error ? error.message : String(error), true);
-      return this.fallbackReserve(policy, key, agedAsks(asks, this.local.now() - askedAt), maxSize);
+      return this.fallbackReserve(policy, key, agedAsks(withoutGrace(asks), this.local.now() - askedAt), maxSize);
     }
     const done = result as ReservationResult;
     // Turns are absolute on ZooKeeper's clock: measure each wait from now, after the write's round trip.
@@ -777,6 +779,11 @@ function withTickets(outcomes: readonly ReservationOutcome[], asks: readonly Res
     const turn = o.turn === undefined ? undefined : { ...o.turn, book };
     return { ...o, waitMs: waitOf(o), ...(turn !== undefined && { turn }), ticket: { book, cost: (asks[i] as ReservationAsk).cost, turn } };
   });
+}
+
+/** `asks` without an order grace. */
+function withoutGrace(asks: readonly ReservationAsk[]): readonly ReservationAsk[] {
+  return asks.some((ask) => ask.graceMs !== undefined) ? asks.map(({ graceMs: _grace, ...ask }) => ask) : asks;
 }
 
 /** `asks` as they stand `elapsedMs` after they were made: waited that much longer, that much less left to wait. */
