@@ -38,9 +38,11 @@ export interface QueueOptions {
    * this long after it arrived, even when its tokens are there sooner. Until then a take that
    * arrived earlier in another process, whose booking is still on its way to ZooKeeper (a direct
    * try on a cold key, a lost race), can still take its place ahead. It buys arrival order across
-   * processes while a key's queue forms, at the price of this much latency for the first waiters
-   * (later ones wait longer anyway). Default `'100ms'`; `0` turns it off; at most `'1s'` and
-   * `maxWait`. (The memory store's queue is one process's, strictly ordered, and ignores it.)
+   * processes while a key's queue forms (`'100ms'` removed such inversions in the cluster bench),
+   * at a price in latency: every take that goes through the queue waits at least this long, even
+   * one whose tokens are there, and a key's takes go through the queue for `maxWait` after it last
+   * queued. Default `'0ms'` (off); at most `'1s'` and `maxWait`. (The memory store's queue is one
+   * process's, strictly ordered, and ignores it.)
    */
   orderGrace?: Duration;
 }

@@ -103,7 +103,7 @@ export class Limiter extends EventEmitter {
     return this.queueLimits !== undefined;
   }
 
-  /** The queue's settings in force (`maxSize`, `maxWaitMs`, `batchWindowMs`, `priorities`), or `undefined` without a queue. */
+  /** The queue's settings in force (`maxSize`, `maxWaitMs`, `batchWindowMs`, `priorities`, `orderGraceMs`), or `undefined` without a queue. */
   get queueSettings(): QueueLimits | undefined {
     return this.queueLimits;
   }

@@ -30,12 +30,14 @@ export const DEFER_JITTER_MS = 40;
 /** A held batch's write is moved later only by at least this much (ms), and not when it is due within it. */
 const RESCHEDULE_MIN_MS = 5;
 /**
- * The default `queue.orderGrace` (ms): a waiter is served no earlier than this after it arrived, so
- * that an earlier arrival in another process whose booking is still on its way (a direct try on a
- * cold key, a lost compare-and-set race: tens of ms on a busy host) can take its place ahead, with
- * the book's jump horizon (50 ms) to spare. The store drops it while this process is the only member.
+ * The default `queue.orderGrace` (ms): none. With one, a waiter is served no earlier than that after
+ * it arrived, so that an earlier arrival in another process whose booking is still on its way (a
+ * direct try on a cold key, a lost compare-and-set race: tens of ms on a busy host) can take its
+ * place ahead, with the book's jump horizon (50 ms) to spare. It is off by default because every
+ * take that goes through the queue then waits that long, even one whose tokens are there. The
+ * store drops it while this process is the only member.
  */
-export const ORDER_GRACE_MS = 100;
+export const ORDER_GRACE_MS = 0;
 
 /** The most waiters reserved in one write. */
 const MAX_BATCH = 256;
@@ -62,8 +64,8 @@ interface Reservation {
   dueAt: number;
   readonly ticket: unknown;
   readonly turn: Turn | undefined;
-  /** The order grace the book gave it (ms): it is served no earlier than this long after its arrival. */
-  readonly graceMs: number;
+  /** Served no earlier than this (local clock): the end of the order grace of the waiter it was booked for. */
+  readonly servedFrom: number;
 }
 
 /** The takes of one key in this process. */
@@ -373,10 +375,10 @@ export class ReservationQueue implements TakeQueue {
       if (outcome.waitMs > 0 || outcome.turn !== undefined) this.store.cancel(this.policy, line.key, outcome.ticket).catch(() => undefined);
       return;
     }
-    const graceMs = outcome.graceMs ?? 0;
-    const dueAt = Math.max(now + outcome.waitMs, waiter.arrivedAt + graceMs);
+    const servedFrom = waiter.arrivedAt + (outcome.graceMs ?? 0);
+    const dueAt = Math.max(now + outcome.waitMs, servedFrom);
     if (dueAt <= now) return this.finish(waiter, { admitted: true, tokens: line.tokens, waitedMs: now - waiter.arrivedAt });
-    waiter.reserved = { dueAt, ticket: outcome.ticket, turn: outcome.turn, graceMs };
+    waiter.reserved = { dueAt, ticket: outcome.ticket, turn: outcome.turn, servedFrom };
     line.reserved.push(waiter);
     this.observer.enqueued(line.key, waiter.cost, line.reserved.length - 1, waiting, outcome.waitMs);
   }
@@ -424,7 +426,7 @@ export class ReservationQueue implements TakeQueue {
       if (reservation?.turn === undefined) continue;
       const waitMs = update.waitOf(reservation.turn, waiter.cost);
       if (waitMs === undefined) continue;
-      reservation.dueAt = Math.max(now + waitMs, waiter.arrivedAt + reservation.graceMs);
+      reservation.dueAt = Math.max(now + waitMs, reservation.servedFrom);
       if (reservation.dueAt <= waiter.arrivedAt + this.limits.maxWaitMs + 1) continue;
       line.reserved.splice(line.reserved.indexOf(waiter), 1);
       this.giveBack(line, waiter);

@@ -22,10 +22,11 @@ export interface Entry {
   /** The earliest maxWait deadline of its waiters: no ask goes ahead of it if that would push it past (absent: none). */
   readonly d?: number;
   /**
-   * Its order grace (ms, absent: 0): its waiters are served no earlier than `a + g`, even when paid,
-   * so until then an ask that arrived earlier in another process may still go ahead of it.
+   * Served no earlier than this (on the book's clock; absent: as soon as paid): the end of its first
+   * waiter's order grace. Until then it stays in the book even when paid, and an ask that arrived
+   * earlier in another process may still go ahead of it.
    */
-  readonly g?: number;
+  readonly s?: number;
 }
 
 /** The waiters of a bucket, in turn order, and the last entry id handed out. */
@@ -82,7 +83,7 @@ export interface ReservationAsk {
   readonly priority?: number;
   /** How long it has waited already, in this process (default 0). */
   readonly waitedMs?: number;
-  /** Its order grace (ms, default 0): it is served no earlier than this long after its arrival (see {@link Entry.g}). */
+  /** Its order grace (ms, default 0): it is served no earlier than this long after its (real) arrival (see {@link Entry.s}). */
   readonly graceMs?: number;
 }
 
@@ -93,7 +94,7 @@ export type ReservationOutcome =
       readonly waitMs: number;
       /** When the tokens are there, on the clock of the book that granted it. */
       readonly due: number;
-      /** Its place in the book (absent when granted at once). */
+      /** Its place in the book (absent when granted at once, outside any order grace). */
       readonly turn?: Turn;
       /** What the store needs to cancel this reservation; opaque to the queue. */
       readonly ticket?: unknown;
@@ -189,15 +190,15 @@ function owedAhead(timed: readonly Timed[], at: number): number {
 
 /** When an entry's waiters may first be served: its first waiter's turn, or the end of its order grace if later. */
 function firstServed(t: Timed): number {
-  return Math.max(t.first, t.entry.a + (t.entry.g ?? 0));
+  return t.entry.s === undefined ? t.first : Math.max(t.first, t.entry.s);
 }
 
 /** Whether an entry is done at `now`: paid, and past its order grace. */
 function done(t: Timed, now: number): boolean {
-  return t.end <= now + 1e-6 && t.entry.a + (t.entry.g ?? 0) <= now + 1e-6;
+  return t.end <= now + 1e-6 && (t.entry.s === undefined || t.entry.s <= now + 1e-6);
 }
 
-/** The entries of a book still owed anything, or still in their order grace, at `now` (done entries are always at its front). */
+/** The entries of a book still owed anything, or still in their order grace, at `now`. */
 export function pendingEntries(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number): Entry[] {
   return timeline(tokens, entries, now, ratePerMs)
     .filter((t) => !done(t, now))
@@ -207,11 +208,10 @@ export function pendingEntries(tokens: number, entries: readonly Entry[], now: n
 /** The number of waiters still waiting at `now` (in a partly paid entry, its unpaid share). */
 export function waitingCount(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number): number {
   let count = 0;
+  // Paid entries held in their order grace do not count: they wait for time, not for tokens.
   for (const t of timeline(tokens, entries, now, ratePerMs)) {
-    if (done(t, now)) continue;
-    // Paid but in its order grace: all of its waiters still wait.
-    if (t.end <= now + 1e-6 || t.start >= now) count += t.entry.count;
-    else count += Math.ceil((t.entry.count * (t.end - now)) / (t.end - t.start));
+    if (t.end <= now + 1e-6) continue;
+    count += t.start >= now ? t.entry.count : Math.ceil((t.entry.count * (t.end - now)) / (t.end - t.start));
   }
   return count;
 }
@@ -219,7 +219,7 @@ export function waitingCount(tokens: number, entries: readonly Entry[], now: num
 /**
  * When the waiter holding `turn` (of `cost`) is due, for a bucket holding `tokens` at `now` with
  * `entries`: when the refill has paid everything ahead of its entry, what is ahead of it inside,
- * and its own cost. A waiter whose entry is gone from the book was paid (entries leave when paid):
+ * and its own cost. A waiter whose entry is gone from the book was paid (entries leave when paid and past their order grace):
  * it is due `now`.
  */
 export function dueOf(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number, turn: Turn, cost: number): number {
@@ -253,7 +253,8 @@ export function dueOf(tokens: number, entries: readonly Entry[], now: number, ra
  * ({@link dueOf}). The store serialises reservations (one compare-and-set per batch). An ask that
  * would wait longer than its `maxWaitMs` is refused at once with the wait it would have had; one
  * that finds `maxSize` waiters already waiting is refused as `'queue-full'`. An ask that fits now
- * is granted with no wait. Entries already paid leave the book.
+ * is granted with no wait, and outside the book unless it is still within its order grace (`graceMs`
+ * after its real arrival). Entries already paid and past their grace leave the book.
  */
 export function reserve(
   tokens: number,
@@ -289,12 +290,14 @@ export function reserve(
       continue;
     }
     balance -= ask.cost;
+    // The end of its order grace, from its real arrival (not its virtual one: priorities move that).
+    const graceEnd = ask.graceMs !== undefined && ask.graceMs > 0 ? now - (ask.waitedMs ?? 0) + ask.graceMs : undefined;
     // Paid at once and past its order grace (or with none): served now, outside the book.
-    if (waitMs === 0 && virtual + (ask.graceMs ?? 0) <= now + 1e-9) {
+    if (waitMs === 0 && (graceEnd === undefined || graceEnd <= now + 1e-9)) {
       outcomes.push({ granted: true, waitMs: 0, due: now });
       continue;
     }
-    waiting++;
+    if (waitMs > 0) waiting++;
     const deadline = now + ask.maxWaitMs;
     const previous = entries[at - 1];
     let turn: Turn;
@@ -310,9 +313,9 @@ export function reserve(
       previous.owed += ask.cost;
       previous.a = Math.min(previous.a, virtual);
       previous.d = previous.d === undefined ? deadline : Math.min(previous.d, deadline);
-      if (ask.graceMs !== undefined && ask.graceMs > 0) previous.g = Math.max(previous.g ?? 0, ask.graceMs);
+      if (graceEnd !== undefined) previous.s = previous.s === undefined ? graceEnd : Math.min(previous.s, graceEnd);
     } else {
-      const entry: MutableEntry = { id: ++seq, a: virtual, count: 1, owed: ask.cost, f: ask.cost, d: deadline, ...(ask.graceMs !== undefined && ask.graceMs > 0 && { g: ask.graceMs }) };
+      const entry: MutableEntry = { id: ++seq, a: virtual, count: 1, owed: ask.cost, f: ask.cost, d: deadline, ...(graceEnd !== undefined && { s: graceEnd }) };
       entries = [...entries.slice(0, at), entry, ...entries.slice(at)];
       turn = { entry: entry.id, before: 0 };
     }
@@ -378,11 +381,11 @@ export function cancel(tokens: number, book: Book, now: number, policy: BucketPo
   const entries: MutableEntry[] = pendingEntries(tokens, book.entries, now, policy.ratePerMs).map((entry) => ({ ...entry }));
   const own = entries.find((entry) => entry.id === turn.entry);
   // A waiter still in its order grace was not served yet, even when paid: its tokens go back too.
-  const inGrace = own !== undefined && own.a + (own.g ?? 0) > now + 1e-6;
+  const inGrace = own?.s !== undefined && own.s > now + 1e-6;
   if (own === undefined || (!inGrace && dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now)) return { tokens, book: { seq: book.seq, entries } };
   own.count -= 1;
   own.owed = Math.max(0, own.owed - cost);
   return { tokens: Math.min(policy.burst, tokens + cost), book: { seq: book.seq, entries: entries.filter((entry) => entry.count > 0) } };
 }
 
-type MutableEntry = { id: number; a: number; count: number; owed: number; f?: number; d?: number; g?: number };
+type MutableEntry = { id: number; a: number; count: number; owed: number; f?: number; d?: number; s?: number };

@@ -166,14 +166,27 @@ describe('the order grace: a waiter is served no earlier than graceMs after its 
     expect(result.outcomes[0]).toMatchObject({ granted: true, waitMs: 0, graceMs: 100, turn: expect.anything() });
     expect(result.outcomes[1]).toEqual({ granted: true, waitMs: 0, due: 1_000 });
     expect(book.entries).toHaveLength(1);
-    expect(book.entries[0]).toMatchObject({ a: 980, g: 100 });
+    expect(book.entries[0]).toMatchObject({ a: 980, s: 1_080 });
   });
 
-  test('a paid entry stays in the book (and waiting) until its grace ends, then leaves', () => {
-    const { tokens, book } = reserve(3, EMPTY_BOOK, 1_000, policy, [graced(1, 20)], 100);
+  test('a paid entry stays in the book until its grace ends, then leaves; it never counts against maxSize', () => {
+    const { tokens, book, result } = reserve(3, EMPTY_BOOK, 1_000, policy, [graced(1, 20)], 100);
     expect(pendingEntries(tokens, book.entries, 1_079, rate)).toHaveLength(1);
-    expect(waitingCount(tokens, book.entries, 1_079, rate)).toBe(1);
     expect(pendingEntries(tokens, book.entries, 1_081, rate)).toEqual([]);
+    expect(result.waiting).toBe(0);
+    expect(waitingCount(tokens, book.entries, 1_050, rate)).toBe(0);
+    // maxSize 1: a second paid ask in its grace is still granted (nobody waits for tokens).
+    const more = reserve(tokens, book, 1_010, policy, [graced(1, 0)], 1);
+    expect(more.result.outcomes[0]).toMatchObject({ granted: true, waitMs: 0 });
+  });
+
+  test('the grace runs from the real arrival: a priority ask (virtual arrival moved) gets the same grace end; none without a grace', () => {
+    const high = reserve(3, EMPTY_BOOK, 1_000, policy, [{ ...graced(1, 20), priority: 2 }], 100);
+    expect(high.book.entries[0]).toMatchObject({ a: 980 - 2_000, s: 1_080 });
+    // A negative priority (virtual arrival in the future) paid at once, with no grace: served outside the book.
+    const low = reserve(3, EMPTY_BOOK, 1_000, policy, [ask(1, 10_000, 0, -1)], 100);
+    expect(low.result.outcomes[0]).toEqual({ granted: true, waitMs: 0, due: 1_000 });
+    expect(low.book.entries).toEqual([]);
   });
 
   test('an earlier arrival booked later goes ahead of an entry in its grace, though the entry is paid; not of one whose grace ended', () => {
@@ -186,6 +199,7 @@ describe('the order grace: a waiter is served no earlier than graceMs after its 
     expect(plain.book.entries).toEqual([]);
     // A grace that ends within the horizon of the late booking protects the entry: a goes behind it.
     const short = reserve(1, EMPTY_BOOK, 1_000, policy, [graced(1, 0, JUMP_HORIZON_MS + 20)], 100);
+    expect(short.book.entries[0]).toMatchObject({ s: 1_000 + JUMP_HORIZON_MS + 20 });
     const behind = reserve(short.tokens + 0.3, short.book, 1_030, policy, [graced(1, 50)], 100);
     expect(behind.book.entries.map((e) => e.a)).toEqual([1_000, 980]);
   });

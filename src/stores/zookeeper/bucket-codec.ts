@@ -31,7 +31,7 @@ export function encodeBucket(data: BucketData): Buffer {
       ? undefined
       : entries.map((entry) => {
           const row = [entry.id, Math.round(entry.a), entry.count, entry.owed, entry.d === undefined ? null : Math.floor(entry.d), entry.f ?? null];
-          return entry.g === undefined ? row : [...row, Math.ceil(entry.g)];
+          return entry.s === undefined ? row : [...row, Math.ceil(entry.s)];
         });
   return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, e, n: seq === 0 ? undefined : seq, b: data.burst, r: data.ratePerMs }));
 }
@@ -52,14 +52,14 @@ export function decodeBucket(buffer: Buffer | undefined): BucketData {
     throw new Error('flowgate: a bucket znode holds data flowgate did not write');
   }
   const entries = Array.isArray(parsed.e)
-    ? parsed.e.map(([id, a, count, owed, d, f, g]: [number, number, number, number, number | null, number | null, number | undefined]) => ({
+    ? parsed.e.map(([id, a, count, owed, d, f, s]: [number, number, number, number, number | null, number | null, number | undefined]) => ({
         id,
         a,
         count,
         owed,
         ...(typeof d === 'number' && { d }),
         ...(typeof f === 'number' && { f }),
-        ...(typeof g === 'number' && { g }),
+        ...(typeof s === 'number' && { s }),
       }))
     : [];
   const book = typeof parsed.n === 'number' ? { seq: parsed.n, entries } : entries.length === 0 ? EMPTY_BOOK : { seq: Math.max(...entries.map((entry) => entry.id)), entries };

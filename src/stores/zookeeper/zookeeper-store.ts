@@ -292,9 +292,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     // The asks' ages are as of the moment each decision is made: waiting for a connection, the read
     // and any lost race take time after they were made.
     const askedAt = this.local.now();
+    if (!(await this.usable())) return this.fallbackReserve(policy, key, agedAsks(withoutGrace(given), this.local.now() - askedAt), maxSize);
     // The order grace waits for other processes' bookings: with no other member there are none.
     const asks = this.membership.count > 1 ? given : withoutGrace(given);
-    if (!(await this.usable())) return this.fallbackReserve(policy, key, agedAsks(withoutGrace(asks), this.local.now() - askedAt), maxSize);
     const target = this.targetOf(policy, key);
     let result: ReservationResult | undefined;
     let update;

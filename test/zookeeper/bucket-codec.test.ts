@@ -1,0 +1,26 @@
+// The bucket znode's data: tokens, time, key and the waiters' book survive a round trip, order grace included (pure).
+
+import { decodeBucket, encodeBucket } from '../../src/stores/zookeeper/bucket-codec.js';
+
+describe('bucket codec', () => {
+  test('a book round-trips: arrival in whole ms, deadline rounded down, grace end rounded up; absent fields stay absent', () => {
+    const entries = [
+      { id: 7, a: 1_000.4, count: 2, owed: 2, d: 5_000.9, f: 1 },
+      { id: 8, a: 1_020, count: 1, owed: 1, s: 1_120.2 },
+    ];
+    const data = decodeBucket(encodeBucket({ tokens: -3, at: 1_050, key: 'k/ü', book: { seq: 8, entries }, burst: 5, ratePerMs: 0.01 }));
+    expect(data).toMatchObject({ tokens: -3, at: 1_050, key: 'k/ü', burst: 5, ratePerMs: 0.01 });
+    expect(data.book).toEqual({
+      seq: 8,
+      entries: [
+        { id: 7, a: 1_000, count: 2, owed: 2, d: 5_000, f: 1 },
+        { id: 8, a: 1_020, count: 1, owed: 1, s: 1_121 },
+      ],
+    });
+  });
+
+  test('a book written before the grace existed (six fields) reads without one', () => {
+    const old = Buffer.from(JSON.stringify({ v: 1, t: 0, a: 10, k: 'k', e: [[1, 5, 1, 1, null, 1]], n: 1, b: 5, r: 0.01 }));
+    expect(decodeBucket(old).book.entries).toEqual([{ id: 1, a: 5, count: 1, owed: 1, f: 1 }]);
+  });
+});

@@ -1,0 +1,52 @@
+// queue.orderGrace on a real ensemble: with two members a queued take is served no earlier than the grace after it arrived; alone, the store drops it.
+
+import { createLimiter, ZooKeeperStore, type Limiter } from '../../src/index.js';
+import { sharedOrPrivateEnsemble } from './helpers/cluster.js';
+import { removeRoot } from './helpers/raw-client.js';
+import { uniqueRoot, waitFor } from '../helpers/wait.js';
+
+jest.setTimeout(60_000);
+
+let ensemble: { connect: string; stop(): void };
+const root = uniqueRoot('order-grace');
+const GRACE_MS = 600;
+
+beforeAll(() => {
+  ensemble = sharedOrPrivateEnsemble('t-order-grace', 24300);
+});
+
+afterAll(async () => {
+  await removeRoot(ensemble.connect, root).catch(() => undefined);
+  ensemble.stop();
+});
+
+/** The wait of a take that must queue for a token (200 ms away) after a direct one took the burst. */
+async function queuedWait(limiter: Limiter, key: string): Promise<number> {
+  const first = await limiter.take(key);
+  expect(first.allowed).toBe(true);
+  const second = await limiter.take(key);
+  expect(second.allowed).toBe(true);
+  return second.waitedMs;
+}
+
+test('two members: a queued take waits out the grace; one member: the grace is dropped', async () => {
+  const one = new ZooKeeperStore({ connect: ensemble.connect, root });
+  const other = new ZooKeeperStore({ connect: ensemble.connect, root });
+  let limiter: Limiter | undefined;
+  try {
+    await Promise.all([one.ready(15_000), other.ready(15_000)]);
+    await waitFor(() => one.stats().members === 2, 10_000, 'two members');
+    limiter = createLimiter({ rate: 5, burst: 1, store: one, name: 'grace', queue: { maxSize: 10, maxWait: '5s', orderGrace: GRACE_MS } });
+    const withOther = await queuedWait(limiter, 'two');
+    expect(withOther).toBeGreaterThanOrEqual(GRACE_MS - 1);
+    await other.close();
+    await waitFor(() => one.stats().members === 1, 10_000, 'one member');
+    const alone = await queuedWait(limiter, 'one');
+    expect(alone).toBeGreaterThan(0);
+    expect(alone).toBeLessThan(GRACE_MS - 50);
+  } finally {
+    await limiter?.close();
+    await other.close();
+    await one.close();
+  }
+});
