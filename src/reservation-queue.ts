@@ -380,7 +380,7 @@ export class ReservationQueue implements TakeQueue {
     if (dueAt <= now) return this.finish(waiter, { admitted: true, tokens: line.tokens, waitedMs: now - waiter.arrivedAt });
     waiter.reserved = { dueAt, ticket: outcome.ticket, turn: outcome.turn, servedFrom };
     line.reserved.push(waiter);
-    this.observer.enqueued(line.key, waiter.cost, line.reserved.length - 1, waiting, outcome.waitMs);
+    this.observer.enqueued(line.key, waiter.cost, line.reserved.length - 1, waiting, dueAt - now);
   }
 
   /**

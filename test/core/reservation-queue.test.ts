@@ -164,6 +164,8 @@ describe('reservation queue', () => {
     const a = createLimiter({ name: 'shared', rate: 50, burst: 1, queue, clock, store: slow });
     const b = createLimiter({ name: 'shared', rate: 50, burst: 1, queue, clock, store });
     await a.take('k');
+    const predicted: number[] = [];
+    b.on('enqueue', (event) => predicted.push(event.predictedWaitMs));
     const served: Array<[string, number]> = [];
     const track = (limiter: typeof a, label: string) => limiter.take('k').then((d) => (d.allowed && served.push([label, Math.round(d.waitedMs)]), d));
     const a1 = track(a, 'a1');
@@ -175,6 +177,10 @@ describe('reservation queue', () => {
     // With a 100 ms grace, nobody is served before 100 ms after arriving; without (the default), b1 is served at its turn (~8 ms).
     if (orderGrace !== undefined) for (const [, waited] of served) expect(waited).toBeGreaterThanOrEqual(100);
     else expect(served[0]![1]).toBeLessThan(20);
+    // b1's enqueue event predicts the wait it will have: its grace, or its turn.
+    expect(predicted).toHaveLength(1);
+    if (orderGrace !== undefined) expect(predicted[0]).toBeGreaterThanOrEqual(90);
+    else expect(predicted[0]).toBeLessThan(20);
     await Promise.all([a.close(), b.close()]);
   });
 
