@@ -326,6 +326,7 @@ export class ReservationQueue implements TakeQueue {
     // Within a batch, higher ranks ask first (a stable sort keeps arrival order among equals).
     if (line.prioritized) batch.sort((a, b) => rankOf(b.priority, b.arrivedAt, sent) - rankOf(a.priority, a.arrivedAt, sent));
     let result;
+    const graceMs = this.graceMs();
     try {
       const asks = batch.map((waiter) => ({
         cost: waiter.cost,
@@ -333,7 +334,7 @@ export class ReservationQueue implements TakeQueue {
         // Without queue.priorities, priorities order this process's own waiters only.
         priority: this.limits.priorities === true ? waiter.priority : 0,
         waitedMs: sent - waiter.arrivedAt,
-        ...(this.graceMs() > 0 && { graceMs: this.graceMs() }),
+        ...(graceMs > 0 && { graceMs }),
       }));
       result = await this.store.reserve(this.policy, line.key, asks, this.limits.maxSize);
     } catch (error) {

@@ -319,7 +319,7 @@ export function reserve(
       entries = [...entries.slice(0, at), entry, ...entries.slice(at)];
       turn = { entry: entry.id, before: 0 };
     }
-    outcomes.push({ granted: true, waitMs, due: now + waitMs, turn, ...(ask.graceMs !== undefined && ask.graceMs > 0 && { graceMs: ask.graceMs }) });
+    outcomes.push({ granted: true, waitMs, due: now + waitMs, turn, ...(graceEnd !== undefined && { graceMs: ask.graceMs }) });
   }
   const update = bookUpdate('book', seq, balance, now, entries, policy, () => now);
   return { tokens: balance, book: { seq, entries }, result: { outcomes, tokens: balance, waiting, update } };

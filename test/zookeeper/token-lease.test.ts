@@ -17,6 +17,18 @@ function leaseWithDemand(perMs: number, now: number, p: BucketPolicy): TokenLeas
   return lease;
 }
 
+/** Records a look at the shared bucket: it held `tokens` at `at`. */
+function looked(lease: TokenLease, tokens: number, at: number): void {
+  lease.sharedTokens = tokens;
+  lease.sharedAt = at;
+}
+
+/** Expects `chunk` to be about `ms` of 4 tokens/ms of demand (between 0.9 and 1.2 of it). */
+function expectDemandOf(chunk: number, ms: number): void {
+  expect(chunk).toBeGreaterThan(4 * ms * 0.9);
+  expect(chunk).toBeLessThan(4 * ms * 1.2);
+}
+
 describe('TokenLease.chunkSize', () => {
   const now = 100_000;
 
@@ -24,47 +36,40 @@ describe('TokenLease.chunkSize', () => {
     const p = policy(1e9, 1e6);
     const lease = leaseWithDemand(4, now, p);
     const chunk = lease.chunkSize(1, p, 3, WINDOWS, now);
-    expect(chunk).toBeGreaterThan(4 * 250 * 0.9);
-    expect(chunk).toBeLessThan(4 * 250 * 1.2);
+    expectDemandOf(chunk, 250);
   });
 
   test('a plentiful shared bucket: up to maxLeaseWindow of demand, so a limit far above the load costs few writes', () => {
     const p = policy(1e9, 1e6);
     const lease = leaseWithDemand(4, now, p);
-    lease.sharedTokens = 1e9;
-    lease.sharedAt = now;
+    looked(lease, 1e9, now);
     const chunk = lease.chunkSize(1, p, 3, WINDOWS, now);
-    expect(chunk).toBeGreaterThan(4 * 2_000 * 0.9);
-    expect(chunk).toBeLessThan(4 * 2_000 * 1.2);
+    expectDemandOf(chunk, 2_000);
   });
 
   test('beyond leaseWindow, never more than 1/(4 x members) of the tokens the shared bucket held', () => {
     // 4 tokens/ms of demand: leaseWindow asks 1,000, maxLeaseWindow 8,000; the bucket holds 24,000.
     const p = policy(100_000, 0);
     const lease = leaseWithDemand(4, now, p);
-    lease.sharedTokens = 24_000;
-    lease.sharedAt = now;
+    looked(lease, 24_000, now);
     expect(lease.chunkSize(1, p, 3, WINDOWS, now)).toBeCloseTo(24_000 / 12, 6);
     // A bucket that has run short leaves the chunk at leaseWindow of demand, not less.
     lease.sharedTokens = 600;
     const short = lease.chunkSize(1, p, 3, WINDOWS, now);
-    expect(short).toBeGreaterThan(4 * 250 * 0.9);
-    expect(short).toBeLessThan(4 * 250 * 1.2);
+    expectDemandOf(short, 250);
   });
 
   test('the shared bucket is extrapolated by its refill since the last look', () => {
     const p = policy(1e6, 10);
     const lease = leaseWithDemand(4, now, p);
-    lease.sharedTokens = 0;
-    lease.sharedAt = now - 2_400; // 24,000 tokens refilled since: 2,000 for each of 3 members, twice leaseWindow's 1,000.
+    looked(lease, 0, now - 2_400); // 24,000 tokens refilled since: 2,000 for each of 3 members, twice leaseWindow's 1,000.
     expect(lease.chunkSize(1, p, 3, WINDOWS, now)).toBeCloseTo(24_000 / 12, 6);
   });
 
   test('maxLeaseWindow equal to leaseWindow turns the extension off', () => {
     const p = policy(1e9, 1e6);
     const lease = leaseWithDemand(4, now, p);
-    lease.sharedTokens = 1e9;
-    lease.sharedAt = now;
+    looked(lease, 1e9, now);
     const chunk = lease.chunkSize(1, p, 3, { leaseMs: 250, maxLeaseMs: 250 }, now);
     expect(chunk).toBeLessThan(4 * 250 * 1.2);
   });
@@ -72,8 +77,7 @@ describe('TokenLease.chunkSize', () => {
   test('at most an equal share of the burst per member, and at least the cost at hand', () => {
     const p = policy(3_000, 1e6);
     const lease = leaseWithDemand(4, now, p);
-    lease.sharedTokens = 3_000;
-    lease.sharedAt = now;
+    looked(lease, 3_000, now);
     expect(lease.chunkSize(1, p, 3, { leaseMs: 2_000, maxLeaseMs: 2_000 }, now)).toBe(1_000);
     expect(lease.chunkSize(2_500, p, 3, WINDOWS, now)).toBe(2_500);
   });
