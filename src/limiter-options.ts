@@ -37,12 +37,13 @@ export interface QueueOptions {
    * With the ZooKeeper store and more than one member: a waiting take is served no earlier than
    * this long after it arrived, even when its tokens are there sooner. Until then a take that
    * arrived earlier in another process, whose booking is still on its way to ZooKeeper (a direct
-   * try on a cold key, a lost race), can still take its place ahead. It buys arrival order across
-   * processes while a key's queue forms (`'100ms'` removed such inversions in the cluster bench),
-   * at a price in latency: every take that goes through the queue waits at least this long, even
-   * one whose tokens are there, and a key's takes go through the queue for `maxWait` after it last
-   * queued. Default `'0ms'` (off); at most `'1s'` and `maxWait`. (The memory store's queue is one
-   * process's, strictly ordered, and ignores it.)
+   * try on a cold key, a lost race), can still take its place ahead. Not set (the default): 100 ms,
+   * but only for the takes that arrive within 100 ms of the moment the key's queue formed (the
+   * same moment for every process, kept in the bucket's book); later takes wait for their tokens
+   * only. Set: this grace for every take that goes through the queue (each waits at least this
+   * long, even one whose tokens are there, and a key's takes go through the queue for `maxWait`
+   * after it last queued). `0`: none, not even while the queue forms. At most `'1s'` and
+   * `maxWait`. (The memory store's queue is one process's, strictly ordered, and ignores it.)
    */
   orderGrace?: Duration;
 }

@@ -30,14 +30,15 @@ export const DEFER_JITTER_MS = 40;
 /** A held batch's write is moved later only by at least this much (ms), and not when it is due within it. */
 const RESCHEDULE_MIN_MS = 5;
 /**
- * The default `queue.orderGrace` (ms): none. With one, a waiter is served no earlier than that after
- * it arrived, so that an earlier arrival in another process whose booking is still on its way (a
- * direct try on a cold key, a lost compare-and-set race: tens of ms on a busy host) can take its
- * place ahead, with the book's jump horizon (50 ms) to spare. It is off by default because every
- * take that goes through the queue then waits that long, even one whose tokens are there. The
- * store drops it while this process is the only member.
+ * The order grace while a key's queue forms (ms), when `queue.orderGrace` is not set: a waiter that
+ * arrives within this long of the queue's formation (on the book, the same for every process) is
+ * served no earlier than this long after it arrived. While a queue forms, an earlier arrival in
+ * another process may still be on its way to the book (a direct try on a cold key, a lost
+ * compare-and-set race: 40-70 ms on a busy host); the grace keeps the waiters booked meanwhile
+ * jumpable, with the book's jump horizon (50 ms) to spare. Once the queue has formed, waits are
+ * long enough by themselves. The store drops it while this process is the only member.
  */
-export const ORDER_GRACE_MS = 0;
+export const FORMING_GRACE_MS = 100;
 
 /** The most waiters reserved in one write. */
 const MAX_BATCH = 256;
@@ -309,9 +310,15 @@ export class ReservationQueue implements TakeQueue {
     return cost;
   }
 
-  /** The order grace asked for (ms): `queue.orderGrace` (default {@link ORDER_GRACE_MS}), never beyond maxWait. */
-  private graceMs(): number {
-    return Math.min(this.limits.orderGraceMs ?? ORDER_GRACE_MS, this.limits.maxWaitMs);
+  /**
+   * The order grace asked for (ms), never beyond maxWait: `queue.orderGrace` for every waiter when
+   * set, else {@link FORMING_GRACE_MS} for the waiters that arrive while the queue forms.
+   */
+  private graces(): { graceMs?: number; formingGraceMs?: number } {
+    const { orderGraceMs, maxWaitMs } = this.limits;
+    if (orderGraceMs !== undefined) return orderGraceMs > 0 ? { graceMs: Math.min(orderGraceMs, maxWaitMs) } : {};
+    const forming = Math.min(FORMING_GRACE_MS, maxWaitMs);
+    return forming > 0 ? { formingGraceMs: forming } : {};
   }
 
   /** Reserves tokens for the pending waiters of a line, in one store call. */
@@ -326,7 +333,7 @@ export class ReservationQueue implements TakeQueue {
     // Within a batch, higher ranks ask first (a stable sort keeps arrival order among equals).
     if (line.prioritized) batch.sort((a, b) => rankOf(b.priority, b.arrivedAt, sent) - rankOf(a.priority, a.arrivedAt, sent));
     let result;
-    const graceMs = this.graceMs();
+    const graces = this.graces();
     try {
       const asks = batch.map((waiter) => ({
         cost: waiter.cost,
@@ -334,7 +341,7 @@ export class ReservationQueue implements TakeQueue {
         // Without queue.priorities, priorities order this process's own waiters only.
         priority: this.limits.priorities === true ? waiter.priority : 0,
         waitedMs: sent - waiter.arrivedAt,
-        ...(graceMs > 0 && { graceMs }),
+        ...graces,
       }));
       result = await this.store.reserve(this.policy, line.key, asks, this.limits.maxSize);
     } catch (error) {

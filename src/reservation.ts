@@ -33,6 +33,13 @@ export interface Entry {
 export interface Book {
   readonly seq: number;
   readonly entries: readonly Entry[];
+  /**
+   * When the queue formed (on the book's clock): the reservation that first found nobody in the
+   * book and could not be paid at once. Asks that arrive within their forming grace of it get that
+   * grace (see {@link ReservationAsk.formingGraceMs}). Absent when nobody waits, or when the queue
+   * formed without a forming grace.
+   */
+  readonly formedAt?: number;
 }
 
 /** A book with nobody in it. */
@@ -85,6 +92,12 @@ export interface ReservationAsk {
   readonly waitedMs?: number;
   /** Its order grace (ms, default 0): it is served no earlier than this long after its (real) arrival (see {@link Entry.s}). */
   readonly graceMs?: number;
+  /**
+   * Its order grace while a queue forms (ms, default 0): when it arrived within this long of the
+   * queue's formation ({@link Book.formedAt}), or its batch forms the queue, it gets this grace
+   * (as `graceMs`). Asks that arrive later get none.
+   */
+  readonly formingGraceMs?: number;
 }
 
 /** What became of one ask. */
@@ -158,6 +171,8 @@ interface Timed {
   /** When its first waiter is due. */
   readonly first: number;
   readonly end: number;
+  /** Served no earlier than this: the latest end of an order grace of it and of the entries ahead of it (-Infinity: none). */
+  readonly held: number;
 }
 
 /**
@@ -170,14 +185,21 @@ function timeline(tokens: number, entries: readonly Entry[], now: number, ratePe
   const available = tokens + owed;
   const timed: Timed[] = [];
   let ahead = 0;
+  let held = Number.NEGATIVE_INFINITY;
   for (const entry of entries) {
     const start = now + Math.max(0, ahead - available) / ratePerMs;
     const end = now + Math.max(0, ahead + entry.owed - available) / ratePerMs;
     const first = now + Math.max(0, ahead + (entry.f ?? entry.owed / entry.count) - available) / ratePerMs;
-    timed.push({ entry, ahead, start, first, end });
+    if (entry.s !== undefined && entry.s > held) held = entry.s;
+    timed.push({ entry, ahead, start, first, end, held });
     ahead += entry.owed;
   }
   return timed;
+}
+
+/** The latest end of an order grace among the first `at` entries of a timeline (-Infinity: none). */
+function heldAhead(timed: readonly Timed[], at: number): number {
+  return at === 0 ? Number.NEGATIVE_INFINITY : (timed[at - 1] as Timed).held;
 }
 
 /** Tokens owed to the entries ahead of place `at` of a timeline (`timed.length`: all of them). */
@@ -188,14 +210,17 @@ function owedAhead(timed: readonly Timed[], at: number): number {
   return last === undefined ? 0 : last.ahead + last.entry.owed;
 }
 
-/** When an entry's waiters may first be served: its first waiter's turn, or the end of its order grace if later. */
+/**
+ * When an entry's waiters may first be served: its first waiter's turn, or the end of an order
+ * grace of it or of an entry ahead of it, if later (the book is served in its order).
+ */
 function firstServed(t: Timed): number {
-  return t.entry.s === undefined ? t.first : Math.max(t.first, t.entry.s);
+  return Math.max(t.first, t.held);
 }
 
-/** Whether an entry is done at `now`: paid, and past its order grace. */
+/** Whether an entry is done at `now`: paid, and past its order grace and those of the entries ahead of it. */
 function done(t: Timed, now: number): boolean {
-  return t.end <= now + 1e-6 && (t.entry.s === undefined || t.entry.s <= now + 1e-6);
+  return t.end <= now + 1e-6 && t.held <= now + 1e-6;
 }
 
 /** The entries of a book still owed anything, or still in their order grace, at `now`. */
@@ -203,6 +228,11 @@ export function pendingEntries(tokens: number, entries: readonly Entry[], now: n
   return timeline(tokens, entries, now, ratePerMs)
     .filter((t) => !done(t, now))
     .map((t) => t.entry);
+}
+
+/** `book` without the entries done at `now` (see {@link pendingEntries}), keeping when its queue formed while anybody is left. */
+export function prunedBook(book: Book, tokens: number, now: number, ratePerMs: number): Book {
+  return withFormation(book.seq, pendingEntries(tokens, book.entries, now, ratePerMs), book.formedAt);
 }
 
 /** The number of waiters still waiting at `now` (in a partly paid entry, its unpaid share). */
@@ -219,14 +249,17 @@ export function waitingCount(tokens: number, entries: readonly Entry[], now: num
 /**
  * When the waiter holding `turn` (of `cost`) is due, for a bucket holding `tokens` at `now` with
  * `entries`: when the refill has paid everything ahead of its entry, what is ahead of it inside,
- * and its own cost. A waiter whose entry is gone from the book was paid (entries leave when paid and past their order grace):
- * it is due `now`.
+ * and its own cost; and no earlier than the end of an order grace of its entry or of one ahead of it.
+ * A waiter whose entry is gone from the book was paid (entries leave when paid and past their order
+ * grace): it is due `now`.
  */
 export function dueOf(tokens: number, entries: readonly Entry[], now: number, ratePerMs: number, turn: Turn, cost: number): number {
   let owed = 0;
   let ahead: number | undefined;
   let own = 0;
+  let held = Number.NEGATIVE_INFINITY;
   for (const entry of entries) {
+    if (ahead === undefined && entry.s !== undefined && entry.s > held) held = entry.s;
     if (entry.id === turn.entry) {
       ahead = owed;
       own = entry.owed;
@@ -235,7 +268,9 @@ export function dueOf(tokens: number, entries: readonly Entry[], now: number, ra
   }
   if (ahead === undefined) return now;
   // Never after its entry's end: another process's waiter ahead of it in the entry may have left.
-  return now + Math.max(0, ahead + Math.min(turn.before + cost, own) - (tokens + owed)) / ratePerMs;
+  const paid = now + Math.max(0, ahead + Math.min(turn.before + cost, own) - (tokens + owed)) / ratePerMs;
+  // Nor before an order grace of its entry or of one ahead of it ends: the book is served in its order.
+  return Math.max(paid, held);
 }
 
 /**
@@ -271,6 +306,7 @@ export function reserve(
   // A new book's ids start at a random point: a turn of a book deleted meanwhile (a reset) never
   // matches an entry of the new one.
   let seq = book.seq === 0 ? Math.floor(Math.random() * 2 ** 40) : book.seq;
+  const formedAt = formationOf(book, entries, balance, now, asks);
   const outcomes: ReservationOutcome[] = [];
   for (const ask of asks) {
     const virtual = virtualArrival(now, ask);
@@ -281,6 +317,8 @@ export function reserve(
     // Tokens there would be with nobody owed; the ask needs everyone ahead paid, then its cost.
     const available = balance + owed;
     const waitMs = ahead + ask.cost <= available + 1e-9 ? 0 : (ahead + ask.cost - available) / rate;
+    // Served no earlier than the end of an order grace of an entry ahead of it.
+    const held = heldAhead(timed, at);
     if (waitMs > 0 && waiting >= maxSize) {
       outcomes.push({ granted: false, reason: 'queue-full', retryAfterMs: waitMs });
       continue;
@@ -291,9 +329,11 @@ export function reserve(
     }
     balance -= ask.cost;
     // The end of its order grace, from its real arrival (not its virtual one: priorities move that).
-    const graceEnd = ask.graceMs !== undefined && ask.graceMs > 0 ? now - (ask.waitedMs ?? 0) + ask.graceMs : undefined;
-    // Paid at once and past its order grace (or with none): served now, outside the book.
-    if (waitMs === 0 && (graceEnd === undefined || graceEnd <= now + 1e-9)) {
+    const arrival = now - (ask.waitedMs ?? 0);
+    const graceMs = graceOf(ask, arrival, formedAt);
+    const graceEnd = graceMs === undefined ? undefined : arrival + graceMs;
+    // Paid at once and past every order grace (or with none): served now, outside the book.
+    if (waitMs === 0 && held <= now + 1e-9 && (graceEnd === undefined || graceEnd <= now + 1e-9)) {
       outcomes.push({ granted: true, waitMs: 0, due: now });
       continue;
     }
@@ -319,10 +359,37 @@ export function reserve(
       entries = [...entries.slice(0, at), entry, ...entries.slice(at)];
       turn = { entry: entry.id, before: 0 };
     }
-    outcomes.push({ granted: true, waitMs, due: now + waitMs, turn, ...(graceEnd !== undefined && { graceMs: ask.graceMs }) });
+    // Served when paid, and no earlier than its own grace and every grace ahead of it ends.
+    const servedIn = Math.max(waitMs, held - now, graceEnd === undefined ? 0 : graceEnd - now);
+    outcomes.push({ granted: true, waitMs: servedIn, due: now + servedIn, turn, ...(graceMs !== undefined && { graceMs }) });
   }
   const update = bookUpdate('book', seq, balance, now, entries, policy, () => now);
-  return { tokens: balance, book: { seq, entries }, result: { outcomes, tokens: balance, waiting, update } };
+  return { tokens: balance, book: withFormation(seq, entries, formedAt), result: { outcomes, tokens: balance, waiting, update } };
+}
+
+/**
+ * When the queue of a book formed, as of a reservation of `asks`: the book's own time while
+ * anybody is in it (`pending`); now, when nobody is and the batch cannot be paid at once by a
+ * bucket holding `balance` and one of its asks has a forming grace; otherwise none.
+ */
+function formationOf(book: Book, pending: readonly Entry[], balance: number, now: number, asks: readonly ReservationAsk[]): number | undefined {
+  if (pending.length > 0) return book.formedAt;
+  if (!asks.some((ask) => (ask.formingGraceMs ?? 0) > 0)) return undefined;
+  let cost = 0;
+  for (const ask of asks) cost += ask.cost;
+  return cost > balance + 1e-9 ? now : undefined;
+}
+
+/** The order grace of an ask that arrived at `arrival` (ms): its own, else its forming grace if it arrived within that of the queue's formation. */
+function graceOf(ask: ReservationAsk, arrival: number, formedAt: number | undefined): number | undefined {
+  if (ask.graceMs !== undefined && ask.graceMs > 0) return ask.graceMs;
+  const forming = ask.formingGraceMs ?? 0;
+  return forming > 0 && formedAt !== undefined && arrival < formedAt + forming ? forming : undefined;
+}
+
+/** A book of `entries`, keeping when its queue formed while anybody is in it. */
+function withFormation(seq: number, entries: readonly Entry[], formedAt: number | undefined): Book {
+  return entries.length > 0 && formedAt !== undefined ? { seq, entries, formedAt } : { seq, entries };
 }
 
 /**
@@ -380,12 +447,11 @@ function placeOf(timed: readonly Timed[], virtual: number, by: number, now: numb
 export function cancel(tokens: number, book: Book, now: number, policy: BucketPolicy, cost: number, turn: Turn): { tokens: number; book: Book } {
   const entries: MutableEntry[] = pendingEntries(tokens, book.entries, now, policy.ratePerMs).map((entry) => ({ ...entry }));
   const own = entries.find((entry) => entry.id === turn.entry);
-  // A waiter still in its order grace was not served yet, even when paid: its tokens go back too.
-  const inGrace = own?.s !== undefined && own.s > now + 1e-6;
-  if (own === undefined || (!inGrace && dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now)) return { tokens, book: { seq: book.seq, entries } };
+  // A waiter still held by an order grace was not served yet, even when paid (dueOf is later than now): its tokens go back too.
+  if (own === undefined || dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now) return { tokens, book: withFormation(book.seq, entries, book.formedAt) };
   own.count -= 1;
   own.owed = Math.max(0, own.owed - cost);
-  return { tokens: Math.min(policy.burst, tokens + cost), book: { seq: book.seq, entries: entries.filter((entry) => entry.count > 0) } };
+  return { tokens: Math.min(policy.burst, tokens + cost), book: withFormation(book.seq, entries.filter((entry) => entry.count > 0), book.formedAt) };
 }
 
 type MutableEntry = { id: number; a: number; count: number; owed: number; f?: number; d?: number; s?: number };

@@ -163,7 +163,7 @@ describe('the order grace: a waiter is served no earlier than graceMs after its 
 
   test('an ask paid at once but still in its grace gets an entry and a turn; past its grace, none', () => {
     const { book, result } = reserve(3, EMPTY_BOOK, 1_000, policy, [graced(1, 20), graced(1, 150)], 100);
-    expect(result.outcomes[0]).toMatchObject({ granted: true, waitMs: 0, graceMs: 100, turn: expect.anything() });
+    expect(result.outcomes[0]).toMatchObject({ granted: true, waitMs: expect.closeTo(80, 6), graceMs: 100, turn: expect.anything() });
     expect(result.outcomes[1]).toEqual({ granted: true, waitMs: 0, due: 1_000 });
     expect(book.entries).toHaveLength(1);
     expect(book.entries[0]).toMatchObject({ a: 980, s: 1_080 });
@@ -175,9 +175,23 @@ describe('the order grace: a waiter is served no earlier than graceMs after its 
     expect(pendingEntries(tokens, book.entries, 1_081, rate)).toEqual([]);
     expect(result.waiting).toBe(0);
     expect(waitingCount(tokens, book.entries, 1_050, rate)).toBe(0);
-    // maxSize 1: a second paid ask in its grace is still granted (nobody waits for tokens).
-    const more = reserve(tokens, book, 1_010, policy, [graced(1, 0)], 1);
-    expect(more.result.outcomes[0]).toMatchObject({ granted: true, waitMs: 0 });
+    // maxSize 1: a second paid ask is still granted (nobody waits for tokens); it is served when the
+    // grace of the entry ahead of it ends (1,080), not before.
+    const more = reserve(tokens, book, 1_010, policy, [ask()], 1);
+    expect(more.result.outcomes[0]).toMatchObject({ granted: true, waitMs: expect.closeTo(70, 6) });
+  });
+
+  test('the book is served in its order: a waiter behind an entry in its grace is due no earlier than that grace ends', () => {
+    // a (grace until 1,080) is paid at once; b, with no grace, is paid at once too but stands behind a.
+    const a = reserve(3, EMPTY_BOOK, 1_000, policy, [graced(1, 20)], 100);
+    const b = reserve(a.tokens, a.book, 1_010, policy, [ask()], 100);
+    expect(b.result.outcomes[0]).toMatchObject({ granted: true, waitMs: expect.closeTo(70, 6), due: expect.closeTo(1_080, 6), turn: expect.anything() });
+    expect(dueOf(b.tokens, b.book.entries, 1_010, rate, turnOf(b.result.outcomes[0]), 1)).toBeCloseTo(1_080, 6);
+    // Until then b stays in the book (and may be cancelled, its token given back); at 1,080 both leave.
+    expect(pendingEntries(b.tokens, b.book.entries, 1_070, rate)).toHaveLength(2);
+    expect(pendingEntries(b.tokens, b.book.entries, 1_081, rate)).toEqual([]);
+    const left = cancel(b.tokens, b.book, 1_050, policy, 1, turnOf(b.result.outcomes[0]));
+    expect(left.tokens).toBeCloseTo(b.tokens + 1, 9);
   });
 
   test('the grace runs from the real arrival: a priority ask (virtual arrival moved) gets the same grace end; none without a grace', () => {
@@ -209,6 +223,79 @@ describe('the order grace: a waiter is served no earlier than graceMs after its 
     const after = cancel(tokens, book, 1_050, policy, 1, turnOf(result.outcomes[0]));
     expect(after.tokens).toBeCloseTo(tokens + 1, 9);
     expect(after.book.entries).toEqual([]);
+  });
+});
+
+describe('the forming grace: the order grace of the asks that arrive while a queue forms', () => {
+  const forming = (cost = 1, waitedMs = 0, formingGraceMs = 100) => ({ cost, maxWaitMs: 10_000, waitedMs, priority: 0, formingGraceMs });
+
+  test('a batch that finds nobody in the book and cannot be paid at once forms the queue: every ask of it gets the grace', () => {
+    // 1 token, 2 asks: the first is paid at once, but it is part of the forming batch.
+    const { book, result } = reserve(1, EMPTY_BOOK, 1_000, policy, [forming(1, 10), forming()], 100);
+    expect(book.formedAt).toBe(1_000);
+    expect(result.outcomes[0]).toMatchObject({ granted: true, waitMs: expect.closeTo(90, 6), graceMs: 100 });
+    expect(result.outcomes[1]).toMatchObject({ granted: true, waitMs: expect.closeTo(100, 6), graceMs: 100 });
+    expect(book.entries.map((e) => e.s)).toEqual([1_090, 1_100]);
+  });
+
+  test('a batch paid at once with nobody in the book forms nothing: no grace, no entry', () => {
+    const { book, result } = reserve(3, EMPTY_BOOK, 1_000, policy, [forming(), forming()], 100);
+    expect(result.outcomes).toEqual([
+      { granted: true, waitMs: 0, due: 1_000 },
+      { granted: true, waitMs: 0, due: 1_000 },
+    ]);
+    expect(book).toEqual({ seq: book.seq, entries: [] });
+  });
+
+  test('asks that arrive within the grace of the formation get it; later ones wait for their tokens only (and for the graces ahead of them)', () => {
+    const formed = reserve(0, EMPTY_BOOK, 1_000, policy, [forming()], 100);
+    expect(formed.book.formedAt).toBe(1_000);
+    // Arrived at 1,090 (within 100 ms of the formation): grace until 1,190; its tokens come at 1,200.
+    const within = reserve(formed.tokens + 0.9, formed.book, 1_090, policy, [forming()], 100);
+    expect(within.result.outcomes[0]).toMatchObject({ graceMs: 100, due: expect.closeTo(1_200, 6) });
+    expect(within.book.formedAt).toBe(1_000);
+    // Arrived at 1,110: no grace of its own; due with its tokens (1,300), after every grace ahead.
+    const later = reserve(within.tokens + 0.2, within.book, 1_110, policy, [forming()], 100);
+    expect(later.result.outcomes[0]).not.toHaveProperty('graceMs');
+    expect(later.result.outcomes[0]).toMatchObject({ due: expect.closeTo(1_300, 6) });
+    expect(later.book.entries.at(-1)).not.toHaveProperty('s');
+  });
+
+  test('the formation is forgotten once the book is empty: the next queue forms anew', () => {
+    const formed = reserve(0, EMPTY_BOOK, 1_000, policy, [forming()], 100);
+    // At 2,000 the debt is paid and the grace is over: nobody is in the book.
+    const paid = reserve(formed.tokens + 10, formed.book, 2_000, policy, [forming()], 100);
+    expect(paid.result.outcomes[0]).toEqual({ granted: true, waitMs: 0, due: 2_000 });
+    expect(paid.book.formedAt).toBeUndefined();
+    const again = reserve(0, paid.book, 3_000, policy, [forming()], 100);
+    expect(again.book.formedAt).toBe(3_000);
+    expect(again.result.outcomes[0]).toMatchObject({ graceMs: 100 });
+  });
+
+  test('an earlier arrival booked late goes ahead of the waiters booked while the queue formed', () => {
+    // b arrived at 1,012 and formed the queue (its tokens come at 1,022.8, its grace ends at 1,112).
+    const b = reserve(-0.08, EMPTY_BOOK, 1_012, fast, [forming()], 100);
+    expect(b.book.formedAt).toBe(1_012);
+    // a arrived at 1,000 and is booked at 1,040: it goes ahead of b, and is served at 1,100; b at 1,112.
+    const a = reserve(b.tokens + 0.28, b.book, 1_040, fast, [forming(1, 40)], 100);
+    expect(a.book.entries.map((e) => e.a)).toEqual([1_000, 1_012]);
+    expect(a.result.outcomes[0]).toMatchObject({ due: expect.closeTo(1_100, 6), graceMs: 100 });
+    expect(dueOf(a.tokens, a.book.entries, 1_040, fast.ratePerMs, turnOf(b.result.outcomes[0]), 1)).toBeCloseTo(1_112, 6);
+    // Without the forming grace, b would have been served at 1,022.8, before a was booked.
+    const plain = reserve(-0.08, EMPTY_BOOK, 1_012, fast, [ask()], 100);
+    expect(plain.result.outcomes[0]).toMatchObject({ due: expect.closeTo(1_022.8, 6) });
+  });
+
+  test('a set order grace (graceMs) wins over the forming grace', () => {
+    const { result } = reserve(0, EMPTY_BOOK, 1_000, policy, [{ ...forming(), graceMs: 300 }], 100);
+    expect(result.outcomes[0]).toMatchObject({ graceMs: 300, due: expect.closeTo(1_300, 6) });
+  });
+
+  test('cancel keeps the formation while anybody is left', () => {
+    const formed = reserve(0, EMPTY_BOOK, 1_000, policy, [forming(), forming()], 100);
+    const after = cancel(formed.tokens, formed.book, 1_010, policy, 1, turnOf(formed.result.outcomes[1]));
+    expect(after.book.entries).toHaveLength(1);
+    expect(after.book.formedAt).toBe(1_000);
   });
 });
 

@@ -1,4 +1,4 @@
-// The bucket znode's data: tokens, time, key and the waiters' book survive a round trip, order grace included (pure).
+// The bucket znode's data: tokens, time, key and the waiters' book survive a round trip, order grace and the queue's formation included (pure).
 
 import { decodeBucket, encodeBucket } from '../../src/stores/zookeeper/bucket-codec.js';
 
@@ -21,6 +21,14 @@ describe('bucket codec', () => {
 
   test('a book written before the grace existed (six fields) reads without one', () => {
     const old = Buffer.from(JSON.stringify({ v: 1, t: 0, a: 10, k: 'k', e: [[1, 5, 1, 1, null, 1]], n: 1, b: 5, r: 0.01 }));
-    expect(decodeBucket(old).book.entries).toEqual([{ id: 1, a: 5, count: 1, owed: 1, f: 1 }]);
+    expect(decodeBucket(old).book).toEqual({ seq: 1, entries: [{ id: 1, a: 5, count: 1, owed: 1, f: 1 }] });
+  });
+
+  test("the queue's formation time round-trips (whole ms) while anybody is in the book, and is dropped with the last entry", () => {
+    const entries = [{ id: 3, a: 1_000, count: 1, owed: 1, s: 1_100 }];
+    const kept = decodeBucket(encodeBucket({ tokens: -1, at: 1_010, key: 'k', book: { seq: 3, entries, formedAt: 1_000.4 }, burst: 5, ratePerMs: 0.01 }));
+    expect(kept.book.formedAt).toBe(1_000);
+    const empty = decodeBucket(encodeBucket({ tokens: 5, at: 9_000, key: 'k', book: { seq: 3, entries: [], formedAt: 1_000 }, burst: 5, ratePerMs: 0.01 }));
+    expect(empty.book).toEqual({ seq: 3, entries: [] });
   });
 });

@@ -2,7 +2,7 @@
 
 import type { ACL } from 'node-zookeeper-client';
 import type { BucketPolicy } from '../../policy.js';
-import { EMPTY_BOOK, pendingEntries, type Book } from '../../reservation.js';
+import { EMPTY_BOOK, prunedBook, type Book } from '../../reservation.js';
 import { decodeBucket, encodeBucket, storedTokensAt } from './bucket-codec.js';
 import { ServerClock, statTime } from './server-clock.js';
 import { failedOpIndex, ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
@@ -81,7 +81,7 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
     const current = await readBucket(target);
     const serverNow = clock.now();
     const before = current === undefined ? policy.burst : storedTokensAt(current.tokens, current.since, serverNow, policy.burst, policy.ratePerMs);
-    const bookBefore = current === undefined ? EMPTY_BOOK : { seq: current.book.seq, entries: pendingEntries(before, current.book.entries, serverNow, policy.ratePerMs) };
+    const bookBefore = current === undefined ? EMPTY_BOOK : prunedBook(current.book, before, serverNow, policy.ratePerMs);
     const decided = decide({ tokens: before, book: bookBefore, serverNow });
     const change = typeof decided === 'number' ? { tokens: decided, book: bookBefore } : decided;
     if (change === undefined || (current === undefined && change.tokens >= policy.burst && (change.book?.entries ?? []).length === 0)) {

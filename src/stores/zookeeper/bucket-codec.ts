@@ -33,7 +33,8 @@ export function encodeBucket(data: BucketData): Buffer {
           const row = [entry.id, Math.round(entry.a), entry.count, entry.owed, entry.d === undefined ? null : Math.floor(entry.d), entry.f ?? null];
           return entry.s === undefined ? row : [...row, Math.ceil(entry.s)];
         });
-  return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, e, n: seq === 0 ? undefined : seq, b: data.burst, r: data.ratePerMs }));
+  const f = e === undefined || data.book.formedAt === undefined ? undefined : Math.round(data.book.formedAt);
+  return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, e, n: seq === 0 ? undefined : seq, f, b: data.burst, r: data.ratePerMs }));
 }
 
 /** Parses bucket data; throws on anything flowgate did not write. */
@@ -45,6 +46,7 @@ export function decodeBucket(buffer: Buffer | undefined): BucketData {
     k?: unknown;
     e?: unknown;
     n?: unknown;
+    f?: unknown;
     b?: unknown;
     r?: unknown;
   } | null;
@@ -62,7 +64,8 @@ export function decodeBucket(buffer: Buffer | undefined): BucketData {
         ...(typeof s === 'number' && { s }),
       }))
     : [];
-  const book = typeof parsed.n === 'number' ? { seq: parsed.n, entries } : entries.length === 0 ? EMPTY_BOOK : { seq: Math.max(...entries.map((entry) => entry.id)), entries };
+  const seq = typeof parsed.n === 'number' ? parsed.n : entries.length === 0 ? 0 : Math.max(...entries.map((entry) => entry.id));
+  const book = seq === 0 && entries.length === 0 ? EMPTY_BOOK : { seq, entries, ...(entries.length > 0 && typeof parsed.f === 'number' && { formedAt: parsed.f }) };
   return {
     tokens: parsed.t,
     at: typeof parsed.a === 'number' ? parsed.a : undefined,

@@ -65,6 +65,8 @@ const NODE_DELETED = 2;
 const CONTENTION_RETRY_MS = 20;
 /** The shortest pause between chunk fetches when the shared bucket is short. */
 const MIN_LEASE_MS = 50;
+/** After a fetch refused because waiters are in the book, takes try the shared bucket again no sooner than this (ms): they join the queue meanwhile. */
+const QUEUED_RETRY_MS = 20;
 
 interface CleanupEntry {
   readonly target: BucketTarget;
@@ -431,9 +433,13 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   private spend(policy: BucketPolicy, lease: TokenLease, cost: number, now: number): StoreTakeResult {
     lease.tokens = Math.max(0, lease.tokens - cost);
-    const chunk = lease.chunkSize(cost, policy, this.membership.count, this.leaseWindows, now);
-    // Fetch the next chunk before this one runs out, so that takes rarely wait for ZooKeeper.
-    if (lease.tokens < chunk / 2 && lease.fetching === undefined && now >= lease.retryAt && this.available) {
+    const members = this.membership.count;
+    const chunk = lease.chunkSize(cost, policy, members, this.leaseWindows, now);
+    // Fetch the next chunk before this one runs out, so that takes rarely wait for ZooKeeper; but not
+    // from a bucket too short to give every member a chunk: its tokens are better left to the takes
+    // of the others (a queue may be forming, whose waiters come before this process's later takes).
+    const plentiful = lease.sharedEstimate(policy.ratePerMs, policy.burst, now) >= chunk * Math.max(1, members);
+    if (plentiful && lease.tokens < chunk / 2 && lease.fetching === undefined && now >= lease.retryAt && this.available) {
       this.fetch(policy, lease, Math.max(1e-9, cost - lease.tokens), now).catch((error) => {
         if (isUnavailable(error)) this.markUnavailable(String(error), true);
       });
@@ -466,8 +472,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     // Do not ask for less than a few ms of refill: a short bucket is not hammered with writes.
     const minGrab = Math.min(policy.burst, Math.max(need, Math.min(want, policy.ratePerMs * MIN_LEASE_MS)));
     let granted = 0;
-    const fetching = updateBucket(target, ({ tokens }) => {
-      if (!fits(tokens, minGrab)) return undefined;
+    let queued = false;
+    const fetching = updateBucket(target, ({ tokens, book }) => {
+      // Waiters in the book (of any process) come first, also those paid but held by an order grace.
+      queued = book.entries.length > 0;
+      if (queued || !fits(tokens, minGrab)) return undefined;
       granted = Math.min(want, tokens);
       return tokens - granted;
     }).then((update) => {
@@ -476,6 +485,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
         lease.tokens = Math.min(policy.burst, lease.tokens + granted);
         this.leased.set(policy.name, (this.leased.get(policy.name) ?? 0) + granted);
         this.noteWrite(policy, target, update);
+      } else if (queued) {
+        lease.retryAt = at + QUEUED_RETRY_MS;
       } else {
         lease.retryAt = at + (minGrab - update.before) / policy.ratePerMs;
         if (lease.retryAt - at > RESET_WATCH_AFTER_MS) this.watchForReset(this.leaseId(policy, lease.key), target.path);
@@ -499,7 +510,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       if (!fits(tokens, cost)) return { taken: false, tokens };
     }
     const target = this.targetOf(policy, key);
-    const update = await updateBucket(target, ({ tokens }) => (fits(tokens, cost) ? Math.max(0, tokens - cost) : undefined));
+    // Waiters in the book (of any process) come first, also those paid but held by an order grace.
+    const update = await updateBucket(target, ({ tokens, book }) => (book.entries.length === 0 && fits(tokens, cost) ? Math.max(0, tokens - cost) : undefined));
     if (update.wrote) {
       this.strictSeen.delete(id);
       this.noteWrite(policy, target, update);
@@ -781,9 +793,9 @@ function withTickets(outcomes: readonly ReservationOutcome[], asks: readonly Res
   });
 }
 
-/** `asks` without an order grace. */
+/** `asks` without an order grace (nor one while the queue forms). */
 function withoutGrace(asks: readonly ReservationAsk[]): readonly ReservationAsk[] {
-  return asks.some((ask) => ask.graceMs !== undefined) ? asks.map(({ graceMs: _grace, ...ask }) => ask) : asks;
+  return asks.some((ask) => ask.graceMs !== undefined || ask.formingGraceMs !== undefined) ? asks.map(({ graceMs: _grace, formingGraceMs: _forming, ...ask }) => ask) : asks;
 }
 
 /** `asks` as they stand `elapsedMs` after they were made: waited that much longer, that much less left to wait. */
