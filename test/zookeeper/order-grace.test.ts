@@ -1,4 +1,4 @@
-// queue.orderGrace on a real ensemble: with two members a queued take is served no earlier than the grace after it arrived; alone, the store drops it.
+// queue.orderGrace on a real ensemble: with two members a queued take is served no earlier than the grace after it arrived (by default, while the queue forms); alone, the store drops it.
 
 import { createLimiter, ZooKeeperStore, type Limiter } from '../../src/index.js';
 import { sharedOrPrivateEnsemble } from './helpers/cluster.js';
@@ -46,6 +46,26 @@ test('two members: a queued take waits out the grace; one member: the grace is d
     expect(alone).toBeLessThan(GRACE_MS - 50);
   } finally {
     await limiter?.close();
+    await other.close();
+    await one.close();
+  }
+});
+
+test('by default the first waiters of a forming queue wait out a 100 ms grace; with orderGrace 0, only for their tokens', async () => {
+  const one = new ZooKeeperStore({ connect: ensemble.connect, root });
+  const other = new ZooKeeperStore({ connect: ensemble.connect, root });
+  const limiters: Limiter[] = [];
+  try {
+    await Promise.all([one.ready(15_000), other.ready(15_000)]);
+    await waitFor(() => one.stats().members === 2, 10_000, 'two members');
+    // 20/s, burst 1: the queued take's token is at most 50 ms away, well inside the grace.
+    const byDefault = createLimiter({ rate: 20, burst: 1, store: one, name: 'forming', queue: { maxSize: 10, maxWait: '5s' } });
+    const none = createLimiter({ rate: 20, burst: 1, store: one, name: 'forming-off', queue: { maxSize: 10, maxWait: '5s', orderGrace: 0 } });
+    limiters.push(byDefault, none);
+    expect(await queuedWait(byDefault, 'k')).toBeGreaterThanOrEqual(99);
+    expect(await queuedWait(none, 'k')).toBeLessThan(99);
+  } finally {
+    for (const limiter of limiters) await limiter.close();
     await other.close();
     await one.close();
   }
