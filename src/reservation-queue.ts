@@ -40,6 +40,19 @@ const RESCHEDULE_MIN_MS = 5;
  */
 export const FORMING_GRACE_MS = 100;
 
+/**
+ * Due times closer than this (ms) are one moment: waiters released together when an order grace
+ * ahead of them ends are timed one after another from a clock that moves meanwhile (µs apart), and
+ * keep their order.
+ */
+const DUE_TIE_MS = 0.5;
+
+/** Orders reserved waiters by due time; near-equal ones keep their order (the sort is stable). */
+function byDue(a: Waiter, b: Waiter): number {
+  const d = (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0);
+  return Math.abs(d) < DUE_TIE_MS ? 0 : d;
+}
+
 /** The most waiters reserved in one write. */
 const MAX_BATCH = 256;
 
@@ -367,7 +380,7 @@ export class ReservationQueue implements TakeQueue {
     // Asks of this batch may have gone ahead of waiters reserved before, or of each other: time them
     // all from the book written (which also puts them in due order).
     if (result.update !== undefined) this.retime(line, result.update, false);
-    else line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
+    else line.reserved.sort(byDue);
     if (line.prioritized) this.rerank(line, now);
     this.armDueTimer(line);
     this.follow(line);
@@ -442,7 +455,7 @@ export class ReservationQueue implements TakeQueue {
       this.observer.timedOut(line.key, waiter.cost, waitedMs);
       this.finish(waiter, { admitted: false, reason: 'timeout', tokens: line.tokens, retryAfterMs: Math.max(0, reservation.dueAt - now), waitedMs });
     }
-    line.reserved.sort((a, b) => (a.reserved?.dueAt ?? 0) - (b.reserved?.dueAt ?? 0));
+    line.reserved.sort(byDue);
     if (arm) this.armDueTimer(line);
   }
 

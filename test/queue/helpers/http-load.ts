@@ -58,15 +58,16 @@ export class Offer {
   }
 
   /**
-   * Sends ids first..first+count-1, id i to app `route(i)` at `start + (i - first) * spacingMs`
-   * (absolute schedule, so a late timer does not shift the rest). `skip(i)` leaves an id out.
+   * Sends ids first..first+count-1, id i to app `route(i)` at `start + floor((i - first) / groupSize) * spacingMs`
+   * (groupSize 1 by default; absolute schedule, so a late timer does not shift the rest). `skip(i)` leaves an id out.
    */
-  async schedule(opts: { first: number; count: number; spacingMs: number; route: (id: number) => number; timeoutMs: number; skip?: (id: number) => boolean; onSent?: (id: number) => void }): Promise<Answer[]> {
+  async schedule(opts: { first: number; count: number; spacingMs: number; groupSize?: number; route: (id: number) => number; timeoutMs: number; skip?: (id: number) => boolean; onSent?: (id: number) => void }): Promise<Answer[]> {
     const start = performance.now();
     const answers: Array<Promise<Answer>> = [];
+    const groupSize = opts.groupSize ?? 1;
     for (let k = 0; k < opts.count; k++) {
       const id = opts.first + k;
-      const due = start + k * opts.spacingMs;
+      const due = start + Math.floor(k / groupSize) * opts.spacingMs;
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
       if (opts.skip?.(id)) continue;
