@@ -5,7 +5,7 @@ import type { ACL } from 'node-zookeeper-client';
 import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
 import { bucketPolicy, type BucketPolicy } from '../../policy.js';
-import { bookUpdate, cancel, reserve, type BookUpdate, type Entry, type ReservationAsk, type ReservationOutcome, type ReservationResult, type Turn } from '../../reservation.js';
+import { bookUpdate, cancel, reserve, type Book, type BookUpdate, type Entry, type ReservationAsk, type ReservationOutcome, type ReservationResult, type Turn } from '../../reservation.js';
 import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
@@ -474,8 +474,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     let granted = 0;
     let queued = false;
     const fetching = updateBucket(target, ({ tokens, book }) => {
-      // Waiters in the book (of any process) come first, also those paid but held by an order grace.
-      queued = book.entries.length > 0;
+      queued = hasWaiters(book);
       if (queued || !fits(tokens, minGrab)) return undefined;
       granted = Math.min(want, tokens);
       return tokens - granted;
@@ -510,8 +509,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       if (!fits(tokens, cost)) return { taken: false, tokens };
     }
     const target = this.targetOf(policy, key);
-    // Waiters in the book (of any process) come first, also those paid but held by an order grace.
-    const update = await updateBucket(target, ({ tokens, book }) => (book.entries.length === 0 && fits(tokens, cost) ? Math.max(0, tokens - cost) : undefined));
+    const update = await updateBucket(target, ({ tokens, book }) => (!hasWaiters(book) && fits(tokens, cost) ? Math.max(0, tokens - cost) : undefined));
     if (update.wrote) {
       this.strictSeen.delete(id);
       this.noteWrite(policy, target, update);
@@ -748,8 +746,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     lease.tokens = 0;
     if (amount <= 0) return;
     const target = this.targetOf(lease.policy, lease.key);
-    // While waiters hold turns, tokens given back would let a newcomer overtake them: keep them spent.
-    const update = await updateBucket(target, ({ tokens, book }) => (book.entries.length > 0 ? undefined : Math.min(lease.policy.burst, tokens + amount)));
+    // Tokens given back would let a newcomer overtake the waiters: keep them spent.
+    const update = await updateBucket(target, ({ tokens, book }) => (hasWaiters(book) ? undefined : Math.min(lease.policy.burst, tokens + amount)));
     if (update.wrote) this.noteWrite(lease.policy, target, update);
   }
 
@@ -791,6 +789,15 @@ function withTickets(outcomes: readonly ReservationOutcome[], asks: readonly Res
     const turn = o.turn === undefined ? undefined : { ...o.turn, book };
     return { ...o, waitMs: waitOf(o), ...(turn !== undefined && { turn }), ticket: { book, cost: (asks[i] as ReservationAsk).cost, turn } };
   });
+}
+
+/**
+ * Whether waiters (of any process) are in a bucket's book, also ones paid but held by an order
+ * grace: they come first, so the direct path (a chunk fetch, a strict take, a lease given back)
+ * leaves the bucket's tokens alone.
+ */
+function hasWaiters(book: Book): boolean {
+  return book.entries.length > 0;
 }
 
 /** `asks` without an order grace (nor one while the queue forms). */
