@@ -82,7 +82,7 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   /** Answers a decided request: headers, `req.rateLimit`, then the next handler or the rejection. */
   const answer = (req: Request, res: Response, next: NextFunction, decision: Decision): void => {
     exposeDecision(req, decision);
-    if (!res.headersSent) writeHeaders(decision, res);
+    writeHeaders(decision, res);
     if (decision.allowed) return next();
     reject(req, res, next, decision).catch(next);
   };
@@ -132,7 +132,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
   const rated = (req: Request, res: Response, next: NextFunction, key: string, cost: number, decision: Decision): void => {
     if (!decision.allowed) {
       exposeDecision(req, decision);
-      if (!res.headersSent) writeHeaders(decision, res);
+      writeHeaders(decision, res);
       reject(req, res, next, decision).catch(next);
       return;
     }
@@ -152,7 +152,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     if (permits.allowed) releaseOnClose(res, permits.permit as Permit);
     exposeDecision(req, permits.allowed && decision !== undefined ? decision : permits);
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
-    if (!res.headersSent) writeHeaders(permits.allowed ? decision : undefined, res, permits);
+    writeHeaders(permits.allowed ? decision : undefined, res, permits);
     if (permits.allowed) return next();
     // The rate limit's tokens were not used: give them back before answering.
     const refunded = limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);

@@ -78,7 +78,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
   /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
   const answer = (ctx: Context, next: Next, decision: Decision): unknown => {
     ctx.state.rateLimit = decision;
-    if (!ctx.headerSent) writeHeaders(decision, ctx.res);
+    writeHeaders(decision, ctx.res);
     if (decision.allowed) return next();
     return reject(ctx, next, decision);
   };
@@ -125,7 +125,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
   const rated = (ctx: Context, next: Next, key: string, cost: number, decision: Decision): unknown => {
     if (!decision.allowed) {
       ctx.state.rateLimit = decision;
-      if (!ctx.headerSent) writeHeaders(decision, ctx.res);
+      writeHeaders(decision, ctx.res);
       return reject(ctx, next, decision);
     }
     return acquire(ctx, next, key, cost, decision);
@@ -141,7 +141,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     if (permits.allowed) releaseOnClose(ctx.res, permits.permit as Permit);
     ctx.state.rateLimit = permits.allowed && decision !== undefined ? decision : permits;
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
-    if (!ctx.headerSent) writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
+    writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
     if (permits.allowed) return next();
     // The rate limit's tokens were not used: give them back before answering.
     const refunded = limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);

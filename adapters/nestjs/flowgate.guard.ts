@@ -156,8 +156,9 @@ export class FlowgateGuard implements CanActivate {
     exposeDecision(request, decision);
     const response: unknown = context.getArgByIndex(1);
     if (response instanceof ServerResponse) {
-      // Nest on Express: the response is Node's own; write to it straight (no adapter call per header).
-      if (!response.headersSent) writerOf(limit.config)(decision, response);
+      // Nest on Express: the response is Node's own; write to it straight (no adapter call per
+      // header). The writer gives up quietly on a response whose headers are sent already.
+      writerOf(limit.config)(decision, response);
       return;
     }
     const adapter = this.adapterHost.httpAdapter;

@@ -38,6 +38,8 @@ export function permitHeaders<Req>(permits: Decision, options: ResolvedHttpOptio
 /** Where headers go: a Node `ServerResponse`, or anything with its `setHeader`. */
 export interface HeaderTarget {
   setHeader(name: string, value: string): unknown;
+  /** Whether the response has sent its headers already (then nothing is written). */
+  readonly headersSent?: boolean;
 }
 
 /**
@@ -52,7 +54,9 @@ export interface HeaderWriter {
 /**
  * A writer of {@link decisionHeaders} for one adapter instance, for the hot path: the
  * `RateLimit-Policy` value, constant per policy, and the quoted policy name are built once, and
- * headers go straight to the response. With a concurrency limit (draft-8 only: draft-7 has room for
+ * headers go straight to the response. A response that has sent its headers already (another
+ * middleware flushed them) gets none: `headersSent` is read only when a write throws, since reading
+ * that getter on every request costs more than the try. With a concurrency limit (draft-8 only: draft-7 has room for
  * one policy), each field gets a second item: `"<name>";q=<max>;qu="concurrent-requests"` and
  * `"<name>";r=<permits free>`.
  */
@@ -64,7 +68,7 @@ export function headerWriter<Req>(options: ResolvedHttpOptions<Req>): HeaderWrit
   const concurrency = options.concurrency;
   const permitPolicy = concurrency === undefined ? '' : concurrencyPolicyItem(options.concurrencyPolicyName, concurrency.max);
   const permitPrefix = limitHeaderValue.prefix(options.concurrencyPolicyName);
-  const write = (decision: Decision | undefined, target: HeaderTarget, permits?: Decision): void => {
+  const writeAll = (decision: Decision | undefined, target: HeaderTarget, permits?: Decision): void => {
     if (format !== false && decision !== undefined) {
       if (decision.policy !== policy) {
         policy = decision.policy;
@@ -85,6 +89,14 @@ export function headerWriter<Req>(options: ResolvedHttpOptions<Req>): HeaderWrit
     const answered = permits !== undefined && (!permits.allowed || decision === undefined) ? permits : decision;
     const retryAfter = answered === undefined ? undefined : retryAfterSeconds(answered);
     if (retryAfter !== undefined) target.setHeader('Retry-After', String(retryAfter));
+  };
+  const write = (decision: Decision | undefined, target: HeaderTarget, permits?: Decision): void => {
+    try {
+      writeAll(decision, target, permits);
+    } catch (error) {
+      // Node's setHeader throws once headers are sent: nothing more to say on this response.
+      if (target.headersSent !== true) throw error;
+    }
   };
   return write as HeaderWriter;
 }

@@ -46,6 +46,26 @@ describe('flowgate/koa', () => {
     expect(b.json()).toEqual({ key: '2001:db8:1::/56' });
   });
 
+  test('a response whose headers an earlier middleware sent already gets no RateLimit fields; the request is decided and goes on', async () => {
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      ctx.respond = false;
+      ctx.res.writeHead(200, { 'content-type': 'text/plain' });
+      ctx.res.write('early;');
+      await next();
+      ctx.res.end(`remaining ${String(ctx.state.rateLimit?.remaining)}`);
+    });
+    app.use(rateLimit({ rate: 10, burst: 10 }));
+    const server = http.createServer(app.callback());
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const answer = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toBe('early;remaining 9');
+    expect(answer.headers.ratelimit).toBeUndefined();
+    expect(answer.headers['ratelimit-policy']).toBeUndefined();
+  });
+
   test('handler answers a rejection, with status and headers already set', async () => {
     const handler = jest.fn((ctx: Koa.Context, _next: Koa.Next, decision: { reason?: string }) => {
       ctx.body = { custom: true, reason: decision.reason, status: ctx.status };

@@ -516,6 +516,36 @@ describe('req.rateLimit', () => {
     expect(h.decisions[1]).toMatchObject({ allowed: false, reason: 'limited', limit: 1, remaining: 0 });
     expect(h.decisions[1]?.retryAfterMs).toBeGreaterThan(9000);
   });
+
+  test('a response whose headers an earlier middleware sent already gets no RateLimit fields; the request is decided and goes on', async () => {
+    const mw = rateLimit({ rate: 10, burst: 10 });
+    const app = express();
+    app.use((_req: Request, res: Response, next: NextFunction) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('early;');
+      next();
+    });
+    app.use(mw);
+    app.use((req: Request, res: Response) => {
+      res.end(`remaining ${String(req.rateLimit?.remaining)}`);
+    });
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      await mw.limiter.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const res = await request(server).get('/').buffer(true).parse((r, done) => {
+      let text = '';
+      r.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      r.on('end', () => done(null, text));
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('early;remaining 9');
+    expect(res.headers.ratelimit).toBeUndefined();
+    expect(res.headers['ratelimit-policy']).toBeUndefined();
+  });
 });
 
 describe('overflow queue', () => {
