@@ -20,9 +20,12 @@ export function requestIpKey(context: ExecutionContext): string {
   if (context.getType() !== 'http') return ipKey(undefined);
   // The HTTP arguments are (request, response, next): no switchToHttp(), which builds closures per call.
   const request = context.getArgByIndex<RequestWithAddress | undefined>(0);
-  // Express without `trust proxy`: `ip` is the socket's address; read it without the proxy-addr walk.
-  if (request?.app?.settings !== undefined && !request.app.settings['trust proxy'] && request.socket?.remoteAddress !== undefined) {
-    return ipKey(request.socket.remoteAddress);
+  // Express without `trust proxy`: `ip` is the socket's address; read it without the proxy-addr walk
+  // (each property once: they sit up the request's prototype chain, and remoteAddress is a getter).
+  const settings = request?.app?.settings;
+  if (settings !== undefined && !settings['trust proxy']) {
+    const address = request?.socket?.remoteAddress;
+    if (address !== undefined) return ipKey(address);
   }
   return ipKey(request?.ip ?? request?.socket?.remoteAddress ?? request?.raw?.socket?.remoteAddress);
 }
