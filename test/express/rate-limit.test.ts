@@ -61,6 +61,12 @@ async function harness(options: ExpressRateLimitOptions, setup: (app: express.Ex
   app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
     res.status(500).json({ error: err.message });
   });
+  const server = await listen(app, mw);
+  return { mw, server, decisions, get: (path = '/') => request(server).get(path) };
+}
+
+/** Serves `app` on 127.0.0.1; after the test, closes `mw`'s limiter and the server. */
+async function listen(app: express.Express, mw: ExpressRateLimitMiddleware): Promise<http.Server> {
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(async () => {
@@ -68,7 +74,7 @@ async function harness(options: ExpressRateLimitOptions, setup: (app: express.Ex
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { mw, server, decisions, get: (path = '/') => request(server).get(path) };
+  return server;
 }
 
 /** Sends a supertest request now (a Test is lazy) and gives a promise of its response. */
@@ -529,13 +535,7 @@ describe('req.rateLimit', () => {
     app.use((req: Request, res: Response) => {
       res.end(`remaining ${String(req.rateLimit?.remaining)}`);
     });
-    const server = http.createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(async () => {
-      await mw.limiter.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
+    const server = await listen(app, mw);
     const res = await request(server).get('/').buffer(true).parse((r, done) => {
       let text = '';
       r.on('data', (chunk: Buffer) => (text += chunk.toString()));
