@@ -445,10 +445,11 @@ function placeOf(timed: readonly Timed[], virtual: number, by: number, now: numb
  * book) changes nothing.
  */
 export function cancel(tokens: number, book: Book, now: number, policy: BucketPolicy, cost: number, turn: Turn): { tokens: number; book: Book } {
-  const entries: MutableEntry[] = pendingEntries(tokens, book.entries, now, policy.ratePerMs).map((entry) => ({ ...entry }));
+  const pruned = prunedBook(book, tokens, now, policy.ratePerMs);
+  const entries: MutableEntry[] = pruned.entries.map((entry) => ({ ...entry }));
   const own = entries.find((entry) => entry.id === turn.entry);
   // A waiter still held by an order grace was not served yet, even when paid (dueOf is later than now): its tokens go back too.
-  if (own === undefined || dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now) return { tokens, book: withFormation(book.seq, entries, book.formedAt) };
+  if (own === undefined || dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now) return { tokens, book: pruned };
   own.count -= 1;
   own.owed = Math.max(0, own.owed - cost);
   return { tokens: Math.min(policy.burst, tokens + cost), book: withFormation(book.seq, entries.filter((entry) => entry.count > 0), book.formedAt) };

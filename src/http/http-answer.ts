@@ -56,9 +56,9 @@ export interface HeaderWriter {
  * `RateLimit-Policy` value, constant per policy, and the quoted policy name are built once, and
  * headers go straight to the response. A response that has sent its headers already (another
  * middleware flushed them) gets none: `headersSent` is read only when a write throws, since reading
- * that getter on every request costs more than the try. With a concurrency limit (draft-8 only: draft-7 has room for
- * one policy), each field gets a second item: `"<name>";q=<max>;qu="concurrent-requests"` and
- * `"<name>";r=<permits free>`.
+ * that getter on every request costs more than the try. With a concurrency limit (draft-8 only:
+ * draft-7 has room for one policy), each field gets a second item:
+ * `"<name>";q=<max>;qu="concurrent-requests"` and `"<name>";r=<permits free>`.
  */
 export function headerWriter<Req>(options: ResolvedHttpOptions<Req>): HeaderWriter {
   const format = options.headers;
