@@ -3,7 +3,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
-import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
+import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, ignoreRejection, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
@@ -103,8 +103,9 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
     }
     // The hot path: plain key and cost, and a store that answers at once, need no promise.
     let given;
+    let key;
     try {
-      const key = config.key(req);
+      key = config.key(req);
       const cost = typeof config.cost === 'function' ? config.cost(req) : config.cost;
       if (typeof key === 'string' && typeof cost === 'number') {
         const decision = limiter.tryTakeSync(key, cost);
@@ -112,6 +113,8 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
       }
       given = { key, cost };
     } catch (error) {
+      // The cost function threw: a key promise already asked for is settled by nobody.
+      ignoreRejection(key);
       return next(error);
     }
     decide(req, res, next, given).catch(next);
@@ -142,11 +145,16 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
   const acquire = (req: Request, res: Response, next: NextFunction, key: string, cost: number, decision: Decision | undefined): void => {
     const permits = concurrency.tryAcquireSync(key);
     if (permits !== undefined) return permitted(req, res, next, key, cost, decision, permits);
-    concurrency
-      .acquire(key)
-      .then((later) => permitted(req, res, next, key, cost, decision, later))
-      .catch(next);
+    concurrency.acquire(key).then(
+      (later) => permitted(req, res, next, key, cost, decision, later),
+      // The permit store failed: the rate limit's tokens were not used either.
+      (error: unknown) => giveBack(key, cost, decision).then(() => next(error)),
+    );
   };
+
+  /** Gives the rate limit's tokens back (a request that took them but is not served). */
+  const giveBack = (key: string, cost: number, decision: Decision | undefined): Promise<void> =>
+    limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
 
   const permitted = (req: Request, res: Response, next: NextFunction, key: string, cost: number, decision: Decision | undefined, permits: PermitDecision): void => {
     if (permits.allowed) releaseOnClose(res, permits.permit as Permit);
@@ -155,8 +163,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     writeHeaders(permits.allowed ? decision : undefined, res, permits);
     if (permits.allowed) return next();
     // The rate limit's tokens were not used: give them back before answering.
-    const refunded = limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
-    refunded.then(() => reject(req, res, next, permits)).catch(next);
+    giveBack(key, cost, decision).then(() => reject(req, res, next, permits)).catch(next);
   };
 
   const decideAll = async (req: Request, res: Response, next: NextFunction, given?: { key: unknown; cost: unknown }): Promise<void> => {
@@ -173,8 +180,9 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
       return;
     }
     let given;
+    let key;
     try {
-      const key = config.key(req);
+      key = config.key(req);
       const cost = typeof config.cost === 'function' ? config.cost(req) : config.cost;
       if (typeof key === 'string' && typeof cost === 'number') {
         if (limiter === undefined) return acquire(req, res, next, key, cost, undefined);
@@ -183,6 +191,8 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
       }
       given = { key, cost };
     } catch (error) {
+      // The cost function threw: a key promise already asked for is settled by nobody.
+      ignoreRejection(key);
       return next(error);
     }
     decideAll(req, res, next, given).catch(next);

@@ -3,7 +3,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
-import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, type HeaderWriter } from '../../src/http/http-answer.js';
+import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, ignoreRejection, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
@@ -96,8 +96,9 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
     if (config.skip !== undefined) return decide(ctx, next);
     // The hot path: plain key and cost, and a store that answers at once, need no extra promise.
     let given;
+    let key;
     try {
-      const key = config.key(ctx);
+      key = config.key(ctx);
       const cost = typeof config.cost === 'function' ? config.cost(ctx) : config.cost;
       if (typeof key === 'string' && typeof cost === 'number') {
         const decision = limiter.tryTakeSync(key, cost);
@@ -105,6 +106,8 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
       }
       given = { key, cost };
     } catch (error) {
+      // The cost function threw: a key promise already asked for is settled by nobody.
+      ignoreRejection(key);
       return Promise.reject(error);
     }
     return decide(ctx, next, given);
@@ -134,8 +137,16 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
   const acquire = (ctx: Context, next: Next, key: string, cost: number, decision: Decision | undefined): unknown => {
     const permits = concurrency.tryAcquireSync(key);
     if (permits !== undefined) return permitted(ctx, next, key, cost, decision, permits);
-    return concurrency.acquire(key).then((later) => permitted(ctx, next, key, cost, decision, later));
+    return concurrency.acquire(key).then(
+      (later) => permitted(ctx, next, key, cost, decision, later),
+      // The permit store failed: the rate limit's tokens were not used either.
+      (error: unknown) => giveBack(key, cost, decision).then(() => Promise.reject(error)),
+    );
   };
+
+  /** Gives the rate limit's tokens back (a request that took them but is not served). */
+  const giveBack = (key: string, cost: number, decision: Decision | undefined): Promise<void> =>
+    limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
 
   const permitted = (ctx: Context, next: Next, key: string, cost: number, decision: Decision | undefined, permits: PermitDecision): unknown => {
     if (permits.allowed) releaseOnClose(ctx.res, permits.permit as Permit);
@@ -144,8 +155,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
     if (permits.allowed) return next();
     // The rate limit's tokens were not used: give them back before answering.
-    const refunded = limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
-    return refunded.then(() => reject(ctx, next, permits));
+    return giveBack(key, cost, decision).then(() => reject(ctx, next, permits));
   };
 
   const decideAll = async (ctx: Context, next: Next, given?: { key: unknown; cost: unknown }): Promise<unknown> => {
@@ -159,8 +169,9 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
   const middleware = (ctx: Context, next: Next): Promise<unknown> => {
     if (config.skip !== undefined) return decideAll(ctx, next);
     let given;
+    let key;
     try {
-      const key = config.key(ctx);
+      key = config.key(ctx);
       const cost = typeof config.cost === 'function' ? config.cost(ctx) : config.cost;
       if (typeof key === 'string' && typeof cost === 'number') {
         if (limiter === undefined) return Promise.resolve(acquire(ctx, next, key, cost, undefined));
@@ -169,6 +180,8 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
       }
       given = { key, cost };
     } catch (error) {
+      // The cost function threw: a key promise already asked for is settled by nobody.
+      ignoreRejection(key);
       return Promise.reject(error);
     }
     return decideAll(ctx, next, given);

@@ -6,7 +6,7 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
 import { watchDisconnect, type ClientDisconnect } from '../../src/http/client-disconnect.js';
-import { decisionHeaders, headerWriter, requestPriority, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
+import { decisionHeaders, headerWriter, ignoreRejection, requestPriority, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
 import type { MaybePromise } from '../../src/http/http-options.js';
 import { releaseOnClose, type ClosingResponse } from '../../src/http/release-on-close.js';
 import { requestSlot } from '../../src/http/request-slot.js';
@@ -110,7 +110,16 @@ export class FlowgateGuard implements CanActivate {
     if (limits.length > 1) return this.activate(context, plan);
     // The hot path: one limit, plain key and cost, a store that answers at once: no promise.
     const limit = limits[0] as RouteLimit;
-    const first = { key: this.getKey(context, limit), cost: this.getCost(context, limit) };
+    const key = this.getKey(context, limit);
+    let cost;
+    try {
+      cost = this.getCost(context, limit);
+    } catch (error) {
+      // A key promise already asked for is settled by nobody.
+      ignoreRejection(key);
+      throw error;
+    }
+    const first = { key, cost };
     if (typeof first.key === 'string' && typeof first.cost === 'number') {
       const decision = limit.limiter.tryTakeSync(first.key, first.cost);
       if (decision?.allowed === true) {
@@ -203,8 +212,8 @@ export class FlowgateGuard implements CanActivate {
     try {
       for (const limit of limits) {
         const given = limit === limits[0] ? first : undefined;
-        const key = await (given === undefined ? this.getKey(context, limit) : given.key);
-        const cost = await (given === undefined ? this.getCost(context, limit) : given.cost);
+        // The first limit's key and cost were asked for together: await both (when one rejects, the other's rejection is handled too).
+        const [key, cost] = given === undefined ? [await this.getKey(context, limit), await this.getCost(context, limit)] : await Promise.all([given.key, given.cost]);
         const decision = await limit.limiter.take(key, { cost, signal: disconnect?.signal, priority: await requestPriority(limit.config, context) });
         if (!decision.allowed) {
           rejected = { decision, limit };

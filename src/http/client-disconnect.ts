@@ -1,7 +1,9 @@
 // An abort signal that fires when the client goes away, so a waiting request gives its place up.
 
-/** Something that emits `close` when its connection ends: a Node `ServerResponse`. */
+/** Something that emits `close` when its connection ends, and says whether it has: a Node `ServerResponse`. */
 export interface Closable {
+  readonly closed?: boolean;
+  readonly destroyed?: boolean;
   once(event: 'close', listener: () => void): unknown;
   off(event: 'close', listener: () => void): unknown;
 }
@@ -12,9 +14,17 @@ export interface ClientDisconnect {
   stop(): void;
 }
 
-/** Watches `response` for `close`: while a request waits in the queue, that means the client left. */
+/**
+ * Watches `response` for `close`: while a request waits in the queue, that means the client left. A
+ * response closed already (the client left while an earlier middleware or an async key ran) gives
+ * a signal aborted from the start, so the request never takes a place in the queue.
+ */
 export function watchDisconnect(response: Closable): ClientDisconnect {
   const gone = new AbortController();
+  if (response.closed === true || response.destroyed === true) {
+    gone.abort();
+    return { signal: gone.signal, stop: () => undefined };
+  }
   const onClose = (): void => gone.abort();
   response.once('close', onClose);
   return { signal: gone.signal, stop: () => response.off('close', onClose) };

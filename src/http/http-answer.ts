@@ -143,7 +143,17 @@ export function requestPriority<Req>(options: ResolvedHttpOptions<Req>, req: Req
  */
 export async function settledKeyAndCost<Req>(options: ResolvedHttpOptions<Req>, req: Req, given?: { key: unknown; cost: unknown }): Promise<{ key: string; cost: number }> {
   if (given === undefined) return requestKeyAndCost(options, req);
-  return { key: (await given.key) as string, cost: (await given.cost) as number };
+  // Both at once: when one rejects, the other's rejection is handled too (never unhandled).
+  const [key, cost] = await Promise.all([given.key, given.cost]);
+  return { key: key as string, cost: cost as number };
+}
+
+/**
+ * Handles the rejection of `value` if it is a promise nobody will await (a key asked for before the
+ * cost function threw), so that it cannot end the process as an unhandled rejection.
+ */
+export function ignoreRejection(value: unknown): void {
+  if (typeof value === 'object' && value !== null) Promise.resolve(value).catch(() => undefined);
 }
 
 /** Resolves the key and cost of a request through the adapter options (each may be async). */

@@ -101,6 +101,22 @@ export function resolveHttpOptions<Req>(
     const shape = RATE_SHAPE_KEYS.find((k) => options[k] !== undefined);
     if (shape !== undefined) throw new FlowgateConfigError(shape, options[shape], 'describes a rate limit, which needs a `rate` (only `concurrency` is given)');
   }
+  try {
+    return resolveRest(options, extraKeys, defaultKey, limiter);
+  } catch (error) {
+    // A bad option after the limiter was made: close it (with a shared store it registered there).
+    if (options.limiter === undefined) void limiter?.close();
+    throw error;
+  }
+}
+
+/** The adapter options besides the limiter's, validated; then the concurrency limit, made last. */
+function resolveRest<Req>(
+  options: HttpRateLimitOptions<Req> & Record<string, unknown>,
+  extraKeys: readonly string[],
+  defaultKey: (req: Req) => string,
+  limiter: Limiter | undefined,
+): ResolvedHttpOptions<Req> {
   for (const name of ['key', 'skip', ...extraKeys]) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new FlowgateConfigError(name, options[name], 'must be a function');
   }
@@ -120,7 +136,7 @@ export function resolveHttpOptions<Req>(
     throw new FlowgateConfigError('policyName', policyName, 'must be 1 to 128 printable ASCII characters');
   }
   const message = options.message;
-  if (message !== undefined && !['string', 'object', 'function'].includes(typeof message)) {
+  if (message !== undefined && (message === null || !['string', 'object', 'function'].includes(typeof message))) {
     throw new FlowgateConfigError('message', message, 'must be a string, an object or a function of (request, decision)');
   }
   // Made last, once everything else is valid: a shared permit store registers with its store.

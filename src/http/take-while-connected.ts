@@ -7,13 +7,17 @@ import { watchDisconnect, type Closable } from './client-disconnect.js';
 /**
  * Takes `cost` tokens of `key` (at `priority` in the queue) for the request whose response is `response`. While the take waits
  * in the limiter's queue, a client that disconnects gives its place up at once; the result is then
- * `undefined`, as nobody is left to answer.
+ * `undefined`, as nobody is left to answer (and tokens it was granted as it left are given back).
  */
 export async function takeWhileConnected(limiter: Limiter, key: string, cost: number, response: Closable, priority?: number): Promise<Decision | undefined> {
   const disconnect = limiter.queueing ? watchDisconnect(response) : undefined;
   try {
     const decision = await limiter.take(key, { cost, signal: disconnect?.signal, priority });
-    return disconnect?.signal.aborted === true ? undefined : decision;
+    if (disconnect?.signal.aborted !== true) return decision;
+    // Admitted as the client left (a store call that could not be called off): give the tokens back
+    // (not in dry-run, where a would-be rejection took none).
+    if (decision.allowed && decision.dryRun !== true) await limiter.refund(key, cost).catch(() => undefined);
+    return undefined;
   } finally {
     disconnect?.stop();
   }

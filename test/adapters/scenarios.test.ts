@@ -237,6 +237,57 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'async key and cost functions that both fail: the error takes the framework error path, and no rejection goes unhandled',
+    async run(start) {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const app = await start({
+          ...ONE_PER_10S,
+          // The key fails after a while; the cost fails at once, before anyone awaits it.
+          key: async () => {
+            await sleep(30);
+            throw new Error('no key');
+          },
+          cost: () => Promise.reject(new Error('no cost')),
+        });
+        const answer = await get(app.url);
+        expect(answer.status).toBe(500);
+        await sleep(50);
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    },
+  },
+  {
+    name: 'a client that leaves before its take starts (during an async key) never takes a place in the queue',
+    async run(start) {
+      const app = await start({
+        rate: 1,
+        interval: '10s',
+        burst: 1,
+        queue: { maxSize: 5, maxWait: '20s' },
+        key: async () => {
+          await sleep(150);
+          return 'k';
+        },
+      });
+      expect((await get(app.url)).status).toBe(200);
+      const events: string[] = [];
+      app.limiter.on('enqueue', () => events.push('enqueue'));
+      const rejected = next(app.limiter, 'reject');
+      const leaving = open(app.url);
+      leaving.answer.catch(() => undefined);
+      await sleep(40);
+      leaving.cut();
+      expect((await rejected).reason).toBe('aborted');
+      expect(events).toEqual([]);
+      expect((await app.limiter.peek('k')).queued).toBe(0);
+    },
+  },
+  {
     name: 'shares one limit between two app instances through one store',
     async run(start) {
       const store = new MemoryStore();

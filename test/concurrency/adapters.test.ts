@@ -11,6 +11,7 @@ import { rateLimit as expressRateLimit, type ExpressRateLimitOptions } from '../
 import { rateLimit as koaRateLimit } from '../../adapters/koa/index.js';
 import { FlowgateGuard, FlowgateLimiters, FlowgateModule, RateLimit, type FlowgateModuleOptions } from '../../adapters/nestjs/index.js';
 import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
+import type { PermitStore } from '../../src/concurrency/permit-store.js';
 import { FlowgateConfigError } from '../../src/errors.js';
 import { QUOTA_EXCEEDED } from '../../src/http/problem-details.js';
 import { createLimiter, type Limiter } from '../../src/limiter.js';
@@ -328,6 +329,44 @@ describe('validation at construction', () => {
     expect(middleware.limiter).toBeUndefined();
     expect(middleware.concurrencyLimiter?.max).toBe(3);
     await middleware.concurrencyLimiter?.close();
+  });
+});
+
+describe('a permit store that fails, beside a rate limit', () => {
+  /** A permit store whose every acquire fails (a shared store that is down). */
+  const failing: PermitStore = {
+    acquire: () => Promise.reject(new Error('permit store down')),
+    release: () => undefined,
+    inFlight: () => 0,
+    close: async () => undefined,
+  };
+
+  test.each(['Express', 'Koa'] as const)('%s: the error goes to the framework, and the rate limit gets its tokens back', async (framework) => {
+    const limiter = createLimiter({ rate: 1, interval: '10s', burst: 2 });
+    const concurrency = createConcurrencyLimiter({ concurrency: 2, store: failing });
+    let server;
+    if (framework === 'Express') {
+      const app = express();
+      app.use(expressRateLimit({ limiter, concurrency, key }));
+      app.get('/work', (_req, res) => void res.send('served'));
+      server = await listen(app);
+    } else {
+      const app = new Koa();
+      app.silent = true;
+      app.use(koaRateLimit({ limiter, concurrency, key }));
+      app.use((ctx) => {
+        ctx.body = 'served';
+      });
+      server = await listen(app.callback());
+    }
+    try {
+      const answer = await get(server.url);
+      expect(answer.status).toBe(500);
+      expect((await limiter.peek('k')).remaining).toBe(2);
+    } finally {
+      await server.close();
+      await limiter.close();
+    }
   });
 });
 

@@ -7,7 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import request from 'supertest';
 import { rateLimit, type ExpressRateLimitMiddleware, type ExpressRateLimitOptions } from '../../adapters/express/index.js';
 import { ipKey } from '../../src/http/ip-key.js';
-import { createLimiter, FlowgateConfigError, type Clock, type Decision, type LimiterEvents } from '../../src/index.js';
+import { createLimiter, FlowgateConfigError, MemoryStore, type Clock, type Decision, type LimiterEvents } from '../../src/index.js';
 
 const QUOTA_EXCEEDED = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
 const TEMPORARY_REDUCED_CAPACITY = 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity';
@@ -683,6 +683,26 @@ describe('validation at construction', () => {
     expect(error.option).toBe('rate');
     expect(error.message).toMatch(/rate/);
     expect(error.message).toMatch(/limiter/);
+  });
+
+  test('message: null', () => {
+    const error = configError({ rate: 10, message: null as unknown as string });
+    expect(error.option).toBe('message');
+    expect(error.message).toMatch(/message=null/);
+  });
+
+  test('a bad option found after the limiter was made closes that limiter (it detaches from its store)', () => {
+    class WatchedStore extends MemoryStore {
+      attached = 0;
+      detached = 0;
+      attachLimiter(): () => void {
+        this.attached++;
+        return () => void this.detached++;
+      }
+    }
+    const store = new WatchedStore();
+    expect(configError({ rate: 10, store, statusCode: 200 }).option).toBe('statusCode');
+    expect([store.attached, store.detached]).toEqual([1, 1]);
   });
 
   test('nothing is thrown for good options, and errors carry ERR_FLOWGATE_CONFIG', () => {
