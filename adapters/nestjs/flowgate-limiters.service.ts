@@ -150,9 +150,9 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
     if (declared.concurrency === undefined && outer !== undefined) {
       limit = { name: declared.name, concurrency: outer.concurrency, config: { ...outer.config, ...defined({ key }) } };
     } else {
-      const { statusCode, message, headers, store } = this.options;
+      const { statusCode, message, headers, store, dryRun } = this.options;
       const config = resolveHttpOptions<ExecutionContext>(
-        defined({ concurrency: declared.concurrency, name: namespace, store, key, statusCode, message, headers, policyName: declared.name }),
+        defined({ concurrency: declared.concurrency, name: namespace, store, dryRun, key, statusCode, message, headers, policyName: declared.name }),
         [],
         requestIpKey,
       );
@@ -195,9 +195,9 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
     if (shape.rate === undefined) {
       throw new FlowgateConfigError('rate', undefined, `is required by @RateLimit '${declared.name}' on ${label}: no outer limit of that name gives one`);
     }
-    const { statusCode, message, headers, store, clock } = this.options;
+    const { statusCode, message, headers, store, clock, dryRun } = this.options;
     const config = resolveHttpOptions<ExecutionContext>(
-      defined({ ...shape, name: namespace, store, clock, key, cost, priority, statusCode, message, headers, policyName: declared.name }),
+      defined({ ...shape, name: namespace, store, clock, dryRun, key, cost, priority, statusCode, message, headers, policyName: declared.name }),
       [],
       requestIpKey,
     );

@@ -9,7 +9,7 @@ export { FlowgateExceptionFilter } from './flowgate-exception.filter.js';
 export { FlowgateLimiters } from './flowgate-limiters.service.js';
 export { FLOWGATE_OPTIONS, RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA, DEFAULT_LIMIT_NAME } from './flowgate.constants.js';
 export type { FlowgateModuleOptions, FlowgateModuleAsyncOptions, FlowgateOptionsFactory, RateLimitOptions } from './flowgate-options.interface.js';
-export type { RouteLimit, LimitShape } from './route-limit.interface.js';
+export type { RouteLimit, RouteConcurrency, LimitShape } from './route-limit.interface.js';
 export { requestIpKey } from './request-ip-key.js';
 export { ipKey } from '../../src/http/ip-key.js';
 export type { Decision } from '../../src/decision.js';

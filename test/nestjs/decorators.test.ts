@@ -193,6 +193,19 @@ describe.each(PLATFORMS)('decorators on %s', (platform: Platform) => {
     expect((await request('/skip/named')).status).toBe(429);
   });
 
+  test("the module's dryRun reaches every @RateLimit limit: over their limits, requests are served", async () => {
+    for (const options of [{ ...MODULE_LIMIT, dryRun: true }, { dryRun: true }]) {
+      const request = await start(options);
+      // The class limit holds 2 tokens; the per-user login limit 1.
+      const cats = await Promise.all([1, 2, 3].map(() => request('/cats')));
+      expect(cats.map((a) => a.status)).toEqual([200, 200, 200]);
+      expect(cats.every((a) => a.headers['retry-after'] === undefined)).toBe(true);
+      const logins = [await request('/login', { 'x-user': 'alice' }), await request('/login', { 'x-user': 'alice' })];
+      expect(logins.map((a) => a.status)).toEqual([200, 200]);
+      await closeNestApps();
+    }
+  });
+
   test("@SkipRateLimit() on a class skips the module's limits, not a handler's own", async () => {
     const request = await start();
     expect((await request('/quiet')).json()).toEqual({ limits: [], tightest: null });
