@@ -85,8 +85,10 @@ export class OverflowQueue implements TakeQueue {
       return Promise.resolve(this.refusal(line, cost, now, 'queue-full'));
     }
     if (priority !== 0) line.prioritized = true;
-    // Behind every waiter of the same or a higher rank; the head (served next) keeps its place.
-    const index = line.prioritized ? insertionIndex(line.waiters, priority, now) : line.waiters.length;
+    // Behind every waiter of the same or a higher rank; the head (served next) keeps its place; and
+    // behind every waiter it would push past its deadline (no waiter is moved past its maxWait).
+    let index = line.prioritized ? insertionIndex(line.waiters, priority, now) : line.waiters.length;
+    if (index < line.waiters.length) index = this.behindDeadlines(line, index, cost, now);
     let ahead = line.queuedCost;
     for (let i = index; i < line.waiters.length; i++) ahead -= (line.waiters[i] as Waiter).cost;
     let predicted: number | undefined;
@@ -269,6 +271,22 @@ export class OverflowQueue implements TakeQueue {
   }
 
   /** Milliseconds until `cost` tokens can be had: by the refill rate, and not before the store allows. */
+  /**
+   * The first place at or after `index` where a take of `cost` delays no waiter behind it past its
+   * deadline (from the tokens known now, as the waiters' own waits are predicted).
+   */
+  private behindDeadlines(line: KeyLine, index: number, cost: number, now: number): number {
+    let through = 0;
+    for (let i = 0; i < index; i++) through += (line.waiters[i] as Waiter).cost;
+    let place = index;
+    for (let i = index; i < line.waiters.length; i++) {
+      const waiter = line.waiters[i] as Waiter;
+      through += waiter.cost;
+      if (this.msUntilServable(line, through + cost, now) > waiter.deadline - now) place = i + 1;
+    }
+    return place;
+  }
+
   private msUntilServable(line: KeyLine, cost: number, now: number): number {
     const byRate = msUntilFits(this.estimateTokens(line, now), cost, this.policy);
     return Math.max(byRate, line.notBefore - now);

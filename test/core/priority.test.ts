@@ -71,6 +71,24 @@ describe('memory store queue with priorities', () => {
     await limiter.close();
   });
 
+  test('a higher priority is not put ahead of a waiter it would push past its maxWait', async () => {
+    manualTimers();
+    // 100 ms a token: a and b are due at ~100 and ~200 ms, their deadlines at 280 ms. A priority-9
+    // take at 30 ms would go right behind the head (a) and push b to ~300 ms: it goes behind b.
+    const limiter = createLimiter({ rate: 10, burst: 1, queue: { maxSize: 20, maxWait: '280ms' }, clock });
+    await limiter.take('k');
+    const done: string[] = [];
+    const track = (label: string, priority = 0) => limiter.take('k', { priority }).then((d) => done.push(d.allowed ? label : `${label}:${d.reason}`));
+    const a = track('a');
+    const b = track('b');
+    await jest.advanceTimersByTimeAsync(30);
+    const high = track('high', 9);
+    await jest.advanceTimersByTimeAsync(2000);
+    await Promise.all([a, b, high]);
+    expect(done).toEqual(['a', 'b', 'high']);
+    await limiter.close();
+  });
+
   test('priority must be a finite number', async () => {
     const limiter = createLimiter({ rate: 1 });
     await expect(limiter.take('k', { priority: Number.NaN })).rejects.toThrow(/priority=NaN/);
