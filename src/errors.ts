@@ -1,7 +1,7 @@
 // Errors flowgate throws: a bad option at construction time, or a bad argument at call time.
 
 /** Stable error codes, one per kind of mistake, so callers can branch on them. */
-export type FlowgateErrorCode = 'ERR_FLOWGATE_CONFIG' | 'ERR_FLOWGATE_ARGUMENT' | 'ERR_FLOWGATE_CLOSED' | 'ERR_FLOWGATE_QUEUE_TIMEOUT';
+export type FlowgateErrorCode = 'ERR_FLOWGATE_CONFIG' | 'ERR_FLOWGATE_ARGUMENT' | 'ERR_FLOWGATE_CLOSED' | 'ERR_FLOWGATE_QUEUE_TIMEOUT' | 'ERR_FLOWGATE_ZK_UNAVAILABLE';
 
 /** Base class of every error flowgate throws on purpose. */
 export class FlowgateError extends Error {

@@ -7,6 +7,7 @@ export type { Decision, RejectReason } from './decision.js';
 export type { Store, StoreTakeResult } from './store.js';
 export type { QueueLimits, QueueStats } from './take-queue.js';
 export type { BucketPolicy } from './policy.js';
+export type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from './policy-update.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { FlowgateError, FlowgateConfigError, FlowgateArgumentError, type FlowgateErrorCode } from './errors.js';
 export { parseDuration, type Duration } from './duration.js';
@@ -18,6 +19,7 @@ export { problemDetails, QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, type Proble
 export type { HttpRateLimitOptions, MaybePromise } from './http/http-options.js';
 export { ZooKeeperStore, type ZooKeeperStoreEvents, type ZooKeeperStoreStats } from './stores/zookeeper/zookeeper-store.js';
 export type { ZooKeeperStoreOptions, UnavailablePolicy } from './stores/zookeeper/zookeeper-store-options.js';
+export { ZooKeeperUnavailableError } from './stores/zookeeper/zookeeper-session.js';
 export {
   DistributedQueue,
   type DistributedQueueOptions,

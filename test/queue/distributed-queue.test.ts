@@ -387,6 +387,43 @@ describe('a consumer SIGKILLed mid-item', () => {
   });
 });
 
+describe("a consumer whose session expired while its handler ran", () => {
+  test("its failing handler does not put the item back over another consumer's claim (never two deliveries at once)", async () => {
+    const root = freshRoot(ensemble, 'dqexpire');
+    // A 2 s session; the paused consumer's claim goes with it, and the survivor (polling every
+    // 200 ms) claims the item and holds it 6 s.
+    const config = { connect: ensemble.connect, root, name: 'expire', store: { sessionTimeout: '2s' }, queue: { pollInterval: '200ms' } };
+    const producer = await worker('expire-producer', config);
+    expect((await producer.call<ProduceResult>('produce', { producer: 'x', count: 1 })).errors).toEqual([]);
+    const victim = await worker('expire-victim', config);
+    const blocked = new Promise<Record<string, unknown>>((resolve) => victim.child.onEvent((e) => e.event === 'blocked' && resolve(e)));
+    await victim.call('consume', { concurrency: 1, blockOn: { producer: 'x', seq: 0, throwAfterMs: 500 } });
+    await blocked;
+    const pid = victim.child.hello.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    let survivor: Worker;
+    try {
+      survivor = await worker('expire-survivor', config);
+      await survivor.call('consume', { concurrency: 2, handlerMs: 6000 });
+      await waitFor(() => survivor.deliveries.length >= 1, 20_000, "the survivor to take the item once the victim's session expired");
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const heldAt = (survivor.deliveries[0] as Delivery).at;
+    const threw = new Promise<Record<string, unknown>>((resolve) => victim.child.onEvent((e) => e.event === 'throwing' && resolve(e)));
+    await threw;
+    // The victim's handler threw while the survivor holds the item. A put-back over the survivor's
+    // claim would make a copy, which the survivor's free slot would take at once.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, heldAt + 6000 - wallNow()) + 1500));
+    await survivor.call('stopConsume');
+    const deliveries = [...victim.deliveries, ...survivor.deliveries];
+    log(`session expiry: deliveries ${JSON.stringify(deliveries.map((d) => ({ s: d.s, attempt: d.attempt, at: Math.round(d.at - heldAt) })))}`);
+    expect(survivor.deliveries.map((d) => d.s)).toEqual([0]);
+    expect(deliveries).toHaveLength(2);
+    expect((await producer.call<{ size: number }>('size')).size).toBe(0);
+  });
+});
+
 describe('faults on the ensemble (own ensemble)', () => {
   afterEach(async () => {
     await stopAll(workers.map((w) => w.child));

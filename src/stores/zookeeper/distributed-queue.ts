@@ -146,8 +146,13 @@ export class DistributedQueue<T = unknown> {
   private closed = false;
   /** Written into this instance's claim nodes, so that it knows its own claims after a lost reply. */
   private readonly owner = Buffer.from(randomUUID());
-  /** Items this instance holds a claim on right now: never claimed twice by it. */
-  private readonly held = new Set<string>();
+  /**
+   * Items this instance holds a claim on right now, with the session their claim was made in:
+   * never claimed twice by it.
+   */
+  private readonly held = new Map<string, number>();
+  /** Items a claim multi of this instance is under way for (two callers of one instance never claim one item). */
+  private readonly claiming = new Set<string>();
   /**
    * Items whose claim multi lost its reply: the claim may be this instance's. Only for these does
    * an existing claim need reading to tell; any other existing claim is someone else's.
@@ -155,6 +160,11 @@ export class DistributedQueue<T = unknown> {
   private readonly uncertainClaims = new Set<string>();
   /** The item list as this instance last saw it, shared by every dequeue and consumer; its one children watch. */
   private readonly listing: ItemListing;
+  /** A new session: the listing starts again, and the old session's claims went with it. */
+  private readonly onSession = (): void => {
+    this.listing.sessionRenewed();
+    this.uncertainClaims.clear();
+  };
   /** ZooKeeper's clock minus this process's monotonic clock, measured by `ready()`'s write. */
   private serverOffset = 0;
 
@@ -187,11 +197,7 @@ export class DistributedQueue<T = unknown> {
     this.claims = `${base}/claims`;
     this.dead = `${base}/dead`;
     this.listing = new ItemListing(this.session, this.items, () => this.closed, (names) => this.forgetFinished(names));
-    this.session.on('session', () => {
-      this.listing.sessionRenewed();
-      // The old session's claims went with it.
-      this.uncertainClaims.clear();
-    });
+    this.session.on('session', this.onSession);
   }
 
   /**
@@ -353,6 +359,7 @@ export class DistributedQueue<T = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.session.off('session', this.onSession);
     await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
     await this.ownStore?.close();
   }
@@ -437,6 +444,17 @@ export class DistributedQueue<T = unknown> {
 
   /** One claim: check-and-create in a multi, then read the item. */
   private async claimOne(name: string): Promise<Claimed<T> | 'gone' | 'taken'> {
+    if (this.held.has(name) || this.claiming.has(name)) return 'taken';
+    this.claiming.add(name);
+    try {
+      return await this.claimUnheld(name);
+    } finally {
+      this.claiming.delete(name);
+    }
+  }
+
+  private async claimUnheld(name: string): Promise<Claimed<T> | 'gone' | 'taken'> {
+    const epoch = this.session.sessionNumber;
     try {
       await this.session.transaction([
         { op: 'check', path: `${this.items}/${name}`, version: -1 },
@@ -459,7 +477,10 @@ export class DistributedQueue<T = unknown> {
       if (!this.uncertainClaims.has(name) || !(await this.ownsClaim(name))) return 'taken';
     }
     this.uncertainClaims.delete(name);
-    this.held.add(name);
+    // A new session began since the claim was sent: the claim (ephemeral) went with the old one,
+    // and another consumer may hold the item now.
+    if (epoch !== this.session.sessionNumber) return 'taken';
+    this.held.set(name, epoch);
     try {
       // The claim is ours: a read that fails is tried again rather than the item handed back (to
       // be taken by a consumer that has gone past it, out of queue order).
@@ -467,8 +488,8 @@ export class DistributedQueue<T = unknown> {
       return { name, envelope: this.decode(data) };
     } catch (error) {
       // Gone meanwhile (another consumer finished it after our claim's session lost it), or the read
-      // kept failing: give the claim back.
-      const removed = await this.session.remove(`${this.claims}/${name}`, -1).then(
+      // kept failing: give the claim back (unless it went with its session: a claim there now is someone else's).
+      const removed = !this.claimStillOurs(name) || await this.session.remove(`${this.claims}/${name}`, -1).then(
         () => true,
         (removal: unknown) => zkCode(removal) === ZkCode.NO_NODE,
       );
@@ -495,6 +516,9 @@ export class DistributedQueue<T = unknown> {
    * consumer had it delivered again, which at-least-once allows.
    */
   private async complete(name: string): Promise<void> {
+    // The claim went with an earlier session: another consumer may hold the item now; leave it to
+    // them (this delivery was one of at-least-once).
+    if (!this.claimStillOurs(name)) return;
     try {
       await this.session.transaction([
         { op: 'remove', path: `${this.items}/${name}`, version: -1 },
@@ -502,8 +526,17 @@ export class DistributedQueue<T = unknown> {
       ]);
     } catch (error) {
       if (zkCode(error) !== ZkCode.NO_NODE) throw error;
-      await this.session.remove(`${this.claims}/${name}`, -1).catch(() => undefined);
+      if (this.claimStillOurs(name)) await this.session.remove(`${this.claims}/${name}`, -1).catch(() => undefined);
     }
+  }
+
+  /**
+   * Whether this instance's claim on `name` was made in the current session, so that a claim node
+   * there now is its own (read right before a write: the write then goes out on the same session,
+   * and fails if that session has ended meanwhile).
+   */
+  private claimStillOurs(name: string): boolean {
+    return this.held.get(name) === this.session.sessionNumber;
   }
 
   private async ownsClaim(name: string): Promise<boolean> {
@@ -524,6 +557,9 @@ export class DistributedQueue<T = unknown> {
     const data = this.encode({ v: 1, item: claimed.envelope.item, attempts: attempt, ...(priority !== undefined && { priority }), ...(dead && { error }) }, false);
     // Back in line as if enqueued now, with its priority.
     const turn = itemTurn(this.serverNow(), priority ?? 0);
+    // The claim went with an earlier session: the item is back in the queue already, perhaps
+    // delivered to another consumer; a copy made now would be a second delivery at once.
+    if (!this.claimStillOurs(claimed.name)) return;
     await this.session.transaction([
       { op: 'create', path: `${dead ? this.dead : this.items}/${itemPrefix(turn)}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
       { op: 'remove', path: `${this.items}/${claimed.name}`, version: -1 },

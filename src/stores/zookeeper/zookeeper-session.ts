@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Stat } from 'node-zookeeper-client';
+import { FlowgateError } from '../../errors.js';
 
 /** Error codes of ZooKeeper replies that callers branch on. */
 export const ZkCode = {
@@ -17,12 +18,14 @@ export const ZkCode = {
   SESSION_MOVED: -118,
 } as const;
 
-/** A call that did not get its reply in time, or that failed for lack of a connection. */
-export class ZooKeeperUnavailableError extends Error {
-  readonly code = 'ERR_FLOWGATE_ZK_UNAVAILABLE';
+/**
+ * ZooKeeper did not answer in time, or there was no connection to ask: `store.ready()` rejects with
+ * it when no server answers within its time, and so do a `DistributedQueue`'s calls. Code
+ * `ERR_FLOWGATE_ZK_UNAVAILABLE`.
+ */
+export class ZooKeeperUnavailableError extends FlowgateError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ZooKeeperUnavailableError';
+    super('ERR_FLOWGATE_ZK_UNAVAILABLE', message);
   }
 }
 
@@ -180,9 +183,18 @@ export class ZooKeeperSession extends EventEmitter {
         resolve();
       }
       client.once('disconnected', done);
-      client.close();
+      if (!closeQuietly(client)) done();
     });
     dropSocket(client);
+  }
+
+  /**
+   * Counts the sessions (clients) made so far: it grows the moment a session is found expired, and
+   * a call made now goes out on the session of this number. An ephemeral node created in an
+   * earlier one is gone.
+   */
+  get sessionNumber(): number {
+    return this.generation;
   }
 
   /** The ZooKeeper session id (hex), when connected. */
@@ -326,7 +338,7 @@ export class ZooKeeperSession extends EventEmitter {
       if (generation !== this.generation || this.currentState === 'closed') return;
       // An expired client is closed for good: start a new session with a new client.
       this.setState('suspended');
-      client.close();
+      closeQuietly(client);
       dropSocket(client);
       this.openClient();
     });
@@ -365,6 +377,20 @@ export class ZooKeeperSession extends EventEmitter {
 }
 
 /** Destroys the client's socket (an internal of node-zookeeper-client) so that it reconnects elsewhere. */
+/**
+ * Closes `client`; false when it threw. Closing between connection attempts (no socket: every
+ * server unreachable), the client throws as it tries to send its close request: there is no
+ * connection to close then.
+ */
+function closeQuietly(client: Client): boolean {
+  try {
+    client.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function dropSocket(client: Client): void {
   const manager = (client as unknown as { connectionManager?: { socket?: { destroy(): void } } }).connectionManager;
   manager?.socket?.destroy();

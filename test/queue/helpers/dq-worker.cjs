@@ -77,6 +77,7 @@ const commands = {
   },
 
   async consume({ concurrency = 1, blockOn, failTimes = {}, handlerMs = 0 }) {
+    const key = (item) => `${item.producer}:${item.seq}`;
     const failures = new Map(); // "p:s" -> times failed so far
     flushTimer = setInterval(flushDeliveries, 50);
     consumer = queue.consume(
@@ -85,13 +86,18 @@ const commands = {
         if (blockOn && item.producer === blockOn.producer && item.seq === blockOn.seq) {
           flushDeliveries();
           process.send({ event: 'blocked', item, id: info.id });
-          await new Promise(() => undefined); // holds the item until this process dies
+          // Holds the item until this process dies, or throws after `throwAfterMs` (wall time, so a
+          // process paused meanwhile throws as soon as it runs again).
+          if (blockOn.throwAfterMs === undefined) await new Promise(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, blockOn.throwAfterMs));
+          process.send({ event: 'throwing', item, id: info.id, at: wall() });
+          throw new Error(`handler failure after holding ${key(item)}`);
         }
-        const key = `${item.producer}:${item.seq}`;
-        const limit = failTimes[key];
-        if (limit !== undefined && (failures.get(key) || 0) < limit) {
-          failures.set(key, (failures.get(key) || 0) + 1);
-          throw new Error(`handler failure ${failures.get(key)} for ${key}`);
+        const name = key(item);
+        const limit = failTimes[name];
+        if (limit !== undefined && (failures.get(name) || 0) < limit) {
+          failures.set(name, (failures.get(name) || 0) + 1);
+          throw new Error(`handler failure ${failures.get(name)} for ${name}`);
         }
         if (handlerMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerMs));
       },
