@@ -570,6 +570,12 @@ export class ReservationQueue implements TakeQueue {
   private dropIfIdle(line: Line): void {
     if (!line.idle || line.dueTimer !== undefined || this.lines.get(line.key) !== line) return;
     if (this.clock.now() - line.queuedAt <= this.limits.maxWaitMs) return;
+    this.forget(line);
+  }
+
+  /** Drops an idle line, and its watch on the key's book if it still follows it. */
+  private forget(line: Line): void {
+    this.stopFollowing(line);
     this.lines.delete(line.key);
   }
 
@@ -578,7 +584,7 @@ export class ReservationQueue implements TakeQueue {
     if (++this.takesSincePrune < 1024) return;
     this.takesSincePrune = 0;
     for (const line of this.lines.values()) {
-      if (line.idle && line.dueTimer === undefined && now - line.queuedAt > this.limits.maxWaitMs) this.lines.delete(line.key);
+      if (line.idle && line.dueTimer === undefined && now - line.queuedAt > this.limits.maxWaitMs) this.forget(line);
     }
   }
 }

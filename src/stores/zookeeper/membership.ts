@@ -7,6 +7,8 @@ import { ServerClock, statTime } from './server-clock.js';
 import { ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
 
 const EPHEMERAL = 1;
+/** After a failed re-read of the member list (its watch fired), read again this much later (ms). */
+const REWATCH_RETRY_MS = 250;
 
 /**
  * This process's member node (`<root>/members/<id>`, ephemeral: it vanishes with the session) and
@@ -20,6 +22,9 @@ export class Membership {
   private live: readonly string[] = [];
   private first = true;
   private closed = false;
+  /** Counts the member-list reads: only the latest read's watch re-reads, and only its answer counts. */
+  private reads = 0;
+  private retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly session: ZooKeeperSession,
@@ -79,13 +84,19 @@ export class Membership {
   /** Stops reacting to member changes. */
   close(): void {
     this.closed = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
   }
 
+  /** Reads the member list with a watch; when the watch fires, reads again (see {@link rewatch}). */
   private async watch(): Promise<void> {
     if (this.closed) return;
+    const read = ++this.reads;
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    this.retry = undefined;
     const children = await this.session.getChildren(this.parent, () => {
-      this.watch().catch(() => undefined); // a failed re-watch is redone at the next session
+      if (read === this.reads) this.rewatch();
     });
+    if (read !== this.reads) return;
     this.live = [...children].sort();
     this.first = children.length === 0 || this.live[0] === this.id;
     const count = Math.max(1, children.length);
@@ -93,5 +104,14 @@ export class Membership {
       this.memberCount = count;
       this.onCount(count);
     }
+  }
+
+  /** Reads the member list again, and keeps trying while the read fails (a failover): no change goes unseen for the session. */
+  private rewatch(): void {
+    this.watch().catch(() => {
+      if (this.closed) return;
+      this.retry = setTimeout(() => this.rewatch(), REWATCH_RETRY_MS);
+      this.retry.unref();
+    });
   }
 }

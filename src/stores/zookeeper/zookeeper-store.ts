@@ -54,6 +54,8 @@ export interface ZooKeeperStoreStats {
   readonly errors: Readonly<Record<string, number>>;
   /** Tokens leased from the shared buckets, by limiter name. */
   readonly tokensLeased: Readonly<Record<string, number>>;
+  /** Keys this process keeps a lease for (forgotten once idle: memory stays bounded, also while ZooKeeper is unreachable). */
+  readonly leasedKeys: number;
 }
 
 /** A wait for refill longer than this makes a process watch the bucket for a reset elsewhere. */
@@ -228,6 +230,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       operations: { ...this.session.operations },
       errors: { ...this.session.errors },
       tokensLeased: Object.fromEntries(this.leased),
+      leasedKeys: this.leases.size,
     };
   }
 
@@ -702,7 +705,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   /** Gives idle leases back, and deletes bucket znodes that have been full for `cleanupAfter`. */
   private async sweep(): Promise<void> {
-    if (!this.available || this.closed || this.sweeping) return;
+    if (this.closed || this.sweeping) return;
+    if (!this.available) return this.dropEmptyLeases();
     this.sweeping = true;
     try {
       await this.sweepOnce();
@@ -711,9 +715,25 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     }
   }
 
+  /**
+   * While ZooKeeper is unreachable: forgets the idle leases that hold no tokens (nothing to give
+   * back), so that a long outage with many one-off keys does not grow the lease map without bound.
+   */
+  private dropEmptyLeases(): void {
+    const now = this.local.now();
+    for (const [id, lease] of this.leases) {
+      if (now - lease.lastUsed >= this.leaseIdleMs() && lease.fetching === undefined && lease.tokens <= 0) this.leases.delete(id);
+    }
+  }
+
+  /** A lease unused this long is given back (or, empty during an outage, forgotten). */
+  private leaseIdleMs(): number {
+    return Math.max(1000, 4 * this.options.leaseWindowMs);
+  }
+
   private async sweepOnce(): Promise<void> {
     const now = this.local.now();
-    const idleMs = Math.max(1000, 4 * this.options.leaseWindowMs);
+    const idleMs = this.leaseIdleMs();
     for (const [id, lease] of this.leases) {
       if (now - lease.lastUsed < idleMs || lease.fetching !== undefined) continue;
       this.leases.delete(id);
