@@ -166,7 +166,9 @@ export class Limiter extends EventEmitter {
       if (result.taken) return this.admitted(this.dryRun ? shadowDecision(policy, key, cost, result.tokens, undefined) : admittedDecision(policy, key, cost, result.tokens, 0));
       return this.overLimit(policy, key, cost, result);
     }
-    return this.fromQueue(policy, key, cost, await queue.take(key, cost, options.signal, options.priority));
+    const outcome = await queue.take(key, cost, options.signal, options.priority);
+    // Decided by the policy in force when the wait ended (a live change may have come meanwhile).
+    return this.fromQueue(this.current, key, cost, outcome);
   }
 
   /**

@@ -68,7 +68,8 @@ export class MemoryStore implements Store {
     const tokens = tokensAt(state, policy, now);
     const taken = fits(tokens, cost);
     state.tokens = taken ? Math.max(0, tokens - cost) : tokens;
-    state.updatedAt = now;
+    // A clock that stepped back does not move the bucket's time back (its refill would count twice).
+    if (now > state.updatedAt) state.updatedAt = now;
     // Recently used buckets stay near the end, so the front's scan meets the idle ones first.
     if (now - state.movedAt >= MOVE_EVERY_MS) {
       state.movedAt = now;

@@ -81,7 +81,9 @@ export class OverflowQueue implements TakeQueue {
     if (sleeping && line.waiters.length >= this.limits.maxSize) {
       return Promise.resolve(this.refusal(line, cost, now, 'queue-full'));
     }
-    if (line.taking && line.waiters.length > this.limits.maxSize) {
+    // While the head's store take is in flight, the takes behind it have not been told to wait
+    // (the bucket may hold tokens for them): only waiters told to wait fill the queue.
+    if (line.taking && line.waitingCount > 0 && line.waitingCount >= this.limits.maxSize) {
       return Promise.resolve(this.refusal(line, cost, now, 'queue-full'));
     }
     if (priority !== 0) line.prioritized = true;
@@ -153,10 +155,28 @@ export class OverflowQueue implements TakeQueue {
     return { waiting, oldestWaitMs: now - oldest };
   }
 
-  /** {@inheritDoc TakeQueue.update} */
+  /**
+   * {@inheritDoc TakeQueue.update}
+   * Waiters whose cost no longer fits the burst are refused (`'cost-exceeds-burst'`), and sleeping
+   * lines are timed again by the new rate (sooner or later).
+   */
   update(policy: BucketPolicy, limits: QueueLimits): void {
     this.policy = policy;
     this.limits = limits;
+    const now = this.clock.now();
+    for (const line of [...this.lines.values()]) {
+      for (const waiter of line.waiters.filter((w) => w.cost > policy.burst && !w.settled)) {
+        if (line.taking && waiter === line.waiters[0]) continue; // its take in flight decides it
+        const waitedMs = waiter.waiting ? now - waiter.arrivedAt : 0;
+        this.remove(line, waiter);
+        this.finish(waiter, { admitted: false, reason: 'cost-exceeds-burst', tokens: line.tokens, retryAfterMs: 0, waitedMs });
+      }
+      if (line.timer !== undefined) {
+        clearTimeout(line.timer);
+        line.timer = undefined;
+        void this.pump(line);
+      } else if (line.idle && this.lines.get(line.key) === line) this.lines.delete(line.key);
+    }
   }
 
   /** Rejects every waiter with `'closed'` and stops every timer. */

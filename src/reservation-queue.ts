@@ -59,6 +59,8 @@ const MAX_BATCH = 256;
 interface Waiter {
   readonly cost: number;
   readonly arrivedAt: number;
+  /** Its maxWait deadline, fixed when it arrived (a policy change later does not move it). */
+  readonly deadline: number;
   readonly priority: number;
   readonly signal: AbortSignal | undefined;
   readonly settle: (outcome: QueueOutcome) => void;
@@ -236,7 +238,7 @@ export class ReservationQueue implements TakeQueue {
   private join(line: Line, cost: number, arrivedAt: number, signal: AbortSignal | undefined, first: boolean, priority: number): Promise<QueueOutcome> {
     if (priority !== 0) line.prioritized = true;
     return new Promise<QueueOutcome>((resolve, reject) => {
-      const waiter: Waiter = { cost, arrivedAt, priority, signal, settle: resolve, fail: reject, onAbort: undefined, settled: false, reserved: undefined };
+      const waiter: Waiter = { cost, arrivedAt, deadline: arrivedAt + this.limits.maxWaitMs, priority, signal, settle: resolve, fail: reject, onAbort: undefined, settled: false, reserved: undefined };
       // Refused at once when the book this process knows of is full already, or puts its turn past
       // maxWait (the store's write decides for the others; a batch may be held back, see scheduleFlush).
       const estimated = this.estimatedWaitMs(line, arrivedAt) + ((first ? 0 : this.pendingCost(line)) + cost) / this.policy.ratePerMs;
@@ -350,7 +352,7 @@ export class ReservationQueue implements TakeQueue {
     try {
       const asks = batch.map((waiter) => ({
         cost: waiter.cost,
-        maxWaitMs: Math.max(0, this.limits.maxWaitMs - (sent - waiter.arrivedAt)),
+        maxWaitMs: Math.max(0, waiter.deadline - sent),
         // Without queue.priorities, priorities order this process's own waiters only.
         priority: this.limits.priorities === true ? waiter.priority : 0,
         waitedMs: sent - waiter.arrivedAt,
@@ -415,7 +417,7 @@ export class ReservationQueue implements TakeQueue {
     for (const waiter of line.reserved) {
       if (waiter.reserved === undefined) continue;
       const group = byCost.get(waiter.cost) ?? [];
-      group.push({ waiter, priority: waiter.priority, arrivedAt: waiter.arrivedAt, deadline: waiter.arrivedAt + this.limits.maxWaitMs, slot: waiter.reserved });
+      group.push({ waiter, priority: waiter.priority, arrivedAt: waiter.arrivedAt, deadline: waiter.deadline, slot: waiter.reserved });
       byCost.set(waiter.cost, group);
     }
     let changed = false;
@@ -448,7 +450,7 @@ export class ReservationQueue implements TakeQueue {
       const waitMs = update.waitOf(reservation.turn, waiter.cost);
       if (waitMs === undefined) continue;
       reservation.dueAt = Math.max(now + waitMs, reservation.servedFrom);
-      if (reservation.dueAt <= waiter.arrivedAt + this.limits.maxWaitMs + 1) continue;
+      if (reservation.dueAt <= waiter.deadline + 1) continue;
       line.reserved.splice(line.reserved.indexOf(waiter), 1);
       this.giveBack(line, waiter);
       const waitedMs = now - waiter.arrivedAt;

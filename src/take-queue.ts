@@ -7,7 +7,7 @@ export type QueueOutcome =
   | { readonly admitted: true; readonly tokens: number; readonly waitedMs: number }
   | {
       readonly admitted: false;
-      readonly reason: 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'closed' | 'unavailable';
+      readonly reason: 'limited' | 'queue-full' | 'timeout' | 'aborted' | 'closed' | 'unavailable' | 'cost-exceeds-burst';
       readonly tokens: number;
       readonly retryAfterMs: number;
       readonly waitedMs: number;

@@ -56,11 +56,13 @@ export interface TakeOutcome {
 /** Takes `cost` tokens at `now` when they fit; otherwise only refills. */
 export function takeTokens(state: BucketState, shape: BucketShape, cost: number, now: number): TakeOutcome {
   const tokens = tokensAt(state, shape, now);
-  if (!fits(tokens, cost)) return { taken: false, state: { tokens, updatedAt: now } };
-  return { taken: true, state: { tokens: Math.max(0, tokens - cost), updatedAt: now } };
+  // A clock that stepped back does not move the bucket's time back (its refill would count twice).
+  const updatedAt = Math.max(state.updatedAt, now);
+  if (!fits(tokens, cost)) return { taken: false, state: { tokens, updatedAt } };
+  return { taken: true, state: { tokens: Math.max(0, tokens - cost), updatedAt } };
 }
 
 /** Returns `amount` tokens to the bucket at `now`, never above burst. */
 export function returnTokens(state: BucketState, shape: BucketShape, amount: number, now: number): BucketState {
-  return { tokens: Math.min(shape.burst, tokensAt(state, shape, now) + amount), updatedAt: now };
+  return { tokens: Math.min(shape.burst, tokensAt(state, shape, now) + amount), updatedAt: Math.max(state.updatedAt, now) };
 }

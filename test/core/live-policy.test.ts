@@ -90,3 +90,74 @@ describe('Limiter.setPolicy (memory store)', () => {
     await limiter.close();
   });
 });
+
+describe('Limiter.setPolicy with takes waiting in the queue (memory store)', () => {
+  afterEach(() => jest.useRealTimers());
+  const clock = { now: () => Date.now() };
+
+  test('a lower burst refuses at once the waiters whose cost no longer fits (cost-exceeds-burst); the line behind them goes on', async () => {
+    jest.useFakeTimers({ now: 5_000_000 });
+    // 50 ms a token. After the bucket is emptied, a (cost 10) is due at 500 ms and b (cost 1) at 550 ms.
+    const limiter = createLimiter({ rate: 20, interval: '1s', burst: 10, queue: { maxSize: 10, maxWait: '600ms' }, clock });
+    expect((await limiter.take('k', { cost: 10 })).allowed).toBe(true);
+    const a = limiter.take('k', { cost: 10 });
+    const b = limiter.take('k', { cost: 1 });
+    await jest.advanceTimersByTimeAsync(10);
+    await limiter.setPolicy({ burst: 5 });
+    await jest.advanceTimersByTimeAsync(1);
+    expect(await a).toMatchObject({ allowed: false, reason: 'cost-exceeds-burst' });
+    await jest.advanceTimersByTimeAsync(100);
+    const served = await b;
+    expect(served.allowed).toBe(true);
+    expect(served.waitedMs).toBeLessThan(100);
+    await limiter.close();
+  });
+
+  test('a higher rate serves a sleeping line by the new rate, not at the old turn', async () => {
+    jest.useFakeTimers({ now: 5_000_000 });
+    // One token per 400 ms: the waiter is due at 400 ms; at 1,000 a second it is due at once.
+    const limiter = createLimiter({ rate: 2.5, interval: '1s', burst: 1, queue: { maxSize: 10, maxWait: '2s' }, clock });
+    expect((await limiter.take('k')).allowed).toBe(true);
+    const waiter = limiter.take('k');
+    await jest.advanceTimersByTimeAsync(10);
+    await limiter.setPolicy({ rate: 1000 });
+    await jest.advanceTimersByTimeAsync(20);
+    const decision = await waiter;
+    expect(decision.allowed).toBe(true);
+    expect(decision.waitedMs).toBeLessThan(50);
+    // Decided under the policy in force when it was served.
+    expect(decision.policy.rate).toBe(1000);
+    await limiter.close();
+  });
+
+  test('a waiter admitted after a change of burst reports the new limit', async () => {
+    jest.useFakeTimers({ now: 5_000_000 });
+    const limiter = createLimiter({ rate: 10, interval: '1s', burst: 1, queue: { maxSize: 10, maxWait: '2s' }, clock });
+    expect((await limiter.take('k')).allowed).toBe(true);
+    const waiter = limiter.take('k');
+    await jest.advanceTimersByTimeAsync(10);
+    await limiter.setPolicy({ burst: 20 });
+    await jest.advanceTimersByTimeAsync(200);
+    expect(await waiter).toMatchObject({ allowed: true, limit: 20 });
+    await limiter.close();
+  });
+});
+
+describe('concurrent takes with a small queue', () => {
+  test('takes that find tokens are admitted, however many arrive while the first is being decided (maxSize counts waiters only)', async () => {
+    const limiter = createLimiter({ rate: 10, burst: 10, queue: { maxSize: 1 } });
+    const decisions = await Promise.all([1, 2, 3, 4, 5].map(() => limiter.take('k')));
+    expect(decisions.map((d) => (d.allowed ? 'ok' : d.reason))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect((await limiter.peek('k')).remaining).toBe(5);
+    await limiter.close();
+  });
+
+  test('with the bucket short, maxSize still bounds the waiters: the rest are refused queue-full', async () => {
+    const limiter = createLimiter({ rate: 1, interval: '10s', burst: 2, queue: { maxSize: 1, maxWait: '20s' } });
+    const decisions = Promise.all([1, 2, 3, 4].map(() => limiter.take('k')));
+    const settled = await Promise.race([decisions.then(() => 'all'), new Promise((resolve) => setTimeout(() => resolve('some wait'), 100))]);
+    expect(settled).toBe('some wait');
+    await limiter.close();
+    expect((await decisions).map((d) => (d.allowed ? 'ok' : d.reason))).toEqual(['ok', 'ok', 'closed', 'queue-full']);
+  });
+});

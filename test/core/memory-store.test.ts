@@ -11,6 +11,20 @@ function manualClock(start = 0) {
 describe('MemoryStore', () => {
   const policy = bucketPolicy('api', 10, 1000, 5); // 10/s, burst 5
 
+  test('a clock that steps back does not count the same refill twice', async () => {
+    const clock = manualClock(1000);
+    const store = new MemoryStore({ clock });
+    // 10 a second, burst 5: empty at 1,000 ms, 4 left after a take at 1,500 ms.
+    for (let i = 0; i < 5; i++) expect((await store.take(policy, 'k', 1)).taken).toBe(true);
+    clock.advance(500);
+    expect(await store.take(policy, 'k', 1)).toEqual({ taken: true, tokens: 4 });
+    clock.advance(-500);
+    expect(await store.take(policy, 'k', 1)).toEqual({ taken: true, tokens: 3 });
+    clock.advance(500);
+    // Back at 1,500 ms: nothing refilled since (it would be 5 if the bucket's time had gone back).
+    expect(await store.peek(policy, 'k')).toBe(3);
+  });
+
   test('takes until empty, then refuses, then refills', async () => {
     const clock = manualClock();
     const store = new MemoryStore({ clock });

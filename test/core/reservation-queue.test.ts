@@ -305,3 +305,22 @@ describe('reservation queue', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 });
+
+test('a queue turned off by a live change still serves its reserved waiters at their turns: their deadlines were fixed when they arrived', async () => {
+  const store = sharedReservingStore(clock);
+  // `a` has no queue of its own: a live change turns one on, then off again.
+  const a = createLimiter({ name: 'shared', rate: 10, burst: 1, clock, store });
+  const b = createLimiter({ name: 'shared', rate: 10, burst: 1, queue: { maxSize: 10, maxWait: '5s' }, clock, store });
+  await a.setPolicy({ queue: { maxSize: 10, maxWait: '2s' } });
+  expect((await a.take('k')).allowed).toBe(true);
+  const waiter = a.take('k');
+  await jest.advanceTimersByTimeAsync(20);
+  await a.setPolicy({ queue: false });
+  // b's booking changes the book: a hears it and times its waiter again.
+  const other = b.take('k');
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(await waiter).toMatchObject({ allowed: true });
+  expect((await other).allowed).toBe(true);
+  await a.close();
+  await b.close();
+});

@@ -60,3 +60,11 @@ describe('token bucket math', () => {
     expect(returnTokens({ tokens: 2, updatedAt: 0 }, shape, 3, 100).tokens).toBeCloseTo(6, 9);
   });
 });
+
+test('takeTokens and returnTokens never move the bucket time back (a clock that stepped back)', () => {
+  const shape = { burst: 10, ratePerMs: 0.01 };
+  const state = { tokens: 2, updatedAt: 1500 };
+  expect(takeTokens(state, shape, 1, 1000).state).toEqual({ tokens: 1, updatedAt: 1500 });
+  expect(takeTokens(state, shape, 5, 1000).state).toEqual({ tokens: 2, updatedAt: 1500 });
+  expect(returnTokens(state, shape, 1, 1000)).toEqual({ tokens: 3, updatedAt: 1500 });
+});
