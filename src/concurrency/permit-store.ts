@@ -18,9 +18,9 @@ export interface PermitResult {
   readonly ticket?: unknown;
   /**
    * When not acquired because the backing service is unreachable and the store's policy is to
-   * refuse then (`onUnavailable: 'closed'`): `'unavailable'`.
+   * refuse then (`onUnavailable: 'closed'`): `'unavailable'`; because the store is closed: `'closed'`.
    */
-  readonly reason?: 'unavailable';
+  readonly reason?: 'unavailable' | 'closed';
   /** When not acquired: the earliest time, in ms from now, at which a retry may succeed, when the store knows. */
   readonly retryAfterMs?: number;
 }

@@ -85,3 +85,21 @@ describe('PermitLease', () => {
     expect(l.idle).toBe(false);
   });
 });
+
+describe('requests the local fallback admitted while ZooKeeper was away', () => {
+  test('count against the claimed permits once it is back: none is handed out on top of them, and claims cover them first', () => {
+    const lease = new PermitLease({ name: 'exports', max: 2 }, 'k', '/p');
+    // Two requests admitted locally during the outage are still running; ZooKeeper is back and
+    // this process holds two claimed permits.
+    lease.fallbackInUse = 2;
+    lease.held = 2;
+    expect(lease.free).toBe(0);
+    expect(lease.canHandOut(1, 0)).toBe(false);
+    // A claim made now asks for the running ones plus a chunk.
+    expect(lease.wantedHeld(1, 0)).toBe(3);
+    // A sweep keeps the claims that cover them.
+    expect(lease.keep(1, 0)).toBe(2);
+    lease.fallbackInUse = 0;
+    expect(lease.free).toBe(2);
+  });
+});

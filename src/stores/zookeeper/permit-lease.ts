@@ -46,9 +46,12 @@ export class PermitLease {
     this.clusterFree = policy.max;
   }
 
-  /** Claimed permits ready for a request. */
+  /**
+   * Claimed permits ready for a request. Requests the local fallback admitted while ZooKeeper was
+   * unreachable still count once it is back: claimed permits cover them first.
+   */
   get free(): number {
-    return this.held - this.inUse - this.returning;
+    return this.held - this.inUse - this.fallbackInUse - this.returning;
   }
 
   /** An equal share of the limit among the members (at least 1). */
@@ -80,7 +83,7 @@ export class PermitLease {
    */
   wantedHeld(members: number, now: number): number {
     const chunk = Math.max(1, Math.floor(this.policy.max / (2 * Math.max(1, members))));
-    const wanted = this.held + Math.max(chunk, this.wanted);
+    const wanted = Math.max(this.held, this.inUse + this.fallbackInUse) + Math.max(chunk, this.wanted);
     return this.contended(now) ? Math.min(wanted, Math.max(this.held, this.share(members))) : wanted;
   }
 
@@ -90,13 +93,13 @@ export class PermitLease {
    */
   keep(members: number, now: number): number {
     const peak = this.contended(now) ? Math.min(this.peak, this.share(members)) : this.peak;
-    return Math.max(this.inUse, peak);
+    return Math.max(this.inUse + this.fallbackInUse, peak);
   }
 
   /** While others wait: the idle permits beyond this process's share, to give back now. */
   surplus(members: number, now: number): number {
     if (!this.contended(now)) return 0;
-    return Math.max(0, this.held - this.returning - Math.max(this.inUse, this.share(members)));
+    return Math.max(0, this.held - this.returning - Math.max(this.inUse + this.fallbackInUse, this.share(members)));
   }
 
   /** Nothing held, in use, pending or owed: the lease can be forgotten. */

@@ -156,9 +156,14 @@ export class ZooKeeperPermitStore implements PermitStore {
 
   /** {@inheritDoc PermitStore.acquire} */
   async acquire(policy: ConcurrencyPolicy, key: string): Promise<PermitResult> {
-    const lease = this.leaseOf(policy, key);
+    // A closed store hands out nothing (not even through the fallback).
+    if (this.closed) return { acquired: false, remaining: 0, reason: 'closed' };
     const deadline = performance.now() + this.unavailableAfterMs;
-    if (!(await this.usable())) return this.fallback(lease);
+    const usable = await this.usable();
+    // Looked up after the wait: the sweep may have forgotten an idle lease meanwhile, and a second
+    // lease of the same key would count its permits apart.
+    const lease = this.leaseOf(policy, key);
+    if (!usable) return this.fallback(lease);
     try {
       return await this.acquireShared(lease, deadline);
     } catch (error) {
@@ -427,7 +432,7 @@ export class ZooKeeperPermitStore implements PermitStore {
     this.generation++;
     for (const lease of this.leases.values()) {
       // Keep counting the requests still in flight; claim them again at the next write.
-      lease.held = Math.min(lease.held, lease.inUse);
+      lease.held = Math.min(lease.held, lease.inUse + lease.fallbackInUse);
       lease.dirty = true;
     }
   }
