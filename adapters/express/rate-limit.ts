@@ -157,7 +157,12 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
 
   const permitted = (req: Request, res: Response, next: NextFunction, key: string, cost: number, decision: Decision | undefined, permits: PermitDecision): void => {
-    if (permits.allowed) releaseOnClose(res, permits.permit as Permit);
+    if (permits.allowed) {
+      releaseOnClose(res, permits.permit as Permit);
+      // The client left before its permit came (the permit is released at once): the handler does
+      // not run for nobody, and the rate limit's tokens go back.
+      if (res.closed || res.destroyed) return void giveBack(key, cost, decision);
+    }
     exposeDecision(req, permits.allowed && decision !== undefined ? decision : permits);
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
     writeHeaders(permits.allowed ? decision : undefined, res, permits);

@@ -149,7 +149,12 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
 
   const permitted = (ctx: Context, next: Next, key: string, cost: number, decision: Decision | undefined, permits: PermitDecision): unknown => {
-    if (permits.allowed) releaseOnClose(ctx.res, permits.permit as Permit);
+    if (permits.allowed) {
+      releaseOnClose(ctx.res, permits.permit as Permit);
+      // The client left before its permit came (the permit is released at once): the handler does
+      // not run for nobody, and the rate limit's tokens go back.
+      if (ctx.res.closed || ctx.res.destroyed) return giveBack(key, cost, decision);
+    }
     ctx.state.rateLimit = permits.allowed && decision !== undefined ? decision : permits;
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
     writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);

@@ -370,6 +370,53 @@ describe('a permit store that fails, beside a rate limit', () => {
   });
 });
 
+describe('a client that leaves before its permit comes (during an async key)', () => {
+  test.each(['Express', 'Koa'] as const)('%s: the handler does not run, and no permit stays held', async (framework) => {
+    let runs = 0;
+    const slowKey = async (): Promise<string> => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return 'k';
+    };
+    let server;
+    let concurrency: ConcurrencyLimiter | undefined;
+    if (framework === 'Express') {
+      const middleware = expressRateLimit({ concurrency: 1, key: slowKey });
+      concurrency = middleware.concurrencyLimiter;
+      const app = express();
+      app.use(middleware);
+      app.get('/work', (_req, res) => {
+        runs++;
+        res.send('served');
+      });
+      server = await listen(app);
+    } else {
+      const middleware = koaRateLimit({ concurrency: 1, key: slowKey });
+      concurrency = middleware.concurrencyLimiter;
+      const app = new Koa();
+      app.use(middleware);
+      app.use((ctx) => {
+        runs++;
+        ctx.body = 'served';
+      });
+      server = await listen(app.callback());
+    }
+    try {
+      const leaving = open(server.url);
+      leaving.answer.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      leaving.cut();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(runs).toBe(0);
+      expect(concurrency?.inFlight('k')).toBe(0);
+      expect((await get(server.url)).status).toBe(200);
+      expect(runs).toBe(1);
+    } finally {
+      await server.close();
+      await concurrency?.close();
+    }
+  });
+});
+
 describe('dryRun with a concurrency limit (Express)', () => {
   test('a request over the limit is served, marked dryRun with wouldReject concurrency; it holds no permit', async () => {
     const middleware = expressRateLimit({ concurrency: 1, dryRun: true, key });
