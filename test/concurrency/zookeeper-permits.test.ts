@@ -2,7 +2,7 @@
 // The limit holds across them, chunks spare ZooKeeper writes, idle permits go back, a member whose
 // session ends has its permits released, and an unreachable ZooKeeper follows onUnavailable in time.
 
-import { createConcurrencyLimiter, ZooKeeperPermitStore, ZooKeeperStore, type ConcurrencyLimiter, type PermitDecision } from '../../src/index.js';
+import { createConcurrencyLimiter, FlowgateConfigError, ZooKeeperPermitStore, ZooKeeperStore, type ConcurrencyLimiter, type PermitDecision } from '../../src/index.js';
 import { decodePermits, encodePermits } from '../../src/stores/zookeeper/permit-codec.js';
 import { permitPath } from '../../src/stores/zookeeper/zookeeper-permit-store.js';
 import { uniqueRoot, waitFor } from '../helpers/wait.js';
@@ -187,5 +187,31 @@ describe.each(['local', 'open', 'closed'] as const)("ZooKeeper unreachable, onUn
     const again = performance.now();
     await limiter.acquire('other');
     expect(performance.now() - again).toBeLessThan(200);
+  });
+});
+
+describe('ZooKeeperPermitStore options and close (no server needed)', () => {
+  test.each([
+    ['unavailableAfter', 0],
+    ['returnAfter', '2h'],
+  ])('%s: %p is refused, naming the option and the value', async (option, value) => {
+    const store = new ZooKeeperStore({ connect: UNREACHABLE, root });
+    stores.push(store);
+    let caught: unknown;
+    try {
+      new ZooKeeperPermitStore(store, { [option]: value });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(FlowgateConfigError);
+    expect((caught as FlowgateConfigError).option).toBe(option);
+  });
+
+  test("a closed permit store refuses ('closed'), even with onUnavailable 'open'", async () => {
+    const store = new ZooKeeperStore({ connect: UNREACHABLE, root, onUnavailable: 'open', unavailableAfter: 100 });
+    stores.push(store);
+    const permits = new ZooKeeperPermitStore(store);
+    await permits.close();
+    expect(await permits.acquire({ name: 'p', max: 3 }, 'k')).toMatchObject({ acquired: false, reason: 'closed' });
   });
 });

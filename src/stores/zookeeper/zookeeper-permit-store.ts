@@ -123,8 +123,9 @@ export class ZooKeeperPermitStore implements PermitStore {
       throw new FlowgateConfigError('onUnavailable', this.onUnavailable, "must be 'local', 'open' or 'closed'");
     }
     this.unavailableAfterMs = options.unavailableAfter === undefined ? inherited.unavailableAfterMs : parseDuration(options.unavailableAfter, 'unavailableAfter');
+    if (this.unavailableAfterMs < 50) throw new FlowgateConfigError('unavailableAfter', options.unavailableAfter, 'must be at least 50 ms (as for ZooKeeperStore)');
     const returnAfterMs = parseDuration(options.returnAfter ?? '500ms', 'returnAfter');
-    if (returnAfterMs < 10) throw new FlowgateConfigError('returnAfter', options.returnAfter, 'must be at least 10 ms');
+    if (returnAfterMs < 10 || returnAfterMs > 60_000) throw new FlowgateConfigError('returnAfter', options.returnAfter, 'must be from 10 ms to 1 minute');
     this.contendedMs = 2 * returnAfterMs;
 
     const session = this.connection.session;
