@@ -7,7 +7,7 @@ import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
 import type { PolicyJson } from '../../src/cli/policy-view.js';
 import { requireBuild, runCli, type CliResult } from './helpers/cli-process.js';
 import { standaloneFor, type TestZooKeeper } from './helpers/cli-clusters.js';
-import { dropRoot, fillIfEmpty, fixtureSession, freshRoot } from './helpers/cli-fixtures.js';
+import { dropRoot, fillIfEmpty, fixtureSession, freshRoot, PERSISTENT } from './helpers/cli-fixtures.js';
 
 jest.setTimeout(60_000);
 
@@ -103,6 +103,20 @@ test('list shows every published policy; rm removes one (exit 0, and exit 0 agai
   const again = await json<{ name: string; removed: boolean }>(policy('rm', 'fresh', '--json'));
   expect(again).toEqual({ name: 'fresh', removed: false });
   expect((await policy('get', 'fresh')).code).toBe(4);
+});
+
+test('a policy node this flowgate cannot read (a newer format): set exits 1 at once naming the node and rm, and writes nothing over it', async () => {
+  const path = new PolicyRegistry(fixtures, root, undefined).pathOf('future');
+  await fixtures.mkdirp(path.slice(0, path.lastIndexOf('/')));
+  await fixtures.create(path, Buffer.from('{"v":2,"name":"future"}'), PERSISTENT);
+  const started = Date.now();
+  const result = await policy('set', 'future', '--rate', '5');
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(`the policy node ${path} holds data this flowgate cannot read`);
+  expect(result.stderr).toContain("flowgate policy rm future");
+  expect(Date.now() - started).toBeLessThan(15_000);
+  expect((await fixtures.getData(path)).data?.toString()).toBe('{"v":2,"name":"future"}');
+  expect((await policy('rm', 'future')).code).toBe(0);
 });
 
 test.each([

@@ -46,6 +46,9 @@ function encodePolicy(name: string, policy: PublishedPolicy): Buffer {
   return Buffer.from(JSON.stringify(data));
 }
 
+/** Version-checked writes of one policy that may lose a race to other writers before `set` gives up. */
+const MAX_SET_ATTEMPTS = 20;
+
 /**
  * Reads, writes and watches the published policies under `<root>/policies`. Used by
  * `ZooKeeperStore` (limiters pick changes up through a watch) and by the `flowgate` CLI.
@@ -109,8 +112,8 @@ export class PolicyRegistry {
    */
   async set(name: string, update: PolicyUpdate, base?: PublishedPolicy): Promise<PolicyRecord> {
     const path = this.pathOf(name);
-    for (;;) {
-      const current = await this.get(name);
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.readable(name);
       let start: PublishedPolicy | undefined = current ?? base;
       if (start === undefined) {
         if (update?.rate === undefined) throw new FlowgateConfigError('rate', undefined, `is needed: limiter '${name}' has no published policy yet to change`);
@@ -119,19 +122,40 @@ export class PolicyRegistry {
       const next = applyPolicyUpdate(start, update);
       const data = encodePolicy(name, next);
       try {
+        let version = 0;
         if (current === undefined) {
           await this.session.mkdirp(this.parent, this.acls);
           await this.session.create(path, data, PERSISTENT, this.acls);
         } else {
-          await this.session.setData(path, data, current.version);
+          version = (await this.session.setData(path, data, current.version)).version;
         }
-        const written = await this.get(name);
-        if (written !== undefined) return written;
+        // What this write published, with its own version (a read back could see a later writer's).
+        return decodePolicy(data, version) as PolicyRecord;
       } catch (error) {
         const code = zkCode(error);
         if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NODE_EXISTS && code !== ZkCode.NO_NODE) throw error;
+        if (attempt >= MAX_SET_ATTEMPTS) throw new Error(`flowgate: could not publish the policy of '${name}': ${MAX_SET_ATTEMPTS} writes in a row lost a race with other writers`);
       }
     }
+  }
+
+  /**
+   * The published policy of `name` (`undefined` when there is none); throws when its node holds
+   * something this flowgate cannot read (a newer format, or a hand edit), rather than writing over it.
+   */
+  private async readable(name: string): Promise<PolicyRecord | undefined> {
+    let found;
+    try {
+      found = await this.session.getData(this.pathOf(name));
+    } catch (error) {
+      if (zkCode(error) === ZkCode.NO_NODE) return undefined;
+      throw error;
+    }
+    const record = decodePolicy(found.data, found.stat.version);
+    if (record === undefined) {
+      throw new Error(`flowgate: the policy node ${this.pathOf(name)} holds data this flowgate cannot read (a newer format, or a hand edit); remove it with 'flowgate policy rm ${name}' to publish again`);
+    }
+    return record;
   }
 
   /** Removes the published policy of `name`: limiters go back to their own options. Resolves false when there was none. */
