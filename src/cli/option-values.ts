@@ -24,7 +24,10 @@ export function nonNegativeInteger(value: string): number {
   return n;
 }
 
-/** A duration in ms (`'1500'`) or with a unit (`'500ms'`, `'2s'`, `'1m'`, `'1h'`), at least `minMs`. */
+/** The longest timer Node runs as asked (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A duration in ms (`'1500'`) or with a unit (`'500ms'`, `'2s'`, `'1m'`, `'1h'`), at least `minMs` and at most 24 days. */
 export function duration(minMs: number): (value: string) => number {
   return (value) => {
     let ms: number;
@@ -34,6 +37,8 @@ export function duration(minMs: number): (value: string) => number {
       throw new InvalidArgumentError("must be a duration such as '500ms', '2s', '1m', '1h' (or milliseconds)");
     }
     if (ms < minMs) throw new InvalidArgumentError(`must be at least ${minMs} ms`);
+    // Node's timers take at most 2^31 - 1 ms (about 24.8 days); a longer one would fire at once.
+    if (ms > MAX_TIMER_MS) throw new InvalidArgumentError('must be at most 24 days');
     return ms;
   };
 }

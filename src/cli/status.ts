@@ -52,6 +52,8 @@ async function watch(cluster: ClusterConnection, options: StatusOptions): Promis
   const onSignal = (): void => stop.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The reader went away (`status --watch | head -1`): stop watching, quietly.
+  process.stdout.on('error', onSignal);
   const footer = `\n(refreshing every ${formatMs(options.interval)}; Ctrl-C to stop)\n`;
   try {
     for (let first = true; !stop.signal.aborted; first = false) {
@@ -69,6 +71,7 @@ async function watch(cluster: ClusterConnection, options: StatusOptions): Promis
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onSignal);
   }
 }
 

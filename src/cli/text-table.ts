@@ -26,9 +26,13 @@ function width(text: string): number {
   return [...text].length;
 }
 
-/** A key or name as one safe table cell: control characters escaped, at most `max` characters. */
+/**
+ * A key or name as one safe table cell: control characters escaped (`\n`, `\u001b`), everything
+ * else as it is (a backslash too, so that a copied key is the key), at most `max` characters.
+ */
 export function cell(text: string, max = 40): string {
-  const safe = JSON.stringify(text).slice(1, -1).replace(/\\"/g, '"');
+  // eslint-disable-next-line no-control-regex
+  const safe = text.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\u007f' ? '\\u007f' : JSON.stringify(c).slice(1, -1)));
   const chars = [...safe];
   return chars.length <= max ? safe : `${chars.slice(0, max - 1).join('')}…`;
 }

@@ -135,6 +135,7 @@ test.each([
   [['status', '--zk', '127.0.0.1:2181', '--root', 'flowgate'], "option '--root <path>' argument 'flowgate' is invalid"],
   [['status', '--zk', '127.0.0.1:2181', '--keys', 'many'], "option '--keys <n>' argument 'many' is invalid"],
   [['status', '--zk', '127.0.0.1:2181', '--interval', '10ms'], "option '--interval <duration>' argument '10ms' is invalid. must be at least 100 ms"],
+  [['status', '--zk', '127.0.0.1:2181', '--interval', '600h'], "option '--interval <duration>' argument '600h' is invalid. must be at most 24 days"],
   [['status', '--zk', '127.0.0.1:2181', '--auth', 'nocolon'], "option '--auth <user:password>' argument 'nocolon' is invalid"],
   [['reset', 'api', '--zk', '127.0.0.1:2181'], "missing required argument 'key'"],
   [['stats'], "unknown command 'stats'"],
