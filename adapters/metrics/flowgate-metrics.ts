@@ -91,7 +91,7 @@ export class FlowgateMetrics {
       this.catalogs.delete(source);
       watch?.stop();
       for (const limiter of watch?.limiters ?? []) this.limiters.remove(limiter);
-    } else if (!this.closed) {
+    } else if (!this.closed && !isStoreShaped(source)) {
       const { limiter, concurrency } = limitersOf(source);
       if (limiter !== undefined) this.limiters.remove(limiter);
       if (concurrency !== undefined) this.concurrency.remove(concurrency);
@@ -130,4 +130,10 @@ export class FlowgateMetrics {
  */
 export function flowgateMetrics(options: FlowgateMetricsOptions = {}): FlowgateMetrics {
   return new FlowgateMetrics(options);
+}
+
+/** Whether `value` looks like a ZooKeeperStore (one not watched: unobserving it does nothing). */
+function isStoreShaped(value: unknown): boolean {
+  const v = value as { stats?: unknown; connection?: unknown } | null;
+  return typeof v === 'object' && v !== null && typeof v.stats === 'function' && typeof v.connection === 'function';
 }

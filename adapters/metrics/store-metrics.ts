@@ -98,6 +98,8 @@ export class StoreMetrics {
       for (const [op, total] of Object.entries(figures.operations ?? {})) this.operations.sync(`${id}\u0000${op}`, { op }, total);
       for (const [type, total] of Object.entries(figures.errors ?? {})) this.errors.sync(`${id}\u0000${type}`, { type }, total);
       for (const [limiter, total] of Object.entries(figures.tokensLeased ?? {})) this.tokensLeased.sync(`${id}\u0000${limiter}`, { limiter }, total);
+      // A closed store (replaced, or the app shutting down) is neither degraded nor a member count.
+      if (figures.closed === true) continue;
       if (down) degraded = 1;
       members = Math.max(members, figures.members);
     }

@@ -110,3 +110,18 @@ test('the degraded gauge is 1 while the store cannot reach ZooKeeper, and 0 agai
   console.log(`degraded gauge: 1 after ${downMs.toFixed(0)} ms without ZooKeeper, 0 again ${upMs.toFixed(0)} ms after the restart`);
   expect(store.stats().available).toBe(true);
 });
+
+test('a store closed while degraded reports neither degraded nor members any more; unobserving a store not watched does nothing', async () => {
+  const metrics = newMetrics();
+  // Nothing listens on port 1: the store goes degraded once unavailable past its grace period.
+  const store = new ZooKeeperStore({ connect: '127.0.0.1:1', unavailableAfter: '100ms' });
+  metrics.observeStore(store);
+  await waitFor(async () => valueOf(await scrape(metrics), 'flowgate_degraded') === 1, 10_000, 'the degraded gauge at 1');
+  await store.close();
+  const text = await scrape(metrics);
+  expect(valueOf(text, 'flowgate_degraded')).toBe(0);
+  expect(valueOf(text, 'flowgate_cluster_members')).toBe(0);
+  const other = new ZooKeeperStore({ connect: '127.0.0.1:1', unavailableAfter: '100ms' });
+  expect(() => metrics.unobserve(other)).not.toThrow();
+  await other.close();
+});
