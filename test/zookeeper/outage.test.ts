@@ -25,3 +25,21 @@ test.each([0, 40, 150, 400, 900])('close() %p ms after construction, with no ser
   await new Promise((resolve) => setTimeout(resolve, afterMs));
   await expect(store.close()).resolves.toBeUndefined();
 });
+
+test('refunds of takes the fallback decided go to the fallback, not into a lease (whose tokens would reach the shared bucket later)', async () => {
+  const store = new ZooKeeperStore({ connect: '127.0.0.1:1', unavailableAfter: '100ms' });
+  const limiter = createLimiter({ rate: 1, interval: '1m', burst: 3, store, name: 'refunds' });
+  try {
+    for (let i = 0; i < 3; i++) expect((await limiter.take('k')).allowed).toBe(true);
+    expect((await limiter.take('k')).allowed).toBe(false);
+    await limiter.refund('k', 3);
+    // The local fallback has them back...
+    expect((await limiter.take('k', { cost: 3 })).allowed).toBe(true);
+    // ...and no lease holds tokens that never left ZooKeeper's bucket.
+    const leases = (store as unknown as { leases: Map<string, { tokens: number }> }).leases;
+    expect([...leases.values()].reduce((sum, lease) => sum + lease.tokens, 0)).toBe(0);
+  } finally {
+    await limiter.close();
+    await store.close();
+  }
+});

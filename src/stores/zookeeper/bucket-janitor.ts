@@ -14,11 +14,11 @@ import type { ZooKeeperSession } from './zookeeper-session.js';
  * such as the buckets of a process that stopped.
  */
 export function bucketJanitor(session: ZooKeeperSession, bucketsRoot: string, clock: ServerClock, cleanupAfterMs: number, counter: WriteCounter): ShardJanitor {
-  return new ShardJanitor(session, bucketsRoot, (_path, data, stat) => idleFor(data, stat, clock.now(), cleanupAfterMs), counter);
+  return new ShardJanitor(session, bucketsRoot, (_path, data, stat) => bucketIdleFor(data, stat, clock.now(), cleanupAfterMs), counter);
 }
 
 /** Whether a bucket has been full, with nobody waiting, for `cleanupAfterMs` at server time `now`. */
-function idleFor(data: Buffer | undefined, stat: Stat, now: number, cleanupAfterMs: number): boolean {
+export function bucketIdleFor(data: Buffer | undefined, stat: Stat, now: number, cleanupAfterMs: number): boolean {
   const bucket = decodeBucket(data);
   if (!Number.isFinite(bucket.burst) || !Number.isFinite(bucket.ratePerMs) || bucket.ratePerMs <= 0) return false;
   const mtime = statTime(stat.mtime);

@@ -11,7 +11,7 @@ import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
 import { BucketContentionError, readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
 import { storedTokensAt } from './bucket-codec.js';
-import { bucketJanitor } from './bucket-janitor.js';
+import { bucketIdleFor, bucketJanitor } from './bucket-janitor.js';
 import { permitJanitor } from './permit-janitor.js';
 import type { ShardJanitor } from './shard-janitor.js';
 import { digestAcls } from './digest-acls.js';
@@ -56,6 +56,8 @@ export interface ZooKeeperStoreStats {
   readonly tokensLeased: Readonly<Record<string, number>>;
   /** Keys this process keeps a lease for (forgotten once idle: memory stays bounded, also while ZooKeeper is unreachable). */
   readonly leasedKeys: number;
+  /** Whether `close()` was called: the store decides nothing more (and reports neither degraded nor members). */
+  readonly closed: boolean;
 }
 
 /** A wait for refill longer than this makes a process watch the bucket for a reset elsewhere. */
@@ -231,6 +233,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       errors: { ...this.session.errors },
       tokensLeased: Object.fromEntries(this.leased),
       leasedKeys: this.leases.size,
+      closed: this.closed,
     };
   }
 
@@ -379,12 +382,14 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   /** {@inheritDoc Store.refund} */
   async refund(policy: BucketPolicy, key: string, amount: number): Promise<void> {
+    // While ZooKeeper is unreachable, takes are decided by the fallback: their refunds go there,
+    // not into a lease whose tokens would then reach the shared bucket without having left it.
+    if (!this.available) return this.fallback.refund(this.fallbackPolicy(policy), key, amount);
     if (!policy.strict) {
       const lease = this.leaseOf(policy, key);
       lease.tokens = Math.min(policy.burst, lease.tokens + amount);
       return;
     }
-    if (!this.available) return this.fallback.refund(this.fallbackPolicy(policy), key, amount);
     await this.withDeadline(updateBucket(this.targetOf(policy, key), ({ tokens }) => Math.min(policy.burst, tokens + amount)));
   }
 
@@ -627,8 +632,10 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   }
 
   private announceIfStillDown(reason: string, afterMs: number): void {
+    const since = this.unavailableSince;
     setTimeout(() => {
-      if (!this.available && !this.closed && !this.announcedDegraded) {
+      // Still the outage this timer was set for (not a later one, still in its own grace period).
+      if (!this.available && !this.closed && !this.announcedDegraded && this.unavailableSince === since) {
         this.announcedDegraded = true;
         this.report.noteState(true);
         this.emit('degraded', { reason });
@@ -749,11 +756,17 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     }
     const serverNow = this.serverClock.now();
     for (const [id, entry] of this.cleanups) {
+      // Unreachable now: leave the rest for a later sweep rather than wait on each call.
+      if (!this.available) break;
       if (serverNow < entry.fullAt + this.options.cleanupAfterMs || this.leases.has(id)) continue;
       this.cleanups.delete(id);
       try {
+        // Read first: the znode may have been deleted and made again since this process wrote it
+        // (a reset), and a new one counts its versions from 0 again. Deleted only if full now.
+        const { data, stat } = await this.session.getData(entry.target.path);
+        if (!bucketIdleFor(data, stat, this.serverClock.now(), this.options.cleanupAfterMs)) continue;
         this.counter.writes++;
-        await this.session.remove(entry.target.path, entry.version);
+        await this.session.remove(entry.target.path, stat.version);
       } catch {
         // Written since (BAD_VERSION: its writer cleans up), already gone, or unreachable: leave it.
       }
