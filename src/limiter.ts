@@ -162,6 +162,14 @@ export class Limiter extends EventEmitter {
     if (options.signal?.aborted) return this.rejected(rejectedDecision(policy, key, cost, await this.store.peek(policy, key), 'aborted', 0, 0));
     const queue = this.queueLimits === undefined || this.dryRun ? undefined : this.queue;
     if (queue === undefined) {
+      // A queue turned off by a live change still holds the takes that were waiting in it: a new
+      // take does not go ahead of them (it is refused, with the time the line ahead needs).
+      const left = this.dryRun ? undefined : this.queue;
+      if (left !== undefined && !left.idle(key)) {
+        const tokens = await this.store.peek(policy, key);
+        const retryAfterMs = Math.max(0, ((left.size(key) + 1) * cost - tokens) / policy.ratePerMs);
+        return this.rejected(rejectedDecision(policy, key, cost, tokens, 'limited', retryAfterMs, 0));
+      }
       const result = await this.store.take(policy, key, cost);
       if (result.taken) return this.admitted(this.dryRun ? shadowDecision(policy, key, cost, result.tokens, undefined) : admittedDecision(policy, key, cost, result.tokens, 0));
       return this.overLimit(policy, key, cost, result);
@@ -186,7 +194,8 @@ export class Limiter extends EventEmitter {
     const policy = this.current;
     if (cost > policy.burst || this.dryRun) return undefined;
     const queue = this.queueLimits === undefined ? undefined : this.queue;
-    if (queue !== undefined && !queue.idle(key)) return undefined;
+    // Takes still waiting (in a queue in force, or one turned off since) go first: see take().
+    if (this.queue !== undefined && !this.queue.idle(key)) return undefined;
     const result = store.takeSync(policy, key, cost);
     if (result === undefined) return undefined;
     if (result.taken) return this.admitted(admittedDecision(policy, key, cost, result.tokens, 0));

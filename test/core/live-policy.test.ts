@@ -130,6 +130,24 @@ describe('Limiter.setPolicy with takes waiting in the queue (memory store)', () 
     await limiter.close();
   });
 
+  test('a queue turned off does not let new takes go ahead of the takes still waiting in it', async () => {
+    jest.useFakeTimers({ now: 5_000_000 });
+    // 10 ms a token, burst 2: the waiter (cost 2) is due at 20 ms, its deadline at 25 ms.
+    const limiter = createLimiter({ rate: 100, interval: '1s', burst: 2, queue: { maxSize: 10, maxWait: '25ms' }, clock });
+    expect((await limiter.take('k', { cost: 2 })).allowed).toBe(true);
+    const waiter = limiter.take('k', { cost: 2 });
+    await jest.advanceTimersByTimeAsync(1);
+    await limiter.setPolicy({ queue: false });
+    await jest.advanceTimersByTimeAsync(9);
+    // One token is there at 10 ms; taking it would push the waiter to 30 ms, past its deadline.
+    const direct = await limiter.take('k');
+    expect(direct).toMatchObject({ allowed: false, reason: 'limited' });
+    expect(direct.retryAfterMs).toBeGreaterThan(0);
+    await jest.advanceTimersByTimeAsync(20);
+    expect(await waiter).toMatchObject({ allowed: true });
+    await limiter.close();
+  });
+
   test('a waiter admitted after a change of burst reports the new limit', async () => {
     jest.useFakeTimers({ now: 5_000_000 });
     const limiter = createLimiter({ rate: 10, interval: '1s', burst: 1, queue: { maxSize: 10, maxWait: '2s' }, clock });
