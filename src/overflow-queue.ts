@@ -290,7 +290,6 @@ export class OverflowQueue implements TakeQueue {
     return { admitted: false, reason, tokens: this.estimateTokens(line, now), retryAfterMs, waitedMs: 0 };
   }
 
-  /** Milliseconds until `cost` tokens can be had: by the refill rate, and not before the store allows. */
   /**
    * The first place at or after `index` where a take of `cost` delays no waiter behind it past its
    * deadline (from the tokens known now, as the waiters' own waits are predicted).
@@ -307,6 +306,7 @@ export class OverflowQueue implements TakeQueue {
     return place;
   }
 
+  /** Milliseconds until `cost` tokens can be had: by the refill rate, and not before the store allows. */
   private msUntilServable(line: KeyLine, cost: number, now: number): number {
     const byRate = msUntilFits(this.estimateTokens(line, now), cost, this.policy);
     return Math.max(byRate, line.notBefore - now);

@@ -35,8 +35,9 @@ const KNOWN = ['rate', 'interval', 'burst', 'queue'];
 /**
  * Applies `update` over `base` and validates the result; throws {@link FlowgateConfigError} naming
  * the option and value. A `burst` left out follows a changed `rate` only when it was the old rate's
- * default (`max(1, ceil(rate))`). A queue bound left out comes from `base.queue`, else `queueDefaults`, else 100 and 10 s;
- * a `queue` the update does not mention stays as `base` has it (absent: each limiter's own).
+ * default (`max(1, ceil(rate))`). A queue bound left out comes from `base.queue`, else
+ * `queueDefaults`, else 100 and 10 s; a `queue` the update does not mention stays as `base` has it
+ * (absent: each limiter's own).
  */
 export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate, queueDefaults?: { readonly maxSize: number; readonly maxWaitMs: number }): PublishedPolicy {
   if (update === null || typeof update !== 'object') throw new FlowgateConfigError('policy', update, 'must be an object such as { rate: 100, burst: 200 }');

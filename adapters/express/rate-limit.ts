@@ -6,9 +6,10 @@ import type { Decision } from '../../src/decision.js';
 import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, ignoreRejection, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
+import { hasClosed } from '../../src/http/client-disconnect.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
 import { requestSlot } from '../../src/http/request-slot.js';
-import { takeWhileConnected } from '../../src/http/take-while-connected.js';
+import { giveBack, takeWhileConnected } from '../../src/http/take-while-connected.js';
 import type { Limiter } from '../../src/limiter.js';
 
 declare global {
@@ -148,27 +149,23 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     concurrency.acquire(key).then(
       (later) => permitted(req, res, next, key, cost, decision, later),
       // The permit store failed: the rate limit's tokens were not used either.
-      (error: unknown) => giveBack(key, cost, decision).then(() => next(error)),
+      (error: unknown) => giveBack(limiter, key, cost, decision).then(() => next(error)),
     );
   };
-
-  /** Gives the rate limit's tokens back (a request that took them but is not served). */
-  const giveBack = (key: string, cost: number, decision: Decision | undefined): Promise<void> =>
-    limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
 
   const permitted = (req: Request, res: Response, next: NextFunction, key: string, cost: number, decision: Decision | undefined, permits: PermitDecision): void => {
     if (permits.allowed) {
       releaseOnClose(res, permits.permit as Permit);
       // The client left before its permit came (the permit is released at once): the handler does
       // not run for nobody, and the rate limit's tokens go back.
-      if (res.closed || res.destroyed) return void giveBack(key, cost, decision);
+      if (hasClosed(res)) return void giveBack(limiter, key, cost, decision);
     }
     exposeDecision(req, permits.allowed && decision !== undefined ? decision : permits);
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
     writeHeaders(permits.allowed ? decision : undefined, res, permits);
     if (permits.allowed) return next();
     // The rate limit's tokens were not used: give them back before answering.
-    giveBack(key, cost, decision).then(() => reject(req, res, next, permits)).catch(next);
+    giveBack(limiter, key, cost, decision).then(() => reject(req, res, next, permits)).catch(next);
   };
 
   const decideAll = async (req: Request, res: Response, next: NextFunction, given?: { key: unknown; cost: unknown }): Promise<void> => {

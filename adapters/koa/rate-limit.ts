@@ -6,8 +6,9 @@ import type { Decision } from '../../src/decision.js';
 import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, ignoreRejection, type HeaderWriter } from '../../src/http/http-answer.js';
 import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
+import { hasClosed } from '../../src/http/client-disconnect.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
-import { takeWhileConnected } from '../../src/http/take-while-connected.js';
+import { giveBack, takeWhileConnected } from '../../src/http/take-while-connected.js';
 import type { Limiter } from '../../src/limiter.js';
 
 declare module 'koa' {
@@ -140,27 +141,23 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     return concurrency.acquire(key).then(
       (later) => permitted(ctx, next, key, cost, decision, later),
       // The permit store failed: the rate limit's tokens were not used either.
-      (error: unknown) => giveBack(key, cost, decision).then(() => Promise.reject(error)),
+      (error: unknown) => giveBack(limiter, key, cost, decision).then(() => Promise.reject(error)),
     );
   };
-
-  /** Gives the rate limit's tokens back (a request that took them but is not served). */
-  const giveBack = (key: string, cost: number, decision: Decision | undefined): Promise<void> =>
-    limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
 
   const permitted = (ctx: Context, next: Next, key: string, cost: number, decision: Decision | undefined, permits: PermitDecision): unknown => {
     if (permits.allowed) {
       releaseOnClose(ctx.res, permits.permit as Permit);
       // The client left before its permit came (the permit is released at once): the handler does
       // not run for nobody, and the rate limit's tokens go back.
-      if (ctx.res.closed || ctx.res.destroyed) return giveBack(key, cost, decision);
+      if (hasClosed(ctx.res)) return giveBack(limiter, key, cost, decision);
     }
     ctx.state.rateLimit = permits.allowed && decision !== undefined ? decision : permits;
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
     writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
     if (permits.allowed) return next();
     // The rate limit's tokens were not used: give them back before answering.
-    return giveBack(key, cost, decision).then(() => reject(ctx, next, permits));
+    return giveBack(limiter, key, cost, decision).then(() => reject(ctx, next, permits));
   };
 
   const decideAll = async (ctx: Context, next: Next, given?: { key: unknown; cost: unknown }): Promise<unknown> => {

@@ -8,6 +8,11 @@ export interface Closable {
   off(event: 'close', listener: () => void): unknown;
 }
 
+/** Whether `response` is closed already: finished, or its client gone (Node sets both flags then). */
+export function hasClosed(response: { readonly closed?: boolean; readonly destroyed?: boolean }): boolean {
+  return response.closed === true || response.destroyed === true;
+}
+
 /** A signal that aborts when the response closes, and how to stop listening once the take is decided. */
 export interface ClientDisconnect {
   readonly signal: AbortSignal;
@@ -21,7 +26,7 @@ export interface ClientDisconnect {
  */
 export function watchDisconnect(response: Closable): ClientDisconnect {
   const gone = new AbortController();
-  if (response.closed === true || response.destroyed === true) {
+  if (hasClosed(response)) {
     gone.abort();
     return { signal: gone.signal, stop: () => undefined };
   }

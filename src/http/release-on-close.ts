@@ -1,6 +1,7 @@
 // Holds a concurrency permit for as long as the HTTP exchange lasts: released when the response closes.
 
 import type { Permit } from '../concurrency/concurrency-limiter.js';
+import { hasClosed } from './client-disconnect.js';
 
 /** A Node `ServerResponse`, as far as this needs it: `close` once the exchange is over, and whether it already is. */
 export interface ClosingResponse {
@@ -15,7 +16,7 @@ export interface ClosingResponse {
  * acquired) releases it at once, so no permit outlives its request.
  */
 export function releaseOnClose(response: ClosingResponse, permit: Permit): void {
-  if (response.closed === true || response.destroyed === true) {
+  if (hasClosed(response)) {
     permit.release();
     return;
   }

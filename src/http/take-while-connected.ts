@@ -1,4 +1,4 @@
-// A take for an HTTP request: a request waiting in the queue leaves it when its client goes away.
+// A take for an HTTP request (a waiting one leaves the queue when its client goes away), and giving its tokens back when it is not served.
 
 import type { Decision } from '../decision.js';
 import type { Limiter } from '../limiter.js';
@@ -21,4 +21,13 @@ export async function takeWhileConnected(limiter: Limiter, key: string, cost: nu
   } finally {
     disconnect?.stop();
   }
+}
+
+/**
+ * Gives back the tokens a request took from `limiter` (its `decision`) when it is not served after
+ * all: a concurrency limit refused it, its permit store failed, or its client left. Nothing when
+ * no rate limit was taken. Never rejects.
+ */
+export function giveBack(limiter: Limiter | undefined, key: string, cost: number, decision: Decision | undefined): Promise<void> {
+  return limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
 }
