@@ -5,7 +5,7 @@ import { Injectable, type CanActivate, type ExecutionContext, type Type } from '
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
-import { watchDisconnect, type ClientDisconnect } from '../../src/http/client-disconnect.js';
+import { hasClosed, watchDisconnect, type ClientDisconnect } from '../../src/http/client-disconnect.js';
 import { decisionHeaders, headerWriter, ignoreRejection, requestPriority, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
 import type { MaybePromise } from '../../src/http/http-options.js';
 import { releaseOnClose, type ClosingResponse } from '../../src/http/release-on-close.js';
@@ -140,6 +140,8 @@ export class FlowgateGuard implements CanActivate {
     const taken = limits.length === 0 ? [] : await this.takeAll(context, limits, first);
     if (concurrency.length > 0) {
       const held = await this.acquireAll(context, concurrency, taken);
+      // The client left meanwhile: nothing to run (the answer would go nowhere).
+      if (held === undefined) return false;
       this.admitWithPermits(context, taken, held);
       return true;
     }
@@ -241,9 +243,10 @@ export class FlowgateGuard implements CanActivate {
   /**
    * Acquires a permit of every concurrency limit in turn, held until the response closes. When one
    * refuses (or an error is thrown), the permits already acquired are released and the rate
-   * limits' tokens given back, and the refusal is answered through `onRejected`.
+   * limits' tokens given back, and the refusal is answered through `onRejected`. `undefined` when
+   * the client left before the permits came (they, and the rate tokens, are given back).
    */
-  private async acquireAll(context: ExecutionContext, concurrency: readonly RouteConcurrency[], taken: readonly Taken[]): Promise<Held[]> {
+  private async acquireAll(context: ExecutionContext, concurrency: readonly RouteConcurrency[], taken: readonly Taken[]): Promise<Held[] | undefined> {
     const held: Held[] = [];
     let rejected: { decision: Decision; limit: RouteConcurrency } | undefined;
     try {
@@ -266,6 +269,13 @@ export class FlowgateGuard implements CanActivate {
       return this.onRejected(context, rejected.decision, rejected.limit);
     }
     const response = this.rawResponseOf(context);
+    if (response !== undefined && hasClosed(response)) {
+      // The client left before its permits came: they go back at once, and so do the rate tokens;
+      // the handler does not run for nobody.
+      for (const { decision } of held) decision.permit?.release();
+      await this.refund(taken);
+      return undefined;
+    }
     for (const { decision } of held) {
       if (response !== undefined) releaseOnClose(response, decision.permit as Permit);
       else decision.permit?.release();

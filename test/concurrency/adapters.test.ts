@@ -371,7 +371,7 @@ describe('a permit store that fails, beside a rate limit', () => {
 });
 
 describe('a client that leaves before its permit comes (during an async key)', () => {
-  test.each(['Express', 'Koa'] as const)('%s: the handler does not run, and no permit stays held', async (framework) => {
+  test.each(['Express', 'Koa', 'Nest on Express', 'Nest on Fastify'] as const)('%s: the handler does not run, and no permit stays held', async (framework) => {
     let runs = 0;
     const slowKey = async (): Promise<string> => {
       await new Promise((resolve) => setTimeout(resolve, 150));
@@ -389,6 +389,12 @@ describe('a client that leaves before its permit comes (during an async key)', (
         res.send('served');
       });
       server = await listen(app);
+    } else if (framework === 'Nest on Express' || framework === 'Nest on Fastify') {
+      // The controller's handler passes the gate at once, counting its runs.
+      const counted = { enter: () => ((runs += 1), Promise.resolve()) } as unknown as Gate;
+      const { app, url } = await startNest(nestModule({ concurrency: 1, key: slowKey }, counted), framework === 'Nest on Express' ? 'express' : 'fastify');
+      concurrency = app.get(FlowgateLimiters).defaultConcurrency?.concurrency;
+      server = { url: url('/work'), close: () => app.close() };
     } else {
       const middleware = koaRateLimit({ concurrency: 1, key: slowKey });
       concurrency = middleware.concurrencyLimiter;
