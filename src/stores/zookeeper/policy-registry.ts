@@ -71,13 +71,22 @@ export class PolicyRegistry {
 
   /** The published policy of `name`, or `undefined` when none was published. */
   async get(name: string, watcher?: (event: unknown) => void): Promise<PolicyRecord | undefined> {
+    return (await this.read(name, watcher))?.record;
+  }
+
+  /**
+   * The policy node of `name`: `undefined` when there is none; else its record, `undefined` when
+   * the node holds something this flowgate cannot read. With `watcher`, a missing node is watched
+   * for its creation.
+   */
+  private async read(name: string, watcher?: (event: unknown) => void): Promise<{ record: PolicyRecord | undefined } | undefined> {
     try {
       const { data, stat } = await this.session.getData(this.pathOf(name), watcher);
-      return decodePolicy(data, stat.version);
+      return { record: decodePolicy(data, stat.version) };
     } catch (error) {
       if (zkCode(error) !== ZkCode.NO_NODE) throw error;
       // Watch for its creation instead.
-      if (watcher !== undefined && (await this.session.exists(this.pathOf(name), watcher)) !== null) return this.get(name, watcher);
+      if (watcher !== undefined && (await this.session.exists(this.pathOf(name), watcher)) !== null) return this.read(name, watcher);
       return undefined;
     }
   }
@@ -144,14 +153,9 @@ export class PolicyRegistry {
    * something this flowgate cannot read (a newer format, or a hand edit), rather than writing over it.
    */
   private async readable(name: string): Promise<PolicyRecord | undefined> {
-    let found;
-    try {
-      found = await this.session.getData(this.pathOf(name));
-    } catch (error) {
-      if (zkCode(error) === ZkCode.NO_NODE) return undefined;
-      throw error;
-    }
-    const record = decodePolicy(found.data, found.stat.version);
+    const found = await this.read(name);
+    if (found === undefined) return undefined;
+    const { record } = found;
     if (record === undefined) {
       throw new Error(`flowgate: the policy node ${this.pathOf(name)} holds data this flowgate cannot read (a newer format, or a hand edit); remove it with 'flowgate policy rm ${name}' to publish again`);
     }

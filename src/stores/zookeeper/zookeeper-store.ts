@@ -72,9 +72,9 @@ const MIN_LEASE_MS = 50;
 /** After a fetch refused because waiters are in the book, takes try the shared bucket again no sooner than this (ms): they join the queue meanwhile. */
 const QUEUED_RETRY_MS = 20;
 
+/** A bucket this process wrote, and when it is full again (server time): deleted once full for `cleanupAfter`, if a fresh read agrees. */
 interface CleanupEntry {
   readonly target: BucketTarget;
-  readonly version: number;
   readonly fullAt: number;
 }
 
@@ -707,7 +707,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   /** Records a write so that the bucket's znode can be deleted once it has been full long enough. */
   private noteWrite(policy: BucketPolicy, target: BucketTarget, update: BucketUpdate): void {
     const fullAt = update.serverNow + (policy.burst - update.after) / policy.ratePerMs;
-    this.cleanups.set(this.leaseId(policy, target.key), { target, version: update.version, fullAt });
+    this.cleanups.set(this.leaseId(policy, target.key), { target, fullAt });
   }
 
   /** Gives idle leases back, and deletes bucket znodes that have been full for `cleanupAfter`. */
