@@ -544,8 +544,9 @@ describe('faults on the ensemble (own ensemble)', () => {
       log1.push(`server ${server} paused ${pauseMs} ms, enqueues done after ${(wallNow() - pausedAt).toFixed(0)} ms`);
     }
     const callsAfter = await w.call<Record<string, number>>('calls');
-    const creates = (callsAfter.create ?? 0) - (callsBefore.create ?? 0);
-    const lookups = (callsAfter.getChildren ?? 0) - (callsBefore.getChildren ?? 0);
+    // An item's create is a multi (the item and its marker); each lookup begins with a write of the queue's label.
+    const creates = (callsAfter.transaction ?? 0) - (callsBefore.transaction ?? 0);
+    const lookups = (callsAfter.setData ?? 0) - (callsBefore.setData ?? 0);
     // Give the servers time to act on whatever they still held.
     await new Promise((r) => setTimeout(r, 2000));
     const zk = await Zk.connect(own.connect);

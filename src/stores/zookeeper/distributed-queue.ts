@@ -5,7 +5,8 @@ import type { ACL, Stat } from 'node-zookeeper-client';
 import { parseDuration, type Duration } from '../../duration.js';
 import { FlowgateArgumentError, FlowgateConfigError, FlowgateError } from '../../errors.js';
 import { rejectUnknownOptions, requireNumber } from '../../limiter-options.js';
-import { failedOpIndex, isUnavailable, ZkCode, zkCode, ZooKeeperSession } from './zookeeper-session.js';
+import { failedOpIndex, isUnavailable, ZkCode, zkCode, ZooKeeperSession, type TransactionOp } from './zookeeper-session.js';
+import { CreateMarkers, type CarriedMarkers } from './create-markers.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
 import { nodeName, validateRoot } from './znode-paths.js';
 import { ItemListing } from './item-listing.js';
@@ -138,6 +139,9 @@ export class DistributedQueue<T = unknown> {
   private readonly items: string;
   private readonly claims: string;
   private readonly dead: string;
+  /** Ephemeral markers of this instance's creates, under `<queue>/creating`: see {@link CreateMarkers}. */
+  private readonly creating: string;
+  private readonly markers: CreateMarkers;
   private readonly maxItemBytes: number;
   private readonly maxAttempts: number;
   private readonly pollMs: number;
@@ -196,6 +200,8 @@ export class DistributedQueue<T = unknown> {
     this.items = `${base}/items`;
     this.claims = `${base}/claims`;
     this.dead = `${base}/dead`;
+    this.creating = `${base}/creating`;
+    this.markers = new CreateMarkers(this.session, this.creating, this.acls);
     this.listing = new ItemListing(this.session, this.items, () => this.closed, (names) => this.forgetFinished(names));
     this.session.on('session', this.onSession);
   }
@@ -361,6 +367,9 @@ export class DistributedQueue<T = unknown> {
     this.closed = true;
     this.session.off('session', this.onSession);
     await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    // A shared store's session lives on: remove the markers it would otherwise keep.
+    if (this.ownStore === undefined) await this.markers.flush();
+    this.markers.stop();
     await this.ownStore?.close();
   }
 
@@ -572,21 +581,49 @@ export class DistributedQueue<T = unknown> {
    * twice. A create is sent again only after a lookup that answered and did not find it.
    */
   private async protectedCreate(parent: string, data: Buffer, turn: number): Promise<string> {
-    const prefix = itemPrefix(turn);
+    const uuid = randomUUID();
+    const prefix = itemPrefix(turn, uuid);
+    const marker = this.markers.pathOf(uuid);
     let lost = false;
+    let carried: CarriedMarkers | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
         if (lost) {
-          // A write first: a server that answers it follows the current leader, so the listing
-          // after it holds the lost create if ZooKeeper kept it (a follower still on a dead leader
-          // could list a state without it, and the item would then be created twice).
+          // A write first: a server that answers it follows the current leader, so the reads
+          // after it see the lost create if ZooKeeper kept it (a follower still on a dead leader
+          // could answer from a state without it, and the item would then be created twice).
           await this.writeLabel();
-          const mine = (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix));
-          if (mine !== undefined) return mine;
+          const sent = carried as CarriedMarkers;
+          if (sent.session === this.session.sessionNumber) {
+            // Same session, so the marker of the multi is there if and only if the multi ran, even
+            // when a consumer has already taken and removed the item.
+            if ((await this.session.exists(marker)) !== null) {
+              this.markers.settled(sent, marker);
+              return (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix)) ?? prefix;
+            }
+            this.markers.notRun(sent);
+          } else {
+            // A new session: the marker went with the old one; only the item itself can tell.
+            const mine = (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix));
+            if (mine !== undefined) return mine;
+          }
           lost = false;
         }
-        const path = await this.session.create(`${parent}/${prefix}`, data, PERSISTENT_SEQUENTIAL, this.acls);
-        return path.slice(parent.length + 1);
+        const { ops, carried: sending } = this.markers.opsFor(marker);
+        carried = sending;
+        let results;
+        try {
+          results = await this.session.transaction([{ op: 'create', path: `${parent}/${prefix}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls }, ...ops]);
+        } catch (error) {
+          if (isUnavailable(error)) throw error;
+          if ((failedOpIndex(error) ?? 0) < 2) this.markers.notRun(sending);
+          // A marker it was to remove was gone already (none should be): drop them and create without.
+          if ((failedOpIndex(error) ?? 0) < 2 || sending.paths.length === 0) throw error;
+          carried = { paths: [], session: sending.session };
+          results = await this.session.transaction([{ op: 'create', path: `${parent}/${prefix}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls }, ops[0] as TransactionOp]);
+        }
+        this.markers.settled(carried, marker);
+        return (results[0]?.path ?? `${parent}/${prefix}`).slice(parent.length + 1);
       } catch (error) {
         if (!isUnavailable(error) || attempt >= 20) throw error;
         if (lost) {
@@ -624,7 +661,7 @@ export class DistributedQueue<T = unknown> {
     const deadline = performance.now() + 30_000;
     this.parents ??= this.retrying(async () => {
       await this.store.ready(Math.max(1, deadline - performance.now()));
-      for (const path of [this.items, this.claims, this.dead]) await this.session.mkdirp(path, this.acls);
+      for (const path of [this.items, this.claims, this.dead, this.creating]) await this.session.mkdirp(path, this.acls);
       // The queue's node carries its name in clear (node names are hashes), for `flowgate status`.
       // Written every time: the write's mtime tells ZooKeeper's clock, on which items' turns are measured.
       const stat = await this.writeLabel();

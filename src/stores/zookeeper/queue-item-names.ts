@@ -17,9 +17,9 @@ export function itemTurn(serverNow: number, priority: number): number {
   return Math.min(TURN_MAX, Math.max(0, Math.round(serverNow - priority * AGING_MS)));
 }
 
-/** A fresh protected-create prefix carrying the item's turn: `_c_<uuid>-t<turn>-item-` (ZooKeeper appends the sequence). */
-export function itemPrefix(turn: number): string {
-  return `_c_${randomUUID()}-t${String(turn).padStart(TURN_DIGITS, '0')}-item-`;
+/** A protected-create prefix carrying the item's turn: `_c_<uuid>-t<turn>-item-` (ZooKeeper appends the sequence); a fresh UUID unless given. */
+export function itemPrefix(turn: number, uuid: string = randomUUID()): string {
+  return `_c_${uuid}-t${String(turn).padStart(TURN_DIGITS, '0')}-item-`;
 }
 
 /** The turn in an item's name (0 for names written before turns were, which therefore go first). */

@@ -82,6 +82,11 @@ export type TransactionOp =
   | { readonly op: 'setData'; readonly path: string; readonly data: Buffer; readonly version: number }
   | { readonly op: 'check'; readonly path: string; readonly version: number };
 
+/** One op's result in a {@link ZooKeeperSession.transaction}: the path a create made. */
+export interface TransactionResult {
+  readonly path?: string;
+}
+
 /** A connection state as the rest of flowgate sees it. */
 export type SessionState = 'connecting' | 'connected' | 'suspended' | 'closed';
 
@@ -248,10 +253,11 @@ export class ZooKeeperSession extends EventEmitter {
 
   /**
    * Runs `ops` atomically (ZooKeeper multi); rejects with the first failing op's error, which
-   * carries that op's index in `ops` (read it with {@link failedOpIndex}).
+   * carries that op's index in `ops` (read it with {@link failedOpIndex}). Resolves with one result
+   * per op: a create's carries the path made (with its sequence).
    */
-  transaction(ops: readonly TransactionOp[]): Promise<void> {
-    return this.call<void>(`multi of ${ops.length}`, (client, done) => {
+  transaction(ops: readonly TransactionOp[]): Promise<TransactionResult[]> {
+    return this.call<TransactionResult[]>(`multi of ${ops.length}`, (client, done) => {
       const tx = client.transaction();
       for (const op of ops) {
         if (op.op === 'create') {
@@ -261,12 +267,12 @@ export class ZooKeeperSession extends EventEmitter {
         else if (op.op === 'check') tx.check(op.path, op.version);
         else tx.setData(op.path, op.data, op.version);
       }
-      tx.commit((error: unknown, results?: Array<{ type?: number; err?: number }>) => {
+      tx.commit((error: unknown, results?: Array<{ type?: number; err?: number; path?: string }>) => {
         if (error && typeof error === 'object' && Array.isArray(results)) {
           const index = results.findIndex((result) => result.err !== undefined && result.err !== 0);
           if (index >= 0) (error as { opIndex?: number }).opIndex = index;
         }
-        done(error);
+        done(error, (results ?? []).map((result) => (result.path === undefined ? {} : { path: result.path })));
       });
     });
   }
