@@ -121,8 +121,10 @@ class MissingQueueNodeError extends Error {
  *
  * - Items are persistent sequential znodes: they survive every client restarting and the whole
  *   ensemble restarting. Their sequence gives the order; one producer's items keep its order.
- * - Creates are "protected": the name carries a fresh UUID, so after a connection loss the producer
- *   looks for its own node instead of creating a second one. No duplicate, nothing lost.
+ * - Creates are "protected": the name carries a fresh UUID and the create goes in one multi with an
+ *   ephemeral marker of that UUID, so after a connection loss the producer reads the marker to
+ *   know whether its item was stored (even if a consumer has already finished it) instead of
+ *   creating a second one. No duplicate, nothing lost.
  * - A consumer claims an item with an ephemeral claim node before reading it: an item is never
  *   handed to two consumers at once. Success removes item and claim in one atomic multi. A handler
  *   that throws puts the item back at the tail (attempt + 1); after `maxAttempts` it moves to the
@@ -208,7 +210,9 @@ export class DistributedQueue<T = unknown> {
 
   /**
    * Adds an item: at the tail, or with `priority` ahead of lower-priority items enqueued less than
-   * `priority` seconds before it (see {@link EnqueueOptions}). Resolves with its id once it is stored.
+   * `priority` seconds before it (see {@link EnqueueOptions}). Resolves with its id (its node's
+   * name) once it is stored; after a lost reply, when a consumer has finished the item already,
+   * with the name's protected prefix (`_c_<uuid>-t<turn>-item-`, without ZooKeeper's sequence).
    */
   async enqueue(item: T, options: EnqueueOptions = {}): Promise<string> {
     const priority = options.priority ?? 0;
