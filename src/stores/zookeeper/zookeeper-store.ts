@@ -277,9 +277,33 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     return this.spend(policy, lease, cost, now);
   }
 
-  /** Decides through ZooKeeper when it is usable, through `onUnavailable` otherwise. */
+  /**
+   * Decides through ZooKeeper when it is usable, through `onUnavailable` otherwise; within
+   * `unavailableAfter` in all: time spent waiting for a lost connection counts against it.
+   */
   private async decide(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
+    const started = this.local.now();
+    const waiting = !this.available;
+    const outageSince = this.unavailableSince;
     if (!(await this.usable())) return this.fallbackTake(policy, key, cost);
+    const work = this.decideShared(policy, key, cost);
+    if (!waiting) return work;
+    // It waited for the connection, which came back: what is left of its time is all ZooKeeper gets.
+    if ((await beforeTimeLeft(work, started + this.options.unavailableAfterMs - this.local.now())) === undefined) return work;
+    this.outageGoesOn(outageSince);
+    // Answered by `onUnavailable`; a lease fetch that lands later keeps its tokens (the lease's),
+    // not the ones it spent for this decision; a strict take's token stays spent (never more admitted).
+    void work.then((result) => {
+      if (result.taken && !policy.strict) {
+        const lease = this.leases.get(this.leaseId(policy, key));
+        if (lease !== undefined) lease.tokens = Math.min(policy.burst, lease.tokens + cost);
+      }
+    }, ignore);
+    return this.fallbackTake(policy, key, cost);
+  }
+
+  /** Decides through ZooKeeper (falling back when it turns out to be unreachable). */
+  private async decideShared(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
     try {
       return await this.withDeadline(policy.strict ? this.strictTake(policy, key, cost) : this.leasedTake(policy, key, cost));
     } catch (error) {
@@ -300,7 +324,23 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     // The asks' ages are as of the moment each decision is made: waiting for a connection, the read
     // and any lost race take time after they were made.
     const askedAt = this.local.now();
+    const waiting = !this.available;
+    const outageSince = this.unavailableSince;
     if (!(await this.usable())) return this.fallbackReserve(policy, key, agedAsks(withoutGrace(given), this.local.now() - askedAt), maxSize);
+    const work = this.reserveShared(policy, key, given, maxSize, askedAt);
+    if (!waiting) return work;
+    // As in decide(): the wait for the connection counts against unavailableAfter.
+    if ((await beforeTimeLeft(work, askedAt + this.options.unavailableAfterMs - this.local.now())) === undefined) return work;
+    this.outageGoesOn(outageSince);
+    // A booking that lands later is given back: these waiters are in the fallback's book now.
+    void work.then((late) => {
+      for (const outcome of late.outcomes) if (outcome.granted && outcome.ticket !== undefined) void this.cancel(policy, key, outcome.ticket).catch(ignore);
+    }, ignore);
+    return this.fallbackReserve(policy, key, agedAsks(withoutGrace(given), this.local.now() - askedAt), maxSize);
+  }
+
+  /** Reserves through ZooKeeper (falling back when it turns out to be unreachable). */
+  private async reserveShared(policy: BucketPolicy, key: string, given: readonly ReservationAsk[], maxSize: number, askedAt: number): Promise<ReservationResult> {
     // The order grace waits for other processes' bookings: with no other member there are none.
     const asks = this.membership.count > 1 ? given : withoutGrace(given);
     const target = this.targetOf(policy, key);
@@ -617,6 +657,23 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     ]);
   }
 
+  /**
+   * A decision that waited for a lost connection found ZooKeeper silent once it was back: the
+   * outage that began at `since` goes on (its grace is spent), so that what comes next (the same
+   * request's queue booking, other decisions) falls back at once instead of waiting again. The
+   * recovery check ends it as soon as ZooKeeper answers; `degraded` is announced if it lasts.
+   */
+  private outageGoesOn(since: number): void {
+    if (this.closed || !this.available) return;
+    this.available = false;
+    this.unavailableSince = since;
+    this.announceIfStillDown('ZooKeeper did not answer after the connection came back', this.options.unavailableAfterMs);
+    if (this.recovery === undefined) {
+      this.recovery = setInterval(() => void this.checkHealth(), 250);
+      this.recovery.unref();
+    }
+  }
+
   private markUnavailable(reason: string, alreadyWaited: boolean): void {
     if (this.closed) return;
     if (this.available) {
@@ -801,6 +858,21 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private targetOf(policy: BucketPolicy, key: string): BucketTarget {
     return { session: this.session, clock: this.serverClock, acls: this.acls, policy, key, path: this.paths.bucket(policy.name, key), counter: this.counter };
   }
+}
+
+/** `'late'` when `work` has not settled within `ms`; `undefined` when it has (settled either way). */
+function beforeTimeLeft(work: Promise<unknown>, ms: number): Promise<'late' | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, ms))));
+  return Promise.race([work.then(noValue, noValue), late]).finally(() => clearTimeout(timer));
+}
+
+function noValue(): undefined {
+  return undefined;
+}
+
+function ignore(): void {
+  // A late result's error: its own handling (falling back, marking ZooKeeper unavailable) is done.
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,0 +1,100 @@
+// Issue 3: "a decision never hangs; within unavailableAfter the limiter applies onUnavailable", also
+// when the wait is split: a decision that waited for a lost connection, which then came back to a
+// server that does not answer, is still decided within unavailableAfter of its start.
+
+import { createLimiter, ZooKeeperStore, type Decision } from '../../src/index.js';
+import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
+import { startCluster } from './helpers/cluster.js';
+import { removeRoot } from './helpers/raw-client.js';
+import { StallingProxy } from './helpers/stalling-proxy.js';
+
+jest.setTimeout(60_000);
+
+const UNAVAILABLE_AFTER_MS = 1_000;
+/** Timer and event-loop slack on a loaded 2-core machine. */
+const SLACK_MS = 250;
+
+let zk: { connect: string; stop(): void };
+const root = uniqueRoot('deadline');
+
+beforeAll(() => {
+  const shared = process.env.FLOWGATE_ZK_STANDALONE;
+  zk = shared !== undefined && shared !== '' ? { connect: shared, stop: () => undefined } : startCluster('t-decision-deadline', 'standalone', 27610);
+});
+
+afterAll(async () => {
+  await removeRoot(zk.connect, root).catch(() => undefined);
+  zk.stop();
+});
+
+/** A store and limiter behind a stalling proxy, closed (with the proxy) after `run`. */
+async function withStore(name: string, limit: { rate: number; interval?: string; burst: number; queue?: { maxSize: number; maxWait: string } }, run: (ctx: { proxy: StallingProxy; store: ZooKeeperStore; limiter: ReturnType<typeof createLimiter> }) => Promise<void>): Promise<void> {
+  const proxy = await StallingProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const store = new ZooKeeperStore({ connect: proxy.connect, root, sessionTimeout: '10s', unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms` });
+  const limiter = createLimiter({ ...limit, store, name });
+  try {
+    await store.ready();
+    await run({ proxy, store, limiter });
+  } finally {
+    await limiter.close();
+    await store.close();
+    await proxy.close();
+  }
+}
+
+/**
+ * Cuts the connection, starts `decide` 200 ms into the outage, brings the server back stalling
+ * 300 ms later (it answers the store's health check, then nothing from its first read on), and
+ * returns the decision and how long it took.
+ */
+async function decideAcrossAStall(proxy: StallingProxy, store: ZooKeeperStore, decide: () => Promise<Decision>, label: string): Promise<{ decision: Decision; tookMs: number }> {
+  proxy.down();
+  await waitFor(() => !store.stats().available, 5_000, 'the store sees the connection gone');
+  const downAt = performance.now();
+  await sleep(200);
+  const started = performance.now();
+  const pending = decide();
+  await sleep(300);
+  proxy.stall();
+  await waitFor(() => store.stats().available, 5_000, 'the store connected again');
+  const availableAfterMs = performance.now() - downAt;
+  const decision = await pending;
+  const tookMs = performance.now() - started;
+  process.stdout.write(
+    `[decision-deadline] ${label}: began 200 ms into the outage, the store was available again ${availableAfterMs.toFixed(0)} ms into it; ` +
+      `decided after ${tookMs.toFixed(0)} ms: allowed ${decision.allowed}, reason ${decision.reason ?? '-'}\n`,
+  );
+  // The connection did come back while the decision waited.
+  expect(availableAfterMs).toBeLessThan(200 + UNAVAILABLE_AFTER_MS);
+  expect(proxy.forwarded).toBeGreaterThanOrEqual(2);
+  return { decision, tookMs };
+}
+
+test('a take that waited for a lost connection is decided within unavailableAfter of its start, though the connection came back to a server that does not answer', async () => {
+  await withStore('deadline-take', { rate: 10, burst: 1 }, async ({ proxy, store, limiter }) => {
+    const { decision, tookMs } = await decideAcrossAStall(proxy, store, () => limiter.take('fresh'), 'take');
+    // Decided by the local fallback ('local'), within unavailableAfter.
+    expect(decision.allowed).toBe(true);
+    expect(tookMs).toBeLessThan(UNAVAILABLE_AFTER_MS + SLACK_MS);
+  });
+});
+
+test('a take the fallback refuses, which then books a place in the queue, is decided within unavailableAfter of its start too (the booking does not wait again)', async () => {
+  // Negligible refill: the shared burst of 1 is spent while ZooKeeper answers, the local
+  // fallback's burst of 1 during a first outage; in the second, the take is refused locally and
+  // the queue is asked for a place, which the fallback's empty bucket cannot give within maxWait.
+  await withStore('deadline-queue', { rate: 1, interval: '1m', burst: 1, queue: { maxSize: 10, maxWait: '5s' } }, async ({ proxy, store, limiter }) => {
+    expect((await limiter.take('k')).allowed).toBe(true);
+    proxy.down();
+    await waitFor(() => !store.stats().available, 5_000, 'the first outage seen');
+    await sleep(UNAVAILABLE_AFTER_MS + 200);
+    expect((await limiter.take('k')).allowed).toBe(true);
+    proxy.forward();
+    await waitFor(() => store.stats().available, 10_000, 'the store back after the first outage');
+
+    const { decision, tookMs } = await decideAcrossAStall(proxy, store, () => limiter.take('k'), 'take then queue booking');
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).not.toBe('unavailable');
+    expect(tookMs).toBeLessThan(UNAVAILABLE_AFTER_MS + SLACK_MS);
+  });
+});

@@ -1,0 +1,113 @@
+// A TCP proxy on 127.0.0.1 in front of one ZooKeeper server that can go down, and come back to answer the handshake and a health check, then fall silent at the first read of a node's data.
+
+import net from 'node:net';
+
+/** ZooKeeper's op code of getData: a stalling connection falls silent at the first reply to one. */
+const GET_DATA = 4;
+
+/**
+ * Forwards connections to a ZooKeeper server, with two faults:
+ * - {@link down}: every connection is cut, and new ones are cut at once (the client sees the
+ *   server gone and keeps trying);
+ * - {@link stall}: new connections complete the handshake and are answered (setWatches, a health
+ *   check's `exists`) until the first `getData`, such as a decision's read of its bucket: from
+ *   that reply on, nothing is answered (ZooKeeper answers in order, so a server that stops
+ *   answering one call answers none after it).
+ * It reads ZooKeeper's framing (4-byte length, then xid and op code) to match replies to requests.
+ */
+export class StallingProxy {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private mode: 'forward' | 'down' | 'stall' = 'forward';
+  /** Connections accepted and forwarded (not cut at once). */
+  forwarded = 0;
+
+  private constructor(private readonly targetPort: number) {
+    this.server = net.createServer((client) => this.accept(client));
+  }
+
+  /** Starts a proxy in front of 127.0.0.1:`targetPort` on a free loopback port. */
+  static async start(targetPort: number): Promise<StallingProxy> {
+    const proxy = new StallingProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  /** The proxy's connect string. */
+  get connect(): string {
+    return `127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  /** Cuts every connection, and every new one at once. */
+  down(): void {
+    this.mode = 'down';
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** Forwards new connections both ways again. */
+  forward(): void {
+    this.mode = 'forward';
+  }
+
+  /** Accepts connections again; each falls silent at its first `getData` reply. */
+  stall(): void {
+    this.mode = 'stall';
+  }
+
+  /** Closes the listener and every connection. */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: net.Socket): void {
+    if (this.mode === 'down') {
+      client.destroy();
+      return;
+    }
+    this.forwarded++;
+    const stalling = this.mode === 'stall';
+    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    this.sockets.add(client).add(upstream);
+    const opOf = new Map<number, number>();
+    let requests = 0;
+    let replies = 0;
+    let silent = false;
+    frames(client, (frame) => {
+      // The first request is the handshake (no xid); then xid at 4, op code at 8.
+      if (requests++ > 0 && frame.length >= 12) opOf.set(frame.readInt32BE(4), frame.readInt32BE(8));
+      upstream.write(frame);
+    });
+    frames(upstream, (frame) => {
+      // The first reply is the handshake's; then xid at 4.
+      if (replies++ > 0 && stalling && frame.length >= 8) {
+        const xid = frame.readInt32BE(4);
+        silent ||= opOf.get(xid) === GET_DATA;
+        opOf.delete(xid);
+      }
+      if (!silent) client.write(frame);
+    });
+    const end = (): void => {
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  }
+}
+
+/** Calls `onFrame` with each whole length-prefixed frame (length included) read from `socket`. */
+function frames(socket: net.Socket, onFrame: (frame: Buffer) => void): void {
+  let pending: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 4) {
+      const size = 4 + pending.readInt32BE(0);
+      if (pending.length < size) break;
+      onFrame(pending.subarray(0, size));
+      pending = pending.subarray(size);
+    }
+  });
+}
