@@ -10,11 +10,10 @@ import type { MetricSet } from './metric-set.js';
  * and `flowgate_concurrency_in_flight`. Limits that share a name share their series.
  */
 export class ConcurrencyMetrics {
-  private readonly detachers = new Map<ConcurrencyLimiter, () => void>();
+  /** Each watched limit: how to stop watching it, and the permits it gave while watched that are still held. */
+  private readonly watched = new Map<ConcurrencyLimiter, { detach: () => void; held: number }>();
   /** Acquires by limit name, in the same plain-number tallies as the rate limiters' decisions. */
   private readonly tallies = new Map<string, DecisionTally>();
-  /** Permits held now in this process, by limit name. */
-  private readonly held = new Map<string, number>();
   private readonly decisions: CounterMirror<'limiter' | 'result' | 'reason'>;
 
   /** @param metrics - the metric set the figures go to */
@@ -24,47 +23,55 @@ export class ConcurrencyMetrics {
 
   /** Starts watching `limiter`; one already watched is left as it is. */
   add(limiter: ConcurrencyLimiter): void {
-    if (this.detachers.has(limiter)) return;
+    if (this.watched.has(limiter)) return;
     const name = limiter.name;
     let tally = this.tallies.get(name);
     if (tally === undefined) {
       tally = new DecisionTally(name);
       this.tallies.set(name, tally);
-      this.held.set(name, 0);
     }
     const counts = tally;
+    const since = performance.now();
+    const entry = { detach: () => undefined, held: 0 };
     const acquire = (e: ConcurrencyEvents['acquire']): void => {
       // A dry-run admission over the limit holds no permit: counted apart, not in flight.
       if (e.wouldReject !== undefined) return counts.wouldReject(e.wouldReject);
       counts.admitted++;
-      this.held.set(name, (this.held.get(name) ?? 0) + 1);
+      entry.held++;
     };
     const reject = (e: ConcurrencyEvents['reject']): void => counts.reject(e.reason);
-    const release = (): void => void this.held.set(name, Math.max(0, (this.held.get(name) ?? 0) - 1));
+    // A permit acquired before the watch began was never counted: its release takes nothing off.
+    const release = (e: ConcurrencyEvents['release']): void => {
+      if (performance.now() - e.heldMs >= since) entry.held = Math.max(0, entry.held - 1);
+    };
     limiter.on('acquire', acquire);
     limiter.on('reject', reject);
     limiter.on('release', release);
-    this.detachers.set(limiter, () => {
+    entry.detach = () => {
       limiter.off('acquire', acquire);
       limiter.off('reject', reject);
       limiter.off('release', release);
-    });
+    };
+    this.watched.set(limiter, entry);
   }
 
-  /** Stops watching `limiter` (nothing when it is not watched). */
+  /** Stops watching `limiter` (nothing when it is not watched): its permits no longer count in flight. */
   remove(limiter: ConcurrencyLimiter): void {
-    this.detachers.get(limiter)?.();
-    this.detachers.delete(limiter);
+    this.watched.get(limiter)?.detach();
+    this.watched.delete(limiter);
   }
 
   /** Stops watching every limit. */
   removeAll(): void {
-    for (const limiter of [...this.detachers.keys()]) this.remove(limiter);
+    for (const limiter of [...this.watched.keys()]) this.remove(limiter);
   }
 
   /** Brings both metrics up to the tallies (before each scrape). */
   collect(): void {
     for (const tally of this.tallies.values()) syncTally(this.decisions, tally, 'acquired');
-    for (const [limiter, held] of this.held) this.metrics.permitsInFlight.set({ limiter }, held);
+    const held = new Map<string, number>();
+    for (const name of this.tallies.keys()) held.set(name, 0);
+    for (const [limiter, entry] of this.watched) held.set(limiter.name, (held.get(limiter.name) ?? 0) + entry.held);
+    for (const [limiter, count] of held) this.metrics.permitsInFlight.set({ limiter }, count);
   }
 }

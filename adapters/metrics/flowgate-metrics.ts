@@ -80,7 +80,8 @@ export class FlowgateMetrics {
 
   /**
    * Stops watching a limiter, middleware, NestJS service or store given to `observe` or
-   * `observeStore` (its listeners are removed; its series keep their values). Nothing happens
+   * `observeStore` (its listeners are removed; its series keep their values, except that its
+   * permits no longer count in `flowgate_concurrency_in_flight`). Nothing happens
    * for one that is not watched.
    */
   unobserve(source: MetricsSource | ZooKeeperStore): this {

@@ -210,6 +210,30 @@ test('concurrency limits: acquires by result and reason, and permits held now; a
   expect(uploads.listenerCount('acquire')).toBe(0);
 });
 
+test('permits in flight count what was acquired while watched: none left behind by unobserve, none taken off by a permit acquired before observe', async () => {
+  const metrics = newMetrics();
+  const pool = createConcurrencyLimiter({ concurrency: 10, name: 'pool' });
+  cleanups.push(() => pool.close());
+  const inFlight = async (): Promise<number | undefined> => valueOf(await metrics.registry.metrics(), 'flowgate_concurrency_in_flight', { limiter: 'pool' });
+  const before = await pool.acquire('k');
+  metrics.observe(pool);
+  const b = await pool.acquire('k');
+  const c = await pool.acquire('k');
+  expect(await inFlight()).toBe(2);
+  // Acquired before the watch: its release does not take one of b and c off.
+  before.permit?.release();
+  expect(await inFlight()).toBe(2);
+  b.permit?.release();
+  expect(await inFlight()).toBe(1);
+  // Unwatched: c, still held, no longer counts, and its release later changes nothing.
+  metrics.unobserve(pool);
+  expect(await inFlight()).toBe(0);
+  c.permit?.release();
+  metrics.observe(pool);
+  await pool.acquire('k');
+  expect(await inFlight()).toBe(1);
+});
+
 test('a limiter service (the NestJS FlowgateLimiters shape): its limiters at once, later ones as they are made; unobserve stops listening', async () => {
   const metrics = newMetrics();
   const defaultLimiter = newLimiter({ rate: 10, burst: 10, name: 'default' });
