@@ -4,7 +4,9 @@ import { FlowgateError } from '../../src/errors.js';
 import type { ZooKeeperStore } from '../../src/stores/zookeeper/zookeeper-store.js';
 import { ConcurrencyMetrics } from './concurrency-metrics.js';
 import { LimiterMetrics } from './limiter-metrics.js';
-import { isLimiterCatalog, limitersOf, watchCatalog, type CatalogWatch, type LimiterCatalog, type MetricsSource } from './limiter-sources.js';
+import type { ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
+import type { Limiter } from '../../src/limiter.js';
+import { isLimiter, isLimiterCatalog, limitersOf, watchCatalog, type CatalogWatch, type LimiterCatalog, type MetricsSource } from './limiter-sources.js';
 import { registerMetricSet, unregisterMetricSet, type MetricSet } from './metric-set.js';
 import { resolveMetricsOptions, type FlowgateMetricsOptions, type MetricsRegistry, type ResolvedMetricsOptions } from './metrics-options.js';
 import { StoreMetrics } from './store-metrics.js';
@@ -29,6 +31,8 @@ export class FlowgateMetrics {
   private readonly concurrency: ConcurrencyMetrics;
   private readonly stores: StoreMetrics;
   private readonly catalogs = new Map<LimiterCatalog, CatalogWatch>();
+  /** The observed sources that gave each watched limit: it is watched while any of them is observed. */
+  private readonly givers = new Map<Limiter | ConcurrencyLimiter, Set<object>>();
   private closed = false;
 
   /** Use {@link flowgateMetrics}, which documents the options. */
@@ -58,11 +62,11 @@ export class FlowgateMetrics {
   observe(source: MetricsSource): this {
     this.assertOpen();
     if (isLimiterCatalog(source)) {
-      if (!this.catalogs.has(source)) this.catalogs.set(source, watchCatalog(source, (limiter) => this.limiters.add(limiter)));
+      if (!this.catalogs.has(source)) this.catalogs.set(source, watchCatalog(source, (limiter) => this.watch(limiter, source)));
     } else {
       const { limiter, concurrency } = limitersOf(source);
-      if (limiter !== undefined) this.limiters.add(limiter);
-      if (concurrency !== undefined) this.concurrency.add(concurrency);
+      if (limiter !== undefined) this.watch(limiter, source);
+      if (concurrency !== undefined) this.watch(concurrency, source);
     }
     return this;
   }
@@ -81,7 +85,9 @@ export class FlowgateMetrics {
   /**
    * Stops watching a limiter, middleware, NestJS service or store given to `observe` or
    * `observeStore` (its listeners are removed; its series keep their values, except that its
-   * permits no longer count in `flowgate_concurrency_in_flight`). Nothing happens
+   * permits no longer count in `flowgate_concurrency_in_flight`). A limit also given by another
+   * observed source (the limiter itself and its middleware, or the NestJS service) stays watched
+   * until that one is unobserved too. Nothing happens
    * for one that is not watched.
    */
   unobserve(source: MetricsSource | ZooKeeperStore): this {
@@ -91,13 +97,31 @@ export class FlowgateMetrics {
       const watch = this.catalogs.get(source);
       this.catalogs.delete(source);
       watch?.stop();
-      for (const limiter of watch?.limiters ?? []) this.limiters.remove(limiter);
+      for (const limiter of watch?.limiters ?? []) this.unwatch(limiter, source);
     } else if (!this.closed && !isStoreShaped(source)) {
       const { limiter, concurrency } = limitersOf(source);
-      if (limiter !== undefined) this.limiters.remove(limiter);
-      if (concurrency !== undefined) this.concurrency.remove(concurrency);
+      if (limiter !== undefined) this.unwatch(limiter, source);
+      if (concurrency !== undefined) this.unwatch(concurrency, source);
     }
     return this;
+  }
+
+  /** Watches `limit` as given by `source` (once, however many sources give it). */
+  private watch(limit: Limiter | ConcurrencyLimiter, source: object): void {
+    const sources = this.givers.get(limit) ?? new Set<object>();
+    this.givers.set(limit, sources.add(source));
+    if (isLimiter(limit)) this.limiters.add(limit);
+    else this.concurrency.add(limit);
+  }
+
+  /** `source` no longer gives `limit`: it stops being watched when no observed source gives it. */
+  private unwatch(limit: Limiter | ConcurrencyLimiter, source: object): void {
+    const sources = this.givers.get(limit);
+    sources?.delete(source);
+    if (sources !== undefined && sources.size > 0) return;
+    this.givers.delete(limit);
+    if (isLimiter(limit)) this.limiters.remove(limit);
+    else this.concurrency.remove(limit);
   }
 
   /** Removes every listener and unregisters the metrics from the registry. Idempotent. */
@@ -106,6 +130,7 @@ export class FlowgateMetrics {
     this.closed = true;
     for (const watch of this.catalogs.values()) watch.stop();
     this.catalogs.clear();
+    this.givers.clear();
     this.limiters.removeAll();
     this.concurrency.removeAll();
     this.stores.removeAll();

@@ -190,7 +190,8 @@ test('concurrency limits: acquires by result and reason, and permits held now; a
   const uploads = createConcurrencyLimiter({ concurrency: 1, name: 'uploads' });
   cleanups.push(() => uploads.close());
   // The shape of a middleware with a concurrency limit only.
-  metrics.observe({ limiter: undefined, concurrencyLimiter: uploads });
+  const middleware = { limiter: undefined, concurrencyLimiter: uploads };
+  metrics.observe(middleware);
   const first = await uploads.acquire('k');
   await uploads.acquire('k');
   await uploads.acquire('other');
@@ -203,7 +204,7 @@ test('concurrency limits: acquires by result and reason, and permits held now; a
   text = await metrics.registry.metrics();
   expect(valueOf(text, 'flowgate_concurrency_in_flight', { limiter: 'uploads' })).toBe(1);
   // Unobserved: no more counting.
-  metrics.unobserve(uploads);
+  metrics.unobserve(middleware);
   await uploads.acquire('k');
   text = await metrics.registry.metrics();
   expect(valueOf(text, 'flowgate_concurrency_decisions_total', { limiter: 'uploads', result: 'acquired', reason: '' })).toBe(2);
@@ -277,6 +278,23 @@ test('a limiter service (the NestJS FlowgateLimiters shape): its limiters at onc
   expect(admitted(text, 'default')).toBe(1);
   expect(valueOf(text, DECISIONS, { limiter: 'later', result: 'rejected', reason: 'limited' })).toBe(1);
   expect(admitted(text, 'unseen')).toBeUndefined();
+});
+
+test('a limiter observed through two sources stays watched until both are unobserved (the service and the limiter itself; a middleware and its limiter)', async () => {
+  const metrics = newMetrics();
+  const shared = newLimiter({ rate: 100, burst: 100, name: 'shared' });
+  const catalog = { limiters: () => [shared], onLimiter: () => () => undefined };
+  const middleware = { limiter: shared };
+  metrics.observe(shared).observe(catalog).observe(middleware);
+  metrics.unobserve(catalog);
+  await takes(shared, 1);
+  metrics.unobserve(middleware);
+  await takes(shared, 1);
+  expect(admitted(await metrics.registry.metrics(), 'shared')).toBe(2);
+  metrics.unobserve(shared);
+  await takes(shared, 1);
+  expect(admitted(await metrics.registry.metrics(), 'shared')).toBe(2);
+  expect(shared.listenerCount('admit')).toBe(0);
 });
 
 test('queue depth from Limiter.queueStats(): up with waiters, down as they are served or abort, 0 after close; waits observed by result', async () => {
