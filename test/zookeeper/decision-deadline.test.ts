@@ -98,3 +98,4 @@ test('a take the fallback refuses, which then books a place in the queue, is dec
     expect(tookMs).toBeLessThan(UNAVAILABLE_AFTER_MS + SLACK_MS);
   });
 });
+

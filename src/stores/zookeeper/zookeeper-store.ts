@@ -332,9 +332,14 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     // As in decide(): the wait for the connection counts against unavailableAfter.
     if ((await beforeTimeLeft(work, askedAt + this.options.unavailableAfterMs - this.local.now())) === undefined) return work;
     this.outageGoesOn(outageSince);
-    // A booking that lands later is given back: these waiters are in the fallback's book now.
-    void work.then((late) => {
-      for (const outcome of late.outcomes) if (outcome.granted && outcome.ticket !== undefined) void this.cancel(policy, key, outcome.ticket).catch(ignore);
+    // A booking that lands later is given back (as the queue gives back a waiter's that left): these
+    // waiters are in the fallback's book now. Tokens taken at once stay spent (never more admitted).
+    void work.then(async (late) => {
+      const booked = late.outcomes.filter((outcome) => outcome.granted && (outcome.waitMs > 0 || outcome.turn !== undefined));
+      if (booked.length === 0) return;
+      // cancel() needs ZooKeeper back (the outage goes on meanwhile).
+      if (!this.available) await new Promise<void>((resolve) => this.waiters.push(resolve));
+      for (const outcome of booked) if (outcome.granted) await this.cancel(policy, key, outcome.ticket).catch(ignore);
     }, ignore);
     return this.fallbackReserve(policy, key, agedAsks(withoutGrace(given), this.local.now() - askedAt), maxSize);
   }
