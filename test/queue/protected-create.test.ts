@@ -1,8 +1,11 @@
 // Issue 4: "Connection loss during a create never leaves a duplicate", in the hard case: the
 // create was applied, its reply was lost, and a consumer took and finished the item before the
-// producer could look for it. A proxy swallows the server's replies; the server is real.
+// producer could look for it. A proxy swallows the server's replies; the server is real. Later
+// tests inject a lost reply and a failed listing at the session, on the same real server, to
+// reach orders of events a proxy cannot time.
 
-import { DistributedQueue, ZooKeeperStore } from '../../src/index.js';
+import { DistributedQueue, ZooKeeperStore, ZooKeeperUnavailableError } from '../../src/index.js';
+import { nodeName } from '../../src/stores/zookeeper/znode-paths.js';
 import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
 import { startCluster } from '../zookeeper/helpers/cluster.js';
 import { RawClient, removeRoot } from '../zookeeper/helpers/raw-client.js';
@@ -106,4 +109,101 @@ test('the markers cost no write of their own while items keep coming, and none i
     await queue.close();
     await store.close();
   }
+});
+
+/**
+ * Fault injection at the session (the server is real): the victim item's multi runs on the server
+ * but its reply is reported lost, and the first listing of the items after it fails as unavailable.
+ * `meanwhile` runs inside that lost reply.
+ */
+function injectLostReplyThenFailedListing(store: ZooKeeperStore, victim: string, meanwhile: () => Promise<void>): () => void {
+  const session = (store as unknown as { session: { transaction: (ops: Array<{ op: string; data?: Buffer }>) => Promise<unknown>; getChildren: (path: string, watcher?: unknown) => Promise<string[]> } }).session;
+  const transaction = session.transaction.bind(session);
+  const getChildren = session.getChildren.bind(session);
+  let replyLost = false;
+  let listingFailed = false;
+  session.transaction = async (ops) => {
+    const result = await transaction(ops);
+    if (!replyLost && ops[0]?.op === 'create' && ops[0].data?.toString().includes(victim)) {
+      replyLost = true;
+      await meanwhile();
+      throw new ZooKeeperUnavailableError('test: the reply of an applied multi is lost');
+    }
+    return result;
+  };
+  session.getChildren = async (path, watcher) => {
+    if (replyLost && !listingFailed && path.endsWith('/items')) {
+      listingFailed = true;
+      throw new ZooKeeperUnavailableError('test: the listing after the lookup times out');
+    }
+    return getChildren(path, watcher);
+  };
+  return () => {
+    session.transaction = transaction;
+    session.getChildren = getChildren;
+  };
+}
+
+async function queueNodes(queueName: string): Promise<{ items: string[]; markers: string[]; victims: number }> {
+  const raw = await RawClient.connect(zk.connect);
+  try {
+    const base = `${root}/queues/${nodeName(queueName)}`;
+    const items = await raw.getChildren(`${base}/items`);
+    const markers = await raw.getChildren(`${base}/creating`);
+    let victims = 0;
+    for (const name of items) if ((await raw.getData(`${base}/items/${name}`)).data.toString().includes('victim')) victims++;
+    return { items, markers, victims };
+  } finally {
+    raw.close();
+  }
+}
+
+test('once its marker is found, a lost create is never made again: not when the listing after it fails while another enqueue removes the marker', async () => {
+  const store = new ZooKeeperStore({ connect: zk.connect, root });
+  const queue = new DistributedQueue<Job>({ store, name: 'settle-once' });
+  try {
+    await queue.enqueue({ n: 'warm-up' });
+    // Inside the lost reply, another enqueue of this instance completes; the next one's multi carries the victim's marker away.
+    const restore = injectLostReplyThenFailedListing(store, 'victim', async () => {
+      await queue.enqueue({ n: 'other' });
+    });
+    const id = await queue.enqueue({ n: 'victim' });
+    restore();
+    await queue.enqueue({ n: 'after' });
+    const { victims } = await queueNodes('settle-once');
+    process.stdout.write(`[protected-create] marker found, then the listing failed: enqueue answered ${id}; copies of the item stored ${victims}\n`);
+    expect(victims).toBe(1);
+    expect(id).toMatch(/^_c_[0-9a-f-]{36}-t\d+-item-/);
+  } finally {
+    await queue.close();
+    await store.close();
+  }
+});
+
+test('no marker is left behind, on a store that stays open after queue.close(), after lost replies and failed listings', async () => {
+  const store = new ZooKeeperStore({ connect: zk.connect, root });
+  const queue = new DistributedQueue<Job>({ store, name: 'no-leak' });
+  try {
+    await queue.enqueue({ n: 'warm-up' });
+    const restore = injectLostReplyThenFailedListing(store, 'victim', async () => {
+      await queue.enqueue({ n: 'A' });
+    });
+    await queue.enqueue({ n: 'victim' });
+    restore();
+    await queue.enqueue({ n: 'B' });
+    await queue.close();
+    const { markers, victims } = await queueNodes('no-leak');
+    process.stdout.write(`[protected-create] after queue.close() with the store open: markers left ${markers.length}, victim copies ${victims}\n`);
+    expect(markers).toEqual([]);
+    expect(victims).toBe(1);
+  } finally {
+    await queue.close();
+    await store.close();
+  }
+});
+
+test('enqueue() on a closed queue is refused', async () => {
+  const queue = new DistributedQueue<Job>({ connect: zk.connect, root, name: 'closed' });
+  await queue.close();
+  await expect(queue.enqueue({ n: 'late' })).rejects.toMatchObject({ code: 'ERR_FLOWGATE_CLOSED' });
 });

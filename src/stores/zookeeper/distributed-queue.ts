@@ -144,6 +144,8 @@ export class DistributedQueue<T = unknown> {
   /** Ephemeral markers of this instance's creates, under `<queue>/creating`: see {@link CreateMarkers}. */
   private readonly creating: string;
   private readonly markers: CreateMarkers;
+  /** Enqueues under way: close() lets them finish (for a bounded time) before it closes the session. */
+  private readonly enqueuing = new Set<Promise<string>>();
   private readonly maxItemBytes: number;
   private readonly maxAttempts: number;
   private readonly pollMs: number;
@@ -215,11 +217,18 @@ export class DistributedQueue<T = unknown> {
    * with the name's protected prefix (`_c_<uuid>-t<turn>-item-`, without ZooKeeper's sequence).
    */
   async enqueue(item: T, options: EnqueueOptions = {}): Promise<string> {
+    if (this.closed) throw new FlowgateError('ERR_FLOWGATE_CLOSED', 'flowgate: the queue is closed');
     const priority = options.priority ?? 0;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new FlowgateArgumentError('priority', priority, 'must be a finite number');
     const data = this.encode({ v: 1, item, attempts: 0, ...(priority !== 0 && { priority }) });
     await this.ready();
-    return this.protectedCreate(this.items, data, itemTurn(this.serverNow(), priority));
+    const enqueued = this.protectedCreate(this.items, data, itemTurn(this.serverNow(), priority));
+    this.enqueuing.add(enqueued);
+    try {
+      return await enqueued;
+    } finally {
+      this.enqueuing.delete(enqueued);
+    }
   }
 
   /** ZooKeeper's clock now, from the offset measured when the queue got ready (monotonic in between). */
@@ -371,6 +380,13 @@ export class DistributedQueue<T = unknown> {
     this.closed = true;
     this.session.off('session', this.onSession);
     await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    // An enqueue under way finishes, or learns its outcome, before the session goes (up to 2 s;
+    // one whose reply is lost then stops with ERR_FLOWGATE_CLOSED, its outcome unknown).
+    if (this.enqueuing.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.enqueuing]), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+      clearTimeout(timer);
+    }
     // A shared store's session lives on: remove the markers it would otherwise keep.
     if (this.ownStore === undefined) await this.markers.flush();
     this.markers.stop();
@@ -588,9 +604,13 @@ export class DistributedQueue<T = unknown> {
     const uuid = randomUUID();
     const prefix = itemPrefix(turn, uuid);
     const marker = this.markers.pathOf(uuid);
+    const create: TransactionOp = { op: 'create', path: `${parent}/${prefix}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls };
     let lost = false;
     let carried: CarriedMarkers | undefined;
     for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && this.closed) {
+        throw new FlowgateError('ERR_FLOWGATE_CLOSED', `flowgate: queue '${this.name}' was closed while an enqueue's reply was lost: the item may or may not be stored`);
+      }
       try {
         if (lost) {
           // A write first: a server that answers it follows the current leader, so the reads
@@ -601,10 +621,7 @@ export class DistributedQueue<T = unknown> {
           if (sent.session === this.session.sessionNumber) {
             // Same session, so the marker of the multi is there if and only if the multi ran, even
             // when a consumer has already taken and removed the item.
-            if ((await this.session.exists(marker)) !== null) {
-              this.markers.settled(sent, marker);
-              return (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix)) ?? prefix;
-            }
+            if ((await this.session.exists(marker)) !== null) return this.stored(parent, prefix, sent, marker);
             this.markers.notRun(sent);
           } else {
             // A new session: the marker went with the old one; only the item itself can tell.
@@ -617,14 +634,18 @@ export class DistributedQueue<T = unknown> {
         carried = sending;
         let results;
         try {
-          results = await this.session.transaction([{ op: 'create', path: `${parent}/${prefix}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls }, ...ops]);
+          results = await this.session.transaction([create, ...ops]);
         } catch (error) {
           if (isUnavailable(error)) throw error;
-          if ((failedOpIndex(error) ?? 0) < 2) this.markers.notRun(sending);
-          // A marker it was to remove was gone already (none should be): drop them and create without.
-          if ((failedOpIndex(error) ?? 0) < 2 || sending.paths.length === 0) throw error;
+          // An answer: the multi did not run. The markers it carried are all still there, but one
+          // whose remove failed (none should: it is dropped, and the item created without them).
+          const index = failedOpIndex(error);
+          this.markers.notRun(sending, index !== undefined && index >= 2 ? sending.paths[index - 2] : undefined);
+          // Its own marker exists: the multi whose reply was lost did run, later than the lookup.
+          if (index === 1 && zkCode(error) === ZkCode.NODE_EXISTS) return this.stored(parent, prefix, { paths: [], session: sending.session }, marker);
+          if (index === undefined || index < 2) throw error;
           carried = { paths: [], session: sending.session };
-          results = await this.session.transaction([{ op: 'create', path: `${parent}/${prefix}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls }, ops[0] as TransactionOp]);
+          results = await this.session.transaction([create, ops[0] as TransactionOp]);
         }
         this.markers.settled(carried, marker);
         return (results[0]?.path ?? `${parent}/${prefix}`).slice(parent.length + 1);
@@ -639,6 +660,20 @@ export class DistributedQueue<T = unknown> {
           await this.session.reconnect(10_000).catch(() => undefined);
         }
       }
+    }
+  }
+
+  /**
+   * The item of a create whose reply was lost is known to be stored: its marker is done with, and
+   * its name is looked up once (its prefix when the lookup fails, or a consumer finished it).
+   * Nothing after this may create it again.
+   */
+  private async stored(parent: string, prefix: string, carried: CarriedMarkers, marker: string): Promise<string> {
+    this.markers.settled(carried, marker);
+    try {
+      return (await this.session.getChildren(parent)).find((name) => name.startsWith(prefix)) ?? prefix;
+    } catch {
+      return prefix;
     }
   }
 
