@@ -28,9 +28,14 @@ afterAll(async () => {
 });
 
 /** A store and limiter behind a stalling proxy, closed (with the proxy) after `run`. */
-async function withStore(name: string, limit: { rate: number; interval?: string; burst: number; queue?: { maxSize: number; maxWait: string } }, run: (ctx: { proxy: StallingProxy; store: ZooKeeperStore; limiter: ReturnType<typeof createLimiter> }) => Promise<void>): Promise<void> {
+async function withStore(
+  name: string,
+  limit: { rate: number; interval?: string; burst: number; queue?: { maxSize: number; maxWait: string } },
+  run: (ctx: { proxy: StallingProxy; store: ZooKeeperStore; limiter: ReturnType<typeof createLimiter> }) => Promise<void>,
+  onUnavailable: 'local' | 'open' | 'closed' = 'local',
+): Promise<void> {
   const proxy = await StallingProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
-  const store = new ZooKeeperStore({ connect: proxy.connect, root, sessionTimeout: '10s', unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms` });
+  const store = new ZooKeeperStore({ connect: proxy.connect, root, sessionTimeout: '10s', unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms`, onUnavailable });
   const limiter = createLimiter({ ...limit, store, name });
   try {
     await store.ready();
@@ -47,7 +52,7 @@ async function withStore(name: string, limit: { rate: number; interval?: string;
  * 300 ms later (it answers the store's health check, then nothing from its first read on), and
  * returns the decision and how long it took.
  */
-async function decideAcrossAStall(proxy: StallingProxy, store: ZooKeeperStore, decide: () => Promise<Decision>, label: string): Promise<{ decision: Decision; tookMs: number }> {
+async function decideAcrossAStall(proxy: StallingProxy, store: ZooKeeperStore, decide: () => Promise<Decision>, label: string, comeBack = (): void => proxy.stall()): Promise<{ decision: Decision; tookMs: number }> {
   proxy.down();
   await waitFor(() => !store.stats().available, 5_000, 'the store sees the connection gone');
   const downAt = performance.now();
@@ -55,7 +60,7 @@ async function decideAcrossAStall(proxy: StallingProxy, store: ZooKeeperStore, d
   const started = performance.now();
   const pending = decide();
   await sleep(300);
-  proxy.stall();
+  comeBack();
   await waitFor(() => store.stats().available, 5_000, 'the store connected again');
   const availableAfterMs = performance.now() - downAt;
   const decision = await pending;
@@ -99,3 +104,51 @@ test('a take the fallback refuses, which then books a place in the queue, is dec
   });
 });
 
+
+test.each(['local', 'open'] as const)("a take answered at its deadline by '%s' adds no token to its lease when nothing came from ZooKeeper (the bound holds once it is back)", async (onUnavailable) => {
+  // Burst 2, one token a minute: the shared bucket is empty after the first take (cost 2) for the rest
+  // of the test; the local fallback ('local') has 2 tokens of its own, so a second fallback take
+  // would succeed too.
+  await withStore(
+    `deadline-mint-${onUnavailable}`,
+    { rate: 1, interval: '1m', burst: 2 },
+    async ({ proxy, store, limiter }) => {
+      expect((await limiter.take('k', { cost: 2 })).allowed).toBe(true);
+      const { decision, tookMs } = await decideAcrossAStall(proxy, store, () => limiter.take('k'), `second take ('${onUnavailable}')`);
+      expect(tookMs).toBeLessThan(UNAVAILABLE_AFTER_MS + SLACK_MS);
+      expect(decision.allowed).toBe(true);
+      // The stalled call fails after its own timeout; then the server forwards again and the store comes back.
+      await sleep(UNAVAILABLE_AFTER_MS + 200);
+      proxy.forward();
+      await waitFor(() => store.stats().available && store.stats().tokensLeased !== undefined, 20_000, 'the store back on a forwarding connection');
+      const third = await limiter.take('k');
+      process.stdout.write(`[decision-deadline] '${onUnavailable}': third take with ZooKeeper back and its bucket empty: allowed ${third.allowed}, reason ${third.reason ?? '-'}\n`);
+      expect(third.allowed).toBe(false);
+    },
+    onUnavailable,
+  );
+});
+
+test("a server that answers, slowly, after the connection came back: the late decision falls back alone, and the store stays in shared mode", async () => {
+  await withStore(
+    'deadline-slow',
+    { rate: 100, burst: 100 },
+    async ({ proxy, store, limiter }) => {
+      // The bucket exists already; a take of 50 needs a lease fetch: a read and a write, 400 ms each
+      // from the first read on. The read comes back within the decision's time, the write after it.
+      expect((await limiter.take('k')).allowed).toBe(true);
+      const events: string[] = [];
+      store.on('degraded', () => events.push('degraded'));
+      const { decision, tookMs } = await decideAcrossAStall(proxy, store, () => limiter.take('k', { cost: 50 }), 'slow server', () => proxy.slow(400));
+      expect(tookMs).toBeLessThan(UNAVAILABLE_AFTER_MS + SLACK_MS);
+      expect(decision.reason).toBe('unavailable');
+      // The server answered the read: no outage declared, and the write lands later within its own timeout.
+      expect(store.stats().available).toBe(true);
+      await sleep(600);
+      process.stdout.write(`[decision-deadline] slow server: 600 ms after the decision: available ${store.stats().available}, events ${JSON.stringify(events)}\n`);
+      expect(store.stats().available).toBe(true);
+      expect(events).toEqual([]);
+    },
+    'closed',
+  );
+});

@@ -178,6 +178,7 @@ export class ZooKeeperSession extends EventEmitter {
     if (this.currentState === 'closed') return;
     if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
     const client = this.client;
+    const connected = this.currentState === 'connected';
     this.client = undefined;
     this.setState('closed');
     if (client === undefined) return;
@@ -189,6 +190,13 @@ export class ZooKeeperSession extends EventEmitter {
       }
       client.once('disconnected', done);
       if (!closeQuietly(client)) done();
+      // Not connected (a handshake may be under way): the client, closing, would read the handshake's
+      // reply as an answer and throw from its socket handler (an uncaught exception). Drop the socket
+      // now: nothing more is read, and the closing client does not reconnect (so no wait either).
+      else if (!connected) {
+        dropSocket(client);
+        done();
+      }
     });
     dropSocket(client);
   }
@@ -277,6 +285,9 @@ export class ZooKeeperSession extends EventEmitter {
     });
   }
 
+  /** When (performance.now()) the server last answered a call, with a result or a ZooKeeper error; 0 before the first. */
+  lastReplyAt = 0;
+
   /** Calls made, by operation (`getData`, `setData`, `create`, ...), since the session object was made. */
   readonly operations: Record<string, number> = {};
   /** Calls failed, by kind (`timeout`, `closed`, or ZooKeeper's error name such as `BAD_VERSION`, `CONNECTION_LOSS`). */
@@ -300,6 +311,8 @@ export class ZooKeeperSession extends EventEmitter {
       }, this.options.callTimeoutMs);
       try {
         run(client, (error, result) => {
+          // Any answer of the server, even one after the call timed out, shows it is answering.
+          if (!error || (zkCode(error) !== undefined && !isUnavailable(error))) this.lastReplyAt = performance.now();
           if (settled) return;
           settled = true;
           clearTimeout(timer);

@@ -286,26 +286,27 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const waiting = !this.available;
     const outageSince = this.unavailableSince;
     if (!(await this.usable())) return this.fallbackTake(policy, key, cost);
-    const work = this.decideShared(policy, key, cost);
-    if (!waiting) return work;
+    const sentAt = performance.now();
+    const work = this.withDeadline(policy.strict ? this.strictTake(policy, key, cost) : this.leasedTake(policy, key, cost));
     // It waited for the connection, which came back: what is left of its time is all ZooKeeper gets.
-    if ((await beforeTimeLeft(work, started + this.options.unavailableAfterMs - this.local.now())) === undefined) return work;
-    this.outageGoesOn(outageSince);
-    // Answered by `onUnavailable`; a lease fetch that lands later keeps its tokens (the lease's),
-    // not the ones it spent for this decision; a strict take's token stays spent (never more admitted).
-    void work.then((result) => {
-      if (result.taken && !policy.strict) {
-        const lease = this.leases.get(this.leaseId(policy, key));
-        if (lease !== undefined) lease.tokens = Math.min(policy.burst, lease.tokens + cost);
-      }
-    }, ignore);
-    return this.fallbackTake(policy, key, cost);
-  }
-
-  /** Decides through ZooKeeper (falling back when it turns out to be unreachable). */
-  private async decideShared(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> {
+    if (waiting && (await beforeTimeLeft(work, started + this.options.unavailableAfterMs - this.local.now())) === 'late') {
+      this.answeredLate(sentAt, outageSince);
+      void work.then(
+        (result) => {
+          // ZooKeeper's answer came after the fallback's: the tokens a lease spent on it go back to the
+          // lease. A strict take's token stays spent (never more admitted).
+          if (result.taken && !policy.strict) {
+            const lease = this.leases.get(this.leaseId(policy, key));
+            if (lease !== undefined) lease.tokens = Math.min(policy.burst, lease.tokens + cost);
+          }
+          if (!this.available) void this.checkHealth();
+        },
+        (error: unknown) => this.lateFailure(error),
+      );
+      return this.fallbackTake(policy, key, cost);
+    }
     try {
-      return await this.withDeadline(policy.strict ? this.strictTake(policy, key, cost) : this.leasedTake(policy, key, cost));
+      return await work;
     } catch (error) {
       // A hot bucket, not a missing ZooKeeper: refuse this take rather than fall back.
       if (error instanceof BucketContentionError) return { taken: false, tokens: 0, retryAfterMs: CONTENTION_RETRY_MS };
@@ -313,6 +314,23 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       this.markUnavailable(error instanceof Error ? error.message : String(error), true);
       return this.fallbackTake(policy, key, cost);
     }
+  }
+
+  /**
+   * A decision that waited for a lost connection ran out of time once it was back, and is answered
+   * by `onUnavailable`. If the server has answered nothing sent since its call (`sentAt`), it is
+   * silent: the outage that began at `outageSince` goes on (its grace spent), so that what comes next
+   * (the same request's queue booking, other decisions) falls back at once instead of waiting
+   * again. A server that answers, only slowly, costs this decision alone.
+   */
+  private answeredLate(sentAt: number, outageSince: number): void {
+    if (this.session.lastReplyAt > sentAt) return;
+    this.outageGoesOn(outageSince);
+  }
+
+  /** The failure of ZooKeeper work whose decision was answered already: nothing to answer, only the state to note. */
+  private lateFailure(error: unknown): void {
+    if (isUnavailable(error)) this.markUnavailable(error instanceof Error ? error.message : String(error), true);
   }
 
   /**
@@ -326,48 +344,51 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const askedAt = this.local.now();
     const waiting = !this.available;
     const outageSince = this.unavailableSince;
-    if (!(await this.usable())) return this.fallbackReserve(policy, key, agedAsks(withoutGrace(given), this.local.now() - askedAt), maxSize);
-    const work = this.reserveShared(policy, key, given, maxSize, askedAt);
-    if (!waiting) return work;
-    // As in decide(): the wait for the connection counts against unavailableAfter.
-    if ((await beforeTimeLeft(work, askedAt + this.options.unavailableAfterMs - this.local.now())) === undefined) return work;
-    this.outageGoesOn(outageSince);
-    // A booking that lands later is given back (as the queue gives back a waiter's that left): these
-    // waiters are in the fallback's book now. Tokens taken at once stay spent (never more admitted).
-    void work.then(async (late) => {
-      const booked = late.outcomes.filter((outcome) => outcome.granted && (outcome.waitMs > 0 || outcome.turn !== undefined));
-      if (booked.length === 0) return;
-      // cancel() needs ZooKeeper back (the outage goes on meanwhile).
-      if (!this.available) await new Promise<void>((resolve) => this.waiters.push(resolve));
-      for (const outcome of booked) if (outcome.granted) await this.cancel(policy, key, outcome.ticket).catch(ignore);
-    }, ignore);
-    return this.fallbackReserve(policy, key, agedAsks(withoutGrace(given), this.local.now() - askedAt), maxSize);
-  }
-
-  /** Reserves through ZooKeeper (falling back when it turns out to be unreachable). */
-  private async reserveShared(policy: BucketPolicy, key: string, given: readonly ReservationAsk[], maxSize: number, askedAt: number): Promise<ReservationResult> {
+    const fallBack = (asks: readonly ReservationAsk[]): ReservationResult => this.fallbackReserve(policy, key, agedAsks(withoutGrace(asks), this.local.now() - askedAt), maxSize);
+    if (!(await this.usable())) return fallBack(given);
     // The order grace waits for other processes' bookings: with no other member there are none.
     const asks = this.membership.count > 1 ? given : withoutGrace(given);
-    const target = this.targetOf(policy, key);
-    let result: ReservationResult | undefined;
-    let update;
+    const sentAt = performance.now();
+    const work = this.reserveShared(policy, key, asks, maxSize, askedAt);
+    // As in decide(): the wait for the connection counts against unavailableAfter.
+    if (waiting && (await beforeTimeLeft(work, askedAt + this.options.unavailableAfterMs - this.local.now())) === 'late') {
+      this.answeredLate(sentAt, outageSince);
+      // A booking that lands later is given back, as the queue gives back a waiter's that left:
+      // these waiters are in the fallback's book. cancel() needs ZooKeeper, so it waits for it. Tokens
+      // taken at once (no wait, no turn) stay spent: never more admitted.
+      void work.then(async (late) => {
+        if (!this.available) void this.checkHealth();
+        const booked = late.outcomes.filter((outcome) => outcome.granted && (outcome.waitMs > 0 || outcome.turn !== undefined));
+        if (booked.length === 0) return;
+        if (!this.available) await new Promise<void>((resolve) => this.waiters.push(resolve));
+        for (const outcome of booked) if (outcome.granted) await this.cancel(policy, key, outcome.ticket).catch(ignore);
+      }, (error: unknown) => this.lateFailure(error));
+      return fallBack(given);
+    }
     try {
-      update = await this.withDeadline(
-        updateBucket(target, (view) => {
-          const reserved = reserve(view.tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
-          result = reserved.result;
-          return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, book: reserved.book } : undefined;
-        }),
-      );
-      if (update.wrote) this.noteWrite(policy, target, update);
+      return await work;
     } catch (error) {
       if (error instanceof BucketContentionError) {
         return { outcomes: asks.map(() => ({ granted: false, reason: 'limited', retryAfterMs: CONTENTION_RETRY_MS })), tokens: 0, waiting: 0 };
       }
       if (!isUnavailable(error)) throw error;
       this.markUnavailable(error instanceof Error ? error.message : String(error), true);
-      return this.fallbackReserve(policy, key, agedAsks(withoutGrace(asks), this.local.now() - askedAt), maxSize);
+      return fallBack(asks);
     }
+  }
+
+  /** Books `asks` in the shared bucket with one compare-and-set; throws when ZooKeeper cannot be reached or the bucket is too hot. */
+  private async reserveShared(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number, askedAt: number): Promise<ReservationResult> {
+    const target = this.targetOf(policy, key);
+    let result: ReservationResult | undefined;
+    const update = await this.withDeadline(
+      updateBucket(target, (view) => {
+        const reserved = reserve(view.tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
+        result = reserved.result;
+        return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, book: reserved.book } : undefined;
+      }),
+    );
+    if (update.wrote) this.noteWrite(policy, target, update);
     const done = result as ReservationResult;
     // Turns are absolute on ZooKeeper's clock: measure each wait from now, after the write's round trip.
     const serverNow = this.serverClock.now();
@@ -877,7 +898,7 @@ function noValue(): undefined {
 }
 
 function ignore(): void {
-  // A late result's error: its own handling (falling back, marking ZooKeeper unavailable) is done.
+  // A late cancel that failed: its entry leaves the book when it is paid.
 }
 
 function sleep(ms: number): Promise<void> {

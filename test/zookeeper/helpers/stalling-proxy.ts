@@ -13,12 +13,15 @@ const GET_DATA = 4;
  *   check's `exists`) until the first `getData`, such as a decision's read of its bucket: from
  *   that reply on, nothing is answered (ZooKeeper answers in order, so a server that stops
  *   answering one call answers none after it).
+ * - {@link slow}: like stall, but from the first `getData` reply on every reply comes late
+ *   instead of never: a server that answers, slowly.
  * It reads ZooKeeper's framing (4-byte length, then xid and op code) to match replies to requests.
  */
 export class StallingProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private mode: 'forward' | 'down' | 'stall' = 'forward';
+  private mode: 'forward' | 'down' | 'stall' | 'slow' = 'forward';
+  private delayMs = 0;
   /** Connections accepted and forwarded (not cut at once). */
   forwarded = 0;
 
@@ -54,6 +57,12 @@ export class StallingProxy {
     this.mode = 'stall';
   }
 
+  /** Accepts connections again; on each, from its first `getData` reply on, every reply comes `delayMs` late (in order). */
+  slow(delayMs: number): void {
+    this.mode = 'slow';
+    this.delayMs = delayMs;
+  }
+
   /** Closes the listener and every connection. */
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
@@ -67,6 +76,9 @@ export class StallingProxy {
     }
     this.forwarded++;
     const stalling = this.mode === 'stall';
+    const slowing = this.mode === 'slow';
+    const delayMs = this.delayMs;
+    let slowSince = false;
     const upstream = net.connect(this.targetPort, '127.0.0.1');
     this.sockets.add(client).add(upstream);
     const opOf = new Map<number, number>();
@@ -80,12 +92,17 @@ export class StallingProxy {
     });
     frames(upstream, (frame) => {
       // The first reply is the handshake's; then xid at 4.
-      if (replies++ > 0 && stalling && frame.length >= 8) {
+      if (replies++ > 0 && (stalling || slowing) && frame.length >= 8) {
         const xid = frame.readInt32BE(4);
-        silent ||= opOf.get(xid) === GET_DATA;
+        const isGetData = opOf.get(xid) === GET_DATA;
+        silent ||= stalling && isGetData;
+        slowSince ||= slowing && isGetData;
         opOf.delete(xid);
       }
-      if (!silent) client.write(frame);
+      if (silent) return;
+      // Delayed by the same amount each, so they keep their order.
+      if (slowSince) setTimeout(() => client.writable && client.write(frame), delayMs);
+      else client.write(frame);
     });
     const end = (): void => {
       this.sockets.delete(client);

@@ -1,0 +1,56 @@
+// Closing a store (or a DistributedQueue with its own connection) right after making it, while its
+// connection handshake is under way with a reachable server: no uncaught exception, and close()
+// resolves at once. Run in a child process on the built package, where an uncaught exception is
+// counted rather than caught by the test runner.
+
+import { execFile } from 'node:child_process';
+import { BUILT, ensureBuilt } from '../helpers/ensure-built.js';
+import { uniqueRoot } from '../helpers/wait.js';
+import { startCluster } from './helpers/cluster.js';
+import { removeRoot } from './helpers/raw-client.js';
+
+jest.setTimeout(60_000);
+
+let zk: { connect: string; stop(): void };
+const root = uniqueRoot('close-early');
+
+beforeAll(async () => {
+  await ensureBuilt();
+  const shared = process.env.FLOWGATE_ZK_STANDALONE;
+  zk = shared !== undefined && shared !== '' ? { connect: shared, stop: () => undefined } : startCluster('t-close-early', 'standalone', 27630);
+});
+
+afterAll(async () => {
+  await removeRoot(zk.connect, root).catch(() => undefined);
+  zk.stop();
+});
+
+const SCRIPT = `
+const { ZooKeeperStore, DistributedQueue } = require(process.env.BUILT);
+let uncaught = [];
+process.on('uncaughtException', (error) => uncaught.push(String(error && error.message)));
+(async () => {
+  const closeMs = [];
+  for (let i = 0; i < 40; i++) {
+    const store = i % 2 === 0
+      ? new ZooKeeperStore({ connect: process.env.CONNECT, root: process.env.ROOT })
+      : new DistributedQueue({ connect: process.env.CONNECT, root: process.env.ROOT, name: 'q' });
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(i / 2) % 20));
+    const started = performance.now();
+    await store.close();
+    closeMs.push(performance.now() - started);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  process.stdout.write(JSON.stringify({ uncaught, slowestCloseMs: Math.round(Math.max(...closeMs)) }));
+})();
+`;
+
+test('a store or queue closed 0-19 ms after it was made (40 times): no uncaught exception, and close() resolves promptly', async () => {
+  const output = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, ['-e', SCRIPT], { env: { ...process.env, BUILT, CONNECT: zk.connect, ROOT: root }, timeout: 50_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+  });
+  const result = JSON.parse(output) as { uncaught: string[]; slowestCloseMs: number };
+  process.stdout.write(`[close-early] ${output}\n`);
+  expect(result.uncaught).toEqual([]);
+  expect(result.slowestCloseMs).toBeLessThan(1_000);
+});
