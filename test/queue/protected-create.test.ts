@@ -114,9 +114,9 @@ test('the markers cost no write of their own while items keep coming, and none i
 /**
  * Fault injection at the session (the server is real): the victim item's multi runs on the server
  * but its reply is reported lost, and the first listing of the items after it fails as unavailable.
- * `meanwhile` runs inside that lost reply.
+ * `duringReply` runs inside that lost reply, `duringListing` inside the failed listing.
  */
-function injectLostReplyThenFailedListing(store: ZooKeeperStore, victim: string, meanwhile: () => Promise<void>): () => void {
+function injectLostReplyThenFailedListing(store: ZooKeeperStore, victim: string, hooks: { duringReply?: () => Promise<void>; duringListing?: () => Promise<void> }): () => void {
   const session = (store as unknown as { session: { transaction: (ops: Array<{ op: string; data?: Buffer }>) => Promise<unknown>; getChildren: (path: string, watcher?: unknown) => Promise<string[]> } }).session;
   const transaction = session.transaction.bind(session);
   const getChildren = session.getChildren.bind(session);
@@ -126,7 +126,7 @@ function injectLostReplyThenFailedListing(store: ZooKeeperStore, victim: string,
     const result = await transaction(ops);
     if (!replyLost && ops[0]?.op === 'create' && ops[0].data?.toString().includes(victim)) {
       replyLost = true;
-      await meanwhile();
+      await hooks.duringReply?.();
       throw new ZooKeeperUnavailableError('test: the reply of an applied multi is lost');
     }
     return result;
@@ -134,6 +134,7 @@ function injectLostReplyThenFailedListing(store: ZooKeeperStore, victim: string,
   session.getChildren = async (path, watcher) => {
     if (replyLost && !listingFailed && path.endsWith('/items')) {
       listingFailed = true;
+      await hooks.duringListing?.();
       throw new ZooKeeperUnavailableError('test: the listing after the lookup times out');
     }
     return getChildren(path, watcher);
@@ -163,9 +164,11 @@ test('once its marker is found, a lost create is never made again: not when the 
   const queue = new DistributedQueue<Job>({ store, name: 'settle-once' });
   try {
     await queue.enqueue({ n: 'warm-up' });
-    // Inside the lost reply, another enqueue of this instance completes; the next one's multi carries the victim's marker away.
-    const restore = injectLostReplyThenFailedListing(store, 'victim', async () => {
-      await queue.enqueue({ n: 'other' });
+    // The marker is found; during the listing that fails, another enqueue of this instance carries the marker away.
+    const restore = injectLostReplyThenFailedListing(store, 'victim', {
+      duringListing: async () => {
+        await queue.enqueue({ n: 'other' });
+      },
     });
     const id = await queue.enqueue({ n: 'victim' });
     restore();
@@ -185,8 +188,11 @@ test('no marker is left behind, on a store that stays open after queue.close(), 
   const queue = new DistributedQueue<Job>({ store, name: 'no-leak' });
   try {
     await queue.enqueue({ n: 'warm-up' });
-    const restore = injectLostReplyThenFailedListing(store, 'victim', async () => {
-      await queue.enqueue({ n: 'A' });
+    // An enqueue completes inside the lost reply (its marker is done with, to remove); the listing fails.
+    const restore = injectLostReplyThenFailedListing(store, 'victim', {
+      duringReply: async () => {
+        await queue.enqueue({ n: 'A' });
+      },
     });
     await queue.enqueue({ n: 'victim' });
     restore();

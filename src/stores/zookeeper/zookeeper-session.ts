@@ -189,14 +189,13 @@ export class ZooKeeperSession extends EventEmitter {
         resolve();
       }
       client.once('disconnected', done);
-      if (!closeQuietly(client)) done();
-      // Not connected (a handshake may be under way): the client, closing, would read the handshake's
-      // reply as an answer and throw from its socket handler (an uncaught exception). Drop the socket
-      // now: nothing more is read, and the closing client does not reconnect (so no wait either).
-      else if (!connected) {
-        dropSocket(client);
-        done();
-      }
+      const closing = closeQuietly(client);
+      // Not connected (a handshake may be under way, or its socket not even made yet): the client,
+      // closing, would read the handshake's reply as an answer and throw from its socket handler (an
+      // uncaught exception). Abandon the connection: nothing more is read, and the closing client
+      // does not reconnect (so no wait either).
+      if (!connected) abandonConnection(client);
+      if (!connected || !closing) done();
     });
     dropSocket(client);
   }
@@ -408,6 +407,22 @@ function closeQuietly(client: Client): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Makes a closing client that never finished its handshake read nothing more: its socket is
+ * dropped, and a socket it has yet to make (node-zookeeper-client makes it on the next tick) reads
+ * nothing and is dropped once connected. Its handlers are bound when the socket is made, so
+ * own-property overrides set now are the ones that socket gets.
+ */
+function abandonConnection(client: Client): void {
+  const manager = (client as unknown as { connectionManager?: { socket?: { destroy(): void }; onSocketData?: unknown; onSocketConnected?: unknown } }).connectionManager;
+  if (manager === undefined) return;
+  manager.onSocketData = () => undefined;
+  manager.onSocketConnected = function (this: { socket?: { destroy(): void } }) {
+    this.socket?.destroy();
+  };
+  manager.socket?.destroy();
 }
 
 function dropSocket(client: Client): void {
