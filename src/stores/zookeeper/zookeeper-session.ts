@@ -197,7 +197,9 @@ export class ZooKeeperSession extends EventEmitter {
       if (!connected) abandonConnection(client);
       if (!connected || !closing) done();
     });
-    dropSocket(client);
+    // Again: a socket made on the next tick exists by now (and its connect timer with it).
+    if (connected) dropSocket(client);
+    else abandonConnection(client);
   }
 
   /**
@@ -416,12 +418,16 @@ function closeQuietly(client: Client): boolean {
  * own-property overrides set now are the ones that socket gets.
  */
 function abandonConnection(client: Client): void {
-  const manager = (client as unknown as { connectionManager?: { socket?: { destroy(): void }; onSocketData?: unknown; onSocketConnected?: unknown } }).connectionManager;
+  type Manager = { socket?: { destroy(): void }; connectTimeoutHandler?: NodeJS.Timeout; onSocketData?: unknown; onSocketConnected?: unknown };
+  const manager = (client as unknown as { connectionManager?: Manager }).connectionManager;
   if (manager === undefined) return;
   manager.onSocketData = () => undefined;
-  manager.onSocketConnected = function (this: { socket?: { destroy(): void } }) {
+  // The connect timer (as long as the session timeout) would keep the process alive.
+  manager.onSocketConnected = function (this: Manager) {
+    clearTimeout(this.connectTimeoutHandler);
     this.socket?.destroy();
   };
+  clearTimeout(manager.connectTimeoutHandler);
   manager.socket?.destroy();
 }
 
