@@ -35,7 +35,8 @@ process.on('uncaughtException', (error) => uncaught.push(String(error && error.m
     const store = i % 2 === 0
       ? new ZooKeeperStore({ connect: process.env.CONNECT, root: process.env.ROOT })
       : new DistributedQueue({ connect: process.env.CONNECT, root: process.env.ROOT, name: 'q' });
-    await new Promise((resolve) => setTimeout(resolve, Math.floor(i / 2) % 20));
+    // Every fourth closed at once, before the client has even made its socket.
+    if (i % 4 !== 3) await new Promise((resolve) => setTimeout(resolve, Math.floor(i / 2) % 20));
     const started = performance.now();
     await store.close();
     closeMs.push(performance.now() - started);
@@ -47,7 +48,7 @@ process.on('uncaughtException', (error) => uncaught.push(String(error && error.m
 })();
 `;
 
-test('a store or queue closed 0-19 ms after it was made (40 times): no uncaught exception, close() resolves promptly, and no timer keeps the process alive', async () => {
+test('a store or queue closed 0-19 ms after it was made, or at once (40 times): no uncaught exception, close() resolves promptly, and no timer keeps the process alive', async () => {
   const output = await new Promise<string>((resolve, reject) => {
     execFile(process.execPath, ['-e', SCRIPT], { env: { ...process.env, BUILT, CONNECT: zk.connect, ROOT: root }, timeout: 50_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
   });
@@ -56,4 +57,19 @@ test('a store or queue closed 0-19 ms after it was made (40 times): no uncaught 
   expect(result.uncaught).toEqual([]);
   expect(result.slowestCloseMs).toBeLessThan(1_000);
   expect(result.timers).toBe(0);
+});
+
+test('a script that makes a store and closes it at once exits at once (no connect timer left for the 20 s session timeout)', async () => {
+  const script = `
+const { ZooKeeperStore } = require(process.env.BUILT);
+const store = new ZooKeeperStore({ connect: process.env.CONNECT, root: process.env.ROOT, sessionTimeout: '20s' });
+store.close().then(() => process.stdout.write(String(performance.now())));
+`;
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, ['-e', script], { env: { ...process.env, BUILT, CONNECT: zk.connect, ROOT: root }, timeout: 15_000 }, (error) => (error ? reject(error) : resolve()));
+  });
+  const exitedAfterMs = performance.now() - started;
+  process.stdout.write(`[close-early] a store made and closed at once: the script exited after ${exitedAfterMs.toFixed(0)} ms\n`);
+  expect(exitedAfterMs).toBeLessThan(5_000);
 });
