@@ -172,7 +172,8 @@ test('a store whose registration is refused stays degraded, and registers by its
     for (const path of [root, refused]) await raw.create(path, Buffer.alloc(0)).catch(() => undefined);
     await raw.createWithAcls(`${refused}/members`, Buffer.alloc(0), readOnly);
     const store = newStore({ connect: ensemble.connect, root: refused, unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms` });
-    await expect(store.ready(1500)).rejects.toThrow(/not ready within 1500 ms/);
+    // ZooKeeper answered: the error says what it refused, not that it is unreachable.
+    await expect(store.ready(1500)).rejects.toThrow(/not ready within 1500 ms: ZooKeeper refused flowgate's registration .* NO_AUTH/);
     expect(store.stats().available).toBe(false);
     const sessionBefore = store.connection().session.sessionId();
     await raw.setACL(`${refused}/members`, open);
@@ -181,5 +182,24 @@ test('a store whose registration is refused stays degraded, and registers by its
     expect(store.connection().session.sessionId()).toBe(sessionBefore);
   } finally {
     raw.close();
+  }
+});
+
+test('a missing credential or a missing chroot is told as such (ready() and the degraded event), not as "not reachable"', async () => {
+  const secured = `${root}-secured`;
+  const owner = newStore({ connect: ensemble.connect, root: secured, auth: 'flowgate:secret' });
+  await owner.ready(5000);
+  const cases = [
+    { label: 'no credential', options: { connect: ensemble.connect, root: secured }, expected: /NO_AUTH: .*`auth` option/ },
+    { label: 'no chroot', options: { connect: `${ensemble.connect}${root}-no-such-chroot` }, expected: /NO_NODE: the chroot .*-no-such-chroot of `connect` does not exist/ },
+  ];
+  for (const { label, options, expected } of cases) {
+    const store = newStore({ ...options, unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms` });
+    const degraded = new Promise<string>((resolve) => store.once('degraded', (e: { reason: string }) => resolve(e.reason)));
+    const error = await store.ready(1500).then(() => undefined, (e: unknown) => e as Error);
+    const reason = await degraded;
+    process.stdout.write(`[membership] ${label}: ready() rejected with "${error?.message}"; degraded: "${reason}"\n`);
+    expect(error?.message).toMatch(expected);
+    expect(reason).toMatch(expected);
   }
 });

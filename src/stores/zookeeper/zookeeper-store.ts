@@ -134,6 +134,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private available = false;
   /** Whether the current session's registration (see `register`) has completed, and the one in flight. */
   private registered = false;
+  /** Why ZooKeeper, answering, refused this store's registration (a credential, a missing chroot): told instead of "not reachable". */
+  private refusal: string | undefined;
   private registering: Promise<void> | undefined;
   private announcedDegraded = false;
   private unavailableSince: number;
@@ -190,7 +192,10 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   async ready(timeoutMs = 10_000): Promise<void> {
     if (this.available) return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper at ${this.options.connect} not ready within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => {
+        const why = this.refusal === undefined ? '' : `: ${this.refusal}`;
+        reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper at ${this.options.connect} not ready within ${timeoutMs} ms${why}`));
+      }, timeoutMs);
       this.waiters.push(() => {
         clearTimeout(timer);
         resolve();
@@ -721,7 +726,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       if (!this.available && !this.closed && !this.announcedDegraded && this.unavailableSince === since) {
         this.announcedDegraded = true;
         this.report.noteState(true);
-        this.emit('degraded', { reason });
+        this.emit('degraded', { reason: this.refusal ?? reason });
       }
     }, afterMs).unref();
   }
@@ -750,9 +755,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
         this.policyWatch.rearm();
         this.reservationWatch.rearm();
         this.registered = true;
+        this.refusal = undefined;
         this.setAvailable();
       } catch (error) {
-        this.markUnavailable(`could not register with ZooKeeper: ${String(error)}`, false);
+        this.refusal = isUnavailable(error) ? undefined : refusalOf(error, this.options.connect, this.options.root);
+        this.markUnavailable(this.refusal ?? `could not register with ZooKeeper: ${String(error)}`, false);
       } finally {
         this.registering = undefined;
       }
@@ -884,6 +891,23 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private targetOf(policy: BucketPolicy, key: string): BucketTarget {
     return { session: this.session, clock: this.serverClock, acls: this.acls, policy, key, path: this.paths.bucket(policy.name, key), counter: this.counter };
   }
+}
+
+/**
+ * What to tell about a registration that ZooKeeper answered with a refusal: the server is there, so
+ * "not reachable" would mislead. NO_AUTH: the root's ACL wants a credential (`auth`); NO_NODE: the
+ * chroot of `connect` does not exist (ZooKeeper does not create one).
+ */
+function refusalOf(error: unknown, connect: string, root: string): string {
+  const code = zkCode(error);
+  if (code === ZkCode.NO_AUTH) {
+    return `ZooKeeper refused flowgate's registration under ${root} with NO_AUTH: the ACL of its nodes does not let this client write (made with a credential? give the same one as the \`auth\` option)`;
+  }
+  const chroot = connect.includes('/') ? connect.slice(connect.indexOf('/')) : undefined;
+  if (code === ZkCode.NO_NODE && chroot !== undefined) {
+    return `ZooKeeper refused flowgate's registration with NO_NODE: the chroot ${chroot} of \`connect\` does not exist (ZooKeeper does not create it; create it, e.g. with zkCli.sh create ${chroot} "")`;
+  }
+  return `ZooKeeper refused flowgate's registration under ${root}: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 /** `'late'` when `work` has not settled within `ms`; `undefined` when it has (settled either way). */
