@@ -189,7 +189,8 @@ function resolveStore(store: unknown): Store | undefined {
   return store as Store;
 }
 
-function resolveClock(clock: unknown): Clock | undefined {
+/** Checks a `clock` option (anything with `now()`), throwing FlowgateConfigError; `undefined` when not given. */
+export function resolveClock(clock: unknown): Clock | undefined {
   if (clock === undefined) return undefined;
   if (typeof (clock as Clock | null)?.now !== 'function') throw new FlowgateConfigError('clock', clock, 'must have a now() method returning milliseconds');
   return clock as Clock;

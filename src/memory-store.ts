@@ -1,6 +1,8 @@
 // The default store: token buckets in this process's memory, evicted as soon as they are full again.
 
 import { monotonicClock, type Clock } from './clock.js';
+import { FlowgateConfigError } from './errors.js';
+import { rejectUnknownOptions, resolveClock } from './limiter-options.js';
 import type { BucketPolicy } from './policy.js';
 import { cancel, EMPTY_BOOK, reserve, type Book, type ReservationAsk, type ReservationResult, type Turn } from './reservation.js';
 import type { Store, StoreTakeResult } from './store.js';
@@ -45,7 +47,9 @@ export class MemoryStore implements Store {
 
   /** Creates an empty store. */
   constructor(options: MemoryStoreOptions = {}) {
-    this.clock = options.clock ?? monotonicClock;
+    if (options === null || typeof options !== 'object') throw new FlowgateConfigError('options', options, 'must be an object such as { clock }');
+    rejectUnknownOptions(options, ['clock']);
+    this.clock = resolveClock(options.clock) ?? monotonicClock;
   }
 
   /** {@inheritDoc Store.take} */

@@ -1,6 +1,6 @@
 // ZooKeeperStore options: defaults, and a FlowgateConfigError naming the option and the value at construction time (no server needed).
 
-import { FlowgateConfigError, ZooKeeperStore } from '../../src/index.js';
+import { DistributedQueue, FlowgateArgumentError, FlowgateConfigError, MemoryStore, ZooKeeperStore } from '../../src/index.js';
 import { resolveZooKeeperStoreOptions } from '../../src/stores/zookeeper/zookeeper-store-options.js';
 
 const CONNECT = '127.0.0.1:2181';
@@ -50,10 +50,57 @@ describe('ZooKeeperStore options', () => {
     [{ connect: CONNECT, sessionTimeout: 500, leaseWindow: 5 }, 'sessionTimeout', /at least 1000 ms/],
     [{ connect: CONNECT, sessionTimeout: 500 }, 'sessionTimeout', /at least 1000 ms/],
     [{ connect: CONNECT, leasewindow: '1s' }, 'leasewindow', /did you mean 'leaseWindow'/],
+    [{ connect: 'a:1/bad//x' }, 'connect', /connection string/],
+    [{ connect: 'a:1/bad/' }, 'connect', /connection string/],
+    [{ connect: CONNECT, cleanupAfter: 0 }, 'cleanupAfter', /at least 1000 ms/],
+    [{ connect: CONNECT, clock: {} }, 'clock', /now\(\) method/],
   ])('%j is refused, naming %s', (options, option, allowed) => {
     const error = constructionError(options);
     expect(error.option).toBe(option);
     expect(error.message).toContain(option);
     expect(error.message).toMatch(allowed);
+  });
+});
+
+describe('DistributedQueue and MemoryStore options', () => {
+  test.each([
+    [{ name: 'q', connect: CONNECT, callTimeout: 'x' }, 'callTimeout', /a string such as/],
+    [{ name: 'q', connect: CONNECT, callTimeout: 0 }, 'callTimeout', /at least 50 ms/],
+    [{ name: 'q', connect: CONNECT, pollInterval: 0 }, 'pollInterval', /at least 50 ms/],
+  ])('DistributedQueue %j is refused, naming %s', (options, option, allowed) => {
+    let error: unknown;
+    try {
+      void new DistributedQueue(options as unknown as ConstructorParameters<typeof DistributedQueue>[0]).close();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(FlowgateConfigError);
+    expect((error as FlowgateConfigError).option).toBe(option);
+    expect((error as Error).message).toMatch(allowed);
+  });
+
+  test.each([
+    [{ clock: {} }, 'clock', /now\(\) method/],
+    [{ clok: { now: () => 0 } }, 'clok', /unknown option/],
+  ])('MemoryStore %j is refused, naming %s', (options, option, allowed) => {
+    let error: unknown;
+    try {
+      new MemoryStore(options as ConstructorParameters<typeof MemoryStore>[0]);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(FlowgateConfigError);
+    expect((error as FlowgateConfigError).option).toBe(option);
+    expect((error as Error).message).toMatch(allowed);
+  });
+
+  test.each([undefined, () => 1, Symbol('s')])('enqueue(%p) is refused: it would come back as nothing', async (item) => {
+    const queue = new DistributedQueue<unknown>({ name: 'q', connect: '127.0.0.1:1', callTimeout: '100ms' });
+    try {
+      await expect(queue.enqueue(item)).rejects.toBeInstanceOf(FlowgateArgumentError);
+      await expect(queue.enqueue(item)).rejects.toThrow(/must be a JSON value/);
+    } finally {
+      await queue.close();
+    }
   });
 });

@@ -188,12 +188,15 @@ export class DistributedQueue<T = unknown> {
     this.maxItemBytes = requireNumber('maxItemBytes', options.maxItemBytes ?? 256 * 1024, { integer: true, min: 1, minInclusive: true });
     if (this.maxItemBytes > MAX_ITEM_BYTES) throw new FlowgateConfigError('maxItemBytes', options.maxItemBytes, `must be at most ${MAX_ITEM_BYTES} (ZooKeeper's znode limit)`);
     this.maxAttempts = requireNumber('maxAttempts', options.maxAttempts ?? 5, { integer: true, min: 1, minInclusive: true });
-    this.pollMs = Math.max(10, parseDuration(options.pollInterval ?? '1s', 'pollInterval'));
+    this.pollMs = parseDuration(options.pollInterval ?? '1s', 'pollInterval');
+    if (this.pollMs < 50) throw new FlowgateConfigError('pollInterval', options.pollInterval, 'must be at least 50 ms (each poll lists the queue)');
+    const callTimeoutMs = parseDuration(options.callTimeout ?? '1s', 'callTimeout');
+    if (callTimeoutMs < 50) throw new FlowgateConfigError('callTimeout', options.callTimeout, 'must be at least 50 ms');
     if (options.store !== undefined) {
       this.store = options.store;
     } else {
       const root = validateRoot(options.root ?? '/flowgate');
-      this.ownStore = new ZooKeeperStore({ connect: options.connect as string, root, auth: options.auth, unavailableAfter: options.callTimeout ?? '1s' });
+      this.ownStore = new ZooKeeperStore({ connect: options.connect as string, root, auth: options.auth, unavailableAfter: callTimeoutMs });
       this.store = this.ownStore;
     }
     const { session, root, acls } = this.store.connection();
@@ -720,7 +723,10 @@ export class DistributedQueue<T = unknown> {
 
   private encode(envelope: Envelope<T>, check = true): Buffer {
     const json = JSON.stringify(envelope);
-    if (json === undefined) throw new FlowgateArgumentError('item', envelope.item, 'must be JSON-serialisable');
+    // undefined, a function or a symbol would vanish from the JSON: taken back, it would look like an empty queue.
+    if (json === undefined || (check && JSON.stringify(envelope.item) === undefined)) {
+      throw new FlowgateArgumentError('item', envelope.item, 'must be a JSON value (not undefined, a function or a symbol)');
+    }
     const data = Buffer.from(json);
     if (check && data.length > this.maxItemBytes) {
       throw new FlowgateArgumentError('item', `${data.length} bytes of JSON`, `must be at most maxItemBytes=${this.maxItemBytes} bytes; store large payloads elsewhere and enqueue a reference`);

@@ -51,8 +51,16 @@ export interface ResolvedZooKeeperStoreOptions {
   readonly cleanupAfterMs: number;
 }
 
-const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'maxLeaseWindow', 'cleanupAfter'];
+const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'maxLeaseWindow', 'cleanupAfter', 'clock'];
 const CONNECT = /^[^,\s/]+:\d{1,5}(,[^,\s/]+:\d{1,5})*(\/[^\s]*)?$/;
+
+/** Whether the chroot of a connection string, if any, is a path ZooKeeper accepts (no empty, `.` or `..` part, no trailing `/` but for `/` itself). */
+function validChroot(connect: string): boolean {
+  const slash = connect.indexOf('/');
+  if (slash < 0) return true;
+  const chroot = connect.slice(slash);
+  return chroot === '/' || (!chroot.endsWith('/') && chroot.split('/').slice(1).every((part) => part !== '' && part !== '.' && part !== '..' && !/[\u0000-\u001f\u007f]/.test(part)));
+}
 
 /** Validates ZooKeeperStore options; throws {@link FlowgateConfigError} on the first bad one. */
 export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): ResolvedZooKeeperStoreOptions {
@@ -60,7 +68,7 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
     throw new FlowgateConfigError('options', options, "must be an object such as { connect: '127.0.0.1:2181' }");
   }
   rejectUnknownOptions(options, KNOWN);
-  if (typeof options.connect !== 'string' || !CONNECT.test(options.connect)) {
+  if (typeof options.connect !== 'string' || !CONNECT.test(options.connect) || !validChroot(options.connect)) {
     throw new FlowgateConfigError('connect', options.connect, "must be a ZooKeeper connection string such as '10.0.0.1:2181,10.0.0.2:2181[/chroot]'");
   }
   const onUnavailable = options.onUnavailable ?? 'local';
@@ -92,6 +100,6 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
     unavailableAfterMs,
     leaseWindowMs,
     maxLeaseWindowMs,
-    cleanupAfterMs: positive('cleanupAfter', '30s', 0),
+    cleanupAfterMs: positive('cleanupAfter', '30s', 1000),
   };
 }

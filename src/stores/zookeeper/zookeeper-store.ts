@@ -25,6 +25,7 @@ import { TokenLease, type LeaseWindows } from './token-lease.js';
 import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type UnavailablePolicy, type ZooKeeperStoreOptions } from './zookeeper-store-options.js';
 import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
 import { ZnodePaths } from './znode-paths.js';
+import { resolveClock } from '../../limiter-options.js';
 
 /** Payloads of the events a {@link ZooKeeperStore} emits. */
 export interface ZooKeeperStoreEvents {
@@ -154,9 +155,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   /** Validates the options (throwing FlowgateConfigError) and starts connecting in the background. */
   constructor(options: ZooKeeperStoreOptions & { clock?: Clock }) {
     super();
-    const { clock, ...rest } = options;
-    this.options = resolveZooKeeperStoreOptions(rest);
-    this.local = clock ?? monotonicClock;
+    const { clock, ...rest } = options ?? ({} as ZooKeeperStoreOptions);
+    this.options = resolveZooKeeperStoreOptions(options === null || typeof options !== 'object' ? options : rest);
+    this.local = resolveClock(clock) ?? monotonicClock;
     this.leaseWindows = { leaseMs: this.options.leaseWindowMs, maxLeaseMs: this.options.maxLeaseWindowMs };
     this.unavailableSince = this.local.now();
     this.paths = new ZnodePaths(this.options.root);
