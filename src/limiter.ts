@@ -15,6 +15,7 @@ import { bucketPolicy, type BucketPolicy } from './policy.js';
 import { applyPolicyUpdate, samePolicy, type PolicyUpdate, type PublishedPolicy, type VersionedPolicy } from './policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from './store.js';
 import { msUntilFits, msUntilFull } from './token-bucket.js';
+import { brand } from './brand.js';
 
 /** Options of one {@link Limiter.take}. */
 export interface TakeOptions {
@@ -372,3 +373,5 @@ function forwardStoreEvents(store: Store, limiter: Limiter): () => void {
 export function createLimiter(options: LimiterOptions): Limiter {
   return new Limiter(options);
 }
+
+brand(Limiter, 'Limiter');

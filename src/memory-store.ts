@@ -7,6 +7,7 @@ import type { BucketPolicy } from './policy.js';
 import { cancel, EMPTY_BOOK, reserve, type Book, type ReservationAsk, type ReservationResult, type Turn } from './reservation.js';
 import type { Store, StoreTakeResult } from './store.js';
 import { fits, returnTokens, tokensAt, type BucketState } from './token-bucket.js';
+import { brand } from './brand.js';
 
 /** A bucket in memory: its tokens (negative while reserved waiters are owed) and their book. Updated in place by takes. */
 interface MemoryBucket extends BucketState {
@@ -181,3 +182,5 @@ export class MemoryStore implements Store {
     }
   }
 }
+
+brand(MemoryStore, 'MemoryStore');

@@ -9,6 +9,7 @@ import type { Store } from '../store.js';
 import { MemoryPermitStore } from './memory-permit-store.js';
 import { permitStoreFor } from './permit-store-for.js';
 import type { ConcurrencyPolicy, PermitResult, PermitStore } from './permit-store.js';
+import { brand } from '../brand.js';
 
 /** Options of {@link createConcurrencyLimiter}. */
 export interface ConcurrencyLimiterOptions {
@@ -256,3 +257,5 @@ export interface ConcurrencyLimiter {
 export function createConcurrencyLimiter(options: ConcurrencyLimiterOptions): ConcurrencyLimiter {
   return new ConcurrencyLimiter(options);
 }
+
+brand(ConcurrencyLimiter, 'ConcurrencyLimiter');

@@ -5,6 +5,7 @@ import { MemoryStore } from '../memory-store.js';
 import type { Store } from '../store.js';
 import { MemoryPermitStore } from './memory-permit-store.js';
 import type { PermitStore } from './permit-store.js';
+import { hasBrand } from '../brand.js';
 
 /** Makes the permit store for a shared store it recognises, or returns `undefined`. */
 export type PermitStoreFactory = (store: Store) => PermitStore | undefined;
@@ -26,7 +27,7 @@ export function registerPermitStoreFactory(factory: PermitStoreFactory): void {
  * than silently counted per process.
  */
 export function permitStoreFor(store: Store): PermitStore {
-  if (store instanceof MemoryStore) return new MemoryPermitStore();
+  if (hasBrand<MemoryStore>(store, 'MemoryStore')) return new MemoryPermitStore();
   for (const factory of factories) {
     const permits = factory(store);
     if (permits !== undefined) return permits;

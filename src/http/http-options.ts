@@ -7,6 +7,7 @@ import { createLimiter, Limiter } from '../limiter.js';
 import { rejectUnknownOptions, requireNumber, type LimiterOptions } from '../limiter-options.js';
 import type { Store } from '../store.js';
 import { HEADER_FORMATS, type HeaderFormat } from './rate-limit-headers.js';
+import { hasBrand } from '../brand.js';
 
 /** A value, or a promise of one. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -89,7 +90,7 @@ export function resolveHttpOptions<Req>(
   const limiterOptions = Object.fromEntries(Object.entries(options).filter(([k]) => LIMITER_KEYS.includes(k)));
   let limiter: Limiter | undefined;
   if (options.limiter !== undefined) {
-    if (!(options.limiter instanceof Limiter)) throw new FlowgateConfigError('limiter', options.limiter, 'must be a Limiter from createLimiter()');
+    if (!hasBrand<Limiter>(options.limiter, 'Limiter')) throw new FlowgateConfigError('limiter', options.limiter, 'must be a Limiter from createLimiter()');
     const clash = Object.keys(limiterOptions)[0];
     if (clash !== undefined) throw new FlowgateConfigError(clash, limiterOptions[clash], 'cannot be combined with `limiter`: set it on the limiter instead');
     limiter = options.limiter;
@@ -131,7 +132,7 @@ function resolveRest<Req>(
   const headers = options.headers ?? 'draft-8';
   if (!HEADER_FORMATS.includes(headers)) throw new FlowgateConfigError('headers', headers, "must be 'draft-8', 'draft-7' or false");
   const given = options.concurrency;
-  const policyName = options.policyName ?? limiter?.name ?? (given instanceof ConcurrencyLimiter ? given.name : (options.name ?? 'default'));
+  const policyName = options.policyName ?? limiter?.name ?? (hasBrand<ConcurrencyLimiter>(given, 'ConcurrencyLimiter') ? given.name : (options.name ?? 'default'));
   if (typeof policyName !== 'string' || !/^[\x20-\x7e]{1,128}$/.test(policyName)) {
     throw new FlowgateConfigError('policyName', policyName, 'must be 1 to 128 printable ASCII characters');
   }
@@ -153,7 +154,7 @@ function resolveRest<Req>(
  */
 function resolveConcurrency<Req>(options: HttpRateLimitOptions<Req>, limiter: Limiter | undefined): ConcurrencyLimiter | undefined {
   const given = options.concurrency;
-  if (given === undefined || given instanceof ConcurrencyLimiter) return given;
+  if (given === undefined || hasBrand<ConcurrencyLimiter>(given, 'ConcurrencyLimiter')) return given;
   if (options.limiter !== undefined) {
     throw new FlowgateConfigError('concurrency', given, 'with `limiter`, must be a ConcurrencyLimiter from createConcurrencyLimiter({ concurrency, store }), so that its store is explicit');
   }

@@ -12,6 +12,7 @@ import { nodeName, validateRoot } from './znode-paths.js';
 import { ItemListing } from './item-listing.js';
 import { itemPrefix, itemTurn, sortByTurn } from './queue-item-names.js';
 import { statTime } from './server-clock.js';
+import { hasBrand } from '../../brand.js';
 
 const PERSISTENT_SEQUENTIAL = 2;
 const EPHEMERAL = 1;
@@ -184,7 +185,7 @@ export class DistributedQueue<T = unknown> {
     if ((options.store === undefined) === (options.connect === undefined)) {
       throw new FlowgateConfigError(options.store === undefined ? 'connect' : 'store', options.store ?? options.connect, 'give exactly one of `store` (a ZooKeeperStore) and `connect`');
     }
-    if (options.store !== undefined && !(options.store instanceof ZooKeeperStore)) throw new FlowgateConfigError('store', options.store, 'must be a ZooKeeperStore');
+    if (options.store !== undefined && !hasBrand<ZooKeeperStore>(options.store, 'ZooKeeperStore')) throw new FlowgateConfigError('store', options.store, 'must be a ZooKeeperStore');
     this.maxItemBytes = requireNumber('maxItemBytes', options.maxItemBytes ?? 256 * 1024, { integer: true, min: 1, minInclusive: true });
     if (this.maxItemBytes > MAX_ITEM_BYTES) throw new FlowgateConfigError('maxItemBytes', options.maxItemBytes, `must be at most ${MAX_ITEM_BYTES} (ZooKeeper's znode limit)`);
     this.maxAttempts = requireNumber('maxAttempts', options.maxAttempts ?? 5, { integer: true, min: 1, minInclusive: true });

@@ -12,6 +12,7 @@ import type { UnavailablePolicy } from './zookeeper-store-options.js';
 import { ZooKeeperStore, type StoreConnection } from './zookeeper-store.js';
 import { ZkCode, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
 import { nodeName, ZnodePaths } from './znode-paths.js';
+import { hasBrand } from '../../brand.js';
 
 /** Options of {@link ZooKeeperPermitStore}. */
 export interface ZooKeeperPermitStoreOptions {
@@ -110,7 +111,7 @@ export class ZooKeeperPermitStore implements PermitStore {
 
   /** Validates the options (throwing FlowgateConfigError); shares the store's session. */
   constructor(store: ZooKeeperStore, options: ZooKeeperPermitStoreOptions = {}) {
-    if (!(store instanceof ZooKeeperStore)) throw new FlowgateConfigError('store', store, 'must be a ZooKeeperStore');
+    if (!hasBrand<ZooKeeperStore>(store, 'ZooKeeperStore')) throw new FlowgateConfigError('store', store, 'must be a ZooKeeperStore');
     if (options === null || typeof options !== 'object') throw new FlowgateConfigError('options', options, 'must be an object');
     rejectUnknownOptions(options, KNOWN);
     this.store = store;
@@ -516,4 +517,4 @@ function sleep(ms: number): Promise<void> {
 }
 
 // A ZooKeeperStore given to a concurrency limit (or to an adapter's `concurrency`) keeps its permits here.
-registerPermitStoreFactory((store) => (store instanceof ZooKeeperStore ? new ZooKeeperPermitStore(store) : undefined));
+registerPermitStoreFactory((store) => (hasBrand<ZooKeeperStore>(store, 'ZooKeeperStore') ? new ZooKeeperPermitStore(store) : undefined));

@@ -26,6 +26,7 @@ import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type 
 import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
 import { ZnodePaths } from './znode-paths.js';
 import { resolveClock } from '../../limiter-options.js';
+import { brand } from '../../brand.js';
 
 /** Payloads of the events a {@link ZooKeeperStore} emits. */
 export interface ZooKeeperStoreEvents {
@@ -966,3 +967,5 @@ function agedAsks(asks: readonly ReservationAsk[], elapsedMs: number): readonly 
   if (!(elapsedMs > 0)) return asks;
   return asks.map((ask) => ({ ...ask, waitedMs: (ask.waitedMs ?? 0) + elapsedMs, maxWaitMs: Math.max(0, ask.maxWaitMs - elapsedMs) }));
 }
+
+brand(ZooKeeperStore, 'ZooKeeperStore');
