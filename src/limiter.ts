@@ -44,6 +44,9 @@ export interface KeyState {
   readonly queued: number;
 }
 
+/** The dry-run queue's observer: its placeholders are no waiters, so no queue event is emitted. */
+const SILENT: QueueObserver = { enqueued: () => undefined, dequeued: () => undefined, timedOut: () => undefined, aborted: () => undefined };
+
 /**
  * A token-bucket rate limiter with an optional overflow queue. Create one with {@link createLimiter}.
  *
@@ -63,6 +66,8 @@ export class Limiter extends EventEmitter {
   private readonly clock: Clock;
   /** Made with the first queue bounds (from the options or a published policy); kept to answer its waiters. */
   private queue: TakeQueue | undefined;
+  /** In dry-run with a queue: the would-be waiters, answered at once but holding their places (an {@link OverflowQueue} of placeholders). */
+  private shadow: OverflowQueue | undefined;
   private closed = false;
   private readonly unforward: () => void;
   private readonly unwatch: () => void;
@@ -161,18 +166,19 @@ export class Limiter extends EventEmitter {
       return this.rejected(rejectedDecision(policy, key, cost, tokens, 'cost-exceeds-burst', 0, 0));
     }
     if (options.signal?.aborted) return this.rejected(rejectedDecision(policy, key, cost, await this.store.peek(policy, key), 'aborted', 0, 0));
-    const queue = this.queueLimits === undefined || this.dryRun ? undefined : this.queue;
+    if (this.dryRun) return this.shadowTake(policy, key, cost);
+    const queue = this.queueLimits === undefined ? undefined : this.queue;
     if (queue === undefined) {
       // A queue turned off by a live change still holds the takes that were waiting in it: a new
       // take does not go ahead of them (it is refused, with the time the line ahead needs).
-      const left = this.dryRun ? undefined : this.queue;
+      const left = this.queue;
       if (left !== undefined && !left.idle(key)) {
         const tokens = await this.store.peek(policy, key);
         const retryAfterMs = Math.max(0, ((left.size(key) + 1) * cost - tokens) / policy.ratePerMs);
         return this.rejected(rejectedDecision(policy, key, cost, tokens, 'limited', retryAfterMs, 0));
       }
       const result = await this.store.take(policy, key, cost);
-      if (result.taken) return this.admitted(this.dryRun ? shadowDecision(policy, key, cost, result.tokens, undefined) : admittedDecision(policy, key, cost, result.tokens, 0));
+      if (result.taken) return this.admitted(admittedDecision(policy, key, cost, result.tokens, 0));
       return this.overLimit(policy, key, cost, result);
     }
     const outcome = await queue.take(key, cost, options.signal, options.priority);
@@ -227,12 +233,14 @@ export class Limiter extends EventEmitter {
     }
     await this.store.refund(this.policy, key, cost);
     this.queue?.wake(key);
+    this.shadow?.wake(key);
   }
 
   /** Makes the bucket of `key` full again; takes waiting for it are served at once. */
   async reset(key: string): Promise<void> {
     await this.store.reset(this.policy, key);
     this.queue?.wake(key);
+    this.shadow?.wake(key);
   }
 
   /**
@@ -245,6 +253,7 @@ export class Limiter extends EventEmitter {
     this.unwatch();
     this.unforward();
     this.queue?.close();
+    this.shadow?.close();
     if (this.ownsStore) await this.store.close();
   }
 
@@ -269,16 +278,35 @@ export class Limiter extends EventEmitter {
     return this.rejected(rejectedDecision(policy, key, cost, outcome.tokens, outcome.reason, outcome.retryAfterMs, outcome.waitedMs));
   }
 
-  /** A take the store refused: rejected, or in dry-run admitted with what would have happened. */
+  /** A take the store refused, with no queue: rejected. */
   private overLimit(policy: BucketPolicy, key: string, cost: number, result: StoreTakeResult): Decision {
     const retryAfterMs = Math.max(msUntilFits(result.tokens, cost, policy), result.retryAfterMs ?? 0);
-    const reason = result.reason ?? 'limited';
-    if (this.dryRun) {
-      // With a queue, a take that could be served within maxWait would have waited, not failed.
-      const wouldWait = reason === 'limited' && this.queueLimits !== undefined && retryAfterMs <= this.queueLimits.maxWaitMs;
-      return this.admitted(shadowDecision(policy, key, cost, result.tokens, wouldWait ? undefined : reason));
+    return this.rejected(rejectedDecision(policy, key, cost, result.tokens, result.reason ?? 'limited', retryAfterMs, 0));
+  }
+
+  /**
+   * A take in dry-run: admitted at once, marked with what enforcement would have done. With a queue,
+   * the shadow line decides it as the overflow queue would: a take that would have waited holds its
+   * place (the tokens it would have waited for are taken at its would-be due time), so the takes
+   * behind it see the longer wait, and are marked `'limited'` beyond `maxWait`, `'queue-full'`
+   * beyond `maxSize` would-be waiters.
+   */
+  private async shadowTake(policy: BucketPolicy, key: string, cost: number): Promise<Decision> {
+    if (this.queueLimits !== undefined) {
+      this.shadow ??= new OverflowQueue(this.store, this.current, this.queueLimits, this.clock, SILENT, true);
+      const outcome = await this.shadow.take(key, cost);
+      // Decided by the policy in force when the line answered (a live change may have come meanwhile).
+      const decidedBy = this.current;
+      if (outcome.admitted) return this.admitted(shadowDecision(decidedBy, key, cost, outcome.tokens, undefined));
+      if (outcome.reason === 'closed') return this.rejected(rejectedDecision(decidedBy, key, cost, outcome.tokens, 'closed', 0, 0));
+      return this.admitted(shadowDecision(decidedBy, key, cost, outcome.tokens, outcome.reason));
     }
-    return this.rejected(rejectedDecision(policy, key, cost, result.tokens, reason, retryAfterMs, 0));
+    // A queue turned off by a live change: would-be waiters still in the shadow line go first (see take()).
+    if (this.shadow !== undefined && !this.shadow.idle(key)) {
+      return this.admitted(shadowDecision(policy, key, cost, await this.store.peek(policy, key), 'limited'));
+    }
+    const result = await this.store.take(policy, key, cost);
+    return this.admitted(shadowDecision(policy, key, cost, result.tokens, result.taken ? undefined : (result.reason ?? 'limited')));
   }
 
   private probe(): LimiterProbe {
@@ -318,6 +346,7 @@ export class Limiter extends EventEmitter {
     if (this.queueLimits !== undefined && this.queue === undefined) this.queue = this.createQueue(this.queueLimits);
     // A queue turned off keeps its bounds for the takes still waiting in it.
     this.queue?.update(this.current, this.queueLimits ?? ownQueue ?? { maxSize: 0, maxWaitMs: 0 });
+    this.shadow?.update(this.current, this.queueLimits ?? ownQueue ?? { maxSize: 0, maxWaitMs: 0 });
     const { rate, intervalMs, burst } = this.current;
     const queue = this.queueLimits;
     this.emit('policy', { version: published?.version, rate, intervalMs, burst, queue: queue === undefined ? false : { maxSize: queue.maxSize, maxWaitMs: queue.maxWaitMs } });

@@ -15,6 +15,8 @@ interface Waiter {
   /** Told to wait (counted against maxSize); false while its first attempt is undecided. */
   waiting: boolean;
   settled: boolean;
+  /** Answered (admitted) when told to wait, and holding its place until its tokens are due (see `placeholders`). */
+  placeholder: boolean;
   readonly settle: (outcome: QueueOutcome) => void;
   readonly fail: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
@@ -60,13 +62,21 @@ class KeyLine {
  */
 export class OverflowQueue implements TakeQueue {
   private readonly lines = new Map<string, KeyLine>();
+  private closed = false;
 
+  /**
+   * @param placeholders - the dry-run queue: a take told to wait is answered at once (admitted), and
+   *   stays in line as a placeholder that takes its tokens when they are due, as the waiting take
+   *   would have; so later takes see the line enforcement would have, and are refused as it would
+   *   refuse them. Its timers do not keep the process alive.
+   */
   constructor(
     private readonly store: Store,
     private policy: BucketPolicy,
     private limits: QueueLimits,
     private readonly clock: Clock,
     private readonly observer: QueueObserver,
+    private readonly placeholders = false,
   ) {}
 
   /** Takes `cost` tokens for `key`, waiting in line when they are not there yet. */
@@ -106,6 +116,7 @@ export class OverflowQueue implements TakeQueue {
         deadline: now + this.limits.maxWaitMs,
         waiting: false,
         settled: false,
+        placeholder: false,
         settle: resolve,
         fail: reject,
         signal,
@@ -165,7 +176,7 @@ export class OverflowQueue implements TakeQueue {
     this.limits = limits;
     const now = this.clock.now();
     for (const line of [...this.lines.values()]) {
-      for (const waiter of line.waiters.filter((w) => w.cost > policy.burst && !w.settled)) {
+      for (const waiter of line.waiters.filter((w) => w.cost > policy.burst && (!w.settled || w.placeholder))) {
         if (line.taking && waiter === line.waiters[0]) continue; // its take in flight decides it
         const waitedMs = waiter.waiting ? now - waiter.arrivedAt : 0;
         this.remove(line, waiter);
@@ -181,6 +192,7 @@ export class OverflowQueue implements TakeQueue {
 
   /** Rejects every waiter with `'closed'` and stops every timer. */
   close(): void {
+    this.closed = true;
     const now = this.clock.now();
     for (const line of this.lines.values()) {
       if (line.timer !== undefined) clearTimeout(line.timer);
@@ -213,7 +225,7 @@ export class OverflowQueue implements TakeQueue {
       const now = this.clock.now();
       line.tokens = result.tokens;
       line.tokensAt = now;
-      if (head.settled) {
+      if ((head.settled && !head.placeholder) || this.closed) {
         // Aborted or closed while its take was in flight: give back what it got, serve the next.
         if (result.taken) this.store.refund(this.policy, line.key, head.cost).catch(() => undefined);
         continue;
@@ -235,6 +247,8 @@ export class OverflowQueue implements TakeQueue {
       if (next !== head) continue;
       const delay = this.msUntilServable(line, head.cost, now);
       line.timer = setTimeout(() => void this.pump(line), Math.ceil(delay));
+      // Nothing awaits a placeholder: its timer does not keep the process alive.
+      if (this.placeholders) line.timer.unref?.();
       return;
     }
     if (line.idle && this.lines.get(line.key) === line) this.lines.delete(line.key);
@@ -263,6 +277,10 @@ export class OverflowQueue implements TakeQueue {
     line.waitingCount++;
     const wait = predicted ?? this.msUntilServable(line, line.queuedCost, now);
     this.observer.enqueued(line.key, waiter.cost, position, line.waitingCount, wait);
+    if (this.placeholders) {
+      this.finish(waiter, { admitted: true, tokens: 0, waitedMs: 0 });
+      waiter.placeholder = true;
+    }
   }
 
   private reject(line: KeyLine, waiter: Waiter, reason: 'limited' | 'queue-full' | 'timeout' | 'unavailable', retryAfterMs: number, now: number): void {
