@@ -1,5 +1,6 @@
 // The published package: build it, `npm pack` it, install the tarball into throwaway consumer
-// projects (CommonJS, ESM, TypeScript with nodenext), and serve one request through the middleware.
+// projects (CommonJS, ESM, TypeScript with nodenext, TypeScript with "module": "commonjs" and the
+// default node10 resolution, and bundler resolution), and serve one request through the middleware.
 //
 // The build runs in a staged copy of the package (its own sources, the repo's node_modules linked in),
 // so that rebuilding never deletes the repo's dist/ under other processes' feet.
@@ -50,6 +51,51 @@ function run(file: string, args: string[], cwd: string, timeoutMs = 150_000): Pr
 function write(file: string, content: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, content);
+}
+
+/** A tsc run: the exit code, the files it read (--listFiles), and its diagnostics (first lines). */
+interface TypeCheck {
+  readonly code: number;
+  readonly files: string[];
+  readonly errors: string[];
+}
+
+/** Runs the repo's tsc with --listFiles; resolves whatever its exit code (the caller judges the errors). */
+function typeCheck(cwd: string, project: string): Promise<TypeCheck> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [TSC, '-p', project, '--listFiles', '--pretty', 'false'], { cwd, env: childEnv(), timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : error.code;
+      if (typeof code !== 'number') {
+        reject(new Error(`tsc -p ${project} (in ${cwd}) failed: ${error?.message}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
+        return;
+      }
+      const lines = String(stdout).split(/\r?\n/);
+      resolve({
+        code,
+        files: lines.filter((l) => /\.[cm]?ts$/.test(l) && !/error TS\d+/.test(l)).map((l) => l.replace(/\\/g, '/')),
+        errors: lines.filter((l) => /error TS\d+/.test(l)),
+      });
+    });
+  });
+}
+
+/**
+ * The diagnostics that are ours: in the consumer's code, in flowgate's declarations, or global
+ * (config, missing files). The peer packages' own declarations come from the repo's node_modules and
+ * are not ours to check: there @types/koa 3.0.3 reads content-disposition 2's bundled types (brought in
+ * by express 5.3) and misses `Options`, with or without flowgate.
+ */
+function ownErrors(check: TypeCheck): string[] {
+  return check.errors.filter((e) => {
+    const file = /^(.*?)\(\d+,\d+\): error TS/.exec(e)?.[1]?.replace(/\\/g, '/');
+    return file === undefined || !file.includes('node_modules/') || file.includes('node_modules/flowgate/');
+  });
+}
+
+/** The flowgate declaration files a tsc run read, relative to the installed package (dist/...). */
+function flowgateFiles(check: TypeCheck, installed: string): string[] {
+  const prefix = installed.replace(/\\/g, '/') + '/';
+  return check.files.filter((f) => f.includes('/flowgate/dist/')).map((f) => (f.startsWith(prefix) ? f.slice(prefix.length) : `NOT INSTALLED COPY: ${f}`));
 }
 
 /** What each consumer script prints: the answer to its one request. */
@@ -210,6 +256,98 @@ decision.then(
 );
 `;
 
+// A CommonJS TypeScript project as the NestJS 10 starter makes them ("module": "commonjs" and no
+// moduleResolution, so node10, which ignores `exports`): every subpath, through `typesVersions`.
+// Type-checked also with "moduleResolution": "bundler" (through `exports`, the ESM types).
+const TS_NODE10_MAIN = `import 'reflect-metadata';
+import { createLimiter, FlowgateConfigError, type Decision, type Limiter } from 'flowgate';
+import { rateLimit as expressRateLimit, ipKey, type ExpressRateLimitMiddleware } from 'flowgate/express';
+import { rateLimit as koaRateLimit, type KoaRateLimitMiddleware } from 'flowgate/koa';
+import { FlowgateModule, FlowgateGuard, FlowgateLimiters, RateLimit, SkipRateLimit, type FlowgateModuleOptions } from 'flowgate/nestjs';
+import { flowgateMetrics, type FlowgateMetrics } from 'flowgate/metrics';
+import { Controller, Get, type DynamicModule, type ExecutionContext } from '@nestjs/common';
+import { Registry } from 'prom-client';
+import type { Request } from 'express';
+import type { Context } from 'koa';
+
+const limiter: Limiter = createLimiter({ rate: 5, burst: 5, name: 'pkg-node10' });
+const expressMiddleware: ExpressRateLimitMiddleware = expressRateLimit({ limiter, key: (req: Request) => req.ip ?? 'unknown' });
+const koaMiddleware: KoaRateLimitMiddleware = koaRateLimit({ rate: 1, key: (ctx: Context) => ctx.ip });
+const nestOptions: FlowgateModuleOptions = { rate: 3, key: (context: ExecutionContext) => String(context.getType()) };
+const nestModule: DynamicModule = FlowgateModule.forRoot(nestOptions);
+const metrics: FlowgateMetrics = flowgateMetrics({ registry: new Registry() }).observe(expressMiddleware);
+
+@Controller('things')
+@RateLimit({ name: 'things', rate: 10, interval: '1m' })
+export class ThingsController {
+  @Get()
+  @SkipRateLimit()
+  list(): string[] {
+    return [];
+  }
+}
+
+// Type checks only (never called): each subpath's types are real, not any.
+export function typeErrors(): void {
+  // @ts-expect-error rate must be a number.
+  expressRateLimit({ rate: 'fast' });
+  // @ts-expect-error headers accepts only 'draft-8', 'draft-7' or false.
+  koaRateLimit({ rate: 1, headers: 'draft-9' });
+  // @ts-expect-error RateLimit takes options objects.
+  RateLimit(42);
+  // @ts-expect-error prefix is a string.
+  flowgateMetrics({ prefix: 1 });
+  // @ts-expect-error createLimiter needs its options.
+  createLimiter();
+}
+
+let configError = false;
+try {
+  expressRateLimit({ rate: 0 });
+} catch (error) {
+  configError = error instanceof FlowgateConfigError;
+}
+
+limiter.take('k').then(
+  async (decision: Decision) => {
+    console.log(JSON.stringify({
+      allowed: decision.allowed,
+      remaining: decision.remaining,
+      configError,
+      ip: ipKey('::ffff:1.2.3.4'),
+      same: expressMiddleware.limiter === limiter,
+      koa: typeof koaMiddleware,
+      nest: [nestModule.module === FlowgateModule, typeof FlowgateGuard, typeof FlowgateLimiters],
+    }));
+    metrics.close();
+    await limiter.close();
+    await koaMiddleware.limiter.close();
+  },
+  () => process.exit(1),
+);
+`;
+
+const TS_NODE10_CONFIG = {
+  compilerOptions: {
+    target: 'ES2021',
+    module: 'commonjs',
+    strict: true,
+    esModuleInterop: true,
+    experimentalDecorators: true,
+    emitDecoratorMetadata: true,
+    skipLibCheck: false,
+    types: ['node'],
+    outDir: 'out',
+    rootDir: 'src',
+  },
+  include: ['src'],
+};
+
+const TS_BUNDLER_CONFIG = {
+  extends: './tsconfig.json',
+  compilerOptions: { module: 'esnext', moduleResolution: 'bundler', noEmit: true },
+};
+
 const TS_CONFIG = {
   compilerOptions: {
     target: 'ES2022',
@@ -229,7 +367,7 @@ describe('the packed package', () => {
   let tmp: string;
   let tarball: string;
   let packedFiles: string[];
-  const consumers: Record<'cjs' | 'esm' | 'ts', string> = { cjs: '', esm: '', ts: '' };
+  const consumers: Record<'cjs' | 'esm' | 'ts' | 'node10', string> = { cjs: '', esm: '', ts: '', node10: '' };
 
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flowgate-packaging-'));
@@ -270,10 +408,23 @@ describe('the packed package', () => {
     write(path.join(consumers.ts, 'src', 'main.ts'), TS_CONSUMER_MAIN);
     write(path.join(consumers.ts, 'src', 'legacy.cts'), TS_CONSUMER_CJS);
 
+    // The node10/bundler project gets flowgate from the tarball, and its peers (express, koa, @nestjs/*,
+    // prom-client, reflect-metadata and their types) from the repo's node_modules, linked in one
+    // directory up: found by walking up, and never touched by npm install.
+    const withRepoModules = path.join(tmp, 'with-repo-modules');
+    fs.mkdirSync(withRepoModules);
+    fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(withRepoModules, 'node_modules'), 'dir');
+    consumers.node10 = path.join(withRepoModules, 'consumer-ts-node10');
+    write(path.join(consumers.node10, 'package.json'), JSON.stringify({ name: 'consumer-ts-node10', private: true, version: '1.0.0' }, null, 2));
+    write(path.join(consumers.node10, 'tsconfig.json'), JSON.stringify(TS_NODE10_CONFIG, null, 2));
+    write(path.join(consumers.node10, 'tsconfig.bundler.json'), JSON.stringify(TS_BUNDLER_CONFIG, null, 2));
+    write(path.join(consumers.node10, 'src', 'main.ts'), TS_NODE10_MAIN);
+
     await Promise.all([
       run(NPM, [...INSTALL_FLAGS, tarball, 'express@^5'], consumers.cjs),
       run(NPM, [...INSTALL_FLAGS, tarball, 'express@^5'], consumers.esm),
       run(NPM, [...INSTALL_FLAGS, tarball, 'express@^5', '@types/express@^5', '@types/node@^20'], consumers.ts),
+      run(NPM, [...INSTALL_FLAGS, tarball, '@types/node@^20'], consumers.node10),
     ]);
   });
 
@@ -296,8 +447,46 @@ describe('the packed package', () => {
     expect(packedFiles).toContain('package.json');
     expect(packedFiles).toContain('dist/cjs/package.json');
     expect(packedFiles).toContain('dist/esm/package.json');
-    const stray = packedFiles.filter((f) => /^(src|adapters|test|bench|scripts|examples|docs|\.ci|\.zk)\//.test(f) || f.endsWith('.tgz'));
+    const stray = packedFiles.filter((f) => /^(src|adapters|test|bench|scripts|examples|\.ci|\.zk)\//.test(f) || f.endsWith('.tgz'));
     expect(stray).toEqual([]);
+  });
+
+  test('the tarball holds the docs (every docs/*.md, and nothing else under docs/)', () => {
+    const docs = packedFiles.filter((f) => f.startsWith('docs/')).sort();
+    expect(docs).toContain('docs/cli.md');
+    expect(docs).toContain('docs/zookeeper-store.md');
+    const inRepo = fs.readdirSync(path.join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`).sort();
+    expect(docs).toEqual(inRepo);
+  });
+
+  test('the relative .md links of the installed README.md and docs/*.md point at files of the package', () => {
+    const installed = path.join(consumers.cjs, 'node_modules', 'flowgate');
+    const pages = ['README.md', ...fs.readdirSync(path.join(installed, 'docs')).map((f) => `docs/${f}`)];
+    const links: string[] = [];
+    for (const page of pages) {
+      const text = fs.readFileSync(path.join(installed, page), 'utf8');
+      for (const match of text.matchAll(/\]\(([^)\s#]+\.md)(#[^)\s]*)?\)/g)) {
+        const target = match[1] as string;
+        if (/^[a-z]+:/i.test(target)) continue;
+        links.push(path.posix.join(path.posix.dirname(page), target));
+      }
+    }
+    expect(links).toContain('docs/cli.md');
+    expect(links.filter((link) => !fs.existsSync(path.join(installed, link)))).toEqual([]);
+  });
+
+  test('typesVersions maps every subpath of exports to its "require" types', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+      exports: Record<string, string | { require: { types: string } }>;
+      typesVersions: Record<string, Record<string, string[]>>;
+    };
+    const expected: Record<string, string[]> = {};
+    for (const [subpath, entry] of Object.entries(pkg.exports)) {
+      if (subpath === '.' || typeof entry === 'string') continue;
+      expected[subpath.replace(/^\.\//, '')] = [entry.require.types];
+    }
+    expect(Object.keys(expected).sort()).toEqual(['express', 'koa', 'metrics', 'nestjs']);
+    expect(pkg.typesVersions).toEqual({ '*': expected });
   });
 
   test('the installed package has a working `flowgate` command (node_modules/.bin), and its --help lists the commands', async () => {
@@ -305,6 +494,10 @@ describe('the packed package', () => {
     expect(fs.existsSync(bin)).toBe(true);
     const { stdout } = await run(bin, ['--help'], consumers.cjs, 30_000);
     for (const command of ['status', 'reset', 'policy']) expect(stdout).toContain(command);
+    // The help sends readers to docs/cli.md "in the flowgate package": it is there.
+    const docs = [...stdout.matchAll(/docs\/[\w.-]+\.md/g)].map((m) => m[0]);
+    expect(docs).toContain('docs/cli.md');
+    for (const doc of docs) expect(fs.existsSync(path.join(consumers.cjs, 'node_modules', 'flowgate', doc))).toBe(true);
     const version = await run(bin, ['--version'], consumers.cjs, 30_000);
     expect(version.stdout.trim()).toBe((JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version);
   });
@@ -339,7 +532,12 @@ describe('the packed package', () => {
   });
 
   test('TypeScript (nodenext): both subpaths type-check, for import and require, and run', async () => {
-    await run(process.execPath, [TSC, '-p', 'tsconfig.json'], consumers.ts, 120_000);
+    const check = await typeCheck(consumers.ts, 'tsconfig.json');
+    expect(check.errors).toEqual([]);
+    expect(check.code).toBe(0);
+    // main.ts (ESM) reads the "import" types, legacy.cts the "require" types.
+    const read = flowgateFiles(check, path.join(consumers.ts, 'node_modules', 'flowgate'));
+    expect(read).toEqual(expect.arrayContaining(['dist/esm/adapters/express/index.d.ts', 'dist/cjs/adapters/express/index.d.ts']));
     const { stdout } = await run(process.execPath, [path.join('out', 'main.js')], consumers.ts, 30_000);
     const report = lastJsonLine(stdout);
     expect(report.status).toBe(200);
@@ -349,5 +547,35 @@ describe('the packed package', () => {
 
     const legacy = await run(process.execPath, [path.join('out', 'legacy.cjs')], consumers.ts, 30_000);
     expect(JSON.parse(legacy.stdout.trim())).toEqual({ allowed: true, remaining: 1, same: true });
+  });
+
+  const SUBPATH_TYPES = ['src/index.d.ts', 'adapters/express/index.d.ts', 'adapters/koa/index.d.ts', 'adapters/nestjs/index.d.ts', 'adapters/metrics/index.d.ts'];
+
+  test('TypeScript ("module": "commonjs", default node10 resolution, strict): all five entry points type-check through typesVersions, and run', async () => {
+    const check = await typeCheck(consumers.node10, 'tsconfig.json');
+    expect(ownErrors(check)).toEqual([]);
+    const read = flowgateFiles(check, path.join(consumers.node10, 'node_modules', 'flowgate'));
+    expect(read).toEqual(expect.arrayContaining(SUBPATH_TYPES.map((f) => `dist/cjs/${f}`)));
+    expect(read.filter((f) => !f.startsWith('dist/cjs/'))).toEqual([]);
+
+    const { stdout } = await run(process.execPath, [path.join('out', 'main.js')], consumers.node10, 30_000);
+    const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? stdout;
+    expect(JSON.parse(line)).toEqual({
+      allowed: true,
+      remaining: 4,
+      configError: true,
+      ip: '1.2.3.4',
+      same: true,
+      koa: 'function',
+      nest: [true, 'function', 'function'],
+    });
+  });
+
+  test('TypeScript ("moduleResolution": "bundler"): the same code type-checks through exports, on the ESM types', async () => {
+    const check = await typeCheck(consumers.node10, 'tsconfig.bundler.json');
+    expect(ownErrors(check)).toEqual([]);
+    const read = flowgateFiles(check, path.join(consumers.node10, 'node_modules', 'flowgate'));
+    expect(read).toEqual(expect.arrayContaining(SUBPATH_TYPES.map((f) => `dist/esm/${f}`)));
+    expect(read.filter((f) => !f.startsWith('dist/esm/'))).toEqual([]);
   });
 });
