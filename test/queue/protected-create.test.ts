@@ -213,3 +213,26 @@ test('enqueue() on a closed queue is refused', async () => {
   await queue.close();
   await expect(queue.enqueue({ n: 'late' })).rejects.toMatchObject({ code: 'ERR_FLOWGATE_CLOSED' });
 });
+
+test('close() while an enqueue waits for its lost reply: the enqueue still learns its item was stored (within the close grace)', async () => {
+  const proxy = await ReplySwallowingProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const producer = new DistributedQueue<Job>({ connect: proxy.connect, root, name: 'close-grace', callTimeout: '1s' });
+  try {
+    await producer.enqueue({ n: 'warm-up' });
+    proxy.swallowReplies();
+    const enqueued = producer.enqueue({ n: 'victim' }).then(
+      (id) => ({ id }),
+      (error: unknown) => ({ error: String(error) }),
+    );
+    await sleep(100);
+    await producer.close();
+    const outcome = await enqueued;
+    const { victims } = await queueNodes('close-grace');
+    process.stdout.write(`[protected-create] close() during a lost reply: enqueue ${JSON.stringify(outcome)}; copies stored ${victims}\n`);
+    expect(outcome).toMatchObject({ id: expect.stringMatching(/^_c_/) });
+    expect(victims).toBe(1);
+  } finally {
+    await producer.close();
+    await proxy.close();
+  }
+});

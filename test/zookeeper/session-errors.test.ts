@@ -2,6 +2,7 @@
 // client's own exception objects; and which op of a failed multi ZooKeeper blamed.
 
 import zookeeper from 'node-zookeeper-client';
+import { BUILT, ensureBuilt } from '../helpers/ensure-built.js';
 import { failedOpIndex, isUnavailable, ZooKeeperUnavailableError } from '../../src/stores/zookeeper/zookeeper-session.js';
 
 const exception = (code: number): Error => (zookeeper.Exception as unknown as { create(code: number): Error }).create(code);
@@ -28,4 +29,13 @@ test('failedOpIndex reads the index a failed multi carries, and is undefined oth
   expect(failedOpIndex(error)).toBe(1);
   expect(failedOpIndex(exception(zookeeper.Exception.NO_NODE))).toBeUndefined();
   expect(failedOpIndex(undefined)).toBeUndefined();
+});
+
+test("an unavailable error from the package's other copy (CommonJS beside ESM) is unavailable too: checked by its code, not its class", async () => {
+  await ensureBuilt();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const otherCopy = require(BUILT) as { ZooKeeperUnavailableError: new (message: string) => Error };
+  const foreign = new otherCopy.ZooKeeperUnavailableError('no answer within 1000 ms');
+  expect(foreign).not.toBeInstanceOf(ZooKeeperUnavailableError);
+  expect(isUnavailable(foreign)).toBe(true);
 });

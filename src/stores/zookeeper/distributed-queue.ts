@@ -16,6 +16,8 @@ import { hasBrand } from '../../brand.js';
 
 const PERSISTENT_SEQUENTIAL = 2;
 const EPHEMERAL = 1;
+/** How long close() lets enqueues under way finish (an enqueue whose reply was lost looks for its item). */
+const CLOSE_GRACE_MS = 2_000;
 /** ZooKeeper refuses znodes over about 1 MB; stay clear of it. */
 const MAX_ITEM_BYTES = 1_000_000;
 /** Options of {@link DistributedQueue}. */
@@ -145,6 +147,8 @@ export class DistributedQueue<T = unknown> {
   /** Ephemeral markers of this instance's creates, under `<queue>/creating`: see {@link CreateMarkers}. */
   private readonly creating: string;
   private readonly markers: CreateMarkers;
+  /** When a closing queue stops waiting for enqueues under way (performance.now()). */
+  private closingUntil = Number.POSITIVE_INFINITY;
   /** Enqueues under way: close() lets them finish (for a bounded time) before it closes the session. */
   private readonly enqueuing = new Set<Promise<string>>();
   private readonly maxItemBytes: number;
@@ -225,8 +229,8 @@ export class DistributedQueue<T = unknown> {
     const priority = options.priority ?? 0;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new FlowgateArgumentError('priority', priority, 'must be a finite number');
     const data = this.encode({ v: 1, item, attempts: 0, ...(priority !== 0 && { priority }) });
-    await this.ready();
-    const enqueued = this.protectedCreate(this.items, data, itemTurn(this.serverNow(), priority));
+    // Tracked from here (close() lets it finish), the wait for the queue's parents included.
+    const enqueued = this.ready().then(() => this.protectedCreate(this.items, data, itemTurn(this.serverNow(), priority)));
     this.enqueuing.add(enqueued);
     try {
       return await enqueued;
@@ -382,13 +386,14 @@ export class DistributedQueue<T = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closingUntil = performance.now() + CLOSE_GRACE_MS;
     this.session.off('session', this.onSession);
     await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
-    // An enqueue under way finishes, or learns its outcome, before the session goes (up to 2 s;
-    // one whose reply is lost then stops with ERR_FLOWGATE_CLOSED, its outcome unknown).
+    // An enqueue under way finishes, or learns its outcome, before the session goes (for up to
+    // CLOSE_GRACE_MS; one whose reply is lost past it stops with ERR_FLOWGATE_CLOSED, its outcome unknown).
     if (this.enqueuing.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.enqueuing]), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+      await Promise.race([Promise.allSettled([...this.enqueuing]), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS + 100)))]);
       clearTimeout(timer);
     }
     // A shared store's session lives on: remove the markers it would otherwise keep.
@@ -612,7 +617,12 @@ export class DistributedQueue<T = unknown> {
     let lost = false;
     let carried: CarriedMarkers | undefined;
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 0 && this.closed) {
+      if (attempt > 0 && this.closed && performance.now() > this.closingUntil) {
+        // Its outcome unknown: the markers its multi carried may still be there; the flush drops those gone.
+        if (carried !== undefined) {
+          this.markers.notRun(carried);
+          this.markers.settled({ paths: [], session: carried.session }, marker);
+        }
         throw new FlowgateError('ERR_FLOWGATE_CLOSED', `flowgate: queue '${this.name}' was closed while an enqueue's reply was lost: the item may or may not be stored`);
       }
       try {

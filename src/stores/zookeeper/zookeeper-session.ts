@@ -49,7 +49,8 @@ function errorName(error: unknown): string {
  * and a session that moved to another server while the call was on its way).
  */
 export function isUnavailable(error: unknown): boolean {
-  if (error instanceof ZooKeeperUnavailableError) return true;
+  // By its code, not its class: an error from the other copy of the package (CommonJS and ESM) counts too.
+  if ((error as { code?: unknown } | null)?.code === 'ERR_FLOWGATE_ZK_UNAVAILABLE') return true;
   const code = zkCode(error);
   return code === ZkCode.CONNECTION_LOSS || code === ZkCode.SESSION_EXPIRED || code === ZkCode.OPERATION_TIMEOUT || code === ZkCode.SESSION_MOVED;
 }
@@ -197,9 +198,13 @@ export class ZooKeeperSession extends EventEmitter {
       if (!connected) abandonConnection(client);
       if (!connected || !closing) done();
     });
-    // Again: a socket made on the next tick exists by now (and its connect timer with it).
+    // Again: a socket made on the next tick exists by now (and its connect timer with it), or, when
+    // close() ran inside a promise job, once the ticks queued meanwhile have run.
     if (connected) dropSocket(client);
-    else abandonConnection(client);
+    else {
+      abandonConnection(client);
+      setImmediate(() => abandonConnection(client));
+    }
   }
 
   /**

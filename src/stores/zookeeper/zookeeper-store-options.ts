@@ -100,6 +100,6 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
     unavailableAfterMs,
     leaseWindowMs,
     maxLeaseWindowMs,
-    cleanupAfterMs: positive('cleanupAfter', '30s', 1000),
+    cleanupAfterMs: positive('cleanupAfter', '30s', 0),
   };
 }
