@@ -42,7 +42,7 @@ export class ConcurrencyMetrics {
     const reject = (e: ConcurrencyEvents['reject']): void => counts.reject(e.reason);
     // A permit acquired before the watch began was never counted: its release takes nothing off.
     const release = (e: ConcurrencyEvents['release']): void => {
-      if (performance.now() - e.heldMs >= since) entry.held = Math.max(0, entry.held - 1);
+      if (e.acquiredAt >= since) entry.held = Math.max(0, entry.held - 1);
     };
     limiter.on('acquire', acquire);
     limiter.on('reject', reject);

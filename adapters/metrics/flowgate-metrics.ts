@@ -54,8 +54,10 @@ export class FlowgateMetrics {
    * Counts the decisions, queue depth and waits of a limiter: a `Limiter`, anything with a
    * `.limiter` (the `flowgate/express` or `flowgate/koa` middleware, whose `.concurrencyLimiter`
    * is counted too), a `ConcurrencyLimiter` (acquires and permits in flight), or the NestJS
-   * `FlowgateLimiters` service (`app.get(FlowgateLimiters)`: its default limit, and every
-   * `@RateLimit` limit from the first request that uses it; observe it before the app serves).
+   * `FlowgateLimiters` service (`app.get(FlowgateLimiters)`: its rate and concurrency limits, the
+   * module's and every `@RateLimit` one, including those made later, from the first request that
+   * uses them; decisions are counted from the moment it is observed, so observe it before the app
+   * serves to count them all).
    * The `limiter` label is the limiter's `name`: limiters of one name share their series.
    * Observing a limiter twice changes nothing. Throws `FlowgateArgumentError` for anything else.
    */

@@ -14,20 +14,28 @@ export interface HasLimiter {
 
 /**
  * The `FlowgateLimiters` service of `flowgate/nestjs` (`app.get(FlowgateLimiters)`), by its shape,
- * so that this module needs no NestJS: the rate limiters made so far, and a listener for each one
- * made later (a `@RateLimit` limit is made the first time a route under it is guarded).
+ * so that this module needs no NestJS: the rate limiters made so far and a listener for each one
+ * made later, and the same for its concurrency limits (a `@RateLimit` limit is made the first time
+ * a route under it is guarded). A catalog without the two concurrency methods has rate limiters
+ * only. Whichever method gives a limit, it is counted as what its shape says it is.
  */
 export interface LimiterCatalog {
+  /** The rate limiters made so far. */
   limiters(): readonly Limiter[];
+  /** Calls `listener` with each rate limiter made from now on; returns a function that stops it. */
   onLimiter(listener: (limiter: Limiter) => void): () => void;
+  /** The concurrency limits made so far. */
+  concurrencyLimiters?(): readonly ConcurrencyLimiter[];
+  /** Calls `listener` with each concurrency limit made from now on; returns a function that stops it. */
+  onConcurrencyLimiter?(listener: (limiter: ConcurrencyLimiter) => void): () => void;
 }
 
 /** What {@link FlowgateMetrics.observe} accepts. */
 export type MetricsSource = Limiter | ConcurrencyLimiter | HasLimiter | LimiterCatalog;
 
-/** A catalog being watched: the limiters it gave so far, and how to stop. */
+/** A catalog being watched: the limits (rate and concurrency) it gave so far, and how to stop. */
 export interface CatalogWatch {
-  readonly limiters: ReadonlySet<Limiter>;
+  readonly limiters: ReadonlySet<Limiter | ConcurrencyLimiter>;
   stop(): void;
 }
 
@@ -69,15 +77,21 @@ export function limitersOf(source: unknown): { limiter?: Limiter; concurrency?: 
   );
 }
 
-/** Calls `found` with each rate limiter of the catalog now, and with each one it makes from now on; `stop` ends it. */
-export function watchCatalog(catalog: LimiterCatalog, found: (limiter: Limiter) => void): CatalogWatch {
-  const limiters = new Set<Limiter>();
-  const add = (limiter: unknown): void => {
-    if (!isLimiter(limiter) || limiters.has(limiter)) return;
-    limiters.add(limiter);
-    found(limiter);
+/**
+ * Calls `found` once with each limit of the catalog now, rate limiters then concurrency limits, and
+ * with each one it makes from now on; `stop` ends it. A limit is recognised by its shape
+ * ({@link isLimiter}, {@link isConcurrencyLimiter}); anything else the catalog gives is ignored.
+ */
+export function watchCatalog(catalog: LimiterCatalog, found: (limit: Limiter | ConcurrencyLimiter) => void): CatalogWatch {
+  const limiters = new Set<Limiter | ConcurrencyLimiter>();
+  const add = (limit: unknown): void => {
+    if (!(isLimiter(limit) || isConcurrencyLimiter(limit)) || limiters.has(limit)) return;
+    limiters.add(limit);
+    found(limit);
   };
   for (const limiter of catalog.limiters()) add(limiter);
-  const stop = catalog.onLimiter(add);
-  return { limiters, stop };
+  for (const limiter of catalog.concurrencyLimiters?.() ?? []) add(limiter);
+  const stops = [catalog.onLimiter(add)];
+  if (typeof catalog.onConcurrencyLimiter === 'function') stops.push(catalog.onConcurrencyLimiter(add));
+  return { limiters, stop: () => stops.forEach((stop) => stop()) };
 }

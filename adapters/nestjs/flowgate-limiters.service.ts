@@ -1,8 +1,10 @@
-// The limiters of a Nest app: the module's default limit and one per declared (class or handler, name), closed at shutdown.
+// The limiters of a Nest app: the module's default limit and one per declared (class or handler, name), reported
+// to listeners (metrics) as they are made, closed at shutdown.
 
 import { setImmediate } from 'node:timers';
 import { Inject, Injectable, type BeforeApplicationShutdown, type ExecutionContext, type OnApplicationShutdown } from '@nestjs/common';
-import { ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
+import { hasBrand } from '../../src/brand.js';
+import type { ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
 import { FlowgateConfigError } from '../../src/errors.js';
 import { resolveHttpOptions, type MaybePromise } from '../../src/http/http-options.js';
 import type { Limiter } from '../../src/limiter.js';
@@ -40,8 +42,12 @@ function shapeOf(limit: LimitShape): LimitShape {
 /**
  * Creates and keeps the limiters of the app. The module's default limit is made at startup (bad
  * module options fail the bootstrap); a `@RateLimit` limit is made the first time a route under it
- * is guarded, then reused: one limiter per (class or handler, name). At shutdown every limiter is
- * closed first (waiting requests are answered 503 so the server can stop), then the module's store.
+ * is guarded, then reused: one limiter per (class or handler, name). The rate limiters made so far
+ * are listed by {@link FlowgateLimiters.limiters} and each later one is reported to
+ * {@link FlowgateLimiters.onLimiter}; the concurrency limits likewise by
+ * {@link FlowgateLimiters.concurrencyLimiters} and {@link FlowgateLimiters.onConcurrencyLimiter}
+ * (`flowgateMetrics().observe(service)` uses all four). At shutdown every limiter is closed first
+ * (waiting requests are answered 503 so the server can stop), then the module's store.
  */
 @Injectable()
 export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -52,6 +58,9 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
   private readonly limiterListeners = new Set<(limiter: Limiter) => void>();
   /** The module's concurrency limit (`concurrency`), applied to every guarded route; absent without it. */
   readonly defaultConcurrency: RouteConcurrency | undefined;
+  /** Concurrency limits made so far (default and declared), in order. */
+  private readonly knownConcurrency = new Set<ConcurrencyLimiter>();
+  private readonly concurrencyListeners = new Set<(limiter: ConcurrencyLimiter) => void>();
   /** The module's `skip` function, if any. */
   readonly skip: ((context: ExecutionContext) => MaybePromise<boolean>) | undefined;
   private readonly options: FlowgateModuleOptions;
@@ -83,7 +92,8 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
         this.defaultLimit = undefined;
       }
       this.defaultConcurrency = concurrency === undefined ? undefined : { name, concurrency, config };
-      if (concurrency !== undefined && !(options.concurrency instanceof ConcurrencyLimiter)) this.ownedConcurrency.push(concurrency);
+      if (concurrency !== undefined) this.knownConcurrency.add(concurrency);
+      if (concurrency !== undefined && !hasBrand<ConcurrencyLimiter>(options.concurrency, 'ConcurrencyLimiter')) this.ownedConcurrency.push(concurrency);
       this.skip = config.skip;
     } else {
       const limitOnly = DEFAULT_LIMIT_KEYS.find((k) => k !== 'rate' && (options as Record<string, unknown>)[k] !== undefined);
@@ -135,6 +145,25 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
   }
 
   /**
+   * Every concurrency limit of the app so far: the module's (`concurrency`, made at startup), and
+   * each `@RateLimit({ concurrency })` limit made yet. A `@RateLimit` limit without `concurrency`
+   * that keeps an outer limit's permits adds none: it shares that limit's.
+   */
+  concurrencyLimiters(): ConcurrencyLimiter[] {
+    return [...this.knownConcurrency];
+  }
+
+  /**
+   * Calls `listener` with each concurrency limit made from now on (a `@RateLimit({ concurrency })`
+   * limit is made the first time a route under it is guarded), for metrics and logs. Returns a
+   * function that stops it.
+   */
+  onConcurrencyLimiter(listener: (limiter: ConcurrencyLimiter) => void): () => void {
+    this.concurrencyListeners.add(listener);
+    return () => void this.concurrencyListeners.delete(listener);
+  }
+
+  /**
    * The concurrency limit `declared` on `target` (`label` naming it), over the `outer` concurrency
    * limit of the same name if any: its own permits when it sets `concurrency`, else the outer
    * limit's (with this limit's `key`). Created on first use, then the same object is returned.
@@ -161,6 +190,10 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
       if (this.closed) void limit.concurrency.close();
     }
     this.declaredConcurrency.set(namespace, { target, limit });
+    if (!this.knownConcurrency.has(limit.concurrency)) {
+      this.knownConcurrency.add(limit.concurrency);
+      for (const listener of [...this.concurrencyListeners]) listener(limit.concurrency);
+    }
     return limit;
   }
 

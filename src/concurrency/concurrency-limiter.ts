@@ -39,8 +39,8 @@ export interface ConcurrencyEvents {
   acquire: { key: string; remaining: number; wouldReject?: RejectReason };
   /** An acquire was refused: `'concurrency'` (the key is at its limit), `'unavailable'` or `'closed'`. */
   reject: { key: string; reason: RejectReason; retryAfterMs: number };
-  /** A permit was released, after being held `heldMs`. */
-  release: { key: string; heldMs: number };
+  /** A permit was released, after being held `heldMs`; it was acquired at `acquiredAt` (`performance.now()`). */
+  release: { key: string; heldMs: number; acquiredAt: number };
 }
 
 /** The name of a concurrency limiter event. */
@@ -196,7 +196,7 @@ export class ConcurrencyLimiter extends EventEmitter {
       const heldMs = performance.now() - since;
       this.holdMs += HOLD_WEIGHT * (heldMs - this.holdMs);
       store.release(policy, key, ticket);
-      if (this.listenerCount('release') > 0) this.emit('release', { key, heldMs });
+      if (this.listenerCount('release') > 0) this.emit('release', { key, heldMs, acquiredAt: since });
     });
     if (this.listenerCount('acquire') > 0) this.emit('acquire', { key, remaining: result.remaining });
     return this.admitted(key, result.remaining, permit);

@@ -3,7 +3,7 @@
 
 import { Registry, register as globalRegistry } from 'prom-client';
 import { DEFAULT_WAIT_BUCKETS, flowgateMetrics, type FlowgateMetrics, type FlowgateMetricsOptions } from '../../adapters/metrics/index.js';
-import { createConcurrencyLimiter, createLimiter, FlowgateArgumentError, FlowgateConfigError, FlowgateError, type Limiter, type LimiterOptions } from '../../src/index.js';
+import { createConcurrencyLimiter, createLimiter, FlowgateArgumentError, FlowgateConfigError, FlowgateError, type ConcurrencyLimiter, type Limiter, type LimiterOptions } from '../../src/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { seriesOf, valueOf } from './exposition.js';
 
@@ -295,6 +295,68 @@ test('a limiter observed through two sources stays watched until both are unobse
   await takes(shared, 1);
   expect(admitted(await metrics.registry.metrics(), 'shared')).toBe(2);
   expect(shared.listenerCount('admit')).toBe(0);
+});
+
+test('a limiter service with concurrency limits: listed ones at once, later ones as they are made; unobserve stops those only it gave', async () => {
+  const metrics = newMetrics();
+  const newPool = (name: string): ConcurrencyLimiter => {
+    const pool = createConcurrencyLimiter({ concurrency: 1, name });
+    cleanups.push(() => pool.close());
+    return pool;
+  };
+  const rate = newLimiter({ rate: 10, burst: 10, name: 'default' });
+  const pools = [newPool('default')];
+  const listeners = new Set<(limiter: ConcurrencyLimiter) => void>();
+  const catalog = {
+    limiters: (): Limiter[] => [rate],
+    onLimiter: () => () => undefined,
+    concurrencyLimiters: (): ConcurrencyLimiter[] => [...pools],
+    onConcurrencyLimiter(listener: (limiter: ConcurrencyLimiter) => void): () => void {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    make(name: string): ConcurrencyLimiter {
+      const pool = newPool(name);
+      pools.push(pool);
+      for (const listener of listeners) listener(pool);
+      return pool;
+    },
+  };
+  const acquired = (text: string, limiter: string): number | undefined => valueOf(text, 'flowgate_concurrency_decisions_total', { limiter, result: 'acquired', reason: '' });
+  const rejected = (text: string, limiter: string): number | undefined =>
+    valueOf(text, 'flowgate_concurrency_decisions_total', { limiter, result: 'rejected', reason: 'concurrency' });
+  metrics.observe(catalog).observe(catalog);
+  expect(listeners.size).toBe(1);
+  const exports = catalog.make('exports');
+  // Also observed on its own: it stays watched when the service is unobserved.
+  metrics.observe(exports);
+  const held = [await pools[0]!.acquire('k'), await exports.acquire('k')];
+  await pools[0]!.acquire('k');
+  await exports.acquire('k');
+  await takes(rate, 1);
+  let text = await metrics.registry.metrics();
+  expect(admitted(text, 'default')).toBe(1);
+  for (const name of ['default', 'exports']) {
+    expect(acquired(text, name)).toBe(1);
+    expect(rejected(text, name)).toBe(1);
+    expect(valueOf(text, 'flowgate_concurrency_in_flight', { limiter: name })).toBe(1);
+  }
+
+  metrics.unobserve(catalog);
+  expect(listeners.size).toBe(0);
+  for (const decision of held) decision.permit?.release();
+  await pools[0]!.acquire('k');
+  await exports.acquire('k');
+  const unseen = catalog.make('unseen');
+  await unseen.acquire('k');
+  text = await metrics.registry.metrics();
+  expect(acquired(text, 'default')).toBe(1);
+  expect(pools[0]!.listenerCount('acquire')).toBe(0);
+  expect(acquired(text, 'exports')).toBe(2);
+  expect(valueOf(text, 'flowgate_concurrency_in_flight', { limiter: 'exports' })).toBe(1);
+  expect(acquired(text, 'unseen')).toBeUndefined();
+  metrics.unobserve(exports);
+  expect(exports.listenerCount('acquire')).toBe(0);
 });
 
 test('queue depth from Limiter.queueStats(): up with waiters, down as they are served or abort, 0 after close; waits observed by result', async () => {
