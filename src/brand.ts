@@ -3,9 +3,16 @@
 /** The flowgate classes that options and stores are checked against. */
 export type BrandName = 'ZooKeeperStore' | 'MemoryStore' | 'Limiter' | 'ConcurrencyLimiter';
 
+/**
+ * The version of the brands: raised whenever what one copy's objects expect of another's changes,
+ * so that the CommonJS and ESM copies of one release accept each other's objects, and two releases
+ * whose internals differ do not.
+ */
+const BRAND_VERSION = 1;
+
 /** The process-wide symbol (shared by every copy of the package) that instances of `name` carry. */
 function brandSymbol(name: BrandName): symbol {
-  return Symbol.for(`flowgate.${name}`);
+  return Symbol.for(`flowgate.${BRAND_VERSION}.${name}`);
 }
 
 /** Marks the instances of `ctor` as flowgate `name`s. */

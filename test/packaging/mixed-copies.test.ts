@@ -52,6 +52,9 @@ await attempt('ESM rateLimit({ concurrency }) with a CommonJS ConcurrencyLimiter
 await attempt('a plain object as the limiter is still refused', async () => {
   esmExpress.rateLimit({ limiter: { take() {} } });
 });
+await attempt("a limiter of another release (another brand version) is refused", async () => {
+  esmExpress.rateLimit({ limiter: { take() {}, [Symbol.for('flowgate.999.Limiter')]: true } });
+});
 await store.close();
 process.stdout.write(JSON.stringify(results));
 `;
@@ -63,7 +66,8 @@ test('objects made by the CommonJS copy are accepted by the ESM copy (limiter, s
   });
   const results = JSON.parse(output) as Record<string, string>;
   process.stdout.write(`[mixed-copies] ${JSON.stringify(results, null, 1)}\n`);
-  const { ['a plain object as the limiter is still refused']: plain, ...mixed } = results;
+  const { ['a plain object as the limiter is still refused']: plain, ['a limiter of another release (another brand version) is refused']: otherRelease, ...mixed } = results;
   for (const [label, result] of Object.entries(mixed)) expect({ label, result }).toEqual({ label, result: 'accepted' });
   expect(plain).toMatch(/invalid option limiter=.*must be a Limiter from createLimiter\(\)/);
+  expect(otherRelease).toMatch(/must be a Limiter from createLimiter\(\)/);
 });
