@@ -136,6 +136,12 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private available = false;
   /** Whether the current session's registration (see `register`) has completed, and the one in flight. */
   private registered = false;
+  /**
+   * Tokens `onUnavailable` gave out per bucket (lease id) while ZooKeeper was away, not refunded yet:
+   * a refund goes back there first (see refund()). Forgotten a minute after ZooKeeper is back.
+   */
+  private readonly fallbackGiven = new Map<string, number>();
+  private forgetGiven: NodeJS.Timeout | undefined;
   /** Why ZooKeeper, answering, refused this store's registration (a credential, a missing chroot): told instead of "not reachable". */
   private refusal: string | undefined;
   private registering: Promise<void> | undefined;
@@ -441,6 +447,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   private fallbackReserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): ReservationResult {
     if (this.options.onUnavailable === 'open') {
+      for (const ask of asks) this.noteGiven(policy, key, ask.cost);
       return { outcomes: asks.map((ask) => ({ granted: true, waitMs: 0, due: 0, ticket: { book: 'open', cost: ask.cost } })), tokens: policy.burst, waiting: 0 };
     }
     if (this.options.onUnavailable === 'closed') {
@@ -449,15 +456,27 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     }
     const local = this.fallbackPolicy(policy);
     const { result, book } = this.fallback.reserveTokens(local, key, asks, maxSize);
+    result.outcomes.forEach((outcome, i) => outcome.granted && this.noteGiven(policy, key, (asks[i] as ReservationAsk).cost));
     const at = this.local.now();
     return { ...result, outcomes: withTickets(result.outcomes, asks, 'local', (o) => o.waitMs), update: this.bookUpdate(local, 'local', book.seq, result.tokens, at, book.entries) };
   }
 
   /** {@inheritDoc Store.refund} */
   async refund(policy: BucketPolicy, key: string, amount: number): Promise<void> {
-    // While ZooKeeper is unreachable, takes are decided by the fallback: their refunds go there,
-    // not into a lease whose tokens would then reach the shared bucket without having left it.
-    if (!this.available) return this.fallback.refund(this.fallbackPolicy(policy), key, amount);
+    // Tokens `onUnavailable` gave out go back there first, whenever the refund comes: in a lease they
+    // would reach the shared bucket without having left it. (`'open'` gave nothing: nothing goes back.)
+    const id = this.leaseId(policy, key);
+    const given = this.fallbackGiven.get(id);
+    if (given !== undefined) {
+      const back = Math.min(given, amount);
+      if (given - back > 1e-9) this.fallbackGiven.set(id, given - back);
+      else this.fallbackGiven.delete(id);
+      if (this.options.onUnavailable === 'local') await this.fallback.refund(this.fallbackPolicy(policy), key, back);
+      amount -= back;
+      if (amount <= 1e-9) return;
+    }
+    // A strict bucket's refund needs ZooKeeper; while it is away, the fallback takes it.
+    if (!this.available && policy.strict) return this.fallback.refund(this.fallbackPolicy(policy), key, amount);
     if (!policy.strict) {
       const lease = this.leaseOf(policy, key);
       lease.tokens = Math.min(policy.burst, lease.tokens + amount);
@@ -498,6 +517,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    clearTimeout(this.forgetGiven);
     if (this.recovery !== undefined) clearInterval(this.recovery);
     this.policyWatch.close();
     this.reservationWatch.close();
@@ -643,12 +663,25 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private fallbackTake(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> | StoreTakeResult {
     switch (this.options.onUnavailable) {
       case 'open':
+        this.noteGiven(policy, key, cost);
         return { taken: true, tokens: policy.burst };
       case 'closed':
         return { taken: false, tokens: 0, reason: 'unavailable', retryAfterMs: this.options.unavailableAfterMs };
       default:
-        return this.fallback.take(this.fallbackPolicy(policy), key, cost);
+        return this.fallback.take(this.fallbackPolicy(policy), key, cost).then((result) => {
+          if (result.taken) this.noteGiven(policy, key, cost);
+          return result;
+        });
     }
+  }
+
+  /** Counts tokens `onUnavailable` gave out for a bucket, so that their refunds go back there (see refund()). */
+  private noteGiven(policy: BucketPolicy, key: string, cost: number): void {
+    const id = this.leaseId(policy, key);
+    const given = this.fallbackGiven.get(id);
+    // Bounded: past this many buckets, a late refund may land in a lease (as before this count).
+    if (given === undefined && this.fallbackGiven.size >= MAX_GIVEN_KEYS) return;
+    this.fallbackGiven.set(id, (given ?? 0) + cost);
   }
 
   /** The policy each process enforces alone while degraded: rate and burst divided by the members. */
@@ -784,6 +817,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (this.closed) return;
     const degradedMs = this.local.now() - this.unavailableSince;
     this.available = true;
+    // Refunds of what the fallback gave come within a minute of the outage, or are forgotten.
+    if (this.fallbackGiven.size > 0) {
+      clearTimeout(this.forgetGiven);
+      this.forgetGiven = setTimeout(() => this.fallbackGiven.clear(), GIVEN_MEMORY_MS).unref();
+    }
     if (this.recovery !== undefined) clearInterval(this.recovery);
     this.recovery = undefined;
     if (this.announcedDegraded) {
@@ -894,6 +932,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     return { session: this.session, clock: this.serverClock, acls: this.acls, policy, key, path: this.paths.bucket(policy.name, key), counter: this.counter };
   }
 }
+
+/** Buckets whose fallback tokens are remembered for their refunds, at most. */
+const MAX_GIVEN_KEYS = 100_000;
+/** How long after an outage the fallback's tokens are remembered for their refunds. */
+const GIVEN_MEMORY_MS = 60_000;
 
 /**
  * What to tell about a registration that ZooKeeper answered with a refusal: the server is there, so
