@@ -7,9 +7,9 @@
 import { DistributedQueue, ZooKeeperStore, ZooKeeperUnavailableError } from '../../src/index.js';
 import { nodeName } from '../../src/stores/zookeeper/znode-paths.js';
 import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
-import { startCluster } from '../zookeeper/helpers/cluster.js';
+import { sharedOrPrivateStandalone } from '../zookeeper/helpers/cluster.js';
 import { RawClient, removeRoot } from '../zookeeper/helpers/raw-client.js';
-import { ReplySwallowingProxy } from './helpers/reply-swallowing-proxy.js';
+import { FaultProxy } from '../zookeeper/helpers/fault-proxy.js';
 
 jest.setTimeout(60_000);
 
@@ -17,8 +17,7 @@ let zk: { connect: string; stop(): void };
 const root = uniqueRoot('dqmarker');
 
 beforeAll(() => {
-  const shared = process.env.FLOWGATE_ZK_STANDALONE;
-  zk = shared !== undefined && shared !== '' ? { connect: shared, stop: () => undefined } : startCluster('tq-protected-create', 'standalone', 27590);
+  zk = sharedOrPrivateStandalone('tq-protected-create', 27590);
 });
 
 afterAll(async () => {
@@ -31,7 +30,7 @@ interface Job {
 }
 
 test('an item created, its reply lost, and consumed before the producer looked for it is not stored again', async () => {
-  const proxy = await ReplySwallowingProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const proxy = await FaultProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
   const producer = new DistributedQueue<Job>({ connect: proxy.connect, root, name: 'lost-reply', callTimeout: '1s' });
   const consumerQueue = new DistributedQueue<Job>({ connect: zk.connect, root, name: 'lost-reply' });
   const delivered: string[] = [];
@@ -66,11 +65,11 @@ test('an item created, its reply lost, and consumed before the producer looked f
     }
     process.stdout.write(
       `[protected-create] consumed ${consumedAfterMs.toFixed(0)} ms after the enqueue began, enqueue answered after ${answeredAfterMs.toFixed(0)} ms with ${id}; ` +
-        `proxy connections ${proxy.connections}; deliveries ${JSON.stringify(delivered)}; items left ${left.length}\n`,
+        `proxy connections ${proxy.forwarded}; deliveries ${JSON.stringify(delivered)}; items left ${left.length}\n`,
     );
     // The reply really was lost: the item was consumed before the enqueue was answered, on a new connection.
     expect(consumedAfterMs).toBeLessThan(answeredAfterMs);
-    expect(proxy.connections).toBeGreaterThanOrEqual(2);
+    expect(proxy.forwarded).toBeGreaterThanOrEqual(2);
     expect(id).toMatch(/^_c_[0-9a-f-]{36}-t\d+-item-/);
     expect(delivered.filter((n) => n === 'lost')).toEqual(['lost']);
     expect(left).toEqual([]);
@@ -215,7 +214,7 @@ test('enqueue() on a closed queue is refused', async () => {
 });
 
 test('close() while an enqueue waits for its lost reply: the enqueue still learns its item was stored (within the close grace)', async () => {
-  const proxy = await ReplySwallowingProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const proxy = await FaultProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
   const producer = new DistributedQueue<Job>({ connect: proxy.connect, root, name: 'close-grace', callTimeout: '1s' });
   try {
     await producer.enqueue({ n: 'warm-up' });

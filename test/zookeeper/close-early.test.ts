@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { BUILT, ensureBuilt } from '../helpers/ensure-built.js';
 import { uniqueRoot } from '../helpers/wait.js';
-import { startCluster } from './helpers/cluster.js';
+import { sharedOrPrivateStandalone } from './helpers/cluster.js';
 import { removeRoot } from './helpers/raw-client.js';
 
 jest.setTimeout(60_000);
@@ -16,8 +16,7 @@ const root = uniqueRoot('close-early');
 
 beforeAll(async () => {
   await ensureBuilt();
-  const shared = process.env.FLOWGATE_ZK_STANDALONE;
-  zk = shared !== undefined && shared !== '' ? { connect: shared, stop: () => undefined } : startCluster('t-close-early', 'standalone', 27630);
+  zk = sharedOrPrivateStandalone('t-close-early', 27630);
 });
 
 afterAll(async () => {

@@ -4,9 +4,9 @@
 
 import { createLimiter, ZooKeeperStore, type Decision } from '../../src/index.js';
 import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
-import { startCluster } from './helpers/cluster.js';
+import { sharedOrPrivateStandalone } from './helpers/cluster.js';
 import { removeRoot } from './helpers/raw-client.js';
-import { StallingProxy } from './helpers/stalling-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 
 jest.setTimeout(60_000);
 
@@ -18,8 +18,7 @@ let zk: { connect: string; stop(): void };
 const root = uniqueRoot('deadline');
 
 beforeAll(() => {
-  const shared = process.env.FLOWGATE_ZK_STANDALONE;
-  zk = shared !== undefined && shared !== '' ? { connect: shared, stop: () => undefined } : startCluster('t-decision-deadline', 'standalone', 27610);
+  zk = sharedOrPrivateStandalone('t-decision-deadline', 27610);
 });
 
 afterAll(async () => {
@@ -31,10 +30,10 @@ afterAll(async () => {
 async function withStore(
   name: string,
   limit: { rate: number; interval?: string; burst: number; queue?: { maxSize: number; maxWait: string } },
-  run: (ctx: { proxy: StallingProxy; store: ZooKeeperStore; limiter: ReturnType<typeof createLimiter> }) => Promise<void>,
+  run: (ctx: { proxy: FaultProxy; store: ZooKeeperStore; limiter: ReturnType<typeof createLimiter> }) => Promise<void>,
   onUnavailable: 'local' | 'open' | 'closed' = 'local',
 ): Promise<void> {
-  const proxy = await StallingProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const proxy = await FaultProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
   const store = new ZooKeeperStore({ connect: proxy.connect, root, sessionTimeout: '10s', unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms`, onUnavailable });
   const limiter = createLimiter({ ...limit, store, name });
   try {
@@ -52,7 +51,7 @@ async function withStore(
  * 300 ms later (it answers the store's health check, then nothing from its first read on), and
  * returns the decision and how long it took.
  */
-async function decideAcrossAStall(proxy: StallingProxy, store: ZooKeeperStore, decide: () => Promise<Decision>, label: string, comeBack = (): void => proxy.stall()): Promise<{ decision: Decision; tookMs: number }> {
+async function decideAcrossAStall(proxy: FaultProxy, store: ZooKeeperStore, decide: () => Promise<Decision>, label: string, comeBack = (): void => proxy.stall()): Promise<{ decision: Decision; tookMs: number }> {
   proxy.down();
   await waitFor(() => !store.stats().available, 5_000, 'the store sees the connection gone');
   const downAt = performance.now();

@@ -4,9 +4,9 @@
 
 import { createLimiter, ZooKeeperStore } from '../../src/index.js';
 import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
-import { startCluster } from './helpers/cluster.js';
+import { sharedOrPrivateStandalone } from './helpers/cluster.js';
 import { removeRoot } from './helpers/raw-client.js';
-import { StallingProxy } from './helpers/stalling-proxy.js';
+import { FaultProxy } from './helpers/fault-proxy.js';
 
 jest.setTimeout(60_000);
 
@@ -14,8 +14,7 @@ let zk: { connect: string; stop(): void };
 const root = uniqueRoot('refund-outage');
 
 beforeAll(() => {
-  const shared = process.env.FLOWGATE_ZK_STANDALONE;
-  zk = shared !== undefined && shared !== '' ? { connect: shared, stop: () => undefined } : startCluster('t-refund-outage', 'standalone', 27650);
+  zk = sharedOrPrivateStandalone('t-refund-outage', 27650);
 });
 
 afterAll(async () => {
@@ -24,7 +23,7 @@ afterAll(async () => {
 });
 
 test.each(['local', 'open'] as const)("'%s': a take decided during an outage and refunded after it does not give the shared bucket's tokens a second time", async (onUnavailable) => {
-  const proxy = await StallingProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const proxy = await FaultProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
   const store = new ZooKeeperStore({ connect: proxy.connect, root, sessionTimeout: '10s', unavailableAfter: '300ms', onUnavailable });
   // One token a minute, burst 1: after the first take the shared bucket is empty for the whole test.
   const limiter = createLimiter({ rate: 1, interval: '1m', burst: 1, store, name: `refund-${onUnavailable}` });

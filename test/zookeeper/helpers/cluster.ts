@@ -62,6 +62,16 @@ export function sharedOrPrivateEnsemble(name: string, base: number): { connect: 
   return startCluster(name, 'ensemble', base);
 }
 
+/**
+ * The standalone server a file uses when it injects no faults into the server itself: the shared one
+ * of scripts/test.sh (FLOWGATE_ZK_STANDALONE), or else a private one started here (plain `npx jest`).
+ */
+export function sharedOrPrivateStandalone(name: string, base: number): { connect: string; stop(): void } {
+  const shared = process.env.FLOWGATE_ZK_STANDALONE;
+  if (shared !== undefined && shared !== '') return { connect: shared, stop: () => undefined };
+  return startCluster(name, 'standalone', base);
+}
+
 export function clientPorts(connect: string): number[] {
   return connect
     .replace(/\/.*$/, '')

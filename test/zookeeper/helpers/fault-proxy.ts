@@ -1,4 +1,4 @@
-// A TCP proxy on 127.0.0.1 in front of one ZooKeeper server that can go down, and come back to answer the handshake and a health check, then fall silent at the first read of a node's data.
+// A TCP proxy on 127.0.0.1 in front of one ZooKeeper server that injects faults: down, replies swallowed, or back answering a health check and then silent or slow.
 
 import net from 'node:net';
 
@@ -6,20 +6,24 @@ import net from 'node:net';
 const GET_DATA = 4;
 
 /**
- * Forwards connections to a ZooKeeper server, with two faults:
+ * Forwards connections to a ZooKeeper server, with faults to switch on:
  * - {@link down}: every connection is cut, and new ones are cut at once (the client sees the
  *   server gone and keeps trying);
  * - {@link stall}: new connections complete the handshake and are answered (setWatches, a health
  *   check's `exists`) until the first `getData`, such as a decision's read of its bucket: from
  *   that reply on, nothing is answered (ZooKeeper answers in order, so a server that stops
  *   answering one call answers none after it).
+ * - {@link swallowReplies}: the connections open now keep carrying requests to the server, which
+ *   runs them, but get no reply back (a reply lost after its write was applied);
  * - {@link slow}: like stall, but from the first `getData` reply on every reply comes late
  *   instead of never: a server that answers, slowly.
  * It reads ZooKeeper's framing (4-byte length, then xid and op code) to match replies to requests.
  */
-export class StallingProxy {
+export class FaultProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  /** The connections forwarded now, each with its own switch for {@link swallowReplies}. */
+  private readonly open = new Set<{ swallowing: boolean }>();
   private mode: 'forward' | 'down' | 'stall' | 'slow' = 'forward';
   private delayMs = 0;
   /** Connections accepted and forwarded (not cut at once). */
@@ -30,8 +34,8 @@ export class StallingProxy {
   }
 
   /** Starts a proxy in front of 127.0.0.1:`targetPort` on a free loopback port. */
-  static async start(targetPort: number): Promise<StallingProxy> {
-    const proxy = new StallingProxy(targetPort);
+  static async start(targetPort: number): Promise<FaultProxy> {
+    const proxy = new FaultProxy(targetPort);
     await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
@@ -45,6 +49,15 @@ export class StallingProxy {
   down(): void {
     this.mode = 'down';
     for (const socket of this.sockets) socket.destroy();
+  }
+
+  /**
+   * From now on, drops every reply on the connections open now, while their requests still reach
+   * the server, which runs them: the client sees a reply lost after its write was applied.
+   * Connections opened later forward both ways.
+   */
+  swallowReplies(): void {
+    for (const connection of this.open) connection.swallowing = true;
   }
 
   /** Forwards new connections both ways again. */
@@ -79,6 +92,8 @@ export class StallingProxy {
     const slowing = this.mode === 'slow';
     const delayMs = this.delayMs;
     let slowSince = false;
+    const connection = { swallowing: false };
+    this.open.add(connection);
     const upstream = net.connect(this.targetPort, '127.0.0.1');
     this.sockets.add(client).add(upstream);
     const opOf = new Map<number, number>();
@@ -99,12 +114,13 @@ export class StallingProxy {
         slowSince ||= slowing && isGetData;
         opOf.delete(xid);
       }
-      if (silent) return;
+      if (silent || connection.swallowing) return;
       // Delayed by the same amount each, so they keep their order.
       if (slowSince) setTimeout(() => client.writable && client.write(frame), delayMs);
       else client.write(frame);
     });
     const end = (): void => {
+      this.open.delete(connection);
       this.sockets.delete(client);
       this.sockets.delete(upstream);
       client.destroy();
