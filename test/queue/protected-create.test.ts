@@ -6,31 +6,22 @@
 
 import { DistributedQueue, ZooKeeperStore, ZooKeeperUnavailableError } from '../../src/index.js';
 import { nodeName } from '../../src/stores/zookeeper/znode-paths.js';
-import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
-import { sharedOrPrivateStandalone } from '../zookeeper/helpers/cluster.js';
-import { RawClient, removeRoot } from '../zookeeper/helpers/raw-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { standaloneForFile } from '../zookeeper/helpers/cluster.js';
+import { RawClient } from '../zookeeper/helpers/raw-client.js';
 import { FaultProxy } from '../zookeeper/helpers/fault-proxy.js';
 
 jest.setTimeout(60_000);
 
-let zk: { connect: string; stop(): void };
-const root = uniqueRoot('dqmarker');
-
-beforeAll(() => {
-  zk = sharedOrPrivateStandalone('tq-protected-create', 27590);
-});
-
-afterAll(async () => {
-  await removeRoot(zk.connect, root).catch(() => undefined);
-  zk.stop();
-});
+const zk = standaloneForFile('tq-protected-create', 27590, 'dqmarker');
+const { root } = zk;
 
 interface Job {
   readonly n: string;
 }
 
 test('an item created, its reply lost, and consumed before the producer looked for it is not stored again', async () => {
-  const proxy = await FaultProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const proxy = await FaultProxy.inFrontOf(zk.connect);
   const producer = new DistributedQueue<Job>({ connect: proxy.connect, root, name: 'lost-reply', callTimeout: '1s' });
   const consumerQueue = new DistributedQueue<Job>({ connect: zk.connect, root, name: 'lost-reply' });
   const delivered: string[] = [];
@@ -214,7 +205,7 @@ test('enqueue() on a closed queue is refused', async () => {
 });
 
 test('close() while an enqueue waits for its lost reply: the enqueue still learns its item was stored (within the close grace)', async () => {
-  const proxy = await FaultProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const proxy = await FaultProxy.inFrontOf(zk.connect);
   const producer = new DistributedQueue<Job>({ connect: proxy.connect, root, name: 'close-grace', callTimeout: '1s' });
   try {
     await producer.enqueue({ n: 'warm-up' });

@@ -5,23 +5,15 @@
 
 import { execFile } from 'node:child_process';
 import { BUILT, ensureBuilt } from '../helpers/ensure-built.js';
-import { uniqueRoot } from '../helpers/wait.js';
-import { sharedOrPrivateStandalone } from './helpers/cluster.js';
-import { removeRoot } from './helpers/raw-client.js';
+import { standaloneForFile } from './helpers/cluster.js';
 
 jest.setTimeout(60_000);
 
-let zk: { connect: string; stop(): void };
-const root = uniqueRoot('close-early');
+const zk = standaloneForFile('t-close-early', 27630, 'close-early');
+const { root } = zk;
 
 beforeAll(async () => {
   await ensureBuilt();
-  zk = sharedOrPrivateStandalone('t-close-early', 27630);
-});
-
-afterAll(async () => {
-  await removeRoot(zk.connect, root).catch(() => undefined);
-  zk.stop();
 });
 
 const SCRIPT = `

@@ -3,9 +3,8 @@
 // server that does not answer, is still decided within unavailableAfter of its start.
 
 import { createLimiter, ZooKeeperStore, type Decision } from '../../src/index.js';
-import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
-import { sharedOrPrivateStandalone } from './helpers/cluster.js';
-import { removeRoot } from './helpers/raw-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { standaloneForFile } from './helpers/cluster.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
 
 jest.setTimeout(60_000);
@@ -14,17 +13,8 @@ const UNAVAILABLE_AFTER_MS = 1_000;
 /** Timer and event-loop slack on a loaded 2-core machine. */
 const SLACK_MS = 250;
 
-let zk: { connect: string; stop(): void };
-const root = uniqueRoot('deadline');
-
-beforeAll(() => {
-  zk = sharedOrPrivateStandalone('t-decision-deadline', 27610);
-});
-
-afterAll(async () => {
-  await removeRoot(zk.connect, root).catch(() => undefined);
-  zk.stop();
-});
+const zk = standaloneForFile('t-decision-deadline', 27610, 'deadline');
+const { root } = zk;
 
 /** A store and limiter behind a stalling proxy, closed (with the proxy) after `run`. */
 async function withStore(
@@ -33,7 +23,7 @@ async function withStore(
   run: (ctx: { proxy: FaultProxy; store: ZooKeeperStore; limiter: ReturnType<typeof createLimiter> }) => Promise<void>,
   onUnavailable: 'local' | 'open' | 'closed' = 'local',
 ): Promise<void> {
-  const proxy = await FaultProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const proxy = await FaultProxy.inFrontOf(zk.connect);
   const store = new ZooKeeperStore({ connect: proxy.connect, root, sessionTimeout: '10s', unavailableAfter: `${UNAVAILABLE_AFTER_MS}ms`, onUnavailable });
   const limiter = createLimiter({ ...limit, store, name });
   try {

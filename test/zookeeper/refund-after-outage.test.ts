@@ -3,27 +3,17 @@
 // would be given out twice). Through a proxy that cuts the connection and restores it.
 
 import { createLimiter, ZooKeeperStore } from '../../src/index.js';
-import { sleep, uniqueRoot, waitFor } from '../helpers/wait.js';
-import { sharedOrPrivateStandalone } from './helpers/cluster.js';
-import { removeRoot } from './helpers/raw-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { standaloneForFile } from './helpers/cluster.js';
 import { FaultProxy } from './helpers/fault-proxy.js';
 
 jest.setTimeout(60_000);
 
-let zk: { connect: string; stop(): void };
-const root = uniqueRoot('refund-outage');
-
-beforeAll(() => {
-  zk = sharedOrPrivateStandalone('t-refund-outage', 27650);
-});
-
-afterAll(async () => {
-  await removeRoot(zk.connect, root).catch(() => undefined);
-  zk.stop();
-});
+const zk = standaloneForFile('t-refund-outage', 27650, 'refund-outage');
+const { root } = zk;
 
 test.each(['local', 'open'] as const)("'%s': a take decided during an outage and refunded after it does not give the shared bucket's tokens a second time", async (onUnavailable) => {
-  const proxy = await FaultProxy.start(Number(zk.connect.split(',')[0]?.split(':')[1]));
+  const proxy = await FaultProxy.inFrontOf(zk.connect);
   const store = new ZooKeeperStore({ connect: proxy.connect, root, sessionTimeout: '10s', unavailableAfter: '300ms', onUnavailable });
   // One token a minute, burst 1: after the first take the shared bucket is empty for the whole test.
   const limiter = createLimiter({ rate: 1, interval: '1m', burst: 1, store, name: `refund-${onUnavailable}` });

@@ -3,7 +3,8 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { waitFor } from '../../helpers/wait.js';
+import { uniqueRoot, waitFor } from '../../helpers/wait.js';
+import { removeRoot } from './raw-client.js';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const SCRIPTS = path.join(REPO, 'scripts', 'zk');
@@ -70,6 +71,31 @@ export function sharedOrPrivateStandalone(name: string, base: number): { connect
   const shared = process.env.FLOWGATE_ZK_STANDALONE;
   if (shared !== undefined && shared !== '') return { connect: shared, stop: () => undefined };
   return startCluster(name, 'standalone', base);
+}
+
+/**
+ * For a test file on one standalone server: starts it before the file's tests (shared or private,
+ * as {@link sharedOrPrivateStandalone}) with a root of the file's own, and removes that root and
+ * stops a private server after them. Call at the top of the file; read `connect` inside tests.
+ */
+export function standaloneForFile(name: string, base: number, rootLabel: string): { readonly connect: string; readonly root: string } {
+  let zk: { connect: string; stop(): void } | undefined;
+  const root = uniqueRoot(rootLabel);
+  beforeAll(() => {
+    zk = sharedOrPrivateStandalone(name, base);
+  });
+  afterAll(async () => {
+    if (zk === undefined) return;
+    await removeRoot(zk.connect, root).catch(() => undefined);
+    zk.stop();
+  });
+  return {
+    get connect(): string {
+      if (zk === undefined) throw new Error('standaloneForFile: the server starts in beforeAll; read connect inside a test');
+      return zk.connect;
+    },
+    root,
+  };
 }
 
 export function clientPorts(connect: string): number[] {

@@ -40,6 +40,11 @@ export class FaultProxy {
     return proxy;
   }
 
+  /** Starts a proxy in front of the first server of `connect` (a `host:port,...` string on 127.0.0.1). */
+  static inFrontOf(connect: string): Promise<FaultProxy> {
+    return FaultProxy.start(Number(connect.split(',')[0]?.split(':')[1]));
+  }
+
   /** The proxy's connect string. */
   get connect(): string {
     return `127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
