@@ -70,11 +70,6 @@ export class CreateMarkers {
     if (this.done.size > 0) this.scheduleFlush();
   }
 
-  /** Markers waiting to be removed (for tests). */
-  get pending(): number {
-    return this.doneSession === this.session.sessionNumber ? this.done.size : 0;
-  }
-
   /**
    * Removes every done marker now. A marker found gone is dropped and the rest removed; when
    * ZooKeeper cannot be reached, they wait for the next flush (a second later, unless stopped).
