@@ -96,6 +96,10 @@ export type SessionState = 'connecting' | 'connected' | 'suspended' | 'closed';
  * - probes the server every `sessionTimeout / 3` with a cheap read, because the client has no read
  *   timeout: a server that stops answering is detected within about sessionTimeout/3 + callTimeout
  *   and the socket is dropped so that the client moves on to another server (same session);
+ * - gives each connection attempt one deadline for its TCP connect and its handshake, the client's
+ *   connect timeout (sessionTimeout / number of servers, as in ZooKeeper's Java client): the client
+ *   itself stops timing an attempt once TCP is up, so a server that accepts the connection and
+ *   never answers the handshake would hold it for ever;
  * - replaces the client when the session expires (the old one is closed for good) and emits
  *   `session` so that ephemeral nodes are created again;
  * - gives every call a timeout, so nothing waits for ever.
@@ -159,20 +163,22 @@ export class ZooKeeperSession extends EventEmitter {
     if (this.reconnecting === undefined) {
       this.setState('suspended');
       dropSocket(client);
-      this.reconnectStartedAt = performance.now();
       this.reconnecting = this.ready(timeoutMs).finally(() => (this.reconnecting = undefined));
     }
     await this.reconnecting;
   }
 
-  /** The reconnection started by {@link reconnect}, while it is under way, and when it started. */
+  /** The reconnection started by {@link reconnect}, while it is under way. */
   private reconnecting: Promise<void> | undefined;
-  private reconnectStartedAt = 0;
 
-  /** Whether a {@link reconnect} began so recently that the liveness probe leaves its new connection be. */
-  private reconnectingJustNow(): boolean {
-    return this.reconnecting !== undefined && performance.now() - this.reconnectStartedAt < 2 * this.options.callTimeoutMs;
-  }
+  /**
+   * When (performance.now()) the current connection's handshake was answered; undefined while
+   * there is no connection. A call sent before it went out on no socket (the client held it until
+   * the handshake): its timeout says nothing of this connection.
+   */
+  private connectedAt: number | undefined;
+  /** Whether connection attempts have their own deadline ({@link timeHandshakes}); if not, the probe cuts them. */
+  private handshakesTimed = false;
 
   /** Closes the session: ephemeral nodes go away at once. Idempotent. */
   async close(): Promise<void> {
@@ -348,8 +354,10 @@ export class ZooKeeperSession extends EventEmitter {
       retries: 0,
     });
     if (this.options.digest !== undefined) client.addAuthInfo('digest', Buffer.from(this.options.digest));
+    this.handshakesTimed = timeHandshakes(client);
     client.on('connected', () => {
       if (generation !== this.generation) return;
+      this.connectedAt = performance.now();
       this.setState('connected');
       if (this.sessionAnnounced !== generation) {
         this.sessionAnnounced = generation;
@@ -357,11 +365,14 @@ export class ZooKeeperSession extends EventEmitter {
       }
     });
     client.on('disconnected', () => {
-      if (generation === this.generation && this.currentState !== 'closed') this.setState('suspended');
+      if (generation !== this.generation) return;
+      this.connectedAt = undefined;
+      if (this.currentState !== 'closed') this.setState('suspended');
     });
     client.on('expired', () => {
       if (generation !== this.generation || this.currentState === 'closed') return;
       // An expired client is closed for good: start a new session with a new client.
+      this.connectedAt = undefined;
       this.setState('suspended');
       closeQuietly(client);
       dropSocket(client);
@@ -371,16 +382,22 @@ export class ZooKeeperSession extends EventEmitter {
     client.connect();
   }
 
-  /** A cheap read with the call timeout; a silent server gets its socket dropped. */
+  /**
+   * A cheap read with the call timeout; a silent server gets its socket dropped. Only a read sent
+   * on an established connection counts: while a connection attempt is under way, its own
+   * deadline (see {@link timeHandshakes}) decides, and a read queued meanwhile was never sent.
+   */
   private async probe(): Promise<void> {
     if (this.probing || this.client === undefined || this.currentState === 'closed') return;
     this.probing = true;
     const client = this.client;
+    const sentAt = performance.now();
     try {
       await this.exists('/');
       if (!this.isClosed() && client === this.client) this.setState('connected');
     } catch (error) {
-      if (client === this.client && !this.isClosed() && error instanceof ZooKeeperUnavailableError && !this.reconnectingJustNow()) {
+      const sentOnThisConnection = this.connectedAt !== undefined && this.connectedAt <= sentAt;
+      if (client === this.client && !this.isClosed() && error instanceof ZooKeeperUnavailableError && (sentOnThisConnection || !this.handshakesTimed)) {
         this.setState('suspended');
         // The server stopped answering without closing the socket: move on to the next one.
         dropSocket(client);
@@ -434,6 +451,59 @@ function abandonConnection(client: Client): void {
   };
   clearTimeout(manager.connectTimeoutHandler);
   manager.socket?.destroy();
+}
+
+/** The parts of node-zookeeper-client's connection manager that {@link timeHandshakes} wraps. */
+interface ConnectionManagerInternals {
+  state: number;
+  socket?: { destroy(): void };
+  connectTimeoutHandler?: NodeJS.Timeout | null;
+  onSocketConnected(): void;
+  onSocketConnectTimeout(): void;
+  onSocketClosed(hasError: boolean): void;
+}
+
+/** node-zookeeper-client's state of a connection manager waiting for a handshake's reply. */
+const MANAGER_CONNECTING = 1;
+
+/**
+ * Keeps the client's connect timer (sessionTimeout / number of servers) running from the socket's
+ * creation until the handshake's reply, instead of stopping it once TCP is up: an attempt whose
+ * handshake is not answered in that time has its socket dropped, and the client tries the next
+ * server (same session). A handshake that takes long but within that time is waited for. Each
+ * attempt's timer ends with its socket, so it never drops a later attempt's socket. The handlers
+ * are bound when each socket is made, so own-property wrappers set now are the ones every socket
+ * gets.
+ */
+function timeHandshakes(client: Client): boolean {
+  const manager = (client as unknown as { connectionManager?: ConnectionManagerInternals }).connectionManager;
+  if (manager === undefined) return false;
+  const proto = Object.getPrototypeOf(manager) as Partial<ConnectionManagerInternals>;
+  const { onSocketConnected, onSocketClosed } = proto;
+  // Another version of the client, made differently: leave it as it is (the probe times attempts then).
+  if (typeof onSocketConnected !== 'function' || typeof onSocketClosed !== 'function' || typeof proto.onSocketConnectTimeout !== 'function') return false;
+  manager.onSocketConnected = function (this: ConnectionManagerInternals) {
+    const deadline = this.connectTimeoutHandler;
+    // The original clears the timer it finds: hide it, then put it back for the handshake.
+    this.connectTimeoutHandler = null;
+    onSocketConnected.call(this);
+    if (this.connectTimeoutHandler === null) this.connectTimeoutHandler = deadline;
+    else clearTimeout(deadline ?? undefined);
+  };
+  manager.onSocketConnectTimeout = function (this: ConnectionManagerInternals) {
+    this.connectTimeoutHandler = null;
+    if (this.state === MANAGER_CONNECTING) this.socket?.destroy();
+  };
+  manager.onSocketClosed = function (this: ConnectionManagerInternals, hasError: boolean) {
+    clearTimeout(this.connectTimeoutHandler ?? undefined);
+    this.connectTimeoutHandler = null;
+    onSocketClosed.call(this, hasError);
+  };
+  client.on('connected', () => {
+    clearTimeout(manager.connectTimeoutHandler ?? undefined);
+    manager.connectTimeoutHandler = null;
+  });
+  return true;
 }
 
 function dropSocket(client: Client): void {

@@ -1,4 +1,4 @@
-// A TCP proxy on 127.0.0.1 in front of one ZooKeeper server that injects faults: down, replies swallowed, or back answering a health check and then silent or slow.
+// A TCP proxy on 127.0.0.1 in front of one ZooKeeper server that injects faults: down, replies swallowed, a slow or missing handshake, or back answering a health check and then silent or slow.
 
 import net from 'node:net';
 
@@ -17,6 +17,8 @@ const GET_DATA = 4;
  *   runs them, but get no reply back (a reply lost after its write was applied);
  * - {@link slow}: like stall, but from the first `getData` reply on every reply comes late
  *   instead of never: a server that answers, slowly.
+ * - {@link slowHandshake}: new connections get the handshake's reply late, or never: a server
+ *   that accepts the connection and then takes its time (or is paused) before it answers.
  * It reads ZooKeeper's framing (4-byte length, then xid and op code) to match replies to requests.
  */
 export class FaultProxy {
@@ -24,7 +26,7 @@ export class FaultProxy {
   private readonly sockets = new Set<net.Socket>();
   /** The connections forwarded now, each with its own switch for {@link swallowReplies}. */
   private readonly open = new Set<{ swallowing: boolean }>();
-  private mode: 'forward' | 'down' | 'stall' | 'slow' = 'forward';
+  private mode: 'forward' | 'down' | 'stall' | 'slow' | 'slow-handshake' = 'forward';
   private delayMs = 0;
   /** Connections accepted and forwarded (not cut at once). */
   forwarded = 0;
@@ -81,6 +83,15 @@ export class FaultProxy {
     this.delayMs = delayMs;
   }
 
+  /**
+   * Accepts connections again; on each, the handshake's reply comes `delayMs` late (never, with
+   * `Infinity`), and everything after it at once.
+   */
+  slowHandshake(delayMs: number): void {
+    this.mode = 'slow-handshake';
+    this.delayMs = delayMs;
+  }
+
   /** Closes the listener and every connection. */
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
@@ -96,6 +107,7 @@ export class FaultProxy {
     const stalling = this.mode === 'stall';
     const slowing = this.mode === 'slow';
     const delayMs = this.delayMs;
+    const handshakeDelayMs = this.mode === 'slow-handshake' ? delayMs : 0;
     let slowSince = false;
     const connection = { swallowing: false };
     this.open.add(connection);
@@ -111,6 +123,12 @@ export class FaultProxy {
       upstream.write(frame);
     });
     frames(upstream, (frame) => {
+      // The client sends nothing more until it has the handshake's reply: nothing can overtake it.
+      if (replies === 0 && handshakeDelayMs > 0) {
+        replies++;
+        if (Number.isFinite(handshakeDelayMs)) setTimeout(() => client.writable && client.write(frame), handshakeDelayMs);
+        return;
+      }
       // The first reply is the handshake's; then xid at 4.
       if (replies++ > 0 && (stalling || slowing) && frame.length >= 8) {
         const xid = frame.readInt32BE(4);
