@@ -632,17 +632,22 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (this.resetWatches.has(id) || this.closed) return;
     this.resetWatches.add(id);
     const stillHoldingBack = (): boolean => this.strictSeen.has(id) || (this.leases.get(id)?.retryAt ?? 0) > this.local.now();
+    const reset = (): void => {
+      this.strictSeen.delete(id);
+      const lease = this.leases.get(id);
+      if (lease !== undefined) lease.retryAt = Number.NEGATIVE_INFINITY;
+    };
     const watcher = (event: unknown): void => {
       this.resetWatches.delete(id);
-      if ((event as { getType?(): number }).getType?.() === NODE_DELETED) {
-        this.strictSeen.delete(id);
-        const lease = this.leases.get(id);
-        if (lease !== undefined) lease.retryAt = Number.NEGATIVE_INFINITY;
-      } else if (stillHoldingBack()) {
-        this.watchForReset(id, path);
-      }
+      if ((event as { getType?(): number }).getType?.() === NODE_DELETED) reset();
+      else if (stillHoldingBack()) this.watchForReset(id, path);
     };
-    this.session.exists(path, watcher).catch(() => this.resetWatches.delete(id));
+    this.session.exists(path, watcher).then(
+      // Gone already: reset between the read that found it short and this watch. The watch now
+      // waits for the bucket's next creation, which clears it.
+      (stat) => stat === null && reset(),
+      () => this.resetWatches.delete(id),
+    );
   }
 
   /** Runs strict decisions on one bucket one after another, so this process never races itself. */
