@@ -8,19 +8,28 @@ export type Duration = number | string;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/;
 
+/** The least duration an option accepts: `ms` itself (or only more, when `exclusive`), and why. */
+export interface LeastDuration {
+  readonly ms: number;
+  readonly exclusive?: boolean;
+  readonly why?: string;
+}
+
 /**
  * Converts a {@link Duration} to milliseconds, throwing {@link FlowgateConfigError} naming `option`
- * when the value is not a finite, non-negative duration.
+ * when the value is not a finite duration of at least `least` (default: 0 ms).
  */
-export function parseDuration(value: unknown, option: string): number {
-  const allowed = "a number of milliseconds >= 0 or a string such as '500ms', '1s', '1m', '1h'";
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new FlowgateConfigError(option, value, allowed);
-    return value;
+export function parseDuration(value: unknown, option: string, least: LeastDuration = { ms: 0 }): number {
+  const bound = `${least.exclusive === true ? '>' : '>='} ${least.ms}`;
+  const allowed = `a number of milliseconds ${bound} or a string such as '500ms', '1s', '1m', '1h'`;
+  let ms: number | undefined;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) ms = value;
+  const match = typeof value === 'string' ? PATTERN.exec(value) : null;
+  if (match) ms = Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+  if (ms === undefined) throw new FlowgateConfigError(option, value, allowed);
+  if (least.exclusive === true ? ms <= least.ms : ms < least.ms) {
+    const why = least.why === undefined ? '' : ` (${least.why})`;
+    throw new FlowgateConfigError(option, value, `must be ${least.exclusive === true ? 'longer than' : 'at least'} ${least.ms} ms${why}`);
   }
-  if (typeof value === 'string') {
-    const match = PATTERN.exec(value);
-    if (match) return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
-  }
-  throw new FlowgateConfigError(option, value, allowed);
+  return ms;
 }

@@ -131,8 +131,7 @@ export function resolveLimiterOptions(options: LimiterOptions): ResolvedLimiterO
   }
   rejectUnknownOptions(options, KNOWN);
   const rate = requireNumber('rate', options.rate, { min: 0, minInclusive: false });
-  const intervalMs = parseDuration(options.interval ?? 1000, 'interval');
-  if (intervalMs <= 0) throw new FlowgateConfigError('interval', options.interval, 'must be longer than 0 ms');
+  const intervalMs = parseDuration(options.interval ?? 1000, 'interval', { ms: 0, exclusive: true });
   const burst = options.burst === undefined ? Math.max(1, Math.ceil(rate)) : requireNumber('burst', options.burst, { integer: true, min: 1, minInclusive: true });
   const name = options.name ?? 'default';
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {

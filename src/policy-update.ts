@@ -43,8 +43,7 @@ export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate, q
   if (update === null || typeof update !== 'object') throw new FlowgateConfigError('policy', update, 'must be an object such as { rate: 100, burst: 200 }');
   rejectUnknownOptions(update, KNOWN);
   const rate = update.rate === undefined ? base.rate : requireNumber('rate', update.rate, { min: 0, minInclusive: false });
-  const intervalMs = update.interval === undefined ? base.intervalMs : parseDuration(update.interval, 'interval');
-  if (intervalMs <= 0) throw new FlowgateConfigError('interval', update.interval, 'must be longer than 0 ms');
+  const intervalMs = update.interval === undefined ? base.intervalMs : parseDuration(update.interval, 'interval', { ms: 0, exclusive: true });
   const followsRate = update.burst === undefined && base.burst === Math.max(1, Math.ceil(base.rate));
   const burst =
     update.burst !== undefined

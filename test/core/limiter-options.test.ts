@@ -26,6 +26,9 @@ describe('limiter options', () => {
     [{ rate: 10, burst: 2.5 }, 'burst', /burst=2.5/],
     [{ rate: 10, interval: 'soon' }, 'interval', /interval="soon"/],
     [{ rate: 10, interval: 0 }, 'interval', /interval=0: must be longer than 0 ms/],
+    // One bound in both messages: a negative interval is not told that 0 would do.
+    [{ rate: 10, interval: -5 }, 'interval', /interval=-5: a number of milliseconds > 0 or a string/],
+    [{ rate: 10, interval: '0s' }, 'interval', /interval="0s": must be longer than 0 ms/],
     [{ rate: 10, queue: { maxWait: -1 } }, 'queue.maxWait', /queue\.maxWait=-1/],
     [{ rate: 10, queue: { maxSize: -1 } }, 'queue.maxSize', /queue\.maxSize=-1/],
     [{ rate: 10, queue: { maxSize: 1.5 } }, 'queue.maxSize', /queue\.maxSize=1\.5/],

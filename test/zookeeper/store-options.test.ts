@@ -49,6 +49,7 @@ describe('ZooKeeperStore options', () => {
     [{ connect: CONNECT, maxLeaseWindow: 0 }, 'maxLeaseWindow', /at least leaseWindow/],
     [{ connect: CONNECT, sessionTimeout: 500, leaseWindow: 5 }, 'sessionTimeout', /at least 1000 ms/],
     [{ connect: CONNECT, sessionTimeout: 500 }, 'sessionTimeout', /at least 1000 ms/],
+    [{ connect: CONNECT, sessionTimeout: -5 }, 'sessionTimeout', /sessionTimeout=-5: a number of milliseconds >= 1000 or a string/],
     [{ connect: CONNECT, leasewindow: '1s' }, 'leasewindow', /did you mean 'leaseWindow'/],
     [{ connect: 'a:1/bad//x' }, 'connect', /connection string/],
     [{ connect: 'a:1/bad/' }, 'connect', /connection string/],
@@ -66,7 +67,7 @@ describe('DistributedQueue and MemoryStore options', () => {
   test.each([
     [{ name: 'q', connect: CONNECT, callTimeout: 'x' }, 'callTimeout', /a string such as/],
     [{ name: 'q', connect: CONNECT, callTimeout: 0 }, 'callTimeout', /at least 50 ms/],
-    [{ name: 'q', connect: CONNECT, pollInterval: 0 }, 'pollInterval', /at least 50 ms/],
+    [{ name: 'q', connect: CONNECT, pollInterval: 0 }, 'pollInterval', /pollInterval=0: must be at least 50 ms \(each poll lists the queue\)/],
   ])('DistributedQueue %j is refused, naming %s', (options, option, allowed) => {
     let error: unknown;
     try {

@@ -193,10 +193,8 @@ export class DistributedQueue<T = unknown> {
     this.maxItemBytes = requireNumber('maxItemBytes', options.maxItemBytes ?? 256 * 1024, { integer: true, min: 1, minInclusive: true });
     if (this.maxItemBytes > MAX_ITEM_BYTES) throw new FlowgateConfigError('maxItemBytes', options.maxItemBytes, `must be at most ${MAX_ITEM_BYTES} (ZooKeeper's znode limit)`);
     this.maxAttempts = requireNumber('maxAttempts', options.maxAttempts ?? 5, { integer: true, min: 1, minInclusive: true });
-    this.pollMs = parseDuration(options.pollInterval ?? '1s', 'pollInterval');
-    if (this.pollMs < 50) throw new FlowgateConfigError('pollInterval', options.pollInterval, 'must be at least 50 ms (each poll lists the queue)');
-    const callTimeoutMs = parseDuration(options.callTimeout ?? '1s', 'callTimeout');
-    if (callTimeoutMs < 50) throw new FlowgateConfigError('callTimeout', options.callTimeout, 'must be at least 50 ms');
+    this.pollMs = parseDuration(options.pollInterval ?? '1s', 'pollInterval', { ms: 50, why: 'each poll lists the queue' });
+    const callTimeoutMs = parseDuration(options.callTimeout ?? '1s', 'callTimeout', { ms: 50 });
     if (options.store !== undefined) {
       this.store = options.store;
     } else {

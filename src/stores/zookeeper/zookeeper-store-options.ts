@@ -78,11 +78,7 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
   if (options.auth !== undefined && (typeof options.auth !== 'string' || !/^[^:]+:.+$/.test(options.auth))) {
     throw new FlowgateConfigError('auth', options.auth, "must be a digest credential 'user:password'");
   }
-  const positive = (name: keyof ZooKeeperStoreOptions, fallback: Duration, min: number): number => {
-    const ms = parseDuration(options[name] ?? fallback, name);
-    if (ms < min) throw new FlowgateConfigError(name, options[name], `must be at least ${min} ms`);
-    return ms;
-  };
+  const positive = (name: keyof ZooKeeperStoreOptions, fallback: Duration, min: number): number => parseDuration(options[name] ?? fallback, name, { ms: min });
   const root = validateRoot(options.root ?? '/flowgate');
   const sessionTimeoutMs = positive('sessionTimeout', '6s', 1000);
   const unavailableAfterMs = positive('unavailableAfter', '1s', 50);
