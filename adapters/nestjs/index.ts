@@ -5,7 +5,7 @@ export { FlowgateGuard } from './flowgate.guard.js';
 export { RateLimit } from './rate-limit.decorator.js';
 export { SkipRateLimit } from './skip-rate-limit.decorator.js';
 export { FlowgateRejectedException } from './flowgate-rejected.exception.js';
-export { FlowgateExceptionFilter } from './flowgate-exception.filter.js';
+export { FlowgateExceptionFilter, type FlowgateRpcError } from './flowgate-exception.filter.js';
 export { FlowgateLimiters } from './flowgate-limiters.service.js';
 export { FLOWGATE_OPTIONS, RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA, DEFAULT_LIMIT_NAME } from './flowgate.constants.js';
 export type { FlowgateModuleOptions, FlowgateModuleAsyncOptions, FlowgateOptionsFactory, RateLimitOptions } from './flowgate-options.interface.js';
