@@ -34,6 +34,49 @@ export type KoaRateLimitMiddleware<L extends Limiter | undefined = Limiter> = Mi
   readonly concurrencyLimiter: ConcurrencyLimiter | undefined;
 };
 
+/** The fields written on an admitted request's response that Koa's error answer would drop. */
+const RATE_LIMIT_FIELDS = ['RateLimit-Policy', 'RateLimit'] as const;
+/** The context's own error handler before {@link keepRateLimitOnError} took its place. */
+const INNER_ONERROR = Symbol('flowgate.koa.onerror');
+
+type ErrorHandling = Context & { [INNER_ONERROR]?: Context['onerror'] };
+
+/**
+ * Koa answers an error thrown downstream with `ctx.onerror`, which first removes every header,
+ * then sets the error's own `headers`. This handler, put in its place on an admitted request's
+ * context, lends it the RateLimit fields as the error's headers for that answer (the error's own
+ * headers are put back after), so an error answer carries them as every other answer does.
+ */
+function keepRateLimitOnError(this: ErrorHandling, err: Error): void {
+  const inner = this[INNER_ONERROR] ?? this.app.context.onerror;
+  // (Koa also calls it with null, and with things thrown that are not errors.)
+  if (err === null || typeof err !== 'object' || this.headerSent) return inner.call(this, err);
+  let kept: Record<string, unknown> | undefined;
+  for (const name of RATE_LIMIT_FIELDS) {
+    const value = this.res.getHeader(name);
+    if (value !== undefined) (kept ??= {})[name] = value;
+  }
+  const error = err as { headers?: unknown };
+  if (kept === undefined || !Object.isExtensible(error)) return inner.call(this, err);
+  const own = Object.prototype.hasOwnProperty.call(error, 'headers');
+  const headers = error.headers;
+  error.headers = { ...(headers !== null && typeof headers === 'object' ? headers : {}), ...kept };
+  try {
+    return inner.call(this, err);
+  } finally {
+    if (own) error.headers = headers;
+    else delete error.headers;
+  }
+}
+
+/** Makes Koa's error answer of `ctx` keep the RateLimit fields (see {@link keepRateLimitOnError}). */
+function keepHeadersOnError(ctx: Context): void {
+  const handling = ctx as ErrorHandling;
+  if (handling.onerror === keepRateLimitOnError) return;
+  handling[INNER_ONERROR] = handling.onerror;
+  handling.onerror = keepRateLimitOnError;
+}
+
 /** The default key: `ctx.ip` (which honours `app.proxy`), IPv6 grouped by /56. */
 function defaultKey(ctx: Context): string {
   // Without `app.proxy`, ctx.ip is the socket's address: read it without looking at forwarding headers.
@@ -77,11 +120,13 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
   const limiter = config.limiter as Limiter;
 
   /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
+  const keepOnError = config.headers !== false;
   const answer = (ctx: Context, next: Next, decision: Decision): unknown => {
     ctx.state.rateLimit = decision;
     writeHeaders(decision, ctx.res);
-    if (decision.allowed) return next();
-    return reject(ctx, next, decision);
+    if (!decision.allowed) return reject(ctx, next, decision);
+    if (keepOnError) keepHeadersOnError(ctx);
+    return next();
   };
 
   /** The general path: async skip, key and cost, and waiting in the queue. */
@@ -155,7 +200,10 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     ctx.state.rateLimit = permits.allowed && decision !== undefined ? decision : permits;
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
     writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
-    if (permits.allowed) return next();
+    if (permits.allowed) {
+      if (config.headers !== false) keepHeadersOnError(ctx);
+      return next();
+    }
     // The rate limit's tokens were not used: give them back before answering.
     return giveBack(limiter, key, cost, decision).then(() => reject(ctx, next, permits));
   };

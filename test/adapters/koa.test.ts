@@ -66,6 +66,31 @@ describe('flowgate/koa', () => {
     expect(answer.headers['ratelimit-policy']).toBeUndefined();
   });
 
+  test("an error's own headers are answered beside the RateLimit fields, and the error is left as it was", async () => {
+    const app = new Koa();
+    app.silent = true;
+    // One error object thrown on every request, with headers of its own.
+    const denied = Object.assign(new Error('who are you?'), { status: 401, expose: true, headers: { 'WWW-Authenticate': 'Basic' } });
+    const plain = new Error('boom');
+    app.use(rateLimit({ rate: 10, interval: '10s', burst: 10 }));
+    app.use((ctx) => {
+      throw ctx.path === '/denied' ? denied : plain;
+    });
+    const server = http.createServer(app.callback());
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const remaining of [9, 8]) {
+      const answer = await get(`${url}/denied`);
+      expect(answer.status).toBe(401);
+      expect(answer.headers['www-authenticate']).toBe('Basic');
+      expect(answer.headers.ratelimit).toMatch(new RegExp(`^"default";r=${remaining};t=\\d+$`));
+    }
+    expect(denied.headers).toEqual({ 'WWW-Authenticate': 'Basic' });
+    expect((await get(`${url}/plain`)).headers.ratelimit).toMatch(/^"default";r=7;t=\d+$/);
+    expect(Object.prototype.hasOwnProperty.call(plain, 'headers')).toBe(false);
+  });
+
   test('handler answers a rejection, with status and headers already set', async () => {
     const handler = jest.fn((ctx: Koa.Context, _next: Koa.Next, decision: { reason?: string }) => {
       ctx.body = { custom: true, reason: decision.reason, status: ctx.status };

@@ -67,6 +67,18 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'an error thrown by the route is answered 500 with the RateLimit headers too (its token stays spent)',
+    async run(start) {
+      const app = await start({ rate: 2, interval: '10s', burst: 2 });
+      // Koa's error answer removes every header before it answers: the adapter hands the fields over.
+      const boom = await get(app.url.replace(/\/hello$/, '/boom'));
+      expect(boom.status).toBe(500);
+      expect(boom.headers['ratelimit-policy']).toBe('"default";q=2;w=10');
+      expect(boom.headers.ratelimit).toMatch(/^"default";r=1;t=\d+$/);
+      expect((await get(app.url)).headers.ratelimit).toMatch(/^"default";r=0;t=\d+$/);
+    },
+  },
+  {
     name: 'rejects over the limit with 429, Retry-After, the RateLimit headers and a problem+json body',
     async run(start) {
       const app = await start(ONE_PER_10S);

@@ -1,4 +1,4 @@
-// The Koa test apps (Koa 3, and Koa 2 through the `koa2` alias): flowgate/koa, GET /hello answering with the decision.
+// The Koa test apps (Koa 3, and Koa 2 through the `koa2` alias): flowgate/koa, GET /hello answering with the decision, GET /boom throwing.
 
 import Koa, { type Context } from 'koa';
 import Koa2 from 'koa2';
@@ -15,6 +15,7 @@ function koaAppOf(KoaClass: typeof Koa): AppFactory {
     app.silent = true;
     app.use(middleware);
     app.use((ctx) => {
+      if (ctx.path === '/boom') throw new Error('boom');
       if (ctx.path === '/hello') ctx.body = helloBody(ctx.state.rateLimit);
     });
     return listen(app.callback(), middleware.limiter);

@@ -13,13 +13,18 @@ function viewOf(context: ExecutionContext): { header(name: string): string | und
   return { header: (name) => headerOf(request.headers, name) };
 }
 
-/** A root module limited by `limit`, app-wide, through the global guard, serving `GET /hello`. */
+/** A root module limited by `limit`, app-wide, through the global guard, serving `GET /hello` (and `GET /boom`, which throws). */
 function nestAppModule(limit: PortableLimit): Type<unknown> {
   @Controller()
   class HelloController {
     @Get('hello')
     hello(@Req() request: { rateLimit?: Decision }): HelloBody {
       return helloBody(request.rateLimit);
+    }
+
+    @Get('boom')
+    boom(): never {
+      throw new Error('boom');
     }
   }
 
