@@ -614,6 +614,8 @@ export class DistributedQueue<T = unknown> {
     const create: TransactionOp = { op: 'create', path: `${parent}/${prefix}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls };
     let lost = false;
     let carried: CarriedMarkers | undefined;
+    /** When the last multi was sent: the connection to drop when its reply is lost. */
+    let sentAt = 0;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0 && this.closed && performance.now() > this.closingUntil) {
         // Its outcome unknown: the markers its multi carried may still be there; the flush drops those gone.
@@ -644,6 +646,7 @@ export class DistributedQueue<T = unknown> {
         }
         const { ops, carried: sending } = this.markers.opsFor(marker);
         carried = sending;
+        sentAt = performance.now();
         let results;
         try {
           results = await this.session.transaction([create, ...ops]);
@@ -657,6 +660,7 @@ export class DistributedQueue<T = unknown> {
           if (index === 1 && zkCode(error) === ZkCode.NODE_EXISTS) return this.stored(parent, prefix, { paths: [], session: sending.session }, marker);
           if (index === undefined || index < 2) throw error;
           carried = { paths: [], session: sending.session };
+          sentAt = performance.now();
           results = await this.session.transaction([create, ops[0] as TransactionOp]);
         }
         this.markers.settled(carried, marker);
@@ -669,7 +673,7 @@ export class DistributedQueue<T = unknown> {
         } else {
           lost = true;
           // Drop the connection first: a create still queued on it could otherwise run after the look.
-          await this.session.reconnect(10_000).catch(() => undefined);
+          await this.session.reconnect(10_000, sentAt).catch(() => undefined);
         }
       }
     }

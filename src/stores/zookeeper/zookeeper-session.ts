@@ -152,20 +152,23 @@ export class ZooKeeperSession extends EventEmitter {
   }
 
   /**
-   * Drops the current connection (its pending calls fail, so none of them can still run later) and
-   * waits until the client has reconnected, same session. For recovery after an ambiguous failure.
+   * Drops the connection a call sent at `sentAt` (performance.now()) went out on, if it is still
+   * the current one: its calls sent and unanswered fail, so none of them can still run later.
+   * Then waits until the client is connected, same session. For recovery after an ambiguous
+   * failure. A connection made since, or an attempt under way, is left be: cutting it would only
+   * send the session back to the server that failed.
    */
-  async reconnect(timeoutMs: number): Promise<void> {
+  async reconnect(timeoutMs: number, sentAt: number): Promise<void> {
     const client = this.client;
     if (client === undefined || this.currentState === 'closed') return;
-    // Callers that lost replies on the same connection share one drop: dropping again would also
-    // drop the connection just made, and could bring the session back to the silent server.
-    if (this.reconnecting === undefined) {
+    const sameConnection = this.currentState === 'connected' && this.connectedAt !== undefined && this.connectedAt <= sentAt;
+    // Callers that lost replies on the same connection share one drop.
+    if (this.reconnecting === undefined && sameConnection) {
       this.setState('suspended');
       dropSocket(client);
       this.reconnecting = this.ready(timeoutMs).finally(() => (this.reconnecting = undefined));
     }
-    await this.reconnecting;
+    await (this.reconnecting ?? this.ready(timeoutMs));
   }
 
   /** The reconnection started by {@link reconnect}, while it is under way. */
@@ -440,7 +443,7 @@ function closeQuietly(client: Client): boolean {
  * own-property overrides set now are the ones that socket gets.
  */
 function abandonConnection(client: Client): void {
-  type Manager = { socket?: { destroy(): void }; connectTimeoutHandler?: NodeJS.Timeout; onSocketData?: unknown; onSocketConnected?: unknown };
+  type Manager = { socket?: { destroy(): void }; connectTimeoutHandler?: NodeJS.Timeout; connectTimeout?: number; onSocketData?: unknown; onSocketConnected?: unknown };
   const manager = (client as unknown as { connectionManager?: Manager }).connectionManager;
   if (manager === undefined) return;
   manager.onSocketData = () => undefined;
@@ -450,6 +453,9 @@ function abandonConnection(client: Client): void {
     this.socket?.destroy();
   };
   clearTimeout(manager.connectTimeoutHandler);
+  // A socket it makes later, between attempts, whose TCP connect never completes: its connect
+  // timer cuts it at once (see timeHandshakes), instead of it keeping the process alive.
+  manager.connectTimeout = 0;
   manager.socket?.destroy();
 }
 
@@ -458,13 +464,30 @@ interface ConnectionManagerInternals {
   state: number;
   socket?: { destroy(): void };
   connectTimeoutHandler?: NodeJS.Timeout | null;
+  packetQueue?: { queue: QueuedPacket[] };
   onSocketConnected(): void;
   onSocketConnectTimeout(): void;
   onSocketClosed(hasError: boolean): void;
 }
 
-/** node-zookeeper-client's state of a connection manager waiting for a handshake's reply. */
-const MANAGER_CONNECTING = 1;
+/** node-zookeeper-client's states of a connection manager with an answered handshake. */
+const MANAGER_CONNECTED = 2;
+const MANAGER_CONNECTED_READ_ONLY = 3;
+
+/** A packet in node-zookeeper-client's send queue. */
+interface QueuedPacket {
+  readonly request: { readonly header: { readonly type: number } | null };
+}
+
+/** ZooKeeper's op codes of the packets a connection starts with: the credential, and the watches to set again. */
+const AUTH = 100;
+const SET_WATCHES = 101;
+
+/** Whether `packet` is one a connection queues for itself when it starts (see {@link timeHandshakes}). */
+function isConnectionSetUp(packet: QueuedPacket): boolean {
+  const type = packet.request.header?.type;
+  return type === AUTH || type === SET_WATCHES;
+}
 
 /**
  * Keeps the client's connect timer (sessionTimeout / number of servers) running from the socket's
@@ -486,13 +509,23 @@ function timeHandshakes(client: Client): boolean {
     const deadline = this.connectTimeoutHandler;
     // The original clears the timer it finds: hide it, then put it back for the handshake.
     this.connectTimeoutHandler = null;
+    // The original queues the credential and the watches to set again behind the calls queued
+    // while disconnected, which the server would then run without the credential (NO_AUTH). Those
+    // of earlier attempts (never sent) are dropped, and this attempt's go first.
+    const queue = this.packetQueue?.queue ?? [];
+    let calls = 0;
+    for (const packet of queue) if (!isConnectionSetUp(packet)) queue[calls++] = packet;
+    queue.length = calls;
     onSocketConnected.call(this);
+    // At most a credential and a watch packet: spread safely.
+    queue.unshift(...queue.splice(calls));
     if (this.connectTimeoutHandler === null) this.connectTimeoutHandler = deadline;
     else clearTimeout(deadline ?? undefined);
   };
   manager.onSocketConnectTimeout = function (this: ConnectionManagerInternals) {
     this.connectTimeoutHandler = null;
-    if (this.state === MANAGER_CONNECTING) this.socket?.destroy();
+    // Also after close(): a socket the client made before it saw the close is cut.
+    if (this.state !== MANAGER_CONNECTED && this.state !== MANAGER_CONNECTED_READ_ONLY) this.socket?.destroy();
   };
   manager.onSocketClosed = function (this: ConnectionManagerInternals, hasError: boolean) {
     clearTimeout(this.connectTimeoutHandler ?? undefined);

@@ -1,4 +1,4 @@
-// A TCP proxy on 127.0.0.1 in front of one ZooKeeper server that injects faults: down, replies swallowed, a slow or missing handshake, or back answering a health check and then silent or slow.
+// A TCP proxy on 127.0.0.1 in front of one ZooKeeper server that injects faults: down, refused, replies swallowed, a slow or missing handshake, or back answering a health check and then silent or slow.
 
 import net from 'node:net';
 
@@ -9,6 +9,8 @@ const GET_DATA = 4;
  * Forwards connections to a ZooKeeper server, with faults to switch on:
  * - {@link down}: every connection is cut, and new ones are cut at once (the client sees the
  *   server gone and keeps trying);
+ * - {@link refuse}: every connection is cut, and new ones are refused (nothing listens, as when
+ *   the server is stopped), until {@link listenAgain};
  * - {@link stall}: new connections complete the handshake and are answered (setWatches, a health
  *   check's `exists`) until the first `getData`, such as a decision's read of its bucket: from
  *   that reply on, nothing is answered (ZooKeeper answers in order, so a server that stops
@@ -39,8 +41,12 @@ export class FaultProxy {
   static async start(targetPort: number): Promise<FaultProxy> {
     const proxy = new FaultProxy(targetPort);
     await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    proxy.port = (proxy.server.address() as net.AddressInfo).port;
     return proxy;
   }
+
+  /** The proxy's port (kept while it refuses connections). */
+  private port = 0;
 
   /** Starts a proxy in front of the first server of `connect` (a `host:port,...` string on 127.0.0.1). */
   static inFrontOf(connect: string): Promise<FaultProxy> {
@@ -49,7 +55,7 @@ export class FaultProxy {
 
   /** The proxy's connect string. */
   get connect(): string {
-    return `127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+    return `127.0.0.1:${this.port}`;
   }
 
   /** Cuts every connection, and every new one at once. */
@@ -65,6 +71,18 @@ export class FaultProxy {
    */
   swallowReplies(): void {
     for (const connection of this.open) connection.swallowing = true;
+  }
+
+  /** Cuts every connection and stops listening: new connections are refused until {@link listenAgain}. */
+  async refuse(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Listens again on the same port after {@link refuse}, forwarding new connections both ways. */
+  async listenAgain(): Promise<void> {
+    this.mode = 'forward';
+    await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
   }
 
   /** Forwards new connections both ways again. */
