@@ -1,4 +1,4 @@
-// DistributedQueue.close() on a shared ZooKeeperStore: the queue stops listening to the store's session (no server needed).
+// DistributedQueue.close() and ZooKeeperStore.close() without a reachable server: no listener left on a shared store's session, and waits for ZooKeeper end with the close (no server needed).
 
 import { DistributedQueue, ZooKeeperStore } from '../../src/index.js';
 
@@ -14,4 +14,40 @@ test('opening and closing 20 queues on one store leaves no listener behind on it
   }
   expect(session.listenerCount('session')).toBe(before);
   await store.close();
+});
+
+describe('closed while ZooKeeper is unreachable (nothing listens on port 1)', () => {
+  test('store.ready() still waiting ends when the store is closed, with ERR_FLOWGATE_CLOSED, not at its own timeout', async () => {
+    const store = new ZooKeeperStore({ connect: '127.0.0.1:1' });
+    const ready = store.ready(15_000).then(
+      () => 'ready',
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const closedAt = performance.now();
+    await store.close();
+    const outcome = await ready;
+    // The previous code rejected it 15 s later, its timer keeping the process alive until then.
+    expect(performance.now() - closedAt).toBeLessThan(1_000);
+    expect(outcome).toMatchObject({ code: 'ERR_FLOWGATE_CLOSED' });
+    await expect(store.ready(1_000)).rejects.toMatchObject({ code: 'ERR_FLOWGATE_CLOSED' });
+  });
+
+  test('a queue with a consumer running and an enqueue waiting closes within its 2 s grace; the enqueue fails with ERR_FLOWGATE_CLOSED', async () => {
+    const queue = new DistributedQueue<number>({ connect: '127.0.0.1:1', name: 'q' });
+    const consumer = queue.consume(() => undefined);
+    const enqueued = queue.enqueue(1).then(
+      () => 'stored',
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const closedAt = performance.now();
+    await queue.close();
+    const tookMs = performance.now() - closedAt;
+    // The previous code waited for ZooKeeper for up to 30 s: close() took ~30 s with a consumer
+    // running, and the enqueue failed only then, with "not ready".
+    expect(tookMs).toBeLessThan(6_000);
+    expect(await enqueued).toMatchObject({ code: 'ERR_FLOWGATE_CLOSED' });
+    expect(consumer).toBeDefined();
+  });
 });

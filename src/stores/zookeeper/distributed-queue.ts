@@ -149,6 +149,9 @@ export class DistributedQueue<T = unknown> {
   private readonly markers: CreateMarkers;
   /** When a closing queue stops waiting for enqueues under way (performance.now()). */
   private closingUntil = Number.POSITIVE_INFINITY;
+  private endWaits: (error: Error) => void = () => undefined;
+  /** Rejects CLOSE_GRACE_MS after close() began: a wait for ZooKeeper still under way then ends. */
+  private readonly closeDeadline = new Promise<never>((_resolve, reject) => (this.endWaits = reject));
   /** Enqueues under way: close() lets them finish (for a bounded time) before it closes the session. */
   private readonly enqueuing = new Set<Promise<string>>();
   private readonly maxItemBytes: number;
@@ -183,6 +186,8 @@ export class DistributedQueue<T = unknown> {
 
   /** Validates the options (throwing FlowgateConfigError) and uses or opens a ZooKeeper session. */
   constructor(options: DistributedQueueOptions) {
+    // Handled here too: at close, nothing may be waiting on it.
+    this.closeDeadline.catch(() => undefined);
     if (options === null || typeof options !== 'object') throw new FlowgateConfigError('options', options, "must be an object such as { name: 'jobs', connect: '127.0.0.1:2181' }");
     rejectUnknownOptions(options, ['name', 'store', 'connect', 'root', 'auth', 'maxItemBytes', 'maxAttempts', 'callTimeout', 'pollInterval']);
     if (typeof options.name !== 'string' || options.name.length === 0) throw new FlowgateConfigError('name', options.name, 'must be a non-empty string');
@@ -385,6 +390,7 @@ export class DistributedQueue<T = unknown> {
     if (this.closed) return;
     this.closed = true;
     this.closingUntil = performance.now() + CLOSE_GRACE_MS;
+    const ending = setTimeout(() => this.endWaits(new FlowgateError('ERR_FLOWGATE_CLOSED', `flowgate: queue '${this.name}' was closed before ZooKeeper was ready`)), CLOSE_GRACE_MS);
     this.session.off('session', this.onSession);
     await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
     // An enqueue under way finishes, or learns its outcome, before the session goes (for up to
@@ -398,6 +404,7 @@ export class DistributedQueue<T = unknown> {
     if (this.ownStore === undefined) await this.markers.flush();
     this.markers.stop();
     await this.ownStore?.close();
+    clearTimeout(ending);
   }
 
   private async handle(claimed: Claimed<T>, handler: (item: T, info: DeliveryInfo) => unknown): Promise<void> {
@@ -715,7 +722,7 @@ export class DistributedQueue<T = unknown> {
   private ready(): Promise<void> {
     const deadline = performance.now() + 30_000;
     this.parents ??= this.retrying(async () => {
-      await this.store.ready(Math.max(1, deadline - performance.now()));
+      await Promise.race([this.store.ready(Math.max(1, deadline - performance.now())), this.closeDeadline]);
       for (const path of [this.items, this.claims, this.dead, this.creating]) await this.session.mkdirp(path, this.acls);
       // The queue's node carries its name in clear (node names are hashes), for `flowgate status`.
       // Written every time: the write's mtime tells ZooKeeper's clock, on which items' turns are measured.

@@ -24,6 +24,7 @@ import { ServerClock } from './server-clock.js';
 import { TokenLease, type LeaseWindows } from './token-lease.js';
 import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type UnavailablePolicy, type ZooKeeperStoreOptions } from './zookeeper-store-options.js';
 import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
+import { FlowgateError } from '../../errors.js';
 import { ZnodePaths } from './znode-paths.js';
 import { resolveClock } from '../../limiter-options.js';
 import { brand } from '../../brand.js';
@@ -196,20 +197,34 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     this.sweeper.unref();
   }
 
-  /** Resolves when the store is connected and registered, or rejects after `timeoutMs`. */
+  /**
+   * Resolves when the store is connected and registered, or rejects after `timeoutMs`, or at once
+   * when the store is closed (code `ERR_FLOWGATE_CLOSED`).
+   */
   async ready(timeoutMs = 10_000): Promise<void> {
     if (this.available) return;
+    if (this.closed) throw storeClosed();
     await new Promise<void>((resolve, reject) => {
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        this.readyWaits.delete(fail);
+        reject(error);
+      };
       const timer = setTimeout(() => {
         const why = this.refusal === undefined ? '' : `: ${this.refusal}`;
-        reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper at ${this.options.connect} not ready within ${timeoutMs} ms${why}`));
+        fail(new ZooKeeperUnavailableError(`flowgate: ZooKeeper at ${this.options.connect} not ready within ${timeoutMs} ms${why}`));
       }, timeoutMs);
+      this.readyWaits.add(fail);
       this.waiters.push(() => {
         clearTimeout(timer);
+        this.readyWaits.delete(fail);
         resolve();
       });
     });
   }
+
+  /** How to fail each {@link ready} call still waiting: close() ends them. */
+  private readonly readyWaits = new Set<(error: Error) => void>();
 
   /**
    * The store's ZooKeeper session, root and ACLs, for other flowgate recipes (DistributedQueue)
@@ -528,6 +543,10 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     }
     this.leases.clear();
     this.available = false;
+    // Waits for ZooKeeper end: ready() calls fail now (a timer would keep the process alive), and
+    // late bookings waiting to be cancelled are dropped (their session ends with this one).
+    this.waiters = [];
+    for (const fail of [...this.readyWaits]) fail(storeClosed());
     await this.session.close();
     await this.fallback.close();
   }
@@ -1017,3 +1036,8 @@ function agedAsks(asks: readonly ReservationAsk[], elapsedMs: number): readonly 
 }
 
 brand(ZooKeeperStore, 'ZooKeeperStore');
+
+/** The error of a wait for ZooKeeper that the store's close() ended. */
+function storeClosed(): FlowgateError {
+  return new FlowgateError('ERR_FLOWGATE_CLOSED', 'flowgate: the ZooKeeperStore was closed before ZooKeeper was ready');
+}
