@@ -33,7 +33,10 @@ function declared(limit: RateLimitOptions): DeclaredRateLimit {
  * (shared by all its routes) or on a route handler. The handler's limits win over the class's, and the class's over the module's, name by
  * name (see {@link RateLimitOptions}). The limits of a route are taken all-or-nothing: when one
  * rejects, the others give their tokens back. Stacked `@RateLimit` decorators add up; a name may
- * appear once per class or handler. Bad options throw when the class is defined.
+ * appear once per class or handler. Bad options throw when the class is defined. A limit that
+ * gives no `rate` takes it from the module's or the class's limit of its name: when there is
+ * none, that is known only with the module's options, so it fails on the route's first request
+ * (a 500, the `FlowgateConfigError` naming the limit and the handler).
  *
  * @example
  * @RateLimit({ name: 'burst', rate: 5, interval: '1s' }, { name: 'daily', rate: 1000, interval: '24h' })
