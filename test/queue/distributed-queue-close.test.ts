@@ -1,6 +1,7 @@
 // DistributedQueue.close() and ZooKeeperStore.close() without a reachable server: no listener left on a shared store's session, and waits for ZooKeeper end with the close (no server needed).
 
 import { DistributedQueue, ZooKeeperStore } from '../../src/index.js';
+import { ZooKeeperSession } from '../../src/stores/zookeeper/zookeeper-session.js';
 
 test('opening and closing 20 queues on one store leaves no listener behind on its session', async () => {
   // Nothing listens on port 1: the store keeps trying to connect in the background, which is all this needs.
@@ -49,5 +50,14 @@ describe('closed while ZooKeeper is unreachable (nothing listens on port 1)', ()
     expect(tookMs).toBeLessThan(6_000);
     expect(await enqueued).toMatchObject({ code: 'ERR_FLOWGATE_CLOSED' });
     expect(consumer).toBeDefined();
+  });
+
+  test('a closed session is not waited for: ready() rejects at once', async () => {
+    const session = new ZooKeeperSession({ connect: '127.0.0.1:1', sessionTimeoutMs: 6_000, callTimeoutMs: 1_000 });
+    session.start();
+    await session.close();
+    const askedAt = performance.now();
+    await expect(session.ready(5_000)).rejects.toThrow(/closed/);
+    expect(performance.now() - askedAt).toBeLessThan(1_000);
   });
 });

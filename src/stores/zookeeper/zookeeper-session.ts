@@ -132,9 +132,10 @@ export class ZooKeeperSession extends EventEmitter {
     this.probeTimer.unref();
   }
 
-  /** Resolves once connected, or rejects after `timeoutMs`. */
+  /** Resolves once connected, or rejects after `timeoutMs` (at once when the session is closed). */
   ready(timeoutMs: number): Promise<void> {
     if (this.currentState === 'connected') return Promise.resolve();
+    if (this.currentState === 'closed') return Promise.reject(new ZooKeeperUnavailableError('flowgate: ZooKeeper session closed'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('state', onState);
@@ -153,7 +154,9 @@ export class ZooKeeperSession extends EventEmitter {
 
   /**
    * Drops the connection a call sent at `sentAt` (performance.now()) went out on, if it is still
-   * the current one: its calls sent and unanswered fail, so none of them can still run later.
+   * the current one: its calls sent and unanswered fail, so none of them can still run later
+   * (calls the client held unsent while disconnected go out first on the next connection, before
+   * any made after).
    * Then waits until the client is connected, same session. For recovery after an ambiguous
    * failure. A connection made since, or an attempt under way, is left be: cutting it would only
    * send the session back to the server that failed.
