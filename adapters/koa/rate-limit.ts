@@ -119,8 +119,8 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
   if (concurrency !== undefined) return withConcurrency(config.limiter, concurrency, { config, writeHeaders, reject });
   const limiter = config.limiter as Limiter;
 
-  /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
   const keepOnError = config.headers !== false;
+  /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
   const answer = (ctx: Context, next: Next, decision: Decision): unknown => {
     ctx.state.rateLimit = decision;
     writeHeaders(decision, ctx.res);
