@@ -424,7 +424,6 @@ export class ZooKeeperSession extends EventEmitter {
   }
 }
 
-/** Destroys the client's socket (an internal of node-zookeeper-client) so that it reconnects elsewhere. */
 /**
  * Closes `client`; false when it threw. Closing between connection attempts (no socket: every
  * server unreachable), the client throws as it tries to send its close request: there is no
@@ -542,6 +541,7 @@ function timeHandshakes(client: Client): boolean {
   return true;
 }
 
+/** Destroys the client's socket (an internal of node-zookeeper-client) so that it reconnects elsewhere. */
 function dropSocket(client: Client): void {
   const manager = (client as unknown as { connectionManager?: { socket?: { destroy(): void } } }).connectionManager;
   manager?.socket?.destroy();
