@@ -148,7 +148,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private registering: Promise<void> | undefined;
   private announcedDegraded = false;
   private unavailableSince: number;
-  private waiters: Array<() => void> = [];
+  /** Waits for ZooKeeper to be usable again: each is woken when it is; close() fails those that can fail (ready()) and drops the rest. */
+  private waiters: Array<{ readonly wake: () => void; readonly fail?: (error: Error) => void }> = [];
   private recovery: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private readonly registry: PolicyRegistry;
@@ -205,26 +206,22 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (this.available) return;
     if (this.closed) throw storeClosed();
     await new Promise<void>((resolve, reject) => {
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        this.readyWaits.delete(fail);
-        reject(error);
-      };
       const timer = setTimeout(() => {
         const why = this.refusal === undefined ? '' : `: ${this.refusal}`;
-        fail(new ZooKeeperUnavailableError(`flowgate: ZooKeeper at ${this.options.connect} not ready within ${timeoutMs} ms${why}`));
+        reject(new ZooKeeperUnavailableError(`flowgate: ZooKeeper at ${this.options.connect} not ready within ${timeoutMs} ms${why}`));
       }, timeoutMs);
-      this.readyWaits.add(fail);
-      this.waiters.push(() => {
-        clearTimeout(timer);
-        this.readyWaits.delete(fail);
-        resolve();
+      this.waiters.push({
+        wake: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
     });
   }
-
-  /** How to fail each {@link ready} call still waiting: close() ends them. */
-  private readonly readyWaits = new Set<(error: Error) => void>();
 
   /**
    * The store's ZooKeeper session, root and ACLs, for other flowgate recipes (DistributedQueue)
@@ -388,7 +385,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
         if (!this.available) void this.checkHealth();
         const booked = late.outcomes.filter((outcome) => outcome.granted && (outcome.waitMs > 0 || outcome.turn !== undefined));
         if (booked.length === 0) return;
-        if (!this.available) await new Promise<void>((resolve) => this.waiters.push(resolve));
+        if (!this.available) await new Promise<void>((resolve) => this.waiters.push({ wake: resolve }));
         for (const outcome of booked) if (outcome.granted) await this.cancel(policy, key, outcome.ticket).catch(ignore);
       }, (error: unknown) => this.lateFailure(error));
       return fallBack(given);
@@ -545,8 +542,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     this.available = false;
     // Waits for ZooKeeper end: ready() calls fail now (a timer would keep the process alive), and
     // late bookings waiting to be cancelled are dropped (their session ends with this one).
+    const waiting = this.waiters;
     this.waiters = [];
-    for (const fail of [...this.readyWaits]) fail(storeClosed());
+    for (const { fail } of waiting) fail?.(storeClosed());
     await this.session.close();
     await this.fallback.close();
   }
@@ -728,8 +726,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (remaining <= 0) return false;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, remaining);
-      const waiter = (): void => done();
-      this.waiters.push(waiter);
+      this.waiters.push({ wake: done });
       function done(): void {
         clearTimeout(timer);
         resolve();
@@ -855,7 +852,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     }
     const waiters = this.waiters;
     this.waiters = [];
-    for (const wake of waiters) wake();
+    for (const { wake } of waiters) wake();
   }
 
   /** Records a write so that the bucket's znode can be deleted once it has been full long enough. */
