@@ -2,14 +2,16 @@
 // to listeners (metrics) as they are made, closed at shutdown.
 
 import { setImmediate } from 'node:timers';
-import { Inject, Injectable, type BeforeApplicationShutdown, type ExecutionContext, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type ExecutionContext, type OnApplicationShutdown, type OnModuleInit, type Type } from '@nestjs/common';
+import { DiscoveryService, Reflector } from '@nestjs/core';
 import { hasBrand } from '../../src/brand.js';
 import type { ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
 import { FlowgateConfigError } from '../../src/errors.js';
 import { resolveHttpOptions, type MaybePromise } from '../../src/http/http-options.js';
 import type { Limiter } from '../../src/limiter.js';
 import type { Store } from '../../src/store.js';
-import { DEFAULT_LIMIT_NAME, FLOWGATE_OPTIONS } from './flowgate.constants.js';
+import { checkDeclaredLimits, missingRateError, sharedLabelError } from './declared-limits-check.js';
+import { DEFAULT_LIMIT_NAME, FLOWGATE_OPTIONS, RATE_LIMIT_METADATA } from './flowgate.constants.js';
 import type { FlowgateModuleOptions } from './flowgate-options.interface.js';
 import type { DeclaredRateLimit } from './rate-limit.decorator.js';
 import { requestIpKey } from './request-ip-key.js';
@@ -31,7 +33,7 @@ function defined<T extends object>(object: T): Partial<T> {
 function knownLimit<L>(made: ReadonlyMap<string, { readonly target: object; readonly limit: L }>, namespace: string, target: object, label: string, name: string): L | undefined {
   const known = made.get(namespace);
   if (known === undefined || known.target === target) return known?.limit;
-  throw new FlowgateConfigError('name', name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
+  throw sharedLabelError(name, label);
 }
 
 /** The shape fields that `limit` sets. */
@@ -50,7 +52,7 @@ function shapeOf(limit: LimitShape): LimitShape {
  * (waiting requests are answered 503 so the server can stop), then the module's store.
  */
 @Injectable()
-export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class FlowgateLimiters implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   /** The module's default limit, applied to every guarded route; absent when the options define none. */
   readonly defaultLimit: RouteLimit | undefined;
   /** Rate limiters made so far (default and declared), in order. */
@@ -71,10 +73,18 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
   private readonly owned: Limiter[] = [];
   private readonly ownedConcurrency: ConcurrencyLimiter[] = [];
   private closed = false;
+  private readonly discovery: DiscoveryService;
+  private readonly reflector: Reflector;
 
-  /** @param options - the module options; validated here */
-  constructor(@Inject(FLOWGATE_OPTIONS) options: FlowgateModuleOptions) {
+  /**
+   * @param options - the module options; validated here
+   * @param discovery - lists the app's controllers, whose `@RateLimit` limits are checked at startup
+   * @param reflector - reads their metadata
+   */
+  constructor(@Inject(FLOWGATE_OPTIONS) options: FlowgateModuleOptions, discovery: DiscoveryService, reflector: Reflector) {
     this.options = options;
+    this.discovery = discovery;
+    this.reflector = reflector;
     if (options.rate !== undefined || options.limiter !== undefined || options.concurrency !== undefined) {
       const config = resolveHttpOptions<ExecutionContext>(options as FlowgateModuleOptions & Record<string, unknown>, [], requestIpKey);
       const name = options.limiter?.name ?? options.name ?? DEFAULT_LIMIT_NAME;
@@ -107,6 +117,19 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
       this.defaultConcurrency = undefined;
       this.skip = config.skip;
     }
+  }
+
+  /**
+   * Checks the `@RateLimit` limits of every controller of the app, so that a limit that cannot be
+   * resolved (no rate of its own and no outer limit of its name, or a bucket namespace shared by
+   * two classes of the same name) fails the bootstrap rather than its route's first request.
+   */
+  onModuleInit(): void {
+    const controllers = this.discovery
+      .getControllers()
+      .map((wrapper) => wrapper.metatype)
+      .filter((metatype): metatype is Type<unknown> => typeof metatype === 'function');
+    checkDeclaredLimits(controllers, this.defaultLimit?.name, (target) => this.reflector.get<DeclaredRateLimit[] | undefined>(RATE_LIMIT_METADATA, target));
   }
 
   /**
@@ -226,7 +249,7 @@ export class FlowgateLimiters implements BeforeApplicationShutdown, OnApplicatio
     }
     const shape: LimitShape = { ...outer?.shape, ...own };
     if (shape.rate === undefined) {
-      throw new FlowgateConfigError('rate', undefined, `is required by @RateLimit '${declared.name}' on ${label}: no outer limit of that name gives one`);
+      throw missingRateError(declared.name, label);
     }
     const { statusCode, message, headers, store, clock, dryRun } = this.options;
     const config = resolveHttpOptions<ExecutionContext>(

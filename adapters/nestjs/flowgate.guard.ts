@@ -10,6 +10,7 @@ import { decisionHeaders, headerWriter, ignoreRejection, requestPriority, permit
 import type { MaybePromise } from '../../src/http/http-options.js';
 import { releaseOnClose, type ClosingResponse } from '../../src/http/release-on-close.js';
 import { requestSlot } from '../../src/http/request-slot.js';
+import { isConcurrencyOnly } from './declared-limits-check.js';
 import { combinedHeaders, mergeHeaders } from './decision-headers.js';
 import { RATE_LIMIT_METADATA, SKIP_RATE_LIMIT_METADATA } from './flowgate.constants.js';
 import { FlowgateLimiters } from './flowgate-limiters.service.js';
@@ -367,8 +368,7 @@ export class FlowgateGuard implements CanActivate {
   ): void {
     const outerLimit = outer.get(declared.name);
     const outerPermits = outerConcurrency.get(declared.name);
-    const concurrencyOnly = declared.concurrency !== undefined && declared.rate === undefined && outerLimit === undefined;
-    if (!concurrencyOnly) into.set(declared.name, this.limiters.limitFor(target, label, declared, outerLimit));
+    if (!isConcurrencyOnly(declared, outerLimit !== undefined)) into.set(declared.name, this.limiters.limitFor(target, label, declared, outerLimit));
     if (declared.concurrency !== undefined || outerPermits !== undefined) {
       intoConcurrency.set(declared.name, this.limiters.concurrencyFor(target, label, declared, outerPermits));
     }

@@ -1,7 +1,7 @@
 // FlowgateModule: provides the options, the app's limiters and the rejection filter, from forRoot or forRootAsync.
 
 import { Global, Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { FlowgateConfigError } from '../../src/errors.js';
 import { FLOWGATE_OPTIONS } from './flowgate.constants.js';
 import { FlowgateExceptionFilter } from './flowgate-exception.filter.js';
@@ -56,7 +56,7 @@ export class FlowgateModule {
   private static assemble(optionsProviders: Provider[], imports: NonNullable<FlowgateModuleAsyncOptions['imports']>): DynamicModule {
     return {
       module: FlowgateModule,
-      imports,
+      imports: [DiscoveryModule, ...imports],
       providers: [...optionsProviders, FlowgateLimiters, { provide: APP_FILTER, useClass: FlowgateExceptionFilter }],
       exports: [FLOWGATE_OPTIONS, FlowgateLimiters],
     };

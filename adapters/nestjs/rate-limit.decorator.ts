@@ -35,8 +35,8 @@ function declared(limit: RateLimitOptions): DeclaredRateLimit {
  * rejects, the others give their tokens back. Stacked `@RateLimit` decorators add up; a name may
  * appear once per class or handler. Bad options throw when the class is defined. A limit that
  * gives no `rate` takes it from the module's or the class's limit of its name: when there is
- * none, that is known only with the module's options, so it fails on the route's first request
- * (a 500, the `FlowgateConfigError` naming the limit and the handler).
+ * none, the app's bootstrap fails with a `FlowgateConfigError` naming the limit and the handler
+ * (for a controller; on a class that is no controller, such as a gateway, the first guarded call).
  *
  * @example
  * @RateLimit({ name: 'burst', rate: 5, interval: '1s' }, { name: 'daily', rate: 1000, interval: '24h' })

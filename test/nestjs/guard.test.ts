@@ -17,7 +17,11 @@ class PingController {
   ping(): string {
     return 'pong';
   }
+}
 
+/** A limit with no rate and no outer limit of its name: cannot be resolved. */
+@Controller()
+class UnresolvableController {
   @RateLimit({ name: 'nameless' })
   @Get('unresolvable')
   unresolvable(): string {
@@ -117,11 +121,76 @@ describe('non-HTTP contexts', () => {
     await close();
   });
 
-  test('a limit that gives no rate and overrides nothing is a FlowgateConfigError when first used', async () => {
+  test('a limit that gives no rate and overrides nothing, on a class that is no controller, is a FlowgateConfigError when first used', async () => {
     const { guardOf, close } = await compiled({});
-    const host = new ExecutionContextHost([{ headers: {} }, {}], PingController, PingController.prototype.unresolvable);
+    const host = new ExecutionContextHost([{ headers: {} }, {}], UnresolvableController, UnresolvableController.prototype.unresolvable);
     await expect(guardOf(FlowgateGuard).canActivate(host)).rejects.toThrow(FlowgateConfigError);
     await close();
+  });
+});
+
+describe('limits of the controllers, checked at bootstrap', () => {
+  /** Initialises a module of `controllers` under `FlowgateModule.forRoot(options)`: runs the startup checks, serves nothing. */
+  async function boot(options: FlowgateModuleOptions, controllers: Type<unknown>[]): Promise<void> {
+    @Module({ imports: [FlowgateModule.forRoot(options)], controllers, providers: [{ provide: APP_GUARD, useClass: FlowgateGuard }] })
+    class BootModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [BootModule] }).compile();
+    try {
+      await moduleRef.init();
+    } finally {
+      await moduleRef.close();
+    }
+  }
+
+  @RateLimit({ name: 'per-user', rate: 5 })
+  @Controller('users')
+  class UsersController {
+    @RateLimit({ name: 'per-user', burst: 2 }, { name: 'default', cost: 2 })
+    @Get()
+    list(): string {
+      return 'users';
+    }
+
+    @RateLimit({ name: 'uploads', concurrency: 2 })
+    @Get('upload')
+    upload(): string {
+      return 'uploaded';
+    }
+  }
+
+  @RateLimit({ name: 'per-user' })
+  @Controller('orphans')
+  class ClassWithoutRate {}
+
+  /** Two different classes of one name, each declaring a limit of one name: they would share buckets. */
+  function namesake(path: string): Type<unknown> {
+    @RateLimit({ name: 'shared', rate: 1 })
+    @Controller(path)
+    class ReportsController {}
+    return ReportsController;
+  }
+
+  test('a handler limit with no rate and no outer limit of its name fails the bootstrap, naming the limit and the handler', async () => {
+    const booting = boot({ rate: 10 }, [PingController, UnresolvableController]);
+    await expect(booting).rejects.toThrow(FlowgateConfigError);
+    await expect(boot({ rate: 10 }, [UnresolvableController])).rejects.toThrow("@RateLimit 'nameless' on UnresolvableController.unresolvable");
+  });
+
+  test('a class limit with no rate fails the bootstrap unless the module has a default limit of its name', async () => {
+    await expect(boot({ rate: 10 }, [ClassWithoutRate])).rejects.toThrow("@RateLimit 'per-user' on ClassWithoutRate");
+    await expect(boot({ rate: 10, name: 'per-user' }, [ClassWithoutRate])).resolves.toBeUndefined();
+  });
+
+  test('limits that inherit a rate (from the class or the module) or only limit concurrency start', async () => {
+    await expect(boot({ rate: 10 }, [UsersController, PingController])).resolves.toBeUndefined();
+  });
+
+  test('the same handler limit without the module default it inherits from fails the bootstrap', async () => {
+    await expect(boot({ concurrency: 4 }, [UsersController])).rejects.toThrow("@RateLimit 'default' on UsersController.list");
+  });
+
+  test('two different classes of the same name declaring a limit of the same name fail the bootstrap', async () => {
+    await expect(boot({ rate: 10 }, [namesake('a'), namesake('b')])).rejects.toThrow('declared by two different classes or handlers named ReportsController');
   });
 });
 

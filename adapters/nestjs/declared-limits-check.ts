@@ -1,0 +1,72 @@
+// Checks, when the app starts, that every @RateLimit on its controllers resolves: a rate of its own or an outer limit's, and one owner per bucket namespace.
+
+import type { Type } from '@nestjs/common';
+import { FlowgateConfigError } from '../../src/errors.js';
+import type { DeclaredRateLimit } from './rate-limit.decorator.js';
+
+/** Reads the limits declared on a controller class or a handler (metadata of `@RateLimit`). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export type DeclaredLimitsReader = (target: Function) => readonly DeclaredRateLimit[] | undefined;
+
+/** The error of a limit that gives no rate and has no outer limit of its name to take one from. */
+export function missingRateError(name: string, label: string): FlowgateConfigError {
+  return new FlowgateConfigError('rate', undefined, `is required by @RateLimit '${name}' on ${label}: no outer limit of that name gives one`);
+}
+
+/** The error of a bucket namespace claimed by two different classes or handlers of the same label. */
+export function sharedLabelError(name: string, label: string): FlowgateConfigError {
+  return new FlowgateConfigError('name', name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
+}
+
+/** Whether a declared limit is a concurrency limit only: it gives no rate and no outer rate limit of its name exists. */
+export function isConcurrencyOnly(declared: DeclaredRateLimit, outerHasRate: boolean): boolean {
+  return declared.concurrency !== undefined && declared.rate === undefined && !outerHasRate;
+}
+
+/** The route handlers of a controller class: its methods and those it inherits, most derived first. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+function handlersOf(controller: Type<unknown>): Function[] {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  const handlers = new Map<string, Function>();
+  for (let proto: object | null = controller.prototype as object; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const value = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
+      if (name !== 'constructor' && typeof value === 'function' && !handlers.has(name)) handlers.set(name, value);
+    }
+  }
+  return [...handlers.values()];
+}
+
+/**
+ * Throws the {@link FlowgateConfigError} that the first request of a route would otherwise meet:
+ * a `@RateLimit` with no `rate` of its own and no outer limit of its name (the module's default
+ * limit, named `defaultName`, or the class's), or two different classes or handlers of the same
+ * label declaring a limit of the same name. It resolves names the way `FlowgateGuard` does, and
+ * makes no limiter.
+ */
+export function checkDeclaredLimits(controllers: Iterable<Type<unknown>>, defaultName: string | undefined, read: DeclaredLimitsReader): void {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  const owners = new Map<string, Function>();
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  const claim = (target: Function, label: string, declared: DeclaredRateLimit): void => {
+    const namespace = `${label}:${declared.name}`;
+    const owner = owners.get(namespace);
+    if (owner !== undefined && owner !== target) throw sharedLabelError(declared.name, label);
+    owners.set(namespace, target);
+  };
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  const resolve = (target: Function, label: string, outer: Set<string>, into: Set<string>): void => {
+    for (const declared of read(target) ?? []) {
+      claim(target, label, declared);
+      const outerHasRate = outer.has(declared.name);
+      if (isConcurrencyOnly(declared, outerHasRate)) continue;
+      if (declared.rate === undefined && !outerHasRate) throw missingRateError(declared.name, label);
+      into.add(declared.name);
+    }
+  };
+  for (const controller of new Set(controllers)) {
+    const classRates = new Set<string>(defaultName === undefined ? [] : [defaultName]);
+    resolve(controller, controller.name, new Set(classRates), classRates);
+    for (const handler of handlersOf(controller)) resolve(handler, `${controller.name}.${handler.name}`, classRates, new Set());
+  }
+}
