@@ -40,6 +40,12 @@ export interface Book {
    * formed without a forming grace.
    */
   readonly formedAt?: number;
+  /**
+   * Booking marks: for each process (by its tag) that booked or cancelled waiters in the book, the
+   * number of its latest such write. A process whose write got no answer reads its mark to tell
+   * whether the write landed (see `BookRepairs`). Kept as they are by every other change.
+   */
+  readonly w?: Readonly<Record<string, number>>;
 }
 
 /** A book with nobody in it. */
@@ -232,7 +238,7 @@ export function pendingEntries(tokens: number, entries: readonly Entry[], now: n
 
 /** `book` without the entries done at `now` (see {@link pendingEntries}), keeping when its queue formed while anybody is left. */
 export function prunedBook(book: Book, tokens: number, now: number, ratePerMs: number): Book {
-  return withFormation(book.seq, pendingEntries(tokens, book.entries, now, ratePerMs), book.formedAt);
+  return withFormation(book.seq, pendingEntries(tokens, book.entries, now, ratePerMs), book.formedAt, book.w);
 }
 
 /** The number of waiters still waiting at `now` (in a partly paid entry, its unpaid share). */
@@ -364,7 +370,7 @@ export function reserve(
     outcomes.push({ granted: true, waitMs: servedIn, due: now + servedIn, turn, ...(graceMs !== undefined && { graceMs }) });
   }
   const update = bookUpdate('book', seq, balance, now, entries, policy, () => now);
-  return { tokens: balance, book: withFormation(seq, entries, formedAt), result: { outcomes, tokens: balance, waiting, update } };
+  return { tokens: balance, book: withFormation(seq, entries, formedAt, book.w), result: { outcomes, tokens: balance, waiting, update } };
 }
 
 /**
@@ -387,9 +393,9 @@ function graceOf(ask: ReservationAsk, arrival: number, formedAt: number | undefi
   return forming > 0 && formedAt !== undefined && arrival < formedAt + forming ? forming : undefined;
 }
 
-/** A book of `entries`, keeping when its queue formed while anybody is in it. */
-function withFormation(seq: number, entries: readonly Entry[], formedAt: number | undefined): Book {
-  return entries.length > 0 && formedAt !== undefined ? { seq, entries, formedAt } : { seq, entries };
+/** A book of `entries` with its booking marks, keeping when its queue formed while anybody is in it. */
+function withFormation(seq: number, entries: readonly Entry[], formedAt: number | undefined, w: Book['w']): Book {
+  return { seq, entries, ...(entries.length > 0 && formedAt !== undefined && { formedAt }), ...(w !== undefined && { w }) };
 }
 
 /**
@@ -452,7 +458,7 @@ export function cancel(tokens: number, book: Book, now: number, policy: BucketPo
   if (own === undefined || dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now) return { tokens, book: pruned };
   own.count -= 1;
   own.owed = Math.max(0, own.owed - cost);
-  return { tokens: Math.min(policy.burst, tokens + cost), book: withFormation(book.seq, entries.filter((entry) => entry.count > 0), book.formedAt) };
+  return { tokens: Math.min(policy.burst, tokens + cost), book: withFormation(book.seq, entries.filter((entry) => entry.count > 0), book.formedAt, book.w) };
 }
 
 type MutableEntry = { id: number; a: number; count: number; owed: number; f?: number; d?: number; s?: number };

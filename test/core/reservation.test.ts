@@ -86,6 +86,16 @@ describe('reservations', () => {
   test('a waiter whose entry left the book (paid) is due now', () => {
     expect(dueOf(-3, [], 500, rate, { entry: 7, before: 0 }, 1)).toBe(500);
   });
+
+  test("the book's booking marks are kept by reservations, cancels and pruning, also once nobody waits", () => {
+    const w = { p1: 4, p2: 9 };
+    const booked = reserve(0, { ...EMPTY_BOOK, w }, 0, policy, [ask()], 100);
+    expect(booked.book.w).toEqual(w);
+    const cancelled = cancel(booked.tokens, booked.book, 10, policy, 1, turnOf(booked.result.outcomes[0]));
+    expect(cancelled.book).toMatchObject({ entries: [], w });
+    const later = reserve(5, cancelled.book, 5_000, policy, [ask()], 100);
+    expect(later.book.w).toEqual(w);
+  });
 });
 
 describe('the book in arrival order: a batch reserved late takes its waiters\' places', () => {

@@ -31,4 +31,14 @@ describe('bucket codec', () => {
     const empty = decodeBucket(encodeBucket({ tokens: 5, at: 9_000, key: 'k', book: { seq: 3, entries: [], formedAt: 1_000 }, burst: 5, ratePerMs: 0.01 }));
     expect(empty.book).toEqual({ seq: 3, entries: [] });
   });
+
+  test('booking marks round-trip, also once the book is empty (a write of unknown outcome is still told by them); junk marks are dropped', () => {
+    const w = { aB3x: 7, Zq9_: 2 };
+    const busy = decodeBucket(encodeBucket({ tokens: -1, at: 10, key: 'k', book: { seq: 3, entries: [{ id: 3, a: 1, count: 1, owed: 1 }], w }, burst: 5, ratePerMs: 0.01 }));
+    expect(busy.book.w).toEqual(w);
+    const empty = decodeBucket(encodeBucket({ tokens: 5, at: 10, key: 'k', book: { seq: 3, entries: [], w }, burst: 5, ratePerMs: 0.01 }));
+    expect(empty.book).toEqual({ seq: 3, entries: [], w });
+    const junk = Buffer.from(JSON.stringify({ v: 1, t: 0, a: 10, k: 'k', w: { a: 'x', b: 2 }, b: 5, r: 0.01 }));
+    expect(decodeBucket(junk).book.w).toEqual({ b: 2 });
+  });
 });

@@ -34,7 +34,8 @@ export function encodeBucket(data: BucketData): Buffer {
           return entry.s === undefined ? row : [...row, Math.ceil(entry.s)];
         });
   const f = e === undefined || data.book.formedAt === undefined ? undefined : Math.round(data.book.formedAt);
-  return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, e, n: seq === 0 ? undefined : seq, f, b: data.burst, r: data.ratePerMs }));
+  const w = data.book.w;
+  return Buffer.from(JSON.stringify({ v: 1, t: data.tokens, a: data.at, k: data.key, e, n: seq === 0 ? undefined : seq, f, w, b: data.burst, r: data.ratePerMs }));
 }
 
 /** Parses bucket data; throws on anything flowgate did not write. */
@@ -47,6 +48,7 @@ export function decodeBucket(buffer: Buffer | undefined): BucketData {
     e?: unknown;
     n?: unknown;
     f?: unknown;
+    w?: unknown;
     b?: unknown;
     r?: unknown;
   } | null;
@@ -65,7 +67,11 @@ export function decodeBucket(buffer: Buffer | undefined): BucketData {
       }))
     : [];
   const seq = typeof parsed.n === 'number' ? parsed.n : entries.length === 0 ? 0 : Math.max(...entries.map((entry) => entry.id));
-  const book = seq === 0 && entries.length === 0 ? EMPTY_BOOK : { seq, entries, ...(entries.length > 0 && typeof parsed.f === 'number' && { formedAt: parsed.f }) };
+  const marks = bookingMarks(parsed.w);
+  const book =
+    seq === 0 && entries.length === 0 && marks === undefined
+      ? EMPTY_BOOK
+      : { seq, entries, ...(entries.length > 0 && typeof parsed.f === 'number' && { formedAt: parsed.f }), ...(marks !== undefined && { w: marks }) };
   return {
     tokens: parsed.t,
     at: typeof parsed.a === 'number' ? parsed.a : undefined,
@@ -74,6 +80,13 @@ export function decodeBucket(buffer: Buffer | undefined): BucketData {
     burst: typeof parsed.b === 'number' ? parsed.b : Number.NaN,
     ratePerMs: typeof parsed.r === 'number' ? parsed.r : Number.NaN,
   };
+}
+
+/** The booking marks of a stored book (see `Book.w`): an object of numbers; none when absent or empty. */
+function bookingMarks(value: unknown): Record<string, number> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const marks = Object.fromEntries(Object.entries(value).filter(([, n]) => typeof n === 'number'));
+  return Object.keys(marks).length > 0 ? (marks as Record<string, number>) : undefined;
 }
 
 /** Tokens in a stored bucket at server time `now`: refilled from its time, capped at burst. */

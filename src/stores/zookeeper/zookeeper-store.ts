@@ -1,17 +1,19 @@
 // The ZooKeeper store: one shared token bucket per key for every process, leased in chunks.
 
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ACL } from 'node-zookeeper-client';
 import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
 import { bucketPolicy, type BucketPolicy } from '../../policy.js';
-import { bookUpdate, cancel, reserve, type Book, type BookUpdate, type Entry, type ReservationAsk, type ReservationOutcome, type ReservationResult, type Turn } from '../../reservation.js';
+import { bookUpdate, reserve, type Book, type BookUpdate, type Entry, type ReservationAsk, type ReservationOutcome, type ReservationResult, type Turn } from '../../reservation.js';
 import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
 import { BucketContentionError, readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
 import { storedTokensAt } from './bucket-codec.js';
 import { bucketIdleFor, bucketJanitor } from './bucket-janitor.js';
+import { BookRepairs, withMark, type BookedTurn } from './book-repairs.js';
 import { permitJanitor } from './permit-janitor.js';
 import type { ShardJanitor } from './shard-janitor.js';
 import { digestAcls } from './digest-acls.js';
@@ -160,6 +162,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private readonly leased = new Map<string, number>();
   /** How much demand a lease's chunk covers (see TokenLease.chunkSize). */
   private readonly leaseWindows: LeaseWindows;
+  /** This store's key in the books' booking marks, and the number of its latest booking or cancel write (see BookRepairs). */
+  private readonly tag = randomBytes(6).toString('base64url');
+  private marks = 0;
+  /** Waiters to take out of shared books again: those that left, and those of booking writes whose answer never came. */
+  private readonly repairs: BookRepairs;
 
   /** Validates the options (throwing FlowgateConfigError) and starts connecting in the background. */
   constructor(options: ZooKeeperStoreOptions & { clock?: Clock }) {
@@ -187,6 +194,21 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       bucketJanitor(this.session, `${this.options.root}/buckets`, this.serverClock, this.options.cleanupAfterMs, this.counter),
       permitJanitor(this.session, `${this.options.root}/permits`, this.paths.members, this.counter),
     ];
+    this.repairs = new BookRepairs({
+      tag: this.tag,
+      nextMark: () => ++this.marks,
+      available: () => this.available,
+      update: (policy, key, change) => {
+        const target = this.targetOf(policy, key);
+        return this.withDeadline(updateBucket(target, change)).then((update) => {
+          if (update.wrote) this.noteWrite(policy, target, update);
+          return update;
+        });
+      },
+      unknownOutcome: isUnavailable,
+      failed: (error) => this.lateFailure(error),
+      now: () => this.local.now(),
+    });
     this.session.on('session', () => void this.onNewSession());
     this.session.on('state', (state: string) => {
       if (state === 'suspended') this.markUnavailable('connection to ZooKeeper lost', false);
@@ -374,20 +396,16 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     // The order grace waits for other processes' bookings: with no other member there are none.
     const asks = this.membership.count > 1 ? given : withoutGrace(given);
     const sentAt = performance.now();
-    const work = this.reserveShared(policy, key, asks, maxSize, askedAt);
+    const attempt: BookingAttempt = { mark: ++this.marks, asks, abandoned: false };
+    const work = this.reserveShared(policy, key, maxSize, askedAt, attempt);
     // As in decide(): the wait for the connection counts against unavailableAfter.
     if (waiting && (await beforeTimeLeft(work, askedAt + this.options.unavailableAfterMs - this.local.now())) === 'late') {
       this.answeredLate(sentAt, outageSince);
-      // A booking that lands later is given back, as the queue gives back a waiter's that left:
-      // these waiters are in the fallback's book. cancel() needs ZooKeeper, so it waits for it. Tokens
-      // taken at once (no wait, no turn) stay spent: never more admitted.
-      void work.then(async (late) => {
+      // ZooKeeper's late answer may show it is back.
+      void work.then(() => {
         if (!this.available) void this.checkHealth();
-        const booked = late.outcomes.filter((outcome) => outcome.granted && (outcome.waitMs > 0 || outcome.turn !== undefined));
-        if (booked.length === 0) return;
-        if (!this.available) await new Promise<void>((resolve) => this.waiters.push({ wake: resolve }));
-        for (const outcome of booked) if (outcome.granted) await this.cancel(policy, key, outcome.ticket).catch(ignore);
-      }, (error: unknown) => this.lateFailure(error));
+      }, noValue);
+      this.abandon(policy, key, attempt);
       return fallBack(given);
     }
     try {
@@ -398,23 +416,49 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       }
       if (!isUnavailable(error)) throw error;
       this.markUnavailable(error instanceof Error ? error.message : String(error), true);
+      this.abandon(policy, key, attempt);
       return fallBack(asks);
     }
   }
 
-  /** Books `asks` in the shared bucket with one compare-and-set; throws when ZooKeeper cannot be reached or the bucket is too hot. */
-  private async reserveShared(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number, askedAt: number): Promise<ReservationResult> {
-    const target = this.targetOf(policy, key);
-    let result: ReservationResult | undefined;
-    const update = await this.withDeadline(
-      updateBucket(target, (view) => {
-        const reserved = reserve(view.tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
-        result = reserved.result;
-        return reserved.result.outcomes.some((outcome) => outcome.granted) ? { tokens: reserved.tokens, book: reserved.book } : undefined;
-      }),
+  /**
+   * A booking whose waiters are answered by `onUnavailable` instead: no further attempt is written,
+   * and if the write on its way lands (or its answer never comes, and it may have), its waiters are
+   * taken out of the book again (see BookRepairs). Tokens it took at once (no wait, no turn) stay
+   * spent: never more admitted.
+   */
+  private abandon(policy: BucketPolicy, key: string, attempt: BookingAttempt): void {
+    attempt.abandoned = true;
+    attempt.write?.then(
+      (update) => {
+        if (update.wrote) this.repairs.landed(policy, key, bookedTurns(attempt));
+      },
+      (error: unknown) => {
+        if (attempt.writing && isUnavailable(error)) this.repairs.unsure(policy, key, attempt.mark, bookedTurns(attempt));
+      },
     );
+  }
+
+  /**
+   * Books the asks of `attempt` in the shared bucket with one compare-and-set, marked with the
+   * attempt's booking mark; throws when ZooKeeper cannot be reached or the bucket is too hot.
+   */
+  private async reserveShared(policy: BucketPolicy, key: string, maxSize: number, askedAt: number, attempt: BookingAttempt): Promise<ReservationResult> {
+    const { asks } = attempt;
+    const target = this.targetOf(policy, key);
+    attempt.write = updateBucket(target, (view) => {
+      attempt.writing = false;
+      // Given up (answered by onUnavailable): nothing more is written.
+      if (attempt.abandoned) return undefined;
+      this.repairs.observe(policy, key, view.book);
+      const reserved = reserve(view.tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
+      attempt.result = reserved.result;
+      attempt.writing = reserved.result.outcomes.some((outcome) => outcome.granted);
+      return attempt.writing ? { tokens: reserved.tokens, book: withMark(reserved.book, this.tag, attempt.mark) } : undefined;
+    });
+    const update = await this.withDeadline(attempt.write);
     if (update.wrote) this.noteWrite(policy, target, update);
-    const done = result as ReservationResult;
+    const done = attempt.result as ReservationResult;
     // Turns are absolute on ZooKeeper's clock: measure each wait from now, after the write's round trip.
     const serverNow = this.serverClock.now();
     const written = update.after;
@@ -431,20 +475,17 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     return bookUpdate(book, version, tokens, at, entries, policy, () => clock.now());
   }
 
-  /** Gives back the tokens of a reservation whose waiter left. */
+  /**
+   * Gives back the tokens of a reservation whose waiter left. In the shared book, the cancels of a
+   * bucket made together go in one write, and those made while ZooKeeper is away are sent when it
+   * is back (see BookRepairs); resolves once sent (or kept for later).
+   */
   async cancel(policy: BucketPolicy, key: string, ticket: unknown): Promise<void> {
     const { book, cost, turn } = ticket as { book: 'shared' | 'local' | 'open'; cost: number; turn: Turn; due: number };
     if (book === 'open') return;
     if (book === 'local') return this.fallback.cancelTokens(this.fallbackPolicy(policy), key, cost, turn);
-    if (!this.available) return;
-    const target = this.targetOf(policy, key);
-    await this.withDeadline(
-      updateBucket(target, (view) => {
-        const after = cancel(view.tokens, view.book, view.serverNow, policy, cost, turn);
-        // Nothing to write when the waiter was due already (or its entry is gone).
-        return after.tokens === view.tokens ? undefined : after;
-      }),
-    );
+    if (this.closed) return;
+    return this.repairs.cancel(policy, key, { cost, turn });
   }
 
   /**
@@ -535,9 +576,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     this.reservationWatch.close();
     this.membership.close();
     if (this.available) {
-      const returns = [...this.leases.values()].map((lease) => this.returnLease(lease));
+      // Leases go back, and waiters that left (a limiter closed before its store) come out of the books.
+      const returns = [...[...this.leases.values()].map((lease) => this.returnLease(lease)), this.repairs.flushAll()];
       await Promise.race([Promise.allSettled(returns), sleep(this.options.unavailableAfterMs)]);
     }
+    this.repairs.close();
     this.leases.clear();
     this.available = false;
     // Waits for ZooKeeper end: ready() calls fail now (a timer would keep the process alive), and
@@ -853,6 +896,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const waiters = this.waiters;
     this.waiters = [];
     for (const { wake } of waiters) wake();
+    // Cancels kept while ZooKeeper was away, and bookings whose answer never came.
+    void this.repairs.flushAll();
   }
 
   /** Records a write so that the bucket's znode can be deleted once it has been full long enough. */
@@ -987,10 +1032,6 @@ function noValue(): undefined {
   return undefined;
 }
 
-function ignore(): void {
-  // A late cancel that failed: its entry leaves the book when it is paid.
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -1001,6 +1042,27 @@ export interface ZooKeeperStore {
   once<E extends keyof ZooKeeperStoreEvents>(event: E, listener: (payload: ZooKeeperStoreEvents[E]) => void): this;
   off<E extends keyof ZooKeeperStoreEvents>(event: E, listener: (payload: ZooKeeperStoreEvents[E]) => void): this;
   emit<E extends keyof ZooKeeperStoreEvents>(event: E, payload: ZooKeeperStoreEvents[E]): boolean;
+}
+
+/** A booking write on its way: its asks, its booking mark, what its latest attempt decided, and whether it was given up. */
+interface BookingAttempt {
+  readonly mark: number;
+  readonly asks: readonly ReservationAsk[];
+  abandoned: boolean;
+  /** The compare-and-set loop (without the deadline). */
+  write?: Promise<BucketUpdate>;
+  /** Whether its latest attempt wrote (or was writing) a booking, and what that booking decided. */
+  writing?: boolean;
+  result?: ReservationResult;
+}
+
+/** The waiters a booking attempt put in the book (those given a turn), with their costs. */
+function bookedTurns(attempt: BookingAttempt): BookedTurn[] {
+  const turns: BookedTurn[] = [];
+  attempt.result?.outcomes.forEach((outcome, i) => {
+    if (outcome.granted && outcome.turn !== undefined) turns.push({ cost: (attempt.asks[i] as ReservationAsk).cost, turn: outcome.turn });
+  });
+  return turns;
 }
 
 /** Outcomes with the tickets `cancel` needs, their turns marked as of `book` (the same turn object in both). */

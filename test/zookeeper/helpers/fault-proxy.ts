@@ -4,6 +4,8 @@ import net from 'node:net';
 
 /** ZooKeeper's op code of getData: a stalling connection falls silent at the first reply to one. */
 const GET_DATA = 4;
+/** ZooKeeper's op code of setData. */
+const SET_DATA = 5;
 
 /**
  * Forwards connections to a ZooKeeper server, with faults to switch on:
@@ -17,6 +19,8 @@ const GET_DATA = 4;
  *   answering one call answers none after it).
  * - {@link swallowReplies}: the connections open now keep carrying requests to the server, which
  *   runs them, but get no reply back (a reply lost after its write was applied);
+ * - {@link cutAtWriteReply}: the next `setData` under a path prefix runs on the server, and its
+ *   connection is cut instead of carrying the reply (the client sees a connection loss, its write applied);
  * - {@link slow}: like stall, but from the first `getData` reply on every reply comes late
  *   instead of never: a server that answers, slowly.
  * - {@link slowHandshake}: new connections get the handshake's reply late, or never: a server
@@ -28,6 +32,10 @@ export class FaultProxy {
   private readonly sockets = new Set<net.Socket>();
   /** The connections forwarded now, each with its own switch for {@link swallowReplies}. */
   private readonly open = new Set<{ swallowing: boolean }>();
+  /** Set by {@link cutAtWriteReply}: the path prefix of the next `setData` whose reply cuts its connection instead. */
+  private cutAtWriteUnder: string | undefined;
+  /** `setData` calls whose connection {@link cutAtWriteReply} cut, their writes applied. */
+  writesCut = 0;
   private mode: 'forward' | 'down' | 'stall' | 'slow' | 'slow-handshake' = 'forward';
   private delayMs = 0;
   /** Connections accepted and forwarded (not cut at once). */
@@ -71,6 +79,15 @@ export class FaultProxy {
    */
   swallowReplies(): void {
     for (const connection of this.open) connection.swallowing = true;
+  }
+
+  /**
+   * The next `setData` on a path starting with `prefix` (on any connection) is run by the server,
+   * and its reply is not delivered: its connection is cut instead. The client sees a connection
+   * loss after its write was applied. Then everything forwards as before.
+   */
+  cutAtWriteReply(prefix: string): void {
+    this.cutAtWriteUnder = prefix;
   }
 
   /** Cuts every connection and stops listening: new connections are refused until {@link listenAgain}. */
@@ -132,15 +149,34 @@ export class FaultProxy {
     const upstream = net.connect(this.targetPort, '127.0.0.1');
     this.sockets.add(client).add(upstream);
     const opOf = new Map<number, number>();
+    /** The xid of the `setData` whose reply cuts this connection ({@link cutAtWriteReply}). */
+    let cutAtXid: number | undefined;
     let requests = 0;
     let replies = 0;
     let silent = false;
     frames(client, (frame) => {
       // The first request is the handshake (no xid); then xid at 4, op code at 8.
-      if (requests++ > 0 && frame.length >= 12) opOf.set(frame.readInt32BE(4), frame.readInt32BE(8));
+      if (requests++ > 0 && frame.length >= 12) {
+        const xid = frame.readInt32BE(4);
+        const op = frame.readInt32BE(8);
+        opOf.set(xid, op);
+        // setData: the path (4-byte length, then its bytes) follows the header.
+        if (op === SET_DATA && this.cutAtWriteUnder !== undefined && frame.length >= 16) {
+          const path = frame.subarray(16, 16 + frame.readInt32BE(12)).toString('utf8');
+          if (path.startsWith(this.cutAtWriteUnder)) {
+            this.cutAtWriteUnder = undefined;
+            cutAtXid = xid;
+          }
+        }
+      }
       upstream.write(frame);
     });
     frames(upstream, (frame) => {
+      if (cutAtXid !== undefined && frame.length >= 8 && frame.readInt32BE(4) === cutAtXid) {
+        this.writesCut++;
+        end();
+        return;
+      }
       // The client sends nothing more until it has the handshake's reply: nothing can overtake it.
       if (replies === 0 && handshakeDelayMs > 0) {
         replies++;
