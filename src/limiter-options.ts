@@ -91,11 +91,18 @@ const KNOWN = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', '
 const KNOWN_QUEUE = ['maxSize', 'maxWait', 'batchWindow', 'priorities', 'orderGrace'];
 /** Option names of other limiters, mapped to flowgate's, for a helpful error on a typo or a port. */
 const LOOKALIKES: Record<string, string> = {
-  windowms: 'interval', window: 'interval', duration: 'interval', ttl: 'interval', per: 'interval',
+  windowms: 'interval', window: 'interval', ttl: 'interval', per: 'interval',
   max: 'rate', limit: 'rate', points: 'rate', tokens: 'rate', capacity: 'burst', bucketsize: 'burst',
   maxqueuesize: 'queue.maxSize', maxwait: 'queue.maxWait', timeout: 'queue.maxWait', keyprefix: 'name', prefix: 'name',
+  keygenerator: 'key', keygen: 'key', id: 'key', getkey: 'key', whitelist: 'skip', allowlist: 'skip',
+  errormessage: 'message', statuscode: 'statusCode', standardheaders: 'headers',
 };
 
+/** Look-alikes that need more than a name: a unit that differs, or no counterpart. */
+const NOTED_LOOKALIKES: Record<string, string> = {
+  duration: "did you mean 'interval'? A number is in ms, as koa-ratelimit's duration; rate-limiter-flexible's duration is in seconds: write '60s'",
+  blockduration: 'flowgate blocks no client for longer than its bucket needs to refill: a rejected client is told when to retry (Retry-After)',
+};
 const DEFAULT_QUEUE = { maxSize: 100, maxWait: '10s' };
 const NAME_PATTERN = /^[\x20-\x7e]{1,128}$/;
 
@@ -104,8 +111,12 @@ export function rejectUnknownOptions(options: object, known: readonly string[], 
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const lower = key.toLowerCase();
-    const hint = known.find((k) => k.toLowerCase() === lower) ?? LOOKALIKES[lower];
-    const allowed = `unknown option${hint ? ` (did you mean '${hint}'?)` : ''}; known options: ${known.join(', ')}`;
+    const alike = LOOKALIKES[lower];
+    // Another library's name, hinted only where the option it maps to is taken (`key` is an adapter's, not a limiter's).
+    const hint = known.find((k) => k.toLowerCase() === lower) ?? (alike !== undefined && known.includes(alike.split('.')[0] as string) ? alike : undefined);
+    const note = NOTED_LOOKALIKES[lower];
+    const meant = hint !== undefined ? ` (did you mean '${hint}'?)` : note !== undefined ? ` (${note})` : '';
+    const allowed = `unknown option${meant}; known options: ${known.join(', ')}`;
     throw new FlowgateConfigError(prefix + key, (options as Record<string, unknown>)[key], allowed);
   }
 }

@@ -7,6 +7,7 @@ import { FlowgateArgumentError } from './errors.js';
 import type { LimiterEventName, LimiterEvents } from './limiter-events.js';
 import type { RejectReason } from './decision.js';
 import { resolveLimiterOptions, type LimiterOptions } from './limiter-options.js';
+import { claimLimiterName } from './limiter-names.js';
 import { MemoryStore } from './memory-store.js';
 import { OverflowQueue } from './overflow-queue.js';
 import { ReservationQueue } from './reservation-queue.js';
@@ -71,6 +72,8 @@ export class Limiter extends EventEmitter {
   private closed = false;
   private readonly unforward: () => void;
   private readonly unwatch: () => void;
+  /** Gives up this limiter's name on a shared store (see claimLimiterName). */
+  private readonly releaseName: () => void;
 
   /** Use {@link createLimiter}, which validates the options. */
   constructor(options: LimiterOptions) {
@@ -82,6 +85,8 @@ export class Limiter extends EventEmitter {
     this.clock = resolved.clock ?? monotonicClock;
     this.ownsStore = resolved.store === undefined;
     this.store = resolved.store ?? new MemoryStore({ clock: this.clock });
+    // Before anything is attached to the store: a clash throws with nothing to undo.
+    this.releaseName = this.ownsStore ? noop : claimLimiterName(this.store, resolved.policy);
     this.queueLimits = resolved.queue;
     this.queue = resolved.queue === undefined ? undefined : this.createQueue(resolved.queue);
     this.unforward = forwardStoreEvents(this.store, this);
@@ -250,6 +255,7 @@ export class Limiter extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.releaseName();
     this.unwatch();
     this.unforward();
     this.queue?.close();
@@ -404,3 +410,7 @@ export function createLimiter(options: LimiterOptions): Limiter {
 }
 
 brand(Limiter, 'Limiter');
+
+function noop(): void {
+  // nothing to release
+}

@@ -247,7 +247,10 @@ export class FlowgateLimiters implements OnModuleInit, BeforeApplicationShutdown
       const config = { ...outer.config, ...defined({ key, cost, priority }) };
       return { name: declared.name, limiter: outer.limiter, config, shape: outer.shape };
     }
-    const shape: LimitShape = { ...outer?.shape, ...own };
+    // A rate of its own brings its own default burst (ceil(rate)), as a live policy change does:
+    // whether the outer limit spelled its burst out must not change this one.
+    const { burst: outerBurst, ...outerRest } = outer?.shape ?? {};
+    const shape: LimitShape = { ...outerRest, ...(own.rate === undefined && outerBurst !== undefined && { burst: outerBurst }), ...own };
     if (shape.rate === undefined) {
       throw missingRateError(declared.name, label);
     }

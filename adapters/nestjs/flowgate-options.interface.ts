@@ -61,7 +61,7 @@ export interface RateLimitOptions {
   rate?: number;
   /** The refill interval. Default `'1s'` (or the outer limit's). */
   interval?: Duration;
-  /** Bucket capacity. Default `ceil(rate)` (or the outer limit's). */
+  /** Bucket capacity. Default `ceil(rate)` when this limit sets `rate`; else the outer limit's burst. */
   burst?: number;
   /** Let requests over the limit wait: `true` or the queue's bounds. Default off (or the outer limit's). */
   queue?: boolean | QueueOptions;

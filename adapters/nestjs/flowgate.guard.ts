@@ -6,7 +6,7 @@ import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
 import { hasClosed, watchDisconnect, type ClientDisconnect } from '../../src/http/client-disconnect.js';
-import { decisionHeaders, headerWriter, ignoreRejection, requestPriority, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
+import { bucketKey, decisionHeaders, headerWriter, ignoreRejection, requestPriority, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
 import type { MaybePromise } from '../../src/http/http-options.js';
 import { releaseOnClose, type ClosingResponse } from '../../src/http/release-on-close.js';
 import { requestSlot } from '../../src/http/request-slot.js';
@@ -216,7 +216,8 @@ export class FlowgateGuard implements CanActivate {
       for (const limit of limits) {
         const given = limit === limits[0] ? first : undefined;
         // The first limit's key and cost were asked for together: await both (when one rejects, the other's rejection is handled too).
-        const [key, cost] = given === undefined ? [await this.getKey(context, limit), await this.getCost(context, limit)] : await Promise.all([given.key, given.cost]);
+        const [askedKey, cost] = given === undefined ? [await this.getKey(context, limit), await this.getCost(context, limit)] : await Promise.all([given.key, given.cost]);
+        const key = bucketKey(askedKey);
         const decision = await limit.limiter.take(key, { cost, signal: disconnect?.signal, priority: await requestPriority(limit.config, context) });
         if (!decision.allowed) {
           rejected = { decision, limit };
@@ -252,7 +253,7 @@ export class FlowgateGuard implements CanActivate {
     let rejected: { decision: Decision; limit: RouteConcurrency } | undefined;
     try {
       for (const limit of concurrency) {
-        const decision = await limit.concurrency.acquire(await this.getKey(context, limit));
+        const decision = await limit.concurrency.acquire(bucketKey(await this.getKey(context, limit)));
         if (!decision.allowed) {
           rejected = { decision, limit };
           break;

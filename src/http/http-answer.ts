@@ -145,7 +145,15 @@ export async function settledKeyAndCost<Req>(options: ResolvedHttpOptions<Req>, 
   if (given === undefined) return requestKeyAndCost(options, req);
   // Both at once: when one rejects, the other's rejection is handled too (never unhandled).
   const [key, cost] = await Promise.all([given.key, given.cost]);
-  return { key: key as string, cost: cost as number };
+  return { key: bucketKey(key), cost: cost as number };
+}
+
+/**
+ * A key function's answer as a bucket key: a finite number (a numeric user id) as its decimal
+ * string; anything else as it is (the limiter refuses what is not a string).
+ */
+export function bucketKey(key: unknown): string {
+  return (typeof key === 'number' && Number.isFinite(key) ? String(key) : key) as string;
 }
 
 /**
@@ -158,7 +166,7 @@ export function ignoreRejection(value: unknown): void {
 
 /** Resolves the key and cost of a request through the adapter options (each may be async). */
 export async function requestKeyAndCost<Req>(options: ResolvedHttpOptions<Req>, req: Req): Promise<{ key: string; cost: number }> {
-  const key = await options.key(req);
+  const key = bucketKey(await options.key(req));
   const cost = typeof options.cost === 'function' ? await options.cost(req) : options.cost;
   return { key, cost };
 }

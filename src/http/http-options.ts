@@ -123,6 +123,9 @@ function resolveRest<Req>(
   }
   const cost = options.cost ?? 1;
   if (typeof cost !== 'function') requireNumber('cost', cost, { min: 0, minInclusive: true });
+  if (typeof cost === 'number' && limiter !== undefined && cost > limiter.policy.burst) {
+    throw new FlowgateConfigError('cost', cost, `must be at most the limit's burst (${limiter.policy.burst}): a request that costs more can never be admitted`);
+  }
   const priority = options.priority;
   if (priority !== undefined && typeof priority !== 'function' && (typeof priority !== 'number' || !Number.isFinite(priority))) {
     throw new FlowgateConfigError('priority', priority, 'must be a finite number or a function of the request');

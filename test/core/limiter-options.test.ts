@@ -54,6 +54,14 @@ describe('limiter options', () => {
     expect(configError({ rate: 10, queue: { maxsize: 5 } }).option).toBe('queue.maxsize');
   });
 
+  test("another library's option names get the flowgate option, and its unit when that differs", () => {
+    expect(configError({ rate: 10, duration: 60 }).message).toMatch(/did you mean 'interval'\? A number is in ms.*rate-limiter-flexible's duration is in seconds: write '60s'/);
+    expect(configError({ rate: 10, ttl: 60_000 }).message).toMatch(/did you mean 'interval'/);
+    expect(configError({ rate: 10, blockDuration: 60 }).message).toMatch(/Retry-After/);
+    // `key` is an adapter option: a limiter does not hint at it.
+    expect(configError({ rate: 10, keyGenerator: () => 'k' }).message).not.toMatch(/did you mean/);
+  });
+
   test('not an object', () => {
     expect(configError(null).option).toBe('options');
   });

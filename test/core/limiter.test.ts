@@ -3,6 +3,7 @@
 import { createLimiter } from '../../src/limiter.js';
 import { FlowgateArgumentError } from '../../src/errors.js';
 import type { LimiterEvents } from '../../src/limiter-events.js';
+import { MemoryStore } from '../../src/memory-store.js';
 
 function manualClock() {
   let now = 0;
@@ -89,5 +90,25 @@ describe('Limiter without a queue', () => {
     await limiter.take('a');
     expect(admits).toEqual([{ key: 'a', cost: 1, remaining: 0, waitedMs: 0 }]);
     expect(rejects).toEqual([{ key: 'a', cost: 1, reason: 'limited', retryAfterMs: 1000, waitedMs: 0 }]);
+  });
+});
+
+describe('limiters sharing a store', () => {
+  test('a second open limiter of the same name with another policy is refused: the two would share buckets', async () => {
+    const store = new MemoryStore();
+    const pages = createLimiter({ rate: 100, interval: '1m', store });
+    expect(() => createLimiter({ rate: 5, interval: '1m', store })).toThrow(
+      /name="default": is used on this store by another limiter with another policy \(rate 100 per 60000 ms, burst 100; this one: rate 5 per 60000 ms, burst 5\)/,
+    );
+    // Its own name: fine. The same policy: fine (two app instances in one process share the limit).
+    const login = createLimiter({ name: 'login', rate: 5, interval: '1m', store });
+    const twin = createLimiter({ rate: 100, interval: '1m', store });
+    // Once closed, the name is free again.
+    await Promise.all([pages.close(), twin.close()]);
+    const other = createLimiter({ rate: 5, interval: '1m', store });
+    await Promise.all([login.close(), other.close()]);
+    // Limiters that made their own store never clash.
+    const [a, b] = [createLimiter({ rate: 1 }), createLimiter({ rate: 2 })];
+    await Promise.all([a.close(), b.close()]);
   });
 });

@@ -369,6 +369,15 @@ describe('keys', () => {
     expect(h.decisions.map((d) => d?.key)).toEqual(['user:1', 'user:2', 'user:1']);
   });
 
+  test('a key function that answers a number (a user id, sync or async) uses its decimal string', async () => {
+    const ids: Record<string, number> = { alice: 42, bob: 7 };
+    const h = await harness({ rate: 1, interval: '10s', burst: 1, key: ((req: Request) => (req.get('x-user') === 'bob' ? Promise.resolve(ids.bob) : ids.alice)) as unknown as (req: Request) => string });
+    await h.get().set('x-user', 'alice').expect(200);
+    await h.get().set('x-user', 'alice').expect(429);
+    await h.get().set('x-user', 'bob').expect(200);
+    expect(h.decisions.map((d) => d?.key)).toEqual(['42', '42', '7']);
+  });
+
   test.each([
     [
       'sync',
@@ -703,6 +712,18 @@ describe('validation at construction', () => {
     const store = new WatchedStore();
     expect(configError({ rate: 10, store, statusCode: 200 }).option).toBe('statusCode');
     expect([store.attached, store.detached]).toEqual([1, 1]);
+  });
+
+  test('a fixed cost above the burst (a request that could never be admitted)', () => {
+    const error = configError({ rate: 2, cost: 5 });
+    expect(error.option).toBe('cost');
+    expect(error.message).toMatch(/cost=5: must be at most the limit's burst \(2\)/);
+  });
+
+  test("another library's option names get the flowgate option", () => {
+    expect(configError({ rate: 10, keyGenerator: () => 'k' }).message).toMatch(/keyGenerator.*did you mean 'key'/);
+    expect(configError({ rate: 10, whitelist: () => true }).message).toMatch(/did you mean 'skip'/);
+    expect(configError({ rate: 10, standardHeaders: 'draft-8' }).message).toMatch(/did you mean 'headers'/);
   });
 
   test('nothing is thrown for good options, and errors carry ERR_FLOWGATE_CONFIG', () => {

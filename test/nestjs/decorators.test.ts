@@ -299,3 +299,34 @@ describe('@RateLimit validation', () => {
     }).toThrow(/declared twice/);
   });
 });
+
+describe("an inner limit's burst", () => {
+  @Controller('hourly')
+  class HourlyController {
+    @RateLimit({ rate: 1, interval: '1h' })
+    @Get()
+    hourly(): string {
+      return 'ok';
+    }
+
+    @RateLimit({ interval: '1h' })
+    @Get('slower')
+    slower(): string {
+      return 'ok';
+    }
+  }
+
+  test.each<[string, FlowgateModuleOptions]>([
+    ['left to its default', { rate: 5, interval: '1m' }],
+    ['spelled out', { rate: 5, interval: '1m', burst: 5 }],
+  ])("follows its own rate whether the module's burst is %s; with no rate of its own, the module's", async (_how, options) => {
+    @Module({ imports: [FlowgateModule.forRoot(options)], controllers: [HourlyController], providers: [{ provide: APP_GUARD, useClass: FlowgateGuard }] })
+    class HourlyModule {}
+    const { url } = await startNest(HourlyModule, 'express');
+    // 1 an hour, burst ceil(1): what a @nestjs/throttler user porting { limit: 1, ttl: 1h } expects.
+    expect((await get(url('/hourly'))).headers['ratelimit-policy']).toBe('"default";q=1;w=3600');
+    expect((await get(url('/hourly'))).status).toBe(429);
+    // Rate and burst from the module (5, burst 5), over its own interval.
+    expect((await get(url('/hourly/slower'))).headers['ratelimit-policy']).toBe('"default";q=5;w=3600');
+  });
+});
