@@ -142,8 +142,11 @@ export function resolveLimiterOptions(options: LimiterOptions): ResolvedLimiterO
   }
   rejectUnknownOptions(options, KNOWN);
   const rate = requireNumber('rate', options.rate, { min: 0, minInclusive: false });
+  // Token counts beyond 2^53 lose whole tokens in floating point: no bucket math holds there.
+  if (rate > Number.MAX_SAFE_INTEGER) throw new FlowgateConfigError('rate', rate, `must be at most ${Number.MAX_SAFE_INTEGER}`);
   const intervalMs = parseDuration(options.interval ?? 1000, 'interval', { ms: 0, exclusive: true });
   const burst = options.burst === undefined ? Math.max(1, Math.ceil(rate)) : requireNumber('burst', options.burst, { integer: true, min: 1, minInclusive: true });
+  if (burst > Number.MAX_SAFE_INTEGER) throw new FlowgateConfigError('burst', burst, `must be at most ${Number.MAX_SAFE_INTEGER}`);
   const name = options.name ?? 'default';
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
     throw new FlowgateConfigError('name', name, 'must be 1 to 128 printable ASCII characters');
@@ -166,7 +169,7 @@ export function resolveLimiterOptions(options: LimiterOptions): ResolvedLimiterO
 function resolveQueue(queue: LimiterOptions['queue']): ResolvedLimiterOptions['queue'] {
   if (queue === undefined || queue === false) return undefined;
   const given: QueueOptions = queue === true ? {} : queue;
-  if (given === null || typeof given !== 'object') {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
     throw new FlowgateConfigError('queue', queue, 'must be true, false, or { maxSize, maxWait }');
   }
   rejectUnknownOptions(given, KNOWN_QUEUE, 'queue.');

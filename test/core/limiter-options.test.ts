@@ -39,6 +39,9 @@ describe('limiter options', () => {
     [{ rate: 10, name: '' }, 'name', /name=""/],
     [{ rate: 10, store: {} }, 'store', /missing: take, refund, peek, reset, close/],
     [{ rate: 10, clock: {} }, 'clock', /clock=\{\}/],
+    [{ rate: 10, queue: [] }, 'queue', /must be true, false, or \{ maxSize, maxWait \}/],
+    [{ rate: 10, burst: 1e20 }, 'burst', /burst=100000000000000000000: must be at most 9007199254740991/],
+    [{ rate: 1e308 }, 'rate', /must be at most 9007199254740991/],
   ])('%p -> %s', (options, option, message) => {
     const error = configError(options);
     expect(error.option).toBe(option);
