@@ -43,7 +43,8 @@ export class FlowgateArgumentError extends FlowgateError {
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
-  if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return String(value);
   if (value !== null && typeof value === 'object') {
     try {
       return JSON.stringify(value);

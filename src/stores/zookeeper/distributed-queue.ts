@@ -1,11 +1,13 @@
 // A general distributed FIFO queue on ZooKeeper, with priorities: enqueue, dequeue, size, and lock-safe consumers.
 
 import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 import type { ACL, Stat } from 'node-zookeeper-client';
 import { parseDuration, type Duration } from '../../duration.js';
 import { FlowgateArgumentError, FlowgateConfigError, FlowgateError } from '../../errors.js';
 import { rejectUnknownOptions, requireNumber } from '../../limiter-options.js';
-import { failedOpIndex, isUnavailable, ZkCode, zkCode, ZooKeeperSession, type TransactionOp } from './zookeeper-session.js';
+import { failedOpIndex, isUnavailable, ZkCode, zkCode, ZooKeeperSession, ZooKeeperUnavailableError, type TransactionOp } from './zookeeper-session.js';
+import { QueueWait } from './queue-wait.js';
 import { CreateMarkers, type CarriedMarkers } from './create-markers.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
 import { nodeName, validateRoot } from './znode-paths.js';
@@ -20,6 +22,16 @@ const EPHEMERAL = 1;
 const CLOSE_GRACE_MS = 2_000;
 /** ZooKeeper refuses znodes over about 1 MB; stay clear of it. */
 const MAX_ITEM_BYTES = 1_000_000;
+/**
+ * The largest stored envelope (the item's JSON with its attempts, priority and error). ZooKeeper
+ * drops the connection of a request over jute.maxbuffer (1 MiB - 1 by default), and the request
+ * also carries the multi's paths, ACLs and markers: an envelope over this is never sent.
+ */
+const MAX_STORED_BYTES = 1_040_000;
+/** A dead letter keeps the first this many bytes (UTF-8) of its handler's error, marked as cut. */
+const MAX_ERROR_BYTES = 4_096;
+/** Options that only a queue with a session of its own (`connect`) takes: with `store`, the store's own apply. */
+const CONNECT_ONLY_OPTIONS = ['root', 'auth', 'callTimeout'] as const;
 /** Options of {@link DistributedQueue}. */
 export interface DistributedQueueOptions {
   /** The queue's name; queues with the same name (and root) are the same queue. Required. */
@@ -32,11 +44,15 @@ export interface DistributedQueueOptions {
   root?: string;
   /** With `connect`: digest credential `'user:password'`. */
   auth?: string;
-  /** The largest item, in bytes of JSON. Default 256 KiB; at most 1,000,000. */
+  /** The largest item, in bytes of its own JSON (`JSON.stringify(item)`). Default 256 KiB; at most 1,000,000. */
   maxItemBytes?: number;
   /** Deliveries of an item whose handler keeps throwing before it moves to the dead-letter queue. Default 5. */
   maxAttempts?: number;
-  /** How long one ZooKeeper call may take before it counts as a connection loss. Default `'1s'`. */
+  /**
+   * With `connect`: how long one ZooKeeper call may take before it counts as a connection loss, and
+   * how long `tryDequeue()` waits for an unreachable ZooKeeper. Default `'1s'` (with `store`, the
+   * store's `unavailableAfter`).
+   */
   callTimeout?: Duration;
   /** How often an idle consumer looks for items whose consumer died. Default `'1s'`. */
   pollInterval?: Duration;
@@ -54,9 +70,14 @@ export interface EnqueueOptions {
 
 /** Options of {@link DistributedQueue.dequeue}. */
 export interface DequeueOptions {
-  /** Give up after this long: the promise rejects with code `ERR_FLOWGATE_QUEUE_TIMEOUT`. Default: wait for ever. */
+  /**
+   * Give up after this long, whether the queue stays empty or ZooKeeper cannot be reached: the
+   * promise rejects with code `ERR_FLOWGATE_QUEUE_TIMEOUT`. ZooKeeper is given at least
+   * `callTimeout` (one call's time), so a short timeout still takes an item that is there.
+   * Default: wait for ever.
+   */
   timeout?: Duration;
-  /** Aborting it stops waiting: the promise rejects with the signal's reason. */
+  /** Aborting it stops waiting (also for an unreachable ZooKeeper): the promise rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
@@ -73,8 +94,10 @@ export interface ConsumeOptions {
   /** Items handled at the same time. Default 1. */
   concurrency?: number;
   /**
-   * Told of ZooKeeper errors other than a lost connection (which the consumer simply waits out).
-   * The consumer goes on after a pause either way; by default the error is written with `console.warn`.
+   * Told of ZooKeeper errors other than a lost connection (which the consumer simply waits out), and
+   * of any error that kept an item in hand from being removed or put back (its handler done): that
+   * item is delivered again. The consumer goes on after a pause either way; by default the error is
+   * written with `console.warn`.
    */
   onError?: (error: unknown) => void;
 }
@@ -89,6 +112,10 @@ export interface QueueConsumer {
 export interface DeadLetter<T> {
   readonly item: T;
   readonly attempts: number;
+  /**
+   * What its handler threw the last time: an Error's message, a string as it is, anything else as
+   * `util.inspect` shows it; its first 4 KiB (UTF-8), followed by `… [cut: <n> bytes in all]` when longer.
+   */
   readonly error: string;
 }
 
@@ -154,9 +181,13 @@ export class DistributedQueue<T = unknown> {
   private readonly closeDeadline = new Promise<never>((_resolve, reject) => (this.endWaits = reject));
   /** Enqueues under way: close() lets them finish (for a bounded time) before it closes the session. */
   private readonly enqueuing = new Set<Promise<string>>();
+  /** The waits of the dequeue and tryDequeue calls under way: close() ends them at once. */
+  private readonly waits = new Set<QueueWait>();
   private readonly maxItemBytes: number;
   private readonly maxAttempts: number;
   private readonly pollMs: number;
+  /** How long one ZooKeeper call may take: how long tryDequeue() waits for an unreachable ZooKeeper. */
+  private readonly callTimeoutMs: number;
   private parents: Promise<void> | undefined;
   private readonly consumers = new Set<{ stop(): Promise<void> }>();
   private closed = false;
@@ -195,6 +226,11 @@ export class DistributedQueue<T = unknown> {
       throw new FlowgateConfigError(options.store === undefined ? 'connect' : 'store', options.store ?? options.connect, 'give exactly one of `store` (a ZooKeeperStore) and `connect`');
     }
     if (options.store !== undefined && !hasBrand<ZooKeeperStore>(options.store, 'ZooKeeperStore')) throw new FlowgateConfigError('store', options.store, 'must be a ZooKeeperStore');
+    if (options.store !== undefined) {
+      for (const key of CONNECT_ONLY_OPTIONS) {
+        if (options[key] !== undefined) throw new FlowgateConfigError(key, options[key], "applies only with `connect`: a queue on a `store` uses the store's root, auth and unavailableAfter");
+      }
+    }
     this.maxItemBytes = requireNumber('maxItemBytes', options.maxItemBytes ?? 256 * 1024, { integer: true, min: 1, minInclusive: true });
     if (this.maxItemBytes > MAX_ITEM_BYTES) throw new FlowgateConfigError('maxItemBytes', options.maxItemBytes, `must be at most ${MAX_ITEM_BYTES} (ZooKeeper's znode limit)`);
     this.maxAttempts = requireNumber('maxAttempts', options.maxAttempts ?? 5, { integer: true, min: 1, minInclusive: true });
@@ -207,7 +243,8 @@ export class DistributedQueue<T = unknown> {
       this.ownStore = new ZooKeeperStore({ connect: options.connect as string, root, auth: options.auth, unavailableAfter: callTimeoutMs });
       this.store = this.ownStore;
     }
-    const { session, root, acls } = this.store.connection();
+    const { session, root, acls, unavailableAfterMs } = this.store.connection();
+    this.callTimeoutMs = unavailableAfterMs;
     this.session = session;
     this.acls = acls;
     this.name = options.name;
@@ -228,10 +265,12 @@ export class DistributedQueue<T = unknown> {
    * with the name's protected prefix (`_c_<uuid>-t<turn>-item-`, without ZooKeeper's sequence).
    */
   async enqueue(item: T, options: EnqueueOptions = {}): Promise<string> {
-    if (this.closed) throw new FlowgateError('ERR_FLOWGATE_CLOSED', 'flowgate: the queue is closed');
+    if (this.closed) throw queueClosed();
+    if (options === null || typeof options !== 'object') throw new FlowgateArgumentError('options', options, 'must be an object such as { priority: 1 }');
+    rejectUnknownOptions(options, ['priority']);
     const priority = options.priority ?? 0;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new FlowgateArgumentError('priority', priority, 'must be a finite number');
-    const data = this.encode({ v: 1, item, attempts: 0, ...(priority !== 0 && { priority }) });
+    const data = stored(envelopeJson(this.itemJson(item), { attempts: 0, ...(priority !== 0 && { priority }) }));
     // Tracked from here (close() lets it finish), the wait for the queue's parents included.
     const enqueued = this.ready().then(() => this.protectedCreate(this.items, data, itemTurn(this.serverNow(), priority)));
     this.enqueuing.add(enqueued);
@@ -247,20 +286,36 @@ export class DistributedQueue<T = unknown> {
     return performance.now() + this.serverOffset;
   }
 
-  /** Removes and returns the head item, or `undefined` when the queue is empty. */
-  tryDequeue(): Promise<T | undefined> {
-    return this.takeHead(Infinity);
+  /**
+   * Removes and returns the head item, or `undefined` when the queue is empty. While ZooKeeper
+   * cannot be reached it gives up after about `callTimeout`, with code `ERR_FLOWGATE_ZK_UNAVAILABLE`;
+   * `close()` ends it at once with `ERR_FLOWGATE_CLOSED`.
+   */
+  async tryDequeue(): Promise<T | undefined> {
+    if (this.closed) throw queueClosed();
+    const ms = this.callTimeoutMs;
+    const wait = this.newWait(performance.now() + ms, undefined, () => new ZooKeeperUnavailableError(`flowgate: ZooKeeper could not be reached within callTimeout (${ms} ms)`));
+    try {
+      return await this.takeHead(wait);
+    } catch (error) {
+      throw this.closed && isUnavailable(error) ? queueClosed() : error;
+    } finally {
+      this.endWait(wait);
+    }
   }
 
-  /** Claims, reads and removes the head item, retrying connection losses until `deadline`. */
-  private async takeHead(deadline: number): Promise<T | undefined> {
-    await this.ready();
-    const claimed = await this.retrying(() => this.claimFirst(), deadline);
+  /**
+   * Claims, reads and removes the head item, retrying connection losses until `wait` ends (it
+   * rejects then with `wait`'s error, or the abort's reason). An item claimed is finished even past it.
+   */
+  private async takeHead(wait: QueueWait): Promise<T | undefined> {
+    await this.ready(wait);
+    const claimed = await this.retrying(() => wait.race(this.claimFirst(), (claiming) => this.giveBack(claiming)), wait);
     if (claimed === undefined) return undefined;
     // The item is claimed and read: finishing it may be retried, never restarted with another item.
     let settled = false;
     try {
-      await this.retrying(() => this.complete(claimed.name), Math.max(deadline, performance.now() + 30_000));
+      await this.retrying(() => this.complete(claimed.name), QueueWait.until(Math.max(wait.deadline, performance.now() + 30_000), unreachable));
       settled = true;
     } finally {
       this.release(claimed.name, settled);
@@ -268,58 +323,120 @@ export class DistributedQueue<T = unknown> {
     return claimed.envelope.item;
   }
 
-  /** Removes and returns the head item, waiting for one when the queue is empty. */
+  /**
+   * Removes and returns the head item, waiting for one when the queue is empty (and for ZooKeeper
+   * while it cannot be reached) until `timeout` (code `ERR_FLOWGATE_QUEUE_TIMEOUT`) or until
+   * `signal` aborts (its reason). `close()` ends it at once with `ERR_FLOWGATE_CLOSED`.
+   */
   async dequeue(options: DequeueOptions = {}): Promise<T> {
+    if (this.closed) throw queueClosed();
+    if (options === null || typeof options !== 'object') throw new FlowgateArgumentError('options', options, "must be an object such as { timeout: '5s' }");
+    rejectUnknownOptions(options, ['timeout', 'signal']);
+    if (options.signal !== undefined && !isAbortSignal(options.signal)) throw new FlowgateArgumentError('signal', options.signal, 'must be an AbortSignal');
     const timeoutMs = options.timeout === undefined ? Infinity : parseDuration(options.timeout, 'timeout');
+    const noItem = (): Error => new FlowgateError('ERR_FLOWGATE_QUEUE_TIMEOUT', `flowgate: no item within ${timeoutMs} ms`);
     const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      options.signal?.throwIfAborted();
-      if (this.closed) throw new FlowgateError('ERR_FLOWGATE_CLOSED', 'flowgate: the queue is closed');
-      let item: T | undefined;
-      try {
-        item = await this.takeHead(deadline);
-      } catch (error) {
-        if (!isUnavailable(error)) throw error;
+    // ZooKeeper is waited for until the deadline, but at least one call's time (a short timeout
+    // still takes an item that is there); a wait cut there rejects as unreachable, and the loop
+    // then tells the timeout.
+    const wait = this.newWait(Math.max(deadline, performance.now() + this.callTimeoutMs), options.signal, unreachable);
+    try {
+      for (;;) {
+        wait.throwIfAborted();
+        let item: T | undefined;
+        try {
+          item = await this.takeHead(wait);
+        } catch (error) {
+          if (!isUnavailable(error)) throw error;
+          // The session closed under a call of a queue being closed.
+          wait.throwIfAborted();
+        }
+        if (item !== undefined) return item;
+        const left = deadline - performance.now();
+        if (left <= 0) throw noItem();
+        await this.listing.changeOrTimeout(Math.min(left, this.pollMs), wait.signal);
       }
-      if (item !== undefined) return item;
-      const left = deadline - performance.now();
-      if (left <= 0) throw new FlowgateError('ERR_FLOWGATE_QUEUE_TIMEOUT', `flowgate: no item within ${timeoutMs} ms`);
-      await this.listing.changeOrTimeout(Math.min(left, this.pollMs), options.signal);
+    } finally {
+      this.endWait(wait);
     }
   }
 
   /** The head item without removing it, or `undefined` when the queue is empty. */
-  async peek(): Promise<T | undefined> {
-    await this.ready();
-    for (const name of [...(await this.listing.candidates(true)).names]) {
-      try {
-        const { data } = await this.session.getData(`${this.items}/${name}`);
-        return this.decode(data).item;
-      } catch (error) {
-        if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+  peek(): Promise<T | undefined> {
+    return this.whileOpen(async () => {
+      await this.ready();
+      for (const name of [...(await this.listing.candidates(true)).names]) {
+        try {
+          const { data } = await this.session.getData(`${this.items}/${name}`);
+          return this.decode(data).item;
+        } catch (error) {
+          if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+        }
       }
-    }
-    return undefined;
+      return undefined;
+    });
   }
 
   /** Items in the queue, including those a consumer is processing. One read: no listing. */
-  async size(): Promise<number> {
-    await this.ready();
-    const stat = await this.session.exists(this.items);
-    return stat?.numChildren ?? 0;
+  size(): Promise<number> {
+    return this.whileOpen(async () => {
+      await this.ready();
+      const stat = await this.session.exists(this.items);
+      return stat?.numChildren ?? 0;
+    });
   }
 
   /** Items moved to the dead-letter queue after `maxAttempts` failed deliveries. */
-  async deadLetters(): Promise<Array<DeadLetter<T>>> {
-    await this.ready();
-    const names = sortByTurn(await this.session.getChildren(this.dead));
-    const letters: Array<DeadLetter<T>> = [];
-    for (const name of names) {
-      const { data } = await this.session.getData(`${this.dead}/${name}`);
-      const envelope = this.decode(data);
-      letters.push({ item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
+  deadLetters(): Promise<Array<DeadLetter<T>>> {
+    return this.whileOpen(async () => {
+      await this.ready();
+      const names = sortByTurn(await this.session.getChildren(this.dead));
+      const letters: Array<DeadLetter<T>> = [];
+      for (const name of names) {
+        const { data } = await this.session.getData(`${this.dead}/${name}`);
+        const envelope = this.decode(data);
+        letters.push({ item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
+      }
+      return letters;
+    });
+  }
+
+  /**
+   * Runs `work` on an open queue: rejects with `ERR_FLOWGATE_CLOSED` when the queue is closed, or
+   * is closed while `work` waits for ZooKeeper.
+   */
+  private async whileOpen<R>(work: () => Promise<R>): Promise<R> {
+    if (this.closed) throw queueClosed();
+    try {
+      return await work();
+    } catch (error) {
+      throw this.closed && isUnavailable(error) ? queueClosed() : error;
     }
-    return letters;
+  }
+
+  /** A wait of a dequeue or tryDequeue under way, which close() ends. */
+  private newWait(deadline: number, signal: AbortSignal | undefined, expired: () => Error): QueueWait {
+    const wait = new QueueWait(deadline, signal, expired);
+    this.waits.add(wait);
+    return wait;
+  }
+
+  private endWait(wait: QueueWait): void {
+    this.waits.delete(wait);
+    wait.dispose();
+  }
+
+  /**
+   * A claim attempt a call stopped waiting for (its deadline passed, it was aborted, the queue was
+   * closed): an item it claims all the same is handed back at once, for the next taker. Not waited
+   * for by close(): a queue's own session takes its claims with it, and a store's session lives on
+   * to remove them.
+   */
+  private giveBack(claiming: Promise<Claimed<T> | undefined>): void {
+    claiming.then(
+      (claimed) => (claimed === undefined ? undefined : this.unclaim(claimed.name)),
+      () => undefined,
+    ).catch(() => undefined);
   }
 
   /**
@@ -328,7 +445,9 @@ export class DistributedQueue<T = unknown> {
    * delivered again if this process dies while handling it.
    */
   consume(handler: (item: T, info: DeliveryInfo) => unknown, options: ConsumeOptions = {}): QueueConsumer {
+    if (this.closed) throw queueClosed();
     if (typeof handler !== 'function') throw new FlowgateArgumentError('handler', handler, 'must be a function of (item, info)');
+    if (options === null || typeof options !== 'object') throw new FlowgateArgumentError('options', options, 'must be an object such as { concurrency: 4 }');
     rejectUnknownOptions(options, ['concurrency', 'onError']);
     const concurrency = requireNumber('concurrency', options.concurrency ?? 1, { integer: true, min: 1, minInclusive: true });
     if (options.onError !== undefined && typeof options.onError !== 'function') throw new FlowgateArgumentError('onError', options.onError, 'must be a function of (error)');
@@ -367,7 +486,7 @@ export class DistributedQueue<T = unknown> {
           continue;
         }
         for (const item of claimed) {
-          const work = this.handle(item, handler).finally(() => inHand.delete(work));
+          const work = this.handle(item, handler, onError).finally(() => inHand.delete(work));
           inHand.add(work);
         }
       }
@@ -385,10 +504,15 @@ export class DistributedQueue<T = unknown> {
     return consumer;
   }
 
-  /** Stops every consumer and closes the session when the queue opened its own. */
+  /**
+   * Stops every consumer (letting the items in hand settle) and closes the session when the queue
+   * opened its own. A `dequeue()` or `tryDequeue()` still waiting rejects at once with
+   * `ERR_FLOWGATE_CLOSED`, and so does every call made after it; enqueues under way get up to 2 s to finish.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const wait of this.waits) wait.abort(queueClosed());
     this.closingUntil = performance.now() + CLOSE_GRACE_MS;
     const ending = setTimeout(() => this.endWaits(new FlowgateError('ERR_FLOWGATE_CLOSED', `flowgate: queue '${this.name}' was closed before ZooKeeper was ready`)), CLOSE_GRACE_MS);
     this.session.off('session', this.onSession);
@@ -407,7 +531,7 @@ export class DistributedQueue<T = unknown> {
     clearTimeout(ending);
   }
 
-  private async handle(claimed: Claimed<T>, handler: (item: T, info: DeliveryInfo) => unknown): Promise<void> {
+  private async handle(claimed: Claimed<T>, handler: (item: T, info: DeliveryInfo) => unknown, onError: ((error: unknown) => void) | undefined): Promise<void> {
     const attempt = claimed.envelope.attempts + 1;
     let failure: unknown;
     try {
@@ -419,9 +543,10 @@ export class DistributedQueue<T = unknown> {
     try {
       await this.retrying(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure)));
       settled = true;
-    } catch {
+    } catch (error) {
       // The item will be delivered again (at least once): by this instance, which finds its claim
-      // still there, or by anyone once the claim vanishes with the session.
+      // still there, or by anyone once the claim vanishes with the session. Told, not swallowed.
+      report(onError, error);
     } finally {
       this.release(claimed.name, settled);
     }
@@ -455,7 +580,7 @@ export class DistributedQueue<T = unknown> {
       // over, so that this consumer still takes items in queue order.
       if (isUnavailable(outcome.reason) && outcomes.slice(i + 1).some(isClaim)) {
         try {
-          const again = await this.retrying(() => this.claimOne(names[i] as string), performance.now() + 30_000);
+          const again = await this.retrying(() => this.claimOne(names[i] as string), QueueWait.until(performance.now() + 30_000, unreachable));
           if (typeof again === 'object') claimed.push(again);
           continue;
         } catch (error) {
@@ -527,19 +652,27 @@ export class DistributedQueue<T = unknown> {
     try {
       // The claim is ours: a read that fails is tried again rather than the item handed back (to
       // be taken by a consumer that has gone past it, out of queue order).
-      const { data } = await this.retrying(() => this.session.getData(`${this.items}/${name}`), performance.now() + 30_000);
+      const { data } = await this.retrying(() => this.session.getData(`${this.items}/${name}`), QueueWait.until(performance.now() + 30_000, unreachable));
       return { name, envelope: this.decode(data) };
     } catch (error) {
       // Gone meanwhile (another consumer finished it after our claim's session lost it), or the read
-      // kept failing: give the claim back (unless it went with its session: a claim there now is someone else's).
-      const removed = !this.claimStillOurs(name) || await this.session.remove(`${this.claims}/${name}`, -1).then(
-        () => true,
-        (removal: unknown) => zkCode(removal) === ZkCode.NO_NODE,
-      );
-      this.release(name, removed);
+      // kept failing: give the claim back.
+      await this.unclaim(name);
       if (zkCode(error) === ZkCode.NO_NODE) return 'gone';
       throw error;
     }
+  }
+
+  /**
+   * Gives back this instance's claim on `name`, leaving the item to the next taker (unless the claim
+   * went with its session: a claim there now is someone else's).
+   */
+  private async unclaim(name: string): Promise<void> {
+    const removed = !this.claimStillOurs(name) || await this.session.remove(`${this.claims}/${name}`, -1).then(
+      () => true,
+      (removal: unknown) => zkCode(removal) === ZkCode.NO_NODE,
+    );
+    this.release(name, removed);
   }
 
   /**
@@ -595,9 +728,11 @@ export class DistributedQueue<T = unknown> {
   /** A failed delivery: back to the tail with one more attempt, or to the dead letters. */
   private async putBack(claimed: Claimed<T>, attempt: number, failure: unknown): Promise<void> {
     const dead = attempt >= this.maxAttempts;
-    const error = failure instanceof Error ? failure.message : String(failure);
     const { priority } = claimed.envelope;
-    const data = this.encode({ v: 1, item: claimed.envelope.item, attempts: attempt, ...(priority !== undefined && { priority }), ...(dead && { error }) }, false);
+    // Read back from JSON: it is JSON again.
+    const item = JSON.stringify(claimed.envelope.item);
+    const meta = { attempts: attempt, ...(priority !== undefined && { priority }) };
+    const data = dead ? deadLetter(item, meta, errorText(failure)) : stored(envelopeJson(item, meta));
     // Back in line as if enqueued now, with its priority.
     const turn = itemTurn(this.serverNow(), priority ?? 0);
     // The claim went with an earlier session: the item is back in the queue already, perhaps
@@ -707,32 +842,44 @@ export class DistributedQueue<T = unknown> {
     for (const name of this.uncertainClaims) if (!present.has(name) && !this.held.has(name)) this.uncertainClaims.delete(name);
   }
 
-  private async retrying<R>(work: () => Promise<R>, deadline = Infinity): Promise<R> {
+  /**
+   * Runs `work`, trying again after a lost connection (with a growing pause) until `wait` ends:
+   * then with the last error (or, aborted, the abort's reason).
+   */
+  private async retrying<R>(work: () => Promise<R>, wait: QueueWait = FOREVER): Promise<R> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await work();
       } catch (error) {
-        if (!isUnavailable(error) || attempt >= 50 || this.closed || performance.now() >= deadline) throw error;
-        await sleep(Math.min(1000, 50 * 2 ** attempt));
+        if (!isUnavailable(error) || attempt >= 50 || this.closed || wait.left <= 0) throw error;
+        await wait.sleep(Math.min(1000, 50 * 2 ** attempt));
+        if (wait.left <= 0) throw error;
       }
     }
   }
 
-  /** Creates the queue's parents once, waiting out a lost connection for up to 30 s. */
-  private ready(): Promise<void> {
-    const deadline = performance.now() + 30_000;
-    this.parents ??= this.retrying(async () => {
-      await Promise.race([this.store.ready(Math.max(1, deadline - performance.now())), this.closeDeadline]);
-      for (const path of [this.items, this.claims, this.dead, this.creating]) await this.session.mkdirp(path, this.acls);
-      // The queue's node carries its name in clear (node names are hashes), for `flowgate status`.
-      // Written every time: the write's mtime tells ZooKeeper's clock, on which items' turns are measured.
-      const stat = await this.writeLabel();
-      this.serverOffset = statTime(stat.mtime) - performance.now();
-    }, deadline).catch((error) => {
-      this.parents = undefined;
-      throw error;
-    });
-    return this.parents;
+  /**
+   * Creates the queue's parents once, waiting out a lost connection for up to 30 s; one caller
+   * stops waiting when its `wait` ends (the parents are made on for the others).
+   */
+  private ready(wait?: QueueWait): Promise<void> {
+    if (this.parents === undefined) {
+      const deadline = performance.now() + 30_000;
+      this.parents = this.retrying(async () => {
+        await Promise.race([this.store.ready(Math.max(1, deadline - performance.now())), this.closeDeadline]);
+        for (const path of [this.items, this.claims, this.dead, this.creating]) await this.session.mkdirp(path, this.acls);
+        // The queue's node carries its name in clear (node names are hashes), for `flowgate status`.
+        // Written every time: the write's mtime tells ZooKeeper's clock, on which items' turns are measured.
+        const stat = await this.writeLabel();
+        this.serverOffset = statTime(stat.mtime) - performance.now();
+      }, QueueWait.until(deadline, unreachable)).catch((error) => {
+        this.parents = undefined;
+        throw error;
+      });
+      // Handled here too: the callers that waited for it may all have given up.
+      this.parents.catch(() => undefined);
+    }
+    return wait === undefined ? this.parents : wait.race(this.parents);
   }
 
   /** Writes the queue node's label (its name in clear, for `flowgate status`); resolves with the write's stat. */
@@ -741,17 +888,23 @@ export class DistributedQueue<T = unknown> {
     return this.session.setData(base, Buffer.from(JSON.stringify({ v: 1, name: this.name })), -1);
   }
 
-  private encode(envelope: Envelope<T>, check = true): Buffer {
-    const json = JSON.stringify(envelope);
+  /** The item's own JSON, checked: a JSON value of at most maxItemBytes bytes (else FlowgateArgumentError). */
+  private itemJson(item: T): string {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(item);
+    } catch (error) {
+      // A BigInt, a circular structure, a throwing toJSON.
+      const why = String((error as Error)?.message ?? error).split('\n')[0];
+      throw new FlowgateArgumentError('item', item, `must be a JSON value (${why})`);
+    }
     // undefined, a function or a symbol would vanish from the JSON: taken back, it would look like an empty queue.
-    if (json === undefined || (check && JSON.stringify(envelope.item) === undefined)) {
-      throw new FlowgateArgumentError('item', envelope.item, 'must be a JSON value (not undefined, a function or a symbol)');
+    if (json === undefined) throw new FlowgateArgumentError('item', item, 'must be a JSON value (not undefined, a function or a symbol)');
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.maxItemBytes) {
+      throw new FlowgateArgumentError('item', `${bytes} bytes of JSON`, `must be at most maxItemBytes=${this.maxItemBytes} bytes; store large payloads elsewhere and enqueue a reference`);
     }
-    const data = Buffer.from(json);
-    if (check && data.length > this.maxItemBytes) {
-      throw new FlowgateArgumentError('item', `${data.length} bytes of JSON`, `must be at most maxItemBytes=${this.maxItemBytes} bytes; store large payloads elsewhere and enqueue a reference`);
-    }
-    return data;
+    return json;
   }
 
   private decode(data: Buffer | undefined): Envelope<T> {
@@ -771,4 +924,76 @@ function report(onError: ((error: unknown) => void) | undefined, error: unknown)
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The error of a call made on, or ended by, a closed queue. */
+function queueClosed(): FlowgateError {
+  return new FlowgateError('ERR_FLOWGATE_CLOSED', 'flowgate: the queue is closed');
+}
+
+/** The error of a wait for ZooKeeper that reached its deadline. */
+function unreachable(): Error {
+  return new ZooKeeperUnavailableError('flowgate: ZooKeeper could not be reached in time');
+}
+
+/** A wait with no deadline (only the queue's own limits, such as 50 retries, end it). */
+const FOREVER = QueueWait.until(Infinity, unreachable);
+
+/** Whether `value` is an AbortSignal (also one of another realm). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (value instanceof AbortSignal) return true;
+  const signal = value as Partial<AbortSignal> | null;
+  return typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function' && typeof signal.removeEventListener === 'function';
+}
+
+/** The stored envelope of an item's JSON: `{"v":1,"item":<item>,"attempts":n[,"priority":p][,"error":"..."]}`. */
+function envelopeJson(item: string, meta: { attempts: number; priority?: number; error?: string }): string {
+  return `{"v":1,"item":${item},${JSON.stringify(meta).slice(1)}`;
+}
+
+/** The bytes to store; an envelope over ZooKeeper's limit is refused here rather than by the server (which drops the connection). */
+function stored(json: string): Buffer {
+  const data = Buffer.from(json);
+  if (data.length > MAX_STORED_BYTES) throw new FlowgateArgumentError('item', `${data.length} bytes stored`, `must make at most ${MAX_STORED_BYTES} bytes with its envelope (ZooKeeper's request limit)`);
+  return data;
+}
+
+/**
+ * A dead letter's envelope: the error text cut to MAX_ERROR_BYTES, and further if the whole would
+ * not fit MAX_STORED_BYTES (an item near its limit, an error of many escaped characters).
+ */
+function deadLetter(item: string, meta: { attempts: number; priority?: number }, text: string): Buffer {
+  let budget = MAX_ERROR_BYTES;
+  for (;;) {
+    const json = envelopeJson(item, { ...meta, error: cutText(text, budget) });
+    const data = Buffer.from(json);
+    if (data.length <= MAX_STORED_BYTES || budget === 0) return data.length <= MAX_STORED_BYTES ? data : stored(json);
+    budget = Math.max(0, budget - (data.length - MAX_STORED_BYTES));
+  }
+}
+
+/** `text` within `maxBytes` bytes of UTF-8 (whole characters), followed by a mark of the cut when it was longer. */
+function cutText(text: string, maxBytes: number): string {
+  const total = Buffer.byteLength(text);
+  if (total <= maxBytes) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += char.length;
+  }
+  return `${text.slice(0, end)}… [cut: ${total} bytes in all]`;
+}
+
+/** What a handler threw, as text: an Error's message, a string as it is, anything else as util.inspect shows it. */
+function errorText(failure: unknown): string {
+  try {
+    if (failure instanceof Error) return String(failure.message);
+    if (typeof failure === 'string') return failure;
+    return inspect(failure, { depth: 4, breakLength: Infinity, maxArrayLength: 20, maxStringLength: MAX_ERROR_BYTES });
+  } catch {
+    return Object.prototype.toString.call(failure);
+  }
 }

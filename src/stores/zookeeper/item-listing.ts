@@ -73,8 +73,9 @@ export class ItemListing {
     this.changedSinceListing = true;
   }
 
-  /** Waits until the item list changes, `ms` pass, or `signal` aborts; `expose` gets a function that ends the wait early. */
+  /** Waits until the item list changes, `ms` pass, or `signal` aborts (at once if it has); `expose` gets a function that ends the wait early. */
   async changeOrTimeout(ms: number, signal?: AbortSignal, expose?: (resolve: () => void) => void): Promise<void> {
+    if (signal?.aborted) return;
     await new Promise<void>((resolve) => {
       let done = false;
       const finish = (): void => {

@@ -136,21 +136,44 @@ export class ZooKeeperSession extends EventEmitter {
   ready(timeoutMs: number): Promise<void> {
     if (this.currentState === 'connected') return Promise.resolve();
     if (this.currentState === 'closed') return Promise.reject(new ZooKeeperUnavailableError('flowgate: ZooKeeper session closed'));
+    const connected = this.connectedOrClosed();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.off('state', onState);
         reject(new ZooKeeperUnavailableError(`flowgate: could not connect to ZooKeeper at ${this.options.connect} within ${timeoutMs} ms`));
       }, timeoutMs);
+      connected.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * Settles when the session is next connected (resolves) or closed (rejects): one 'state' listener
+   * shared by every caller of {@link ready}, however many wait (many calls waiting out an outage).
+   */
+  private connectedOrClosed(): Promise<void> {
+    this.nextConnection ??= new Promise<void>((resolve, reject) => {
       const onState = (state: SessionState): void => {
         if (state !== 'connected' && state !== 'closed') return;
-        clearTimeout(timer);
         this.off('state', onState);
+        this.nextConnection = undefined;
         if (state === 'connected') resolve();
         else reject(new ZooKeeperUnavailableError('flowgate: ZooKeeper session closed'));
       };
       this.on('state', onState);
     });
+    return this.nextConnection;
   }
+
+  /** The wait of {@link connectedOrClosed} under way. */
+  private nextConnection: Promise<void> | undefined;
 
   /**
    * Drops the connection a call sent at `sentAt` (performance.now()) went out on, if it is still
