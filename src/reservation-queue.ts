@@ -380,9 +380,10 @@ export class ReservationQueue implements TakeQueue {
     line.tokensAt = now;
     batch.forEach((waiter, i) => this.place(line, waiter, result.outcomes[i] as ReservationOutcome, result.waiting, now));
     // Asks of this batch may have gone ahead of waiters reserved before, or of each other: time them
-    // all from the book written (which also puts them in due order).
+    // all from the book written. Then in due order, also when the update was not applied (a bucket
+    // created by this write reports version 0, older than any seen before a reset).
     if (result.update !== undefined) this.retime(line, result.update, false);
-    else line.reserved.sort(byDue);
+    line.reserved.sort(byDue);
     if (line.prioritized) this.rerank(line, now);
     this.armDueTimer(line);
     this.follow(line);
