@@ -470,7 +470,9 @@ export class DistributedQueue<T = unknown> {
           // Claims as many items as there is room for, in parallel; handlers start in queue order.
           claimed = await this.claimSeveral(candidates.names, concurrency - inHand.size);
         } catch (error) {
-          // A consumer never dies of a ZooKeeper error: it reports what is not a plain outage and tries again.
+          // A consumer never dies of a ZooKeeper error: it reports what is not a plain outage and tries
+          // again. Stopping (or its queue closed meanwhile), it has nothing to report: it just ends.
+          if (stopping || this.closed) continue;
           if (!isUnavailable(error)) report(onError, error);
           // The queue's parents were removed under us (by hand, or a reset): make them again.
           if (zkCode(error) === ZkCode.NO_NODE) this.parents = undefined;
