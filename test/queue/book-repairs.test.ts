@@ -5,7 +5,7 @@
 import { createLimiter, ZooKeeperStore, type Decision, type Limiter } from '../../src/index.js';
 import { decodeBucket } from '../../src/stores/zookeeper/bucket-codec.js';
 import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { standaloneForFile } from '../zookeeper/helpers/cluster.js';
 import { FaultProxy } from '../zookeeper/helpers/fault-proxy.js';
 import { RawClient } from '../zookeeper/helpers/raw-client.js';
@@ -148,3 +148,91 @@ test('a booking written while its reply was lost: its waiters, answered by onUna
     await proxy.close();
   }
 });
+
+test('a limiter and its store closed while a batch is being booked: that batch, answered "closed", is taken out of the shared book too', async () => {
+  await twoProcesses('close-while-booking', zk.connect, async (a) => {
+    await formQueue(a.limiter, 'close-while-booking', 'k');
+    // Close the moment the next batch's booking is sent.
+    const reserve = a.store.reserve.bind(a.store);
+    let closing: Promise<void> | undefined;
+    a.store.reserve = (...args: Parameters<typeof a.store.reserve>) => {
+      const booking = reserve(...args);
+      if (args[2].length > 1 && closing === undefined) closing = a.limiter.close().then(() => a.store.close());
+      return booking;
+    };
+    const asked = Array.from({ length: 40 }, () => a.limiter.take('k'));
+    await waitFor(() => closing !== undefined, 5_000, 'the batch booking sent');
+    await closing;
+    expect((await Promise.all(asked)).every((d) => d.reason === 'closed')).toBe(true);
+    // The previous code closed the store before the booking returned, and dropped its cancels: 40 stayed booked.
+    expect(await bookedWaiters('close-while-booking', 'k')).toBe(0);
+  });
+});
+
+/** Tokens of the bucket of `key` of limit `name`, and the server time they refer to. */
+async function bucketTokens(name: string, key: string): Promise<{ tokens: number; at: number }> {
+  const { data } = await raw.getData(paths.bucket(name, key));
+  const bucket = decodeBucket(data);
+  return { tokens: bucket.tokens, at: bucket.at as number };
+}
+
+test('a flush of cancels given up at its deadline writes nothing more: every waiter that left is taken out once', async () => {
+  // 1 token in 5 s: nobody booked here comes due during the test, so every cancel gives back 1 token.
+  const slow = { rate: 1, interval: '5s', burst: 2, queue: { maxSize: 1000, maxWait: '5m' } } as const;
+  const name = 'given-up-flush';
+  const storeA = new ZooKeeperStore({ connect: zk.connect, root: zk.root, unavailableAfter: '500ms' });
+  const storeB = new ZooKeeperStore({ connect: zk.connect, root: zk.root });
+  const a = createLimiter({ ...slow, name, store: storeA });
+  const b = createLimiter({ ...slow, name, store: storeB });
+  try {
+    await Promise.all([storeA.ready(10_000), storeB.ready(10_000)]);
+    await waitFor(() => storeA.stats().members === 2, 10_000, 'both members registered');
+    for (let i = 0; i < 2; i++) expect((await a.take('k')).allowed).toBe(true);
+    const first = new AbortController();
+    const second = new AbortController();
+    const stay = [];
+    const leaveSecond = [];
+    for (let i = 0; i < 10; i++) {
+      stay.push(a.take('k'));
+      leaveSecond.push(a.take('k', { signal: second.signal }));
+    }
+    const leaveFirst = Array.from({ length: 10 }, () => a.take('k', { signal: first.signal }));
+    await waitFor(async () => (await bookedWaiters(name, 'k')) === 30, 5_000, 'the 30 waiters booked');
+    const before = await bucketTokens(name, 'k');
+    // A's next write of this bucket (the flush of the first cancels) goes out 700 ms late: past the
+    // store's 500 ms deadline, and after B's booking has moved the bucket on.
+    const session = (storeA as unknown as { session: { setData: (...args: unknown[]) => Promise<unknown> } }).session;
+    const setData = session.setData.bind(session);
+    let held = false;
+    session.setData = async (...args: unknown[]) => {
+      if (args[0] === paths.bucket(name, 'k') && !held) {
+        held = true;
+        await sleep(700);
+      }
+      return setData(...args);
+    };
+    first.abort();
+    await Promise.all(leaveFirst);
+    await sleep(50);
+    const waitingInB = b.take('k');
+    await waitFor(() => !storeA.stats().available, 2_000, 'the flush given up at its deadline');
+    second.abort();
+    await Promise.all(leaveSecond);
+    await waitFor(() => storeA.stats().available, 5_000, 'A back');
+    await waitFor(async () => (await bookedWaiters(name, 'k')) === 11, 5_000, 'only the 10 staying waiters and B left booked');
+    await sleep(1_000);
+    const after = await bucketTokens(name, 'k');
+    // Tokens given back: the change, less the refill, plus B's one.
+    const givenBack = after.tokens - before.tokens - (after.at - before.at) / 5_000 + 1;
+    // The previous code went on writing after the deadline: the second cancels under the first
+    // flush's mark, judged then as the first's; those 10 stayed booked, the second made twice.
+    expect(givenBack).toBeCloseTo(20, 0);
+    expect(await bookedWaiters(name, 'k')).toBe(11);
+    await Promise.all([a.close(), b.close()]);
+    await Promise.all([...stay, waitingInB]);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await Promise.all([storeA.close(), storeB.close()]);
+  }
+});
+

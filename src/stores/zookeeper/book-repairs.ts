@@ -15,9 +15,13 @@ export interface BookedTurn {
  * landed, or may still land. A booking's waiters were answered otherwise and must come out if it
  * did; a write of cancels must be made again if it did not.
  */
-type UnsureWrite =
-  | { readonly kind: 'booking'; readonly mark: number; readonly at: number; readonly turns: readonly BookedTurn[] }
-  | { readonly kind: 'cancels'; readonly mark: number; readonly at: number; readonly cancels: readonly BookedTurn[] };
+type UnsureWrite = (
+  | { readonly kind: 'booking'; readonly mark: number; readonly turns: readonly BookedTurn[] }
+  | { readonly kind: 'cancels'; readonly mark: number; readonly cancels: readonly BookedTurn[] }
+) & {
+  /** A read of this process found no mark of its own in the book since: a later, higher mark then proves nothing. */
+  blind: boolean;
+};
 
 /** What this process has to take out of one bucket's book. */
 interface Repair {
@@ -32,6 +36,9 @@ interface Repair {
   running?: Promise<void>;
   next?: Promise<void>;
   timer?: NodeJS.Timeout;
+  /** Flushes failed in a row (the next waits longer), and rechecks of unsure writes made in a row. */
+  failures: number;
+  rechecks: number;
 }
 
 /** What the repairs need of their store. */
@@ -54,12 +61,11 @@ export interface BookRepairsHost {
 
 /** Repairs untouched for this long are dropped: their entries have been paid, or their waiters' deadlines passed, long ago (ms). */
 const REPAIR_MEMORY_MS = 60_000;
-/** A write still not in the book this long after it was given up did not land (ms; see {@link BookRepairs}). */
-const UNSURE_SETTLE_MS = 2000;
-/** While writes of unknown outcome are left, the book is read again this often (ms). */
-const UNSURE_RECHECK_MS = 1000;
-/** A flush that lost to contention tries again after this (ms). */
+/** While writes of unknown outcome are left, the book is read again after this, doubling each time (ms). */
+const UNSURE_RECHECK_MS = 500;
+/** A flush that failed (a hot bucket, a bad answer) tries again after this, doubling each time up to {@link MAX_RETRY_MS} (ms). */
 const RETRY_MS = 50;
+const MAX_RETRY_MS = 5_000;
 /** A book keeps the marks of this many processes at most, the latest writers. */
 const MAX_MARKS = 32;
 
@@ -77,14 +83,16 @@ export function withMark(book: Book, tag: string, mark: number): Book {
  *   one bucket made together go in one compare-and-set; while ZooKeeper cannot be reached they
  *   are kept, and sent when it is back.
  * - A write whose answer never came may have landed, or may still land. Every write of bookings
- *   and cancels sets this process's mark in the book to a number of its own (`Book.w`). A book
- *   showing that number got that write: a booking's waiters (answered by `onUnavailable` meanwhile)
- *   are taken out, a write of cancels is done. A higher number means that a later write of this
- *   process read the book first (and would have seen it): the write never landed, and its cancels
- *   are sent again. A lower one, read at least {@link UNSURE_SETTLE_MS} after it was given up (so
- *   after the connection it was sent on was left), means the same. The book is read again every
- *   second until it is known.
- * Every read of a book by this process's writes ({@link BookRepairs.observe}) settles what it shows.
+ *   and cancels sets this process's mark in the book to a number of its own (`Book.w`), and reads
+ *   the book first ({@link BookRepairs.observe}). A book showing that write's number got it: a
+ *   booking's waiters (answered by `onUnavailable` meanwhile) are taken out, a write of cancels is
+ *   done. A higher number means that a later write of this process read the book before it and
+ *   found the write not there; that later write landed, so the first never can: its cancels are
+ *   sent again. Anything else tells nothing yet, and the book is read again (after 0.5, 1, 2 ... s)
+ *   until a later write of this process settles it, for up to a minute. A read that finds no mark
+ *   of this process at all (the marks of more than 32 writers are kept, and a writer of an older
+ *   release keeps none) makes a later number prove nothing: such a write of cancels is then
+ *   never sent again. Every doubt ends on the side of admitting less: a cancel is never made twice.
  */
 export class BookRepairs {
   private readonly repairs = new Map<string, Repair>();
@@ -99,8 +107,15 @@ export class BookRepairs {
     return count;
   }
 
+  /** What is left to do for the bucket of `key`: waiters to cancel, and writes whose outcome is not known yet (for diagnosis and tests). */
+  pendingOf(policy: BucketPolicy, key: string): { readonly cancels: number; readonly unsure: number } {
+    const repair = this.repairs.get(idOf(policy, key));
+    return { cancels: repair?.cancels.length ?? 0, unsure: repair?.unsure.length ?? 0 };
+  }
+
   /** Takes a waiter that left out of the book of `key`; resolves once a flush carried it (or could not). */
   cancel(policy: BucketPolicy, key: string, booked: BookedTurn): Promise<void> {
+    if (this.closed) return Promise.resolve();
     const repair = this.repairOf(policy, key);
     repair.cancels.push(booked);
     return this.flushSoon(repair);
@@ -108,7 +123,7 @@ export class BookRepairs {
 
   /** The waiters of a booking write known to have landed, answered otherwise meanwhile: taken out. */
   landed(policy: BucketPolicy, key: string, turns: readonly BookedTurn[]): void {
-    if (turns.length === 0) return;
+    if (turns.length === 0 || this.closed) return;
     const repair = this.repairOf(policy, key);
     // Last first: each turn's place inside its entry stays as it was booked.
     repair.cancels.push(...[...turns].reverse());
@@ -117,9 +132,9 @@ export class BookRepairs {
 
   /** A booking write (carrying booking mark `mark`) whose answer never came: its waiters come out if it landed. */
   unsure(policy: BucketPolicy, key: string, mark: number, turns: readonly BookedTurn[]): void {
-    if (turns.length === 0) return;
+    if (turns.length === 0 || this.closed) return;
     const repair = this.repairOf(policy, key);
-    repair.unsure.push({ kind: 'booking', mark, at: this.host.now(), turns });
+    repair.unsure.push({ kind: 'booking', mark, turns, blind: false });
     void this.flushSoon(repair);
   }
 
@@ -130,23 +145,27 @@ export class BookRepairs {
   observe(policy: BucketPolicy, key: string, book: Book): void {
     const repair = this.repairs.get(idOf(policy, key));
     if (repair === undefined || repair.unsure.length === 0) return;
-    const mark = book.w?.[this.host.tag] ?? Number.NEGATIVE_INFINITY;
-    const now = this.host.now();
+    const mark = book.w?.[this.host.tag];
     const left: UnsureWrite[] = [];
     const again: BookedTurn[] = [];
     for (const write of repair.unsure) {
-      const landed = mark === write.mark;
-      if (!landed && mark < write.mark && now - write.at < UNSURE_SETTLE_MS) {
-        left.push(write);
+      if (mark === write.mark) {
+        // It landed.
+        if (write.kind === 'booking') repair.cancels.push(...[...write.turns].reverse());
         continue;
       }
-      if (write.kind === 'booking' && landed) repair.cancels.push(...[...write.turns].reverse());
-      if (write.kind === 'cancels' && !landed) again.push(...write.cancels);
+      if (mark !== undefined && mark > write.mark && !write.blind) {
+        // A later write read the book without it, and landed: it never will.
+        if (write.kind === 'cancels') again.push(...write.cancels);
+        continue;
+      }
+      if (mark === undefined) write.blind = true;
+      left.push(write);
     }
     repair.unsure = left;
     // Cancels to make again left before the ones queued since.
     if (again.length > 0) repair.cancels.unshift(...again);
-    repair.touched = now;
+    repair.touched = this.host.now();
   }
 
   /** Sends every bucket's repairs now (ZooKeeper is back, or the store closes); resolves when all are done. */
@@ -165,7 +184,7 @@ export class BookRepairs {
     const id = idOf(policy, key);
     let repair = this.repairs.get(id);
     if (repair === undefined) {
-      repair = { policy, key, cancels: [], unsure: [], touched: this.host.now() };
+      repair = { policy, key, cancels: [], unsure: [], touched: this.host.now(), failures: 0, rechecks: 0 };
       this.repairs.set(id, repair);
     }
     repair.policy = policy;
@@ -201,30 +220,39 @@ export class BookRepairs {
     if (!this.host.available()) return;
     const mark = this.host.nextMark();
     let sent: BookedTurn[] = [];
-    let wrote = false;
+    let writing = false;
+    // Once this flush has given up (its deadline passed), the compare-and-set loop under it, which
+    // runs on, writes nothing more: its cancels are in an unsure write by then.
+    let givenUp = false;
     try {
       await this.host.update(repair.policy, repair.key, (view) => {
+        writing = false;
+        if (givenUp) return undefined;
         this.observe(repair.policy, repair.key, view.book);
         sent = [...repair.cancels];
         let state: { tokens: number; book: Book } = { tokens: view.tokens, book: view.book };
         for (const booked of sent) state = cancel(state.tokens, state.book, view.serverNow, repair.policy, booked.cost, booked.turn);
         // Nothing changes when every waiter was due already (or its entry is gone).
-        wrote = state.tokens !== view.tokens;
-        return wrote ? { tokens: state.tokens, book: withMark(state.book, this.host.tag, mark) } : undefined;
+        writing = state.tokens !== view.tokens;
+        return writing ? { tokens: state.tokens, book: withMark(state.book, this.host.tag, mark) } : undefined;
       });
       this.take(repair, sent);
+      repair.failures = 0;
     } catch (error) {
-      if (wrote && this.host.unknownOutcome(error)) {
+      givenUp = true;
+      if (writing && this.host.unknownOutcome(error)) {
         this.take(repair, sent);
-        repair.unsure.push({ kind: 'cancels', mark, at: this.host.now(), cancels: sent });
+        repair.unsure.push({ kind: 'cancels', mark, cancels: sent, blind: false });
       }
       this.host.failed(error);
-      if (this.host.available()) this.later(repair, RETRY_MS);
+      repair.failures++;
+      if (this.host.available()) this.later(repair, Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (repair.failures - 1)));
       return;
     }
-    if (repair.unsure.length > 0) this.later(repair, UNSURE_RECHECK_MS);
-    else if (repair.cancels.length > 0) this.later(repair, 0);
-    else this.forget(repair, false);
+    if (repair.cancels.length > 0) return this.later(repair, 0);
+    if (repair.unsure.length > 0) return this.later(repair, UNSURE_RECHECK_MS * 2 ** Math.min(6, repair.rechecks++));
+    repair.rechecks = 0;
+    this.forget(repair, false);
   }
 
   /** Removes the cancels a write carried (those queued meanwhile stay). */

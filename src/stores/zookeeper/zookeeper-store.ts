@@ -167,6 +167,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private marks = 0;
   /** Waiters to take out of shared books again: those that left, and those of booking writes whose answer never came. */
   private readonly repairs: BookRepairs;
+  /** Bookings under way (see reserve): close() lets them return first. */
+  private readonly reserving = new Set<Promise<ReservationResult>>();
 
   /** Validates the options (throwing FlowgateConfigError) and starts connecting in the background. */
   constructor(options: ZooKeeperStoreOptions & { clock?: Clock }) {
@@ -385,7 +387,15 @@ export class ZooKeeperStore extends EventEmitter implements Store {
    * overflow queue (see ReservationQueue). While ZooKeeper is unreachable, `onUnavailable` applies:
    * `'local'` reserves on this process's share, `'open'` admits, `'closed'` refuses.
    */
-  async reserve(policy: BucketPolicy, key: string, given: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult> {
+  reserve(policy: BucketPolicy, key: string, given: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult> {
+    // close() waits for the bookings under way: a batch answered 'closed' on its return gives its turns back.
+    const reserving = this.reserveOrFallBack(policy, key, given, maxSize);
+    this.reserving.add(reserving);
+    void reserving.finally(() => this.reserving.delete(reserving)).catch(noValue);
+    return reserving;
+  }
+
+  private async reserveOrFallBack(policy: BucketPolicy, key: string, given: readonly ReservationAsk[], maxSize: number): Promise<ReservationResult> {
     // The asks' ages are as of the moment each decision is made: waiting for a connection, the read
     // and any lost race take time after they were made.
     const askedAt = this.local.now();
@@ -484,7 +494,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const { book, cost, turn } = ticket as { book: 'shared' | 'local' | 'open'; cost: number; turn: Turn; due: number };
     if (book === 'open') return;
     if (book === 'local') return this.fallback.cancelTokens(this.fallbackPolicy(policy), key, cost, turn);
-    if (this.closed) return;
+    // Also while the store closes: close() sends the cancels of the waiters its limiters answered 'closed'.
     return this.repairs.cancel(policy, key, { cost, turn });
   }
 
@@ -576,9 +586,12 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     this.reservationWatch.close();
     this.membership.close();
     if (this.available) {
-      // Leases go back, and waiters that left (a limiter closed before its store) come out of the books.
-      const returns = [...[...this.leases.values()].map((lease) => this.returnLease(lease)), this.repairs.flushAll()];
-      await Promise.race([Promise.allSettled(returns), sleep(this.options.unavailableAfterMs)]);
+      // Leases go back. Bookings under way return first: a limiter closed just before answers their
+      // waiters 'closed' and cancels them; then the waiters that left come out of the books.
+      const returns = [...this.leases.values()].map((lease) => this.returnLease(lease));
+      await Promise.race([Promise.allSettled([...returns, ...this.reserving]), sleep(this.options.unavailableAfterMs)]);
+      await new Promise((resolve) => setImmediate(resolve));
+      await Promise.race([this.repairs.flushAll(), sleep(this.options.unavailableAfterMs)]);
     }
     this.repairs.close();
     this.leases.clear();
