@@ -361,7 +361,7 @@ export class DistributedQueue<T = unknown> {
     }
   }
 
-  /** The head item without removing it, or `undefined` when the queue is empty. */
+  /** The head item without removing it, or `undefined` when the queue is empty. Like {@link size}, it counts an item a consumer is processing: that item may be the head. */
   peek(): Promise<T | undefined> {
     return this.whileOpen(async () => {
       await this.ready();
