@@ -177,7 +177,7 @@ export class Limiter extends EventEmitter {
       // A queue turned off by a live change still holds the takes that were waiting in it: a new
       // take does not go ahead of them (it is refused, with the time the line ahead needs).
       const left = this.queue;
-      if (left !== undefined && !left.idle(key)) {
+      if (left !== undefined && left.size(key) > 0) {
         const tokens = await this.store.peek(policy, key);
         const retryAfterMs = Math.max(0, ((left.size(key) + 1) * cost - tokens) / policy.ratePerMs);
         return this.rejected(rejectedDecision(policy, key, cost, tokens, 'limited', retryAfterMs, 0));
@@ -206,8 +206,9 @@ export class Limiter extends EventEmitter {
     const policy = this.current;
     if (cost > policy.burst || this.dryRun) return undefined;
     const queue = this.queueLimits === undefined ? undefined : this.queue;
-    // Takes still waiting (in a queue in force, or one turned off since) go first: see take().
-    if (this.queue !== undefined && !this.queue.idle(key)) return undefined;
+    // Takes still waiting (in a queue in force, or one turned off since) go first: see take(). A
+    // queue turned off counts only its waiters: the lines it keeps a while after them are no wait.
+    if (this.queue !== undefined && (queue !== undefined ? !queue.idle(key) : this.queue.size(key) > 0)) return undefined;
     const result = store.takeSync(policy, key, cost);
     if (result === undefined) return undefined;
     if (result.taken) return this.admitted(admittedDecision(policy, key, cost, result.tokens, 0));

@@ -70,6 +70,24 @@ describe('reservation queue', () => {
     await limiter.close();
   });
 
+  test('a queue turned off by a live change blocks no key once its waiters are answered (the line it keeps a while is no wait)', async () => {
+    const limiter = createLimiter({ rate: 10, burst: 2, queue: { maxSize: 100, maxWait: '5s' }, clock, store: reservingStore() });
+    for (let i = 0; i < 2; i++) expect((await limiter.take('hot')).allowed).toBe(true);
+    const queued = limiter.take('hot');
+    await jest.advanceTimersByTimeAsync(200);
+    expect((await queued).allowed).toBe(true);
+    await limiter.setPolicy({ queue: false });
+    // The bucket refills; the key's line, kept for maxWait after its last waiter, holds nobody.
+    await jest.advanceTimersByTimeAsync(1_000);
+    // The previous code refused every take of the key ('limited', tokens there) until the queue was
+    // turned on again: the line kept after the waiters counted as a queue ahead.
+    expect(limiter.tryTakeSync('hot')?.allowed ?? (await limiter.take('hot')).allowed).toBe(true);
+    expect((await limiter.take('hot')).allowed).toBe(true);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect((await limiter.take('hot')).allowed).toBe(true);
+    await limiter.close();
+  });
+
   test('a batch held back still takes its waiters\' places by arrival, ahead of a later arrival another process booked meanwhile', async () => {
     const store = reservingStore();
     const options = { name: 'shared', rate: 1, burst: 1, queue: { maxSize: 10, maxWait: '30s' }, clock, store };
