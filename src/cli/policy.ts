@@ -25,6 +25,8 @@ export interface PolicySetOptions extends PolicyOptions {
   readonly queueMaxWait?: number;
   /** false with `--no-queue`. */
   readonly queue: boolean;
+  /** `--create`: publish for a limiter no process has used yet (else a name nothing knows is refused, as a likely typo). */
+  readonly create?: boolean;
 }
 
 /** Adds `policy get|set|rm|list` to `program`. */
@@ -50,6 +52,7 @@ export function registerPolicy(program: Command): void {
       .addOption(new Option('--queue-max-size <n>', 'most takes waiting per key (whole number >= 0)').argParser(nonNegativeInteger))
       .addOption(new Option('--queue-max-wait <duration>', "longest wait in the queue, such as '5s'").argParser(duration(0)))
       .addOption(new Option('--no-queue', 'turn the overflow queue off').conflicts(['queueMaxSize', 'queueMaxWait']))
+      .option('--create', 'publish for a limiter no process has used yet (without it, a name nothing knows exits 4)')
       .option('--json', 'print the published policy as JSON'),
   ).action((limiter: string, options: PolicySetOptions, command: Command) => {
     const update = updateOf(options);
@@ -86,6 +89,14 @@ async function set(cluster: ClusterConnection, limiter: string, update: PolicyUp
   if ((await registry.get(limiter)) === undefined) {
     // Nothing published yet: start from the options the limiter's processes recorded in its node.
     const node = await readLimiterNode(cluster.session, cluster.paths.limiter(limiter));
+    // A name nothing knows (no limiter node, no policy node, even an unreadable one) is most likely
+    // a typo: publishing under it would change nothing.
+    if (node === undefined && options.create !== true && (await cluster.session.exists(registry.pathOf(limiter))) === null) {
+      throw new CliError(
+        ExitCode.NOT_FOUND,
+        `no limiter '${limiter}' under ${cluster.options.root}: no process has used it and no policy is published for it; check the name, or give --create to publish one for a limiter that has not started yet`,
+      );
+    }
     if (node?.rate !== undefined && node.intervalMs !== undefined && node.burst !== undefined) base = { rate: node.rate, intervalMs: node.intervalMs, burst: node.burst };
     else if (update.rate === undefined) {
       throw new CliError(ExitCode.USAGE, `limiter '${limiter}' has no published policy, and its node does not record its options: give --rate (with --interval and --burst if they are not 1s and ceil(rate))`);

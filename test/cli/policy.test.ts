@@ -76,11 +76,15 @@ test('set then get round-trips, the version counts up, and the library reads wha
   expect(read).toMatchObject({ name: 'api', version: 2, rate: 20, intervalMs: 60_000, burst: 30, queue: false });
 });
 
-test('a limiter nothing knows needs --rate (exit 2); with it, burst follows the rate', async () => {
-  const refused = await policy('set', 'fresh', '--burst', '4');
+test('a limiter nothing knows is refused as a likely typo (exit 4) unless --create; then it needs --rate (exit 2), and burst follows the rate', async () => {
+  const typo = await policy('set', 'fresh', '--rate', '5');
+  expect(typo.code).toBe(4);
+  expect(typo.stderr).toContain(`no limiter 'fresh' under ${root}: no process has used it and no policy is published for it; check the name, or give --create`);
+  expect((await policy('get', 'fresh')).code).toBe(4);
+  const refused = await policy('set', 'fresh', '--burst', '4', '--create');
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain("limiter 'fresh' has no published policy, and its node does not record its options: give --rate");
-  const fresh = await json<PolicyJson>(policy('set', 'fresh', '--rate', '2.5', '--json'));
+  const fresh = await json<PolicyJson>(policy('set', 'fresh', '--rate', '2.5', '--create', '--json'));
   expect(fresh).toMatchObject({ name: 'fresh', version: 0, rate: 2.5, intervalMs: 1000, burst: 3 });
   const unknown = await policy('get', 'nobody');
   expect(unknown.code).toBe(4);
