@@ -23,6 +23,9 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
+/** Floating-point slack on times (ms): a waiting take whose wait, recomputed, passes its deadline by less is not timed out for it, and a timer a rounding error over a whole ms fires at that ms. */
+const DEADLINE_EPSILON_MS = 1e-6;
+
 /** The waiters of one key. Exists only while the key has waiters or a take in flight. */
 class KeyLine {
   readonly waiters: Waiter[] = [];
@@ -41,6 +44,8 @@ class KeyLine {
   tokensAt = Number.NEGATIVE_INFINITY;
   /** Set once a take with a priority other than 0 joined: only then is the insertion point searched. */
   prioritized = false;
+  /** The largest cost that joined the line (never lowered): no waiter costs more. */
+  largestCost = 0;
 
   constructor(readonly key: string) {}
 
@@ -106,7 +111,7 @@ export class OverflowQueue implements TakeQueue {
     let predicted: number | undefined;
     if (sleeping) {
       predicted = this.msUntilServable(line, ahead + cost, now);
-      if (predicted > this.limits.maxWaitMs) return Promise.resolve(this.refusal(line, cost, now, 'limited'));
+      if (predicted + this.capDrift(line, index, cost, now) > this.limits.maxWaitMs) return Promise.resolve(this.refusal(line, cost, now, 'limited'));
     }
     return new Promise<QueueOutcome>((resolve, reject) => {
       const waiter: Waiter = {
@@ -125,6 +130,7 @@ export class OverflowQueue implements TakeQueue {
       const currentLine = line as KeyLine;
       currentLine.waiters.splice(index, 0, waiter);
       currentLine.queuedCost += cost;
+      if (cost > currentLine.largestCost) currentLine.largestCost = cost;
       if (signal !== undefined) {
         waiter.onAbort = () => this.abort(currentLine, waiter);
         signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -246,7 +252,8 @@ export class OverflowQueue implements TakeQueue {
       if (next === undefined) break;
       if (next !== head) continue;
       const delay = this.msUntilServable(line, head.cost, now);
-      line.timer = setTimeout(() => void this.pump(line), Math.ceil(delay));
+      // A delay a rounding error over a whole ms is that ms (the store's check has the same tolerance).
+      line.timer = setTimeout(() => void this.pump(line), Math.max(0, Math.ceil(delay - DEADLINE_EPSILON_MS)));
       // Nothing awaits a placeholder: its timer does not keep the process alive.
       if (this.placeholders) line.timer.unref?.();
       return;
@@ -262,7 +269,7 @@ export class OverflowQueue implements TakeQueue {
       const wait = this.msUntilServable(line, ahead + waiter.cost, now);
       if (!waiter.waiting && line.waitingCount >= this.limits.maxSize) {
         this.reject(line, waiter, 'queue-full', wait, now);
-      } else if (wait > waiter.deadline - now) {
+      } else if (waiter.waiting ? wait > waiter.deadline - now + DEADLINE_EPSILON_MS : wait + this.capDrift(line, i, waiter.cost, now) > waiter.deadline - now) {
         this.reject(line, waiter, waiter.waiting ? 'timeout' : 'limited', wait, now);
       } else {
         if (!waiter.waiting) this.markWaiting(line, waiter, i, now, wait);
@@ -324,6 +331,29 @@ export class OverflowQueue implements TakeQueue {
     return place;
   }
 
+  /**
+   * How late, at most, a waiter of `cost` at place `index` may be served against the refill's
+   * timing: timers fire on whole ms, and a waiter that needs (nearly) the whole bucket finds it
+   * full by then, so the refill of that fraction of a ms is lost to the burst cap and the line
+   * behind it moves back by it. The sum of those fractions over such waiters up to this one.
+   */
+  private capDrift(line: KeyLine, index: number, cost: number, now: number): number {
+    const nearlyFull = this.policy.burst - this.policy.ratePerMs;
+    // The common case, every cost well below the burst: nothing to add up.
+    if (cost <= nearlyFull && line.largestCost <= nearlyFull) return 0;
+    let drift = 0;
+    let through = 0;
+    const add = (waiterCost: number): void => {
+      through += waiterCost;
+      if (waiterCost <= nearlyFull) return;
+      const due = now + this.msUntilServable(line, through, now);
+      drift += Math.ceil(due) - due;
+    };
+    for (let i = 0; i < index && i < line.waiters.length; i++) add((line.waiters[i] as Waiter).cost);
+    add(cost);
+    return drift;
+  }
+
   /** Milliseconds until `cost` tokens can be had: by the refill rate, and not before the store allows. */
   private msUntilServable(line: KeyLine, cost: number, now: number): number {
     const byRate = msUntilFits(this.estimateTokens(line, now), cost, this.policy);
@@ -364,9 +394,11 @@ export class OverflowQueue implements TakeQueue {
 /** Where a take of `priority` joins: after the head and after every waiter that ranks as high or higher now. */
 function insertionIndex(waiters: readonly Waiter[], priority: number, now: number): number {
   const rank = rankOf(priority, now, now);
-  for (let i = 1; i < waiters.length; i++) {
+  // Right behind the last waiter of the same or a higher rank: the line is not sorted by rank once a
+  // waiter was put behind a lower one for that one's deadline, and FIFO within a rank holds still.
+  for (let i = waiters.length - 1; i >= 1; i--) {
     const waiter = waiters[i] as Waiter;
-    if (rankOf(waiter.priority, waiter.arrivedAt, now) < rank) return i;
+    if (rankOf(waiter.priority, waiter.arrivedAt, now) >= rank) return i + 1;
   }
-  return waiters.length;
+  return Math.min(1, waiters.length);
 }

@@ -240,3 +240,56 @@ describe('overflow queue', () => {
     expect([...reasons].every((r) => r === 'queue-full' || r === 'limited')).toBe(true);
   });
 });
+
+describe('found by a model-based run against the documented semantics', () => {
+  test('a take whose predicted wait is exactly maxWait is served at its turn, not timed out by a rounding error', async () => {
+    const limiter = createLimiter({ rate: 3, interval: 500, burst: 3, queue: { maxSize: 3, maxWait: 500 }, clock });
+    expect((await limiter.take('k', { cost: 2 })).allowed).toBe(true);
+    const second = limiter.take('k', { cost: 2 }); // due after 166.7 ms
+    const third = limiter.take('k', { cost: 2 }); // due after exactly 500 ms = maxWait
+    await jest.advanceTimersByTimeAsync(600);
+    const [s, t] = await Promise.all([second, third]);
+    expect(s.allowed).toBe(true);
+    // The previous code timed it out after 500 ms: its wait, recomputed, came to 500.00000000000006.
+    expect([t.allowed, Math.round(t.waitedMs)]).toEqual([true, 500]);
+    await limiter.close();
+  });
+
+  test('takes that need the whole bucket: one that whole-ms timers would serve past maxWait is refused at once, not after waiting', async () => {
+    // One token in 166.7 ms, burst 1: each waiter is served at the next whole ms, and the refill of
+    // that fraction is lost to the full bucket, so the line drifts back by it.
+    const limiter = createLimiter({ rate: 3, interval: 500, burst: 1, queue: { maxSize: 10, maxWait: 667 }, clock });
+    await limiter.take('k');
+    const waiters = [1, 2, 3, 4].map(() => limiter.take('k'));
+    await jest.advanceTimersByTimeAsync(2000);
+    const decisions = await Promise.all(waiters);
+    // The previous code let the fourth wait (predicted 666.7 ms) and timed it out at 667 ms.
+    expect(decisions.map((d) => [d.allowed ? 'ok' : d.reason, Math.round(d.waitedMs)])).toEqual([
+      ['ok', 167],
+      ['ok', 334],
+      ['ok', 501],
+      ['limited', 0],
+    ]);
+    await limiter.close();
+  });
+
+  test('FIFO within a priority holds after a waiter was put behind a lower one for its deadline', async () => {
+    const limiter = createLimiter({ rate: 10, interval: '1s', burst: 10, queue: { maxSize: 10, maxWait: '1s' }, clock });
+    await limiter.take('k', { cost: 10 });
+    const order: string[] = [];
+    const start = (label: string, cost: number, priority: number): Promise<number> => limiter.take('k', { cost, priority }).then((d) => order.push(`${label}:${d.allowed ? 'ok' : d.reason}`));
+    const h = start('H', 1, 0);
+    const l = start('L', 1, -1); // deadline 1 s
+    await jest.advanceTimersByTimeAsync(0);
+    await limiter.setPolicy({ queue: { maxWait: '5s' } });
+    await jest.advanceTimersByTimeAsync(50);
+    const b = start('B', 9, 0); // ahead of L it would push L past its deadline: it stays behind L
+    await jest.advanceTimersByTimeAsync(10);
+    const c = start('C', 1, 0); // the same priority as B, later
+    await jest.advanceTimersByTimeAsync(5000);
+    await Promise.all([h, l, b, c]);
+    // The previous code put C ahead of B (at the first lower-ranked waiter, L).
+    expect(order).toEqual(['H:ok', 'L:ok', 'B:ok', 'C:ok']);
+    await limiter.close();
+  });
+});
