@@ -337,7 +337,10 @@ export class Limiter extends EventEmitter {
     if (samePolicy(published, this.published)) return;
     const { policy: own, queue: ownQueue } = this.configured;
     this.published = published;
+    const previous = this.current;
     this.current = published === undefined ? own : bucketPolicy(own.name, published.rate, published.intervalMs, published.burst, own.strict);
+    // The refill until now counts at the rate it was earned at: a store that refills by the policy it is given settles first.
+    this.store.policyChanged?.(previous, this.current);
     // A published queue changes its bounds; the batching window, priorities and order grace stay the options' (not part of a policy).
     this.queueLimits =
       published === undefined || published.queue === undefined

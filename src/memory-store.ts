@@ -154,6 +154,18 @@ export class MemoryStore implements Store {
     return total;
   }
 
+  /** {@inheritDoc Store.policyChanged} */
+  policyChanged(previous: BucketPolicy, next: BucketPolicy): void {
+    if (previous.ratePerMs === next.ratePerMs && previous.burst === next.burst) return;
+    const map = this.buckets.get(previous.name);
+    if (map === undefined) return;
+    const now = this.clock.now();
+    for (const state of map.values()) {
+      state.tokens = tokensAt(state, previous, now);
+      if (now > state.updatedAt) state.updatedAt = now;
+    }
+  }
+
   private mapOf(policy: BucketPolicy): Map<string, MemoryBucket> {
     let map = this.buckets.get(policy.name);
     if (map === undefined) {

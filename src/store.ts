@@ -51,6 +51,12 @@ export interface Store {
   /** Releases the store's resources (connections, timers). Further calls may reject. */
   close(): Promise<void>;
   /**
+   * Optional: the policy of the buckets named `previous.name` changes to `next` (a live policy
+   * change) in this process. A store that computes refill from the policy it is given settles its
+   * buckets first: the refill until now counts at the previous rate and burst, not the new one.
+   */
+  policyChanged?(previous: BucketPolicy, next: BucketPolicy): void;
+  /**
    * Optional, for stores shared by many processes: reserves tokens for waiting takes, in order, in
    * one atomic step, so that waiters of every process form one FIFO per key. When a store has it,
    * the limiter's queue reserves through it instead of retrying `take` (see `ReservationQueue`).

@@ -179,3 +179,33 @@ describe('concurrent takes with a small queue', () => {
     expect((await decisions).map((d) => (d.allowed ? 'ok' : d.reason))).toEqual(['ok', 'ok', 'closed', 'queue-full']);
   });
 });
+
+describe('the refill around a live change (found by a model-based run)', () => {
+  const clock = { now: () => Date.now() };
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  test('the time before a change refills at the old rate: raising the rate admits no more than burst + rate x T', async () => {
+    const limiter = createLimiter({ rate: 1, interval: '1s', burst: 10, clock });
+    expect((await limiter.take('k', { cost: 10 })).allowed).toBe(true);
+    await jest.advanceTimersByTimeAsync(5_000);
+    await limiter.setPolicy({ rate: 100 });
+    // 5 s at 1/s: 5 tokens. The previous code counted those 5 s at 100/s and admitted 10 more
+    // (20 in 5 s, where burst + rate x T is 15); it answered 5 only when a take had touched the bucket.
+    expect(await limiter.peek('k')).toMatchObject({ remaining: 5 });
+    expect((await limiter.take('k', { cost: 10 })).allowed).toBe(false);
+    await jest.advanceTimersByTimeAsync(50);
+    expect((await limiter.take('k', { cost: 10 })).allowed).toBe(true);
+    await limiter.close();
+  });
+
+  test('lowering the rate keeps the tokens already earned', async () => {
+    const limiter = createLimiter({ rate: 100, interval: '1s', burst: 10, clock });
+    await limiter.take('k', { cost: 10 });
+    await jest.advanceTimersByTimeAsync(50);
+    await limiter.setPolicy({ rate: 1 });
+    // The previous code took them back: 0 left.
+    expect(await limiter.peek('k')).toMatchObject({ remaining: 5 });
+    await limiter.close();
+  });
+});

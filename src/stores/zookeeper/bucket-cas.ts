@@ -80,7 +80,7 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await readBucket(target);
     const serverNow = clock.now();
-    const before = current === undefined ? policy.burst : storedTokensAt(current.tokens, current.since, serverNow, policy.burst, policy.ratePerMs);
+    const before = current === undefined ? policy.burst : storedTokensAt(current.tokens, current.since, serverNow, policy.burst, refillRate(current, policy));
     const bookBefore = current === undefined ? EMPTY_BOOK : prunedBook(current.book, before, serverNow, policy.ratePerMs);
     const decided = decide({ tokens: before, book: bookBefore, serverNow });
     const change = typeof decided === 'number' ? { tokens: decided, book: bookBefore } : decided;
@@ -119,6 +119,17 @@ interface StoredBucket {
   readonly version: number;
   /** The zxid of its last change (orders the states of the bucket). */
   readonly zxid: number;
+  /** The refill rate (tokens per ms) of the policy its last writer was under; NaN when the data has none. */
+  readonly ratePerMs: number;
+}
+
+/**
+ * The rate a stored bucket refills at since its last write: the one that write was made under, so
+ * that after a live policy change the time before the next write counts at the old rate (as a
+ * store that settles at the change does); the policy's own when the data records none.
+ */
+export function refillRate(stored: { readonly ratePerMs: number }, policy: BucketPolicy): number {
+  return Number.isFinite(stored.ratePerMs) && stored.ratePerMs > 0 ? stored.ratePerMs : policy.ratePerMs;
 }
 
 /** Decodes a Stat zxid (an 8-byte big-endian Buffer) to a number. */
@@ -140,7 +151,7 @@ export async function readBucket(target: BucketTarget): Promise<StoredBucket | u
   const mtime = statTime(reply.stat.mtime);
   target.clock.observe(mtime);
   const since = data.at === undefined ? mtime : Math.min(mtime, data.at);
-  return { tokens: data.tokens, book: data.book, mtime, since, version: reply.stat.version, zxid: statZxid(reply.stat.mzxid) };
+  return { tokens: data.tokens, book: data.book, mtime, since, version: reply.stat.version, zxid: statZxid(reply.stat.mzxid), ratePerMs: data.ratePerMs };
 }
 
 /**

@@ -10,7 +10,7 @@ import { bookUpdate, reserve, type Book, type BookUpdate, type Entry, type Reser
 import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
-import { BucketContentionError, readBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
+import { BucketContentionError, readBucket, refillRate, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
 import { storedTokensAt } from './bucket-codec.js';
 import { bucketIdleFor, bucketJanitor } from './bucket-janitor.js';
 import { BookRepairs, withMark, type BookedTurn } from './book-repairs.js';
@@ -557,7 +557,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     if (!this.available) return this.fallback.peek(this.fallbackPolicy(policy), key);
     const stored = await this.withDeadline(readBucket(this.targetOf(policy, key)));
     if (stored === undefined) return policy.burst;
-    return storedTokensAt(stored.tokens, stored.since, this.serverClock.now(), policy.burst, policy.ratePerMs);
+    return storedTokensAt(stored.tokens, stored.since, this.serverClock.now(), policy.burst, refillRate(stored, policy));
   }
 
   /** {@inheritDoc Store.reset} */
