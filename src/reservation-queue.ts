@@ -275,7 +275,8 @@ export class ReservationQueue implements TakeQueue {
     const first = line.pending.find((waiter) => !waiter.settled);
     if (first === undefined || line.flushing || line.direct > 0) return;
     const now = this.clock.now();
-    const window = this.limits.batchWindowMs ?? (line.afterDirectTry ? 0 : BATCH_WINDOW_MS);
+    // Never longer than maxWait: a take is answered within it, also one that cannot wait at all.
+    const window = Math.min(this.limits.maxWaitMs, this.limits.batchWindowMs ?? (line.afterDirectTry ? 0 : BATCH_WINDOW_MS));
     // A take with a priority is not held back: it goes ahead of waiters whose turns come soon.
     const urgent = line.pending.some((waiter) => waiter.priority !== 0);
     // Held until the margin before the first waiter's turn starts, never longer than MAX_DEFER_MS
@@ -284,7 +285,7 @@ export class ReservationQueue implements TakeQueue {
     // The batch window runs from the batch's first scheduling (it only shrinks, after a failed direct
     // try); only the deadline moves after that.
     line.windowEnd = line.batchTimer === undefined ? now + window : Math.min(line.windowEnd, now + window);
-    const flushAt = Math.max(line.windowEnd, deadline);
+    const flushAt = Math.min(Math.max(line.windowEnd, deadline), first.arrivedAt + this.limits.maxWaitMs);
     if (line.batchTimer !== undefined) {
       // The book followed since may have moved the first waiter's turn either way: sooner when
       // waiters ahead left, later when asks that arrived before it were booked. A later write is

@@ -70,6 +70,21 @@ describe('reservation queue', () => {
     await limiter.close();
   });
 
+  test('with maxWait 0 a take over the limit is answered at once, not after the batch window (found by a model-based run)', async () => {
+    const limiter = createLimiter({ rate: 5, interval: 250, burst: 4, queue: { maxSize: 2, maxWait: 0, orderGrace: 0 }, clock, store: reservingStore() });
+    expect((await limiter.take('k', { cost: 4 })).allowed).toBe(true);
+    void limiter.take('k', { cost: 2, priority: 5 });
+    await jest.advanceTimersByTimeAsync(0);
+    const startedAt = Date.now();
+    let answeredAt: number | undefined;
+    const over = limiter.take('k', { cost: 2 }).then((d) => ((answeredAt = Date.now()), d));
+    await jest.advanceTimersByTimeAsync(10);
+    expect((await over).allowed).toBe(false);
+    // The previous code answered it when the 5 ms batch window ended: 5 ms over its maxWait of 0.
+    expect(answeredAt).toBe(startedAt);
+    await limiter.close();
+  });
+
   test('a queue turned off by a live change blocks no key once its waiters are answered (the line it keeps a while is no wait)', async () => {
     const limiter = createLimiter({ rate: 10, burst: 2, queue: { maxSize: 100, maxWait: '5s' }, clock, store: reservingStore() });
     for (let i = 0; i < 2; i++) expect((await limiter.take('hot')).allowed).toBe(true);
