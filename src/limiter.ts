@@ -179,7 +179,7 @@ export class Limiter extends EventEmitter {
       const left = this.queue;
       if (left !== undefined && left.size(key) > 0) {
         const tokens = await this.store.peek(policy, key);
-        const retryAfterMs = Math.max(0, ((left.size(key) + 1) * cost - tokens) / policy.ratePerMs);
+        const retryAfterMs = Math.max(0, (left.queuedCost(key) + cost - tokens) / policy.ratePerMs);
         return this.rejected(rejectedDecision(policy, key, cost, tokens, 'limited', retryAfterMs, 0));
       }
       const result = await this.store.take(policy, key, cost);

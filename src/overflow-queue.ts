@@ -150,6 +150,11 @@ export class OverflowQueue implements TakeQueue {
     return this.lines.get(key)?.waiters.length ?? 0;
   }
 
+  /** {@inheritDoc TakeQueue.queuedCost} */
+  queuedCost(key: string): number {
+    return this.lines.get(key)?.queuedCost ?? 0;
+  }
+
   /** Re-tries the head of `key`'s line now (after a reset, for example). */
   wake(key: string): void {
     const line = this.lines.get(key);

@@ -198,6 +198,14 @@ export class ReservationQueue implements TakeQueue {
     return line === undefined ? 0 : line.pending.length + line.reserved.length;
   }
 
+  /** {@inheritDoc TakeQueue.queuedCost} */
+  queuedCost(key: string): number {
+    // Reserved waiters' tokens are booked: the bucket owes them already (its tokens are below zero by them).
+    let cost = 0;
+    for (const waiter of this.lines.get(key)?.pending ?? []) cost += waiter.cost;
+    return cost;
+  }
+
   /** Reserved waiters keep their turn: tokens added outside the queue go to later takes. */
   wake(): void {}
 

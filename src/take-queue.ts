@@ -54,6 +54,8 @@ export interface TakeQueue {
   idle(key: string): boolean;
   /** Number of takes of this process waiting for `key`. */
   size(key: string): number;
+  /** Tokens the takes of this process waiting for `key` still need from the bucket, together (a booked turn's are owed by the bucket already). */
+  queuedCost(key: string): number;
   /** The bucket of `key` got tokens outside the queue (reset, refund): re-check now. */
   wake(key: string): void;
   /** Answers every waiter with `'closed'` and stops every timer. */

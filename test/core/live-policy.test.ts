@@ -208,4 +208,19 @@ describe('the refill around a live change (found by a model-based run)', () => {
     expect(await limiter.peek('k')).toMatchObject({ remaining: 5 });
     await limiter.close();
   });
+
+  test('a take refused behind the waiters left in a queue turned off is told when the line ahead is through, whatever their costs', async () => {
+    const limiter = createLimiter({ rate: 10, interval: '1s', burst: 5, queue: { maxSize: 10, maxWait: '2s' }, clock });
+    await limiter.take('k', { cost: 5 });
+    const waiter = limiter.take('k', { cost: 5 }); // due at 500 ms
+    await jest.advanceTimersByTimeAsync(0);
+    await limiter.setPolicy({ queue: false });
+    const refused = await limiter.take('k', { cost: 1 });
+    // The previous code reckoned every waiter at the new take's cost: 200 ms, and the retry was refused again.
+    expect(refused).toMatchObject({ allowed: false, reason: 'limited', retryAfterMs: 600 });
+    await jest.advanceTimersByTimeAsync(refused.retryAfterMs);
+    expect((await waiter).allowed).toBe(true);
+    expect((await limiter.take('k', { cost: 1 })).allowed).toBe(true);
+    await limiter.close();
+  });
 });
