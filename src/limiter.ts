@@ -242,7 +242,12 @@ export class Limiter extends EventEmitter {
     this.shadow?.wake(key);
   }
 
-  /** Makes the bucket of `key` full again; takes waiting for it are served at once. */
+  /**
+   * Makes the bucket of `key` full again; takes waiting for it in this process's queue are served
+   * at once, as the full bucket allows. With a store that reserves (the ZooKeeper store), waiting
+   * takes hold booked turns: the reset removes the shared bucket with its book, and each process
+   * serves its booked waiters when it hears of that (they are then due), on top of the full bucket.
+   */
   async reset(key: string): Promise<void> {
     await this.store.reset(this.policy, key);
     this.queue?.wake(key);
