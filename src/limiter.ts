@@ -245,8 +245,8 @@ export class Limiter extends EventEmitter {
   /**
    * Makes the bucket of `key` full again; takes waiting for it in this process's queue are served
    * at once, as the full bucket allows. With a store that reserves (the ZooKeeper store), waiting
-   * takes hold booked turns: the reset removes the shared bucket with its book, and each process
-   * serves its booked waiters when it hears of that (they are then due), on top of the full bucket.
+   * takes hold turns booked in the shared bucket: they keep them, and are served at those turns,
+   * while the reset bucket's full burst goes to the takes that come next.
    */
   async reset(key: string): Promise<void> {
     await this.store.reset(this.policy, key);
