@@ -364,7 +364,7 @@ export class DistributedQueue<T = unknown> {
   /** The head item without removing it, or `undefined` when the queue is empty. Like {@link size}, it counts an item a consumer is processing: that item may be the head. */
   peek(): Promise<T | undefined> {
     return this.whileOpen(async () => {
-      await this.readyWithinCallTimeout();
+      await this.ready();
       for (const name of [...(await this.listing.candidates(true)).names]) {
         try {
           const { data } = await this.session.getData(`${this.items}/${name}`);
@@ -380,7 +380,7 @@ export class DistributedQueue<T = unknown> {
   /** Items in the queue, including those a consumer is processing. One read: no listing. */
   size(): Promise<number> {
     return this.whileOpen(async () => {
-      await this.readyWithinCallTimeout();
+      await this.ready();
       const stat = await this.session.exists(this.items);
       return stat?.numChildren ?? 0;
     });
@@ -389,7 +389,7 @@ export class DistributedQueue<T = unknown> {
   /** Items moved to the dead-letter queue after `maxAttempts` failed deliveries. */
   deadLetters(): Promise<Array<DeadLetter<T>>> {
     return this.whileOpen(async () => {
-      await this.readyWithinCallTimeout();
+      await this.ready();
       const names = sortByTurn(await this.session.getChildren(this.dead));
       const letters: Array<DeadLetter<T>> = [];
       for (const name of names) {
@@ -411,21 +411,6 @@ export class DistributedQueue<T = unknown> {
       return await work();
     } catch (error) {
       throw this.closed && isUnavailable(error) ? queueClosed() : error;
-    }
-  }
-
-  /**
-   * The queue's parents made, waiting for an unreachable ZooKeeper no longer than one call's time
-   * (`callTimeout`): size(), peek() and deadLetters() then fail with ERR_FLOWGATE_ZK_UNAVAILABLE, as
-   * on a queue in use, instead of waiting out the first call's 30 s. close() ends the wait at once.
-   */
-  private async readyWithinCallTimeout(): Promise<void> {
-    const ms = this.callTimeoutMs;
-    const wait = this.newWait(performance.now() + ms, undefined, () => new ZooKeeperUnavailableError(`flowgate: ZooKeeper could not be reached within callTimeout (${ms} ms)`));
-    try {
-      await this.ready(wait);
-    } finally {
-      this.endWait(wait);
     }
   }
 
