@@ -66,7 +66,11 @@ export class ClusterConnection {
 
   /** Connects; a {@link CliError} with exit code 3 when nobody answers within `options.timeout`. */
   static async open(options: ConnectionOptions): Promise<ClusterConnection> {
-    const session = new ZooKeeperSession({ connect: options.zk, sessionTimeoutMs: 6000, callTimeoutMs: options.timeout, digest: options.auth });
+    // Each connection attempt gets sessionTimeout / servers (as ZooKeeper's Java client): within
+    // --timeout, a server that accepts and then does not answer leaves time for another.
+    const servers = options.zk.split(',').length;
+    const sessionTimeoutMs = Math.max(1000, Math.min(6000, Math.floor((options.timeout * servers) / 2)));
+    const session = new ZooKeeperSession({ connect: options.zk, sessionTimeoutMs, callTimeoutMs: options.timeout, digest: options.auth });
     session.start();
     try {
       await session.ready(options.timeout);

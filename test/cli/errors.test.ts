@@ -6,6 +6,7 @@ import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
 import { describeRun, requireBuild, runCli } from './helpers/cli-process.js';
 import { ensembleFor, type TestZooKeeper } from './helpers/cli-clusters.js';
 import { digestOnlyAcl, dropRoot, fixtureSession, freshRoot, PERSISTENT } from './helpers/cli-fixtures.js';
+import { FaultProxy } from '../zookeeper/helpers/fault-proxy.js';
 
 jest.setTimeout(60_000);
 
@@ -42,6 +43,22 @@ describe('cannot connect: exit 3 within --timeout, naming the connect string', (
     expect(byDefault.stderr).toContain('127.0.0.1:1 within 5000 ms');
     expect(byDefault.ms).toBeGreaterThan(4900);
     expect(byDefault.ms).toBeLessThan(8000);
+  });
+
+  test('a server that accepts and never answers, first in the connect string: --timeout 2s still reaches the next one', async () => {
+    const hung = await FaultProxy.inFrontOf(zk.connect);
+    hung.slowHandshake(Infinity);
+    try {
+      const healthy = zk.connect.split(',')[0] as string;
+      const root = newRoot('hung-first');
+      await fixtures.mkdirp(root);
+      const runs = await Promise.all([1, 2, 3].map(() => runCli(['policy', 'list', '--zk', `${hung.connect},${healthy}`, '--timeout', '2s', '--root', root])));
+      // The previous code gave each attempt 6 s / 2 servers = 3 s: a run that tried the hung server
+      // first ran out of its 2 s (exit 3, "cannot connect").
+      for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      await hung.close();
+    }
   });
 });
 
