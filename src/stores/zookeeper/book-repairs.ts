@@ -100,13 +100,6 @@ export class BookRepairs {
 
   constructor(private readonly host: BookRepairsHost) {}
 
-  /** Waiters and writes not yet settled, over all buckets. */
-  get pending(): number {
-    let count = 0;
-    for (const repair of this.repairs.values()) count += repair.cancels.length + repair.unsure.length;
-    return count;
-  }
-
   /** What is left to do for the bucket of `key`: waiters to cancel, and writes whose outcome is not known yet (for diagnosis and tests). */
   pendingOf(policy: BucketPolicy, key: string): { readonly cancels: number; readonly unsure: number } {
     const repair = this.repairs.get(idOf(policy, key));
