@@ -53,7 +53,8 @@ export function toCliError(error: unknown, context: FailureContext = {}): CliErr
     return new CliError(ExitCode.UNAVAILABLE, `cannot reach ${where}: ${messageOf(error).replace(/^flowgate: /, '')}`);
   }
   if (code === ZkCode.NO_NODE) return new CliError(ExitCode.NOT_FOUND, `not found: ${path} (removed meanwhile?)`);
-  return new CliError(ExitCode.FAILURE, messageOf(error));
+  // The CLI prints its own "flowgate: " before every message.
+  return new CliError(ExitCode.FAILURE, messageOf(error).replace(/^flowgate: /, ''));
 }
 
 /** The exit-5 error for a NoAuth refusal of `what` ("to delete /x"), with the advice that fits. */

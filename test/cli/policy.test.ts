@@ -117,6 +117,8 @@ test('a policy node this flowgate cannot read (a newer format): set exits 1 at o
   const result = await policy('set', 'future', '--rate', '5');
   expect(result.code).toBe(1);
   expect(result.stderr).toContain(`the policy node ${path} holds data this flowgate cannot read`);
+  // One "flowgate: " before the message, not two.
+  expect(result.stderr.startsWith('flowgate: the policy node')).toBe(true);
   expect(result.stderr).toContain("flowgate policy rm future");
   expect(Date.now() - started).toBeLessThan(15_000);
   expect((await fixtures.getData(path)).data?.toString()).toBe('{"v":2,"name":"future"}');
