@@ -74,7 +74,14 @@ export function registerPolicy(program: Command): void {
 }
 
 async function get(cluster: ClusterConnection, limiter: string, options: PolicyOptions): Promise<void> {
-  const record = await cluster.policies().get(limiter);
+  const registry = cluster.policies();
+  const record = await registry.get(limiter);
+  if (record === undefined && (await cluster.session.exists(registry.pathOf(limiter))) !== null) {
+    throw new CliError(
+      ExitCode.FAILURE,
+      `the policy node ${registry.pathOf(limiter)} holds data this flowgate cannot read (a newer format, or a hand edit): the processes use their own options; remove it with 'flowgate policy rm ${limiter}'`,
+    );
+  }
   if (record === undefined) {
     const node = await readLimiterNode(cluster.session, cluster.paths.limiter(limiter));
     const known = node === undefined ? `, and no limiter '${limiter}' under ${cluster.options.root}` : node.rate !== undefined && node.intervalMs !== undefined ? ` (its processes use their own options: ${describeRate(node.rate, node.intervalMs)}, burst ${node.burst ?? '?'})` : ' (its processes use their own options)';

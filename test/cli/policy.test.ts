@@ -119,6 +119,10 @@ test('a policy node this flowgate cannot read (a newer format): set exits 1 at o
   expect(result.stderr).toContain(`the policy node ${path} holds data this flowgate cannot read`);
   // One "flowgate: " before the message, not two.
   expect(result.stderr.startsWith('flowgate: the policy node')).toBe(true);
+  // get tells the same, rather than "no published policy".
+  const got = await policy('get', 'future');
+  expect(got.code).toBe(1);
+  expect(got.stderr).toContain(`the policy node ${path} holds data this flowgate cannot read`);
   expect(result.stderr).toContain("flowgate policy rm future");
   expect(Date.now() - started).toBeLessThan(15_000);
   expect((await fixtures.getData(path)).data?.toString()).toBe('{"v":2,"name":"future"}');
