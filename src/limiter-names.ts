@@ -3,7 +3,6 @@
 import { FlowgateConfigError } from './errors.js';
 import type { BucketPolicy } from './policy.js';
 
-
 /** One registry for every copy of the package in the process (CommonJS and ESM share stores). */
 const REGISTRY = Symbol.for('flowgate.limiter-names');
 
@@ -34,13 +33,12 @@ export function claimLimiterName(store: object, policy: BucketPolicy): () => voi
   }
   const { name } = policy;
   const holders = byName.get(name) ?? new Set<BucketPolicy>();
-  const ours = policy;
   for (const theirs of holders) {
-    if (theirs.rate !== ours.rate || theirs.intervalMs !== ours.intervalMs || theirs.burst !== ours.burst || theirs.strict !== ours.strict) {
+    if (theirs.rate !== policy.rate || theirs.intervalMs !== policy.intervalMs || theirs.burst !== policy.burst || theirs.strict !== policy.strict) {
       throw new FlowgateConfigError(
         'name',
         name,
-        `is used on this store by another limiter with another policy (${describe(theirs)}; this one: ${describe(ours)}); limiters of one name share their buckets: give each its own name`,
+        `is used on this store by another limiter with another policy (${describe(theirs)}; this one: ${describe(policy)}); limiters of one name share their buckets: give each its own name`,
       );
     }
   }
