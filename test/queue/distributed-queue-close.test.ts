@@ -17,13 +17,18 @@ test('opening and closing 20 queues on one store leaves no listener behind on it
   await store.close();
 });
 
+/** What `promise` settles with: `resolved` when it resolves, its error when it rejects. */
+function settled(promise: Promise<unknown>, resolved: string): Promise<unknown> {
+  return promise.then(
+    () => resolved,
+    (error: unknown) => error,
+  );
+}
+
 describe('closed while ZooKeeper is unreachable (nothing listens on port 1)', () => {
   test('store.ready() still waiting ends when the store is closed, with ERR_FLOWGATE_CLOSED, not at its own timeout', async () => {
     const store = new ZooKeeperStore({ connect: '127.0.0.1:1' });
-    const ready = store.ready(15_000).then(
-      () => 'ready',
-      (error: unknown) => error,
-    );
+    const ready = settled(store.ready(15_000), 'ready');
     await new Promise((resolve) => setTimeout(resolve, 200));
     const closedAt = performance.now();
     await store.close();
@@ -38,10 +43,7 @@ describe('closed while ZooKeeper is unreachable (nothing listens on port 1)', ()
     const queue = new DistributedQueue<number>({ connect: '127.0.0.1:1', name: 'q' });
     const reported: unknown[] = [];
     const consumer = queue.consume(() => undefined, { onError: (error) => reported.push(error) });
-    const enqueued = queue.enqueue(1).then(
-      () => 'stored',
-      (error: unknown) => error,
-    );
+    const enqueued = settled(queue.enqueue(1), 'stored');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const closedAt = performance.now();
     await queue.close();

@@ -154,7 +154,7 @@ describe('while ZooKeeper cannot be reached (a proxy cuts every connection)', ()
         outcome(cold.dequeue({ signal: AbortSignal.timeout(1_000) }), 15_000),
         outcome(warm.tryDequeue(), 15_000),
       ]);
-      process.stdout.write(`[dq-fixes] during the outage: ${JSON.stringify({ warmTimeout, warmSignal, coldTimeout, coldSignal, tryTake }, (k, v: unknown) => (v instanceof Error ? `${String(codeOf(v) ?? v.name)}: ${v.message.slice(0, 60)}` : v))}\n`);
+      process.stdout.write(`[dq-fixes] during the outage: ${JSON.stringify({ warmTimeout, warmSignal, coldTimeout, coldSignal, tryTake }, (_key, v: unknown) => (v instanceof Error ? `${String(codeOf(v) ?? v.name)}: ${v.message.slice(0, 60)}` : v))}\n`);
       // The previous code: the warm signal was ignored (~98 s), the cold queue waited for its
       // parents for 30 s whatever its timeout or signal, and tryDequeue() retried for ~98 s.
       expect(warmTimeout).toMatchObject({ how: 'rejected', value: { code: 'ERR_FLOWGATE_QUEUE_TIMEOUT' } });
