@@ -14,6 +14,7 @@ export interface MetricSet {
   readonly operations: Counter<'op'>;
   readonly errors: Counter<'type'>;
   readonly tokensLeased: Counter<'limiter'>;
+  readonly fallbackDecisions: Counter<'limiter'>;
   readonly degraded: Gauge;
   readonly members: Gauge;
   readonly bucketWrites: Counter;
@@ -42,6 +43,7 @@ export function metricNames(p: string): Readonly<Record<keyof MetricSet, string>
     operations: `${p}zookeeper_operations_total`,
     errors: `${p}zookeeper_errors_total`,
     tokensLeased: `${p}tokens_leased_total`,
+    fallbackDecisions: `${p}fallback_decisions_total`,
     degraded: `${p}degraded`,
     members: `${p}cluster_members`,
     bucketWrites: `${p}bucket_writes_total`,
@@ -105,6 +107,13 @@ export function registerMetricSet(options: ResolvedMetricsOptions, collectors: M
     operations: new Counter({ name: names.operations, help: 'ZooKeeper operations of flowgate stores, by operation', labelNames: ['op'] as const, collect: stores, ...none }),
     errors: new Counter({ name: names.errors, help: 'Failed ZooKeeper operations of flowgate stores, by error type', labelNames: ['type'] as const, collect: stores, ...none }),
     tokensLeased: new Counter({ name: names.tokensLeased, help: 'Tokens this process leased from shared ZooKeeper buckets, by limiter name', labelNames: ['limiter'] as const, collect: stores, ...none }),
+    fallbackDecisions: new Counter({
+      name: names.fallbackDecisions,
+      help: 'Takes of flowgate limiters answered by onUnavailable because ZooKeeper could not be reached in time, by limiter name',
+      labelNames: ['limiter'] as const,
+      collect: stores,
+      ...none,
+    }),
     // 'max': under prom-client's AggregatorRegistry (node:cluster), workers must not add these up.
     degraded: new Gauge({ name: names.degraded, help: '1 while a flowgate store cannot reach ZooKeeper (decisions follow onUnavailable), else 0', aggregator: 'max', collect: stores, ...none }),
     members: new Gauge({ name: names.members, help: 'Live processes sharing the flowgate ZooKeeper root, as this process last saw them', aggregator: 'max', collect: stores, ...none }),

@@ -5,13 +5,15 @@ import { CounterMirror } from './counter-mirror.js';
 import type { MetricSet } from './metric-set.js';
 
 /** The figures of `ZooKeeperStore.stats()`; the running totals by kind are read only when the store reports them. */
-type StoreFigures = Omit<ZooKeeperStoreStats, 'operations' | 'errors' | 'tokensLeased'> & {
+type StoreFigures = Omit<ZooKeeperStoreStats, 'operations' | 'errors' | 'tokensLeased' | 'fallbackDecisions'> & {
   /** ZooKeeper calls made, by operation. */
   readonly operations?: Readonly<Record<string, number>>;
   /** ZooKeeper calls failed, by kind. */
   readonly errors?: Readonly<Record<string, number>>;
   /** Tokens leased from the shared buckets, by limiter name. */
   readonly tokensLeased?: Readonly<Record<string, number>>;
+  /** Takes answered by `onUnavailable`, by limiter name. */
+  readonly fallbackDecisions?: Readonly<Record<string, number>>;
 };
 
 interface Watched {
@@ -37,6 +39,7 @@ export class StoreMetrics {
   private readonly operations: CounterMirror<'op'>;
   private readonly errors: CounterMirror<'type'>;
   private readonly tokensLeased: CounterMirror<'limiter'>;
+  private readonly fallbackDecisions: CounterMirror<'limiter'>;
 
   /** @param metrics - the metric set the figures go to */
   constructor(private readonly metrics: MetricSet) {
@@ -45,6 +48,7 @@ export class StoreMetrics {
     this.operations = new CounterMirror(metrics.operations);
     this.errors = new CounterMirror(metrics.errors);
     this.tokensLeased = new CounterMirror(metrics.tokensLeased);
+    this.fallbackDecisions = new CounterMirror(metrics.fallbackDecisions);
   }
 
   /** Whether `store` is watched. */
@@ -98,6 +102,7 @@ export class StoreMetrics {
       for (const [op, total] of Object.entries(figures.operations ?? {})) this.operations.sync(`${id}\u0000${op}`, { op }, total);
       for (const [type, total] of Object.entries(figures.errors ?? {})) this.errors.sync(`${id}\u0000${type}`, { type }, total);
       for (const [limiter, total] of Object.entries(figures.tokensLeased ?? {})) this.tokensLeased.sync(`${id}\u0000${limiter}`, { limiter }, total);
+      for (const [limiter, total] of Object.entries(figures.fallbackDecisions ?? {})) this.fallbackDecisions.sync(`${id}\u0000${limiter}`, { limiter }, total);
       // A closed store (replaced, or the app shutting down) is neither degraded nor a member count.
       if (figures.closed === true) continue;
       if (down) degraded = 1;

@@ -95,12 +95,13 @@ test('every metric is registered with its type and help; counters and gauges wit
     flowgate_zookeeper_operations_total: 'counter',
     flowgate_zookeeper_errors_total: 'counter',
     flowgate_tokens_leased_total: 'counter',
+    flowgate_fallback_decisions_total: 'counter',
     flowgate_degraded: 'gauge',
     flowgate_cluster_members: 'gauge',
     flowgate_bucket_writes_total: 'counter',
     flowgate_bucket_conflicts_total: 'counter',
   });
-  expect([...text.matchAll(/^# HELP (\S+) \S/gm)]).toHaveLength(12);
+  expect([...text.matchAll(/^# HELP (\S+) \S/gm)]).toHaveLength(13);
   expect(valueOf(text, 'flowgate_degraded')).toBe(0);
   expect(valueOf(text, 'flowgate_bucket_writes_total')).toBe(0);
 });
@@ -113,7 +114,8 @@ test('one set per registry and prefix: a second one throws until the first is cl
   first.close();
   first.close();
   const again = flowgateMetrics({ registry });
-  expect(registry.getMetricsAsArray()).toHaveLength(24);
+  // Two prefixes, 13 metrics each.
+  expect(registry.getMetricsAsArray()).toHaveLength(26);
   again.close();
   other.close();
   expect(registry.getMetricsAsArray()).toHaveLength(0);

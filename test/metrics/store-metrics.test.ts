@@ -84,6 +84,9 @@ test('members, bucket writes and the store totals (operations, tokens leased) af
   if (stats.errors !== undefined) {
     expect(samples(text).filter((s) => s.name === 'flowgate_zookeeper_errors_total').every((s) => Object.keys(s.labels).join() === 'type')).toBe(true);
   }
+  // ZooKeeper answered every take: none was left to onUnavailable.
+  expect(store.stats().fallbackDecisions).toEqual({});
+  expect(samples(text).filter((s) => s.name === 'flowgate_fallback_decisions_total')).toEqual([]);
   // The bucket key is never a label.
   expect(text).not.toContain('user-');
 
@@ -111,14 +114,23 @@ test('the degraded gauge is 1 while the store cannot reach ZooKeeper, and 0 agai
   expect(store.stats().available).toBe(true);
 });
 
-test('a store closed while degraded reports neither degraded nor members any more; unobserving a store not watched does nothing', async () => {
+test('a store closed while degraded reports neither degraded nor members any more, and keeps its count of takes left to onUnavailable; unobserving a store not watched does nothing', async () => {
   const metrics = newMetrics();
   // Nothing listens on port 1: the store goes degraded once unavailable past its grace period.
   const store = new ZooKeeperStore({ connect: '127.0.0.1:1', unavailableAfter: '100ms' });
   metrics.observeStore(store);
   await waitFor(async () => valueOf(await scrape(metrics), 'flowgate_degraded') === 1, 10_000, 'the degraded gauge at 1');
+  // Takes answered by onUnavailable ('local': this process alone, burst 3 of 3) are counted by limiter name.
+  const limiter = createLimiter({ rate: 1, interval: '1m', burst: 3, store, name: 'zk-fallback' });
+  const decided = [];
+  for (let i = 0; i < 5; i++) decided.push((await limiter.take('k')).allowed);
+  limiter.close();
+  expect(decided).toEqual([true, true, true, false, false]);
+  expect(store.stats().fallbackDecisions).toEqual({ 'zk-fallback': 5 });
+  expect(valueOf(await scrape(metrics), 'flowgate_fallback_decisions_total', { limiter: 'zk-fallback' })).toBe(5);
   await store.close();
   const text = await scrape(metrics);
+  expect(valueOf(text, 'flowgate_fallback_decisions_total', { limiter: 'zk-fallback' })).toBe(5);
   expect(valueOf(text, 'flowgate_degraded')).toBe(0);
   expect(valueOf(text, 'flowgate_cluster_members')).toBe(0);
   const other = new ZooKeeperStore({ connect: '127.0.0.1:1', unavailableAfter: '100ms' });

@@ -59,6 +59,11 @@ export interface ZooKeeperStoreStats {
   readonly errors: Readonly<Record<string, number>>;
   /** Tokens leased from the shared buckets, by limiter name. */
   readonly tokensLeased: Readonly<Record<string, number>>;
+  /**
+   * Takes answered by `onUnavailable` because ZooKeeper could not be reached in time, by limiter
+   * name (a running total: a brief outage between two looks at `available` still shows here).
+   */
+  readonly fallbackDecisions: Readonly<Record<string, number>>;
   /** Keys this process keeps a lease for (forgotten once idle: memory stays bounded, also while ZooKeeper is unreachable). */
   readonly leasedKeys: number;
   /** Whether `close()` was called: the store decides nothing more (and reports neither degraded nor members). */
@@ -160,6 +165,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private readonly report: MemberReport;
   /** Tokens leased so far, by limiter name. */
   private readonly leased = new Map<string, number>();
+  /** Takes answered by onUnavailable, by limiter name. */
+  private readonly fallbackDecided = new Map<string, number>();
   /** How much demand a lease's chunk covers (see TokenLease.chunkSize). */
   private readonly leaseWindows: LeaseWindows;
   /** This store's key in the books' booking marks, and the number of its latest booking or cancel write (see BookRepairs). */
@@ -281,6 +288,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       operations: { ...this.session.operations },
       errors: { ...this.session.errors },
       tokensLeased: Object.fromEntries(this.leased),
+      fallbackDecisions: Object.fromEntries(this.fallbackDecided),
       leasedKeys: this.leases.size,
       closed: this.closed,
     };
@@ -509,6 +517,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   }
 
   private fallbackReserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): ReservationResult {
+    this.countFallback(policy, asks.length);
     if (this.options.onUnavailable === 'open') {
       for (const ask of asks) this.noteGiven(policy, key, ask.cost);
       return { outcomes: asks.map((ask) => ({ granted: true, waitMs: 0, due: 0, ticket: { book: 'open', cost: ask.cost } })), tokens: policy.burst, waiting: 0 };
@@ -739,6 +748,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   }
 
   private fallbackTake(policy: BucketPolicy, key: string, cost: number): Promise<StoreTakeResult> | StoreTakeResult {
+    this.countFallback(policy, 1);
     switch (this.options.onUnavailable) {
       case 'open':
         this.noteGiven(policy, key, cost);
@@ -751,6 +761,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
           return result;
         });
     }
+  }
+
+  /** Counts `takes` answered by `onUnavailable` for the limiter of `policy`. */
+  private countFallback(policy: BucketPolicy, takes: number): void {
+    this.fallbackDecided.set(policy.name, (this.fallbackDecided.get(policy.name) ?? 0) + takes);
   }
 
   /** Counts tokens `onUnavailable` gave out for a bucket, so that their refunds go back there (see refund()). */
