@@ -39,6 +39,8 @@ export interface AppStats {
   readonly counts: { admitted: number; limited: number; unavailable: number; other: number };
   readonly events: Array<{ event: string; at: number; [k: string]: unknown }>;
   readonly episodes: Episode[];
+  /** Takes the store left to `onUnavailable`, by limiter name (ZooKeeperStoreStats.fallbackDecisions). */
+  readonly fallbackDecisions: Record<string, number>;
 }
 
 /** What GET /burst answers: n concurrent limiter.take(key) in one app, counted. */
