@@ -8,28 +8,17 @@ const { connect, root, name, role, concurrency = 8 } = JSON.parse(process.env.FL
 const queue = new DistributedQueue({ connect, root, name });
 await queue.size(); // connected, parents created
 
-// Diagnostics only: count claim attempts (check-and-create multis, or plain creates) and the claims
-// that found their item already gone, by wrapping the queue's session (a private field; skipped if
-// it is not there).
+// Diagnostics only: count claim attempts and how they ended, by wrapping the queue's session (a
+// private field; skipped if it is not there). A consumer's claim reads the item, then makes one
+// multi (its claim node, and the item written back with its delivery counted): a read or a multi
+// that finds no item (NO_NODE) is an item already gone (a stale listing, no write made); a multi
+// failing otherwise lost to another consumer.
 const claims = { creates: 0, lost: 0, stale: 0 };
 const session = queue.session;
-if (session && typeof session.create === 'function' && typeof session.getData === 'function') {
-  const create = session.create.bind(session);
-  session.create = async (path, ...rest) => {
-    const claim = path.includes('/claims/');
-    if (claim) claims.creates++;
-    try {
-      return await create(path, ...rest);
-    } catch (error) {
-      if (claim) claims.lost++;
-      throw error;
-    }
-  };
-  // Claims are check-and-create multis: a NO_NODE failure is an item already gone (a stale listing, no write made).
+if (session && typeof session.transaction === 'function' && typeof session.getData === 'function') {
   const transaction = session.transaction.bind(session);
   session.transaction = async (ops, ...rest) => {
     const claim = ops.some((op) => op.op === 'create' && op.path.includes('/claims/'));
-    if (claim) claims.creates++;
     try {
       return await transaction(ops, ...rest);
     } catch (error) {
@@ -43,6 +32,7 @@ if (session && typeof session.create === 'function' && typeof session.getData ==
   };
   const getData = session.getData.bind(session);
   session.getData = async (path, ...rest) => {
+    if (path.includes('/items/')) claims.creates++;
     try {
       return await getData(path, ...rest);
     } catch (error) {

@@ -65,7 +65,7 @@ export function queueTable(q, config) {
         'DistributedQueue consumers: items per consumer; claims',
         '',
         q.perConsumer.map((c) => c.join('/')).join(', '),
-        `${int(q.claims.creates)} claim attempts (check-and-create multis) for ${int(q.claims.items)} items: ${int(q.claims.itemAlreadyGone)} found the item already gone, ${int(q.claims.lostRaces)} lost to another consumer`,
+        `${int(q.claims.creates)} claim attempts (a read, then a multi) for ${int(q.claims.items)} items: ${int(q.claims.itemAlreadyGone)} found the item already gone, ${int(q.claims.lostRaces)} lost to another consumer`,
       ],
       ...(q.idlePickupMs.length > 0 ? [['DistributedQueue: enqueue → handled, consumers idle before', `${q.idlePickupMs.map(int).join(', ')} ms`, '', 'single items, queue empty and quiet > 1.2 s before each']] : []),
     ],

@@ -381,9 +381,41 @@ describe('a consumer SIGKILLed mid-item', () => {
     const counts = countByItem([...victim.deliveries, ...survivor.deliveries]);
     log(`consumer kill: item k:5 (${String(held.id)}) held by the victim, delivered again ${(again.at - killedAt).toFixed(0)} ms after SIGKILL (session timeout 2 s), attempt ${again.attempt}`);
     expect(again.id).toBe(held.id);
+    // The victim's delivery counts: this is the item's second.
+    expect(again.attempt).toBe(2);
     expect(counts.get('k:5')).toBe(2);
     expect([...counts].filter(([key, n]) => key !== 'k:5' && n !== 1)).toEqual([]);
     expect((await producer.call<{ size: number }>('size')).size).toBe(0);
+  });
+
+  test('a poison item, whose consumer dies on it each time, goes to the dead letters after maxAttempts deliveries instead of killing every consumer', async () => {
+    const root = freshRoot(ensemble, 'dqpoison');
+    const config = { connect: ensemble.connect, root, name: 'poison', store: { sessionTimeout: '2s' }, queue: { maxAttempts: 2, pollInterval: '200ms' } };
+    const producer = await worker('poison-producer', config);
+    await producer.call('enqueue', { item: { producer: 'p', seq: 0 } });
+    // Two consumers in turn take p:0 and die holding it (SIGKILL: no handler settles).
+    const victims: Worker[] = [];
+    for (const label of ['poison-victim1', 'poison-victim2']) {
+      const victim = await worker(label, config);
+      const blocked = new Promise<Record<string, unknown>>((resolve) => victim.child.onEvent((e) => e.event === 'blocked' && resolve(e)));
+      await victim.call('consume', { concurrency: 1, blockOn: { producer: 'p', seq: 0 } });
+      await blocked;
+      await victim.child.kill();
+      victims.push(victim);
+    }
+    // A healthy consumer: p:0 is not handed to it (its 2 deliveries are used up); p:1 is.
+    await producer.call('enqueue', { item: { producer: 'p', seq: 1 } });
+    const survivor = await worker('poison-survivor', config);
+    await survivor.call('consume', { concurrency: 1 });
+    const deadMs = await waitFor(async () => (await producer.call<unknown[]>('deadLetters')).length === 1, 20_000, 'p:0 in the dead letters');
+    await waitFor(() => survivor.deliveries.some((d) => d.s === 1), 10_000, 'p:1 delivered');
+    await waitFor(async () => (await producer.call<{ size: number }>('size')).size === 0, 10_000, 'the queue to empty');
+    await survivor.call('stopConsume');
+    const dead = await producer.call<Array<{ item: unknown; attempts: number; error: string }>>('deadLetters');
+    log(`poison item: dead-lettered ${deadMs.toFixed(0)} ms after the second consumer died on it; ${JSON.stringify(dead)}`);
+    expect(victims.map((v) => v.deliveries.filter((d) => d.s === 0).map((d) => d.attempt))).toEqual([[1], [2]]);
+    expect(survivor.deliveries.map((d) => d.s)).toEqual([1]);
+    expect(dead).toEqual([{ item: { producer: 'p', seq: 0 }, attempts: 2, error: expect.stringMatching(/^delivered 2 times, and each time its consumer stopped before the handler settled/) as unknown as string }]);
   });
 });
 

@@ -46,7 +46,10 @@ export interface DistributedQueueOptions {
   auth?: string;
   /** The largest item, in bytes of its own JSON (`JSON.stringify(item)`). Default 256 KiB; at most 1,000,000. */
   maxItemBytes?: number;
-  /** Deliveries of an item whose handler keeps throwing before it moves to the dead-letter queue. Default 5. */
+  /**
+   * Deliveries of an item before it moves to the dead-letter queue. Each delivery to a handler
+   * counts, also one whose consumer crashed or lost its session before the handler settled. Default 5.
+   */
   maxAttempts?: number;
   /**
    * With `connect`: how long one ZooKeeper call may take before it counts as a connection loss, and
@@ -85,7 +88,7 @@ export interface DequeueOptions {
 export interface DeliveryInfo {
   /** The item's znode name: stable across redeliveries of the same copy. */
   readonly id: string;
-  /** 1 on the first delivery, 2 after one failure, and so on. */
+  /** 1 on the first delivery, 2 on the next (after a failure, or a consumer that stopped mid-item), and so on. */
   readonly attempt: number;
 }
 
@@ -108,7 +111,7 @@ export interface QueueConsumer {
   stop(): Promise<void>;
 }
 
-/** An item that failed `maxAttempts` times, as kept in the dead-letter queue. */
+/** An item delivered `maxAttempts` times without success, as kept in the dead-letter queue. */
 export interface DeadLetter<T> {
   readonly item: T;
   readonly attempts: number;
@@ -157,9 +160,10 @@ class MissingQueueNodeError extends Error {
  *   creating a second one. No duplicate, nothing lost.
  * - A consumer claims an item with an ephemeral claim node before reading it: an item is never
  *   handed to two consumers at once. Success removes item and claim in one atomic multi. A handler
- *   that throws puts the item back at the tail (attempt + 1); after `maxAttempts` it moves to the
+ *   that throws puts the item back at the tail; after `maxAttempts` deliveries it moves to the
  *   dead-letter queue. A consumer that dies loses its session, its claims vanish, and the item is
- *   delivered again (at least once).
+ *   delivered again (at least once); deliveries are counted as they start, so an item that kills
+ *   its consumers is dead-lettered too.
  * - `size()` reads one Stat (the children count): no listing.
  */
 export class DistributedQueue<T = unknown> {
@@ -468,7 +472,7 @@ export class DistributedQueue<T = unknown> {
           const candidates = await this.listing.candidates();
           fresh = candidates.fresh;
           // Claims as many items as there is room for, in parallel; handlers start in queue order.
-          claimed = await this.claimSeveral(candidates.names, concurrency - inHand.size);
+          claimed = await this.claimSeveral(candidates.names, concurrency - inHand.size, true);
         } catch (error) {
           // A consumer never dies of a ZooKeeper error: it reports what is not a plain outage and tries
           // again. Stopping (or its queue closed meanwhile), it has nothing to report: it just ends.
@@ -534,12 +538,19 @@ export class DistributedQueue<T = unknown> {
   }
 
   private async handle(claimed: Claimed<T>, handler: (item: T, info: DeliveryInfo) => unknown, onError: ((error: unknown) => void) | undefined): Promise<void> {
-    const attempt = claimed.envelope.attempts + 1;
+    // Counted when it was claimed: this delivery's number.
+    const attempt = claimed.envelope.attempts;
     let failure: unknown;
-    try {
-      await handler(claimed.envelope.item, { id: claimed.name, attempt });
-    } catch (error) {
-      failure = error;
+    if (attempt > this.maxAttempts) {
+      // Its last `maxAttempts` deliveries never settled: each consumer stopped (crashed, or lost its
+      // ZooKeeper session) while holding it. It is not handed to a handler again.
+      failure = new Error(`delivered ${attempt - 1} times, and each time its consumer stopped before the handler settled (crashed, or lost its ZooKeeper session)`);
+    } else {
+      try {
+        await handler(claimed.envelope.item, { id: claimed.name, attempt });
+      } catch (error) {
+        failure = error;
+      }
     }
     let settled = false;
     try {
@@ -560,7 +571,7 @@ export class DistributedQueue<T = unknown> {
    * item already finished by someone else costs no write. Resolves with the items claimed, in queue
    * order (none when every name tried was gone or taken by someone else).
    */
-  private async claimSeveral(candidates: string[], room: number): Promise<Array<Claimed<T>>> {
+  private async claimSeveral(candidates: string[], room: number, count: boolean): Promise<Array<Claimed<T>>> {
     // The claims in place now (a short list: the items being worked on): names held by others are
     // skipped without a claim attempt, which would be a failed write.
     const busy = candidates.length > 0 ? new Set(await this.session.getChildren(this.claims)) : new Set<string>();
@@ -569,7 +580,7 @@ export class DistributedQueue<T = unknown> {
       const name = candidates.shift() as string;
       if (!this.held.has(name) && (!busy.has(name) || this.uncertainClaims.has(name))) names.push(name);
     }
-    const outcomes = await Promise.allSettled(names.map((name) => this.claimOne(name)));
+    const outcomes = await Promise.allSettled(names.map((name) => this.claimOne(name, count)));
     const isClaim = (outcome: PromiseSettledResult<Claimed<T> | 'gone' | 'taken'>): boolean => outcome.status === 'fulfilled' && typeof outcome.value === 'object';
     const claimed: Array<Claimed<T>> = [];
     let failure: unknown;
@@ -582,7 +593,7 @@ export class DistributedQueue<T = unknown> {
       // over, so that this consumer still takes items in queue order.
       if (isUnavailable(outcome.reason) && outcomes.slice(i + 1).some(isClaim)) {
         try {
-          const again = await this.retrying(() => this.claimOne(names[i] as string), QueueWait.until(performance.now() + 30_000, unreachable));
+          const again = await this.retrying(() => this.claimOne(names[i] as string, count), QueueWait.until(performance.now() + 30_000, unreachable));
           if (typeof again === 'object') claimed.push(again);
           continue;
         } catch (error) {
@@ -604,7 +615,7 @@ export class DistributedQueue<T = unknown> {
   private async claimFirst(): Promise<Claimed<T> | undefined> {
     for (;;) {
       const { names, fresh } = await this.listing.candidates();
-      const [claimed] = await this.claimSeveral(names, 1);
+      const [claimed] = await this.claimSeveral(names, 1, false);
       if (claimed !== undefined) return claimed;
       if (this.listing.left > 0) continue;
       if (fresh) return undefined;
@@ -612,56 +623,72 @@ export class DistributedQueue<T = unknown> {
     }
   }
 
-  /** One claim: check-and-create in a multi, then read the item. */
-  private async claimOne(name: string): Promise<Claimed<T> | 'gone' | 'taken'> {
+  /** One claim of an item this instance does not hold (see {@link claimUnheld}); `count`: a consumer's delivery. */
+  private async claimOne(name: string, count: boolean): Promise<Claimed<T> | 'gone' | 'taken'> {
     if (this.held.has(name) || this.claiming.has(name)) return 'taken';
     this.claiming.add(name);
     try {
-      return await this.claimUnheld(name);
+      return await this.claimUnheld(name, count);
     } finally {
       this.claiming.delete(name);
     }
   }
 
-  private async claimUnheld(name: string): Promise<Claimed<T> | 'gone' | 'taken'> {
-    const epoch = this.session.sessionNumber;
-    try {
-      await this.session.transaction([
-        { op: 'check', path: `${this.items}/${name}`, version: -1 },
-        { op: 'create', path: `${this.claims}/${name}`, data: this.owner, mode: EPHEMERAL, acls: this.acls },
-      ]);
-    } catch (error) {
-      const code = zkCode(error);
-      // The check failed: the item is gone (finished by someone else). The create failed with
-      // NO_NODE: the claims parent itself is missing.
-      if (code === ZkCode.NO_NODE) {
+  /**
+   * Reads the item, then claims it in one multi with the read's version: the claim node, and
+   * either a check of that version or (`count`, a consumer's delivery) the item written back with
+   * one more delivery counted. A delivery is counted when it starts, so that an item whose
+   * consumers keep dying on it (a poison item) reaches `maxAttempts` too.
+   */
+  private async claimUnheld(name: string, count: boolean): Promise<Claimed<T> | 'gone' | 'taken'> {
+    const path = `${this.items}/${name}`;
+    for (let race = 0; ; race++) {
+      const epoch = this.session.sessionNumber;
+      let read;
+      try {
+        read = await this.session.getData(path);
+      } catch (error) {
+        if (zkCode(error) !== ZkCode.NO_NODE) throw error;
         this.uncertainClaims.delete(name);
-        if (failedOpIndex(error) === 1) throw new MissingQueueNodeError(this.claims);
         return 'gone';
       }
-      if (code !== ZkCode.NODE_EXISTS) {
-        if (isUnavailable(error)) this.uncertainClaims.add(name);
-        throw error;
+      const seen = this.decode(read.data);
+      const envelope = count ? { ...seen, attempts: (seen.attempts ?? 0) + 1 } : seen;
+      const version = read.stat.version;
+      try {
+        await this.session.transaction([
+          { op: 'create', path: `${this.claims}/${name}`, data: this.owner, mode: EPHEMERAL, acls: this.acls },
+          count ? { op: 'setData', path, data: stored(envelopeJson(JSON.stringify(envelope.item), metaOf(envelope))), version } : { op: 'check', path, version },
+        ]);
+      } catch (error) {
+        const code = zkCode(error);
+        if (code === ZkCode.NO_NODE) {
+          this.uncertainClaims.delete(name);
+          // The create failed: the claims parent itself is missing. Else the item is gone (finished by someone else).
+          if (failedOpIndex(error) === 0) throw new MissingQueueNodeError(this.claims);
+          return 'gone';
+        }
+        // Changed since the read (claimed by a consumer that has lost its claim since): read again.
+        if (code === ZkCode.BAD_VERSION && race < 5) continue;
+        if (code === ZkCode.BAD_VERSION) return 'taken';
+        if (code !== ZkCode.NODE_EXISTS) {
+          if (isUnavailable(error)) this.uncertainClaims.add(name);
+          throw error;
+        }
+        // Someone holds it: someone else, unless an earlier claim of this instance lost its reply
+        // (its multi applied: the item read above is the one it wrote).
+        if (!this.uncertainClaims.has(name) || !(await this.ownsClaim(name))) return 'taken';
+        this.uncertainClaims.delete(name);
+        if (epoch !== this.session.sessionNumber) return 'taken';
+        this.held.set(name, epoch);
+        return { name, envelope: seen };
       }
-      // Someone holds it: someone else, unless an earlier claim of this instance lost its reply.
-      if (!this.uncertainClaims.has(name) || !(await this.ownsClaim(name))) return 'taken';
-    }
-    this.uncertainClaims.delete(name);
-    // A new session began since the claim was sent: the claim (ephemeral) went with the old one,
-    // and another consumer may hold the item now.
-    if (epoch !== this.session.sessionNumber) return 'taken';
-    this.held.set(name, epoch);
-    try {
-      // The claim is ours: a read that fails is tried again rather than the item handed back (to
-      // be taken by a consumer that has gone past it, out of queue order).
-      const { data } = await this.retrying(() => this.session.getData(`${this.items}/${name}`), QueueWait.until(performance.now() + 30_000, unreachable));
-      return { name, envelope: this.decode(data) };
-    } catch (error) {
-      // Gone meanwhile (another consumer finished it after our claim's session lost it), or the read
-      // kept failing: give the claim back.
-      await this.unclaim(name);
-      if (zkCode(error) === ZkCode.NO_NODE) return 'gone';
-      throw error;
+      this.uncertainClaims.delete(name);
+      // A new session began since the claim was sent: the claim (ephemeral) went with the old one,
+      // and another consumer may hold the item now.
+      if (epoch !== this.session.sessionNumber) return 'taken';
+      this.held.set(name, epoch);
+      return { name, envelope };
     }
   }
 
@@ -727,13 +754,14 @@ export class DistributedQueue<T = unknown> {
     }
   }
 
-  /** A failed delivery: back to the tail with one more attempt, or to the dead letters. */
+  /** A failed delivery: back to the tail (its deliveries counted), or to the dead letters after `maxAttempts`. */
   private async putBack(claimed: Claimed<T>, attempt: number, failure: unknown): Promise<void> {
     const dead = attempt >= this.maxAttempts;
-    const { priority } = claimed.envelope;
     // Read back from JSON: it is JSON again.
     const item = JSON.stringify(claimed.envelope.item);
-    const meta = { attempts: attempt, ...(priority !== undefined && { priority }) };
+    // A poison item (attempt past maxAttempts, never handed over) is kept with the deliveries made.
+    const meta = metaOf({ ...claimed.envelope, attempts: Math.min(attempt, this.maxAttempts) });
+    const { priority } = claimed.envelope;
     const data = dead ? deadLetter(item, meta, errorText(failure)) : stored(envelopeJson(item, meta));
     // Back in line as if enqueued now, with its priority.
     const turn = itemTurn(this.serverNow(), priority ?? 0);
@@ -951,6 +979,11 @@ function isAbortSignal(value: unknown): value is AbortSignal {
 /** The stored envelope of an item's JSON: `{"v":1,"item":<item>,"attempts":n[,"priority":p][,"error":"..."]}`. */
 function envelopeJson(item: string, meta: { attempts: number; priority?: number; error?: string }): string {
   return `{"v":1,"item":${item},${JSON.stringify(meta).slice(1)}`;
+}
+
+/** The envelope fields besides the item and the error: its deliveries so far, and its priority when not 0. */
+function metaOf(envelope: { readonly attempts: number; readonly priority?: number }): { attempts: number; priority?: number } {
+  return { attempts: envelope.attempts, ...(envelope.priority !== undefined && envelope.priority !== 0 && { priority: envelope.priority }) };
 }
 
 /** The bytes to store; an envelope over ZooKeeper's limit is refused here rather than by the server (which drops the connection). */

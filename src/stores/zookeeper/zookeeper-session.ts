@@ -74,8 +74,8 @@ export interface ZooKeeperSessionOptions {
 }
 
 /**
- * One operation of a {@link ZooKeeperSession.transaction}. Note: node-zookeeper-client treats a
- * version of 0 inside a transaction as "any version"; flowgate only uses -1 there.
+ * One operation of a {@link ZooKeeperSession.transaction}. A version of -1 is any version; 0 is
+ * version 0 (which node-zookeeper-client's own transaction builder would take for -1).
  */
 export type TransactionOp =
   | { readonly op: 'create'; readonly path: string; readonly data: Buffer; readonly mode: number; readonly acls?: ACL[] }
@@ -315,6 +315,13 @@ export class ZooKeeperSession extends EventEmitter {
         } else if (op.op === 'remove') tx.remove(op.path, op.version);
         else if (op.op === 'check') tx.check(op.path, op.version);
         else tx.setData(op.path, op.data, op.version);
+      }
+      // The client's builder turns a version of 0 into -1 (`version || -1`): set the versions as given.
+      const built = (tx as unknown as { ops?: Array<{ version?: number }> }).ops;
+      if (Array.isArray(built) && built.length === ops.length) {
+        ops.forEach((op, i) => {
+          if (op.op !== 'create') (built[i] as { version?: number }).version = op.version;
+        });
       }
       tx.commit((error: unknown, results?: Array<{ type?: number; err?: number; path?: string }>) => {
         if (error && typeof error === 'object' && Array.isArray(results)) {
