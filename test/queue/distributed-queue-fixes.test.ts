@@ -1,6 +1,6 @@
 // DistributedQueue defects from review, on a real standalone server (a FaultProxy in front of it for outages): huge handler errors and
 // dead letters, deadlines and signals while ZooKeeper is unreachable, close(), calls after close(), option and item checks, maxItemBytes,
-// and one shared wait for the connection instead of one listener per caller.
+// one shared wait for the connection instead of one listener per caller, and the versions of a multi.
 
 import { DistributedQueue, FlowgateArgumentError, FlowgateConfigError, ZooKeeperStore } from '../../src/index.js';
 import { nodeName } from '../../src/stores/zookeeper/znode-paths.js';
@@ -8,6 +8,7 @@ import { sleep, waitFor } from '../helpers/wait.js';
 import { standaloneForFile } from '../zookeeper/helpers/cluster.js';
 import { FaultProxy } from '../zookeeper/helpers/fault-proxy.js';
 import { RawClient } from '../zookeeper/helpers/raw-client.js';
+import { ZkCode, zkCode, ZooKeeperSession } from '../../src/stores/zookeeper/zookeeper-session.js';
 
 jest.setTimeout(60_000);
 
@@ -351,6 +352,31 @@ describe('checks of options and items', () => {
       expect(await queue.size()).toBe(0);
     } finally {
       await queue.close();
+    }
+  });
+});
+
+describe("a multi's versions (the claim multi of a consumer counts on them)", () => {
+  test('a version of 0 in a transaction means version 0, not any version (node-zookeeper-client builds 0 as -1)', async () => {
+    const session = new ZooKeeperSession({ connect: zk.connect, sessionTimeoutMs: 6_000, callTimeoutMs: 2_000 });
+    session.start();
+    try {
+      await session.ready(10_000);
+      const path = `${root}-multi-version`;
+      await session.mkdirp(path, undefined);
+      // Version 0 on a node at version 0: applied (now version 1).
+      await session.transaction([{ op: 'setData', path, data: Buffer.from('one'), version: 0 }]);
+      // Version 0 again, the node at version 1: refused, as a check of version 0 is.
+      const codes: Array<number | undefined> = [];
+      for (const op of [{ op: 'setData' as const, path, data: Buffer.from('two'), version: 0 }, { op: 'check' as const, path, version: 0 }, { op: 'remove' as const, path, version: 0 }]) {
+        codes.push(await session.transaction([op]).then(() => undefined, (error: unknown) => zkCode(error)));
+      }
+      expect(codes).toEqual([ZkCode.BAD_VERSION, ZkCode.BAD_VERSION, ZkCode.BAD_VERSION]);
+      expect((await session.getData(path)).data?.toString()).toBe('one');
+      // -1 stays any version.
+      await session.transaction([{ op: 'remove', path, version: -1 }]);
+    } finally {
+      await session.close();
     }
   });
 });
