@@ -12,7 +12,8 @@ import { CreateMarkers, type CarriedMarkers } from './create-markers.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
 import { nodeName, validateRoot } from './znode-paths.js';
 import { ItemListing } from './item-listing.js';
-import { itemPrefix, itemTurn, sortByTurn } from './queue-item-names.js';
+import { itemPrefix, itemTurn, msUntilDue, sortByTurn } from './queue-item-names.js';
+import { retryDelayOf, retryTurn, type RetryDelay } from './retry-delay.js';
 import { statTime } from './server-clock.js';
 import { hasBrand } from '../../brand.js';
 
@@ -59,6 +60,13 @@ export interface DistributedQueueOptions {
   callTimeout?: Duration;
   /** How often an idle consumer looks for items whose consumer died. Default `'1s'`. */
   pollInterval?: Duration;
+  /**
+   * How long an item whose handler threw waits before its next delivery: a duration, or a function
+   * of the failed delivery's number (1 for the first) and the error, e.g.
+   * `(attempt) => 1000 * 2 ** (attempt - 1)`. Default 0 (at once, at the tail). A delayed item
+   * still counts in `size()`; `dequeue()` and consumers take it once it is due.
+   */
+  retryDelay?: RetryDelay;
 }
 
 /** Options of {@link DistributedQueue.enqueue}. */
@@ -190,6 +198,8 @@ export class DistributedQueue<T = unknown> {
   private readonly maxItemBytes: number;
   private readonly maxAttempts: number;
   private readonly pollMs: number;
+  /** The delay in ms before the next delivery of an item whose handler threw (see the `retryDelay` option). */
+  private readonly retryDelay: (attempt: number, error: unknown) => number;
   /** How long one ZooKeeper call may take: how long tryDequeue() waits for an unreachable ZooKeeper. */
   private readonly callTimeoutMs: number;
   private parents: Promise<void> | undefined;
@@ -224,7 +234,7 @@ export class DistributedQueue<T = unknown> {
     // Handled here too: at close, nothing may be waiting on it.
     this.closeDeadline.catch(() => undefined);
     if (options === null || typeof options !== 'object') throw new FlowgateConfigError('options', options, "must be an object such as { name: 'jobs', connect: '127.0.0.1:2181' }");
-    rejectUnknownOptions(options, ['name', 'store', 'connect', 'root', 'auth', 'maxItemBytes', 'maxAttempts', 'callTimeout', 'pollInterval']);
+    rejectUnknownOptions(options, ['name', 'store', 'connect', 'root', 'auth', 'maxItemBytes', 'maxAttempts', 'callTimeout', 'pollInterval', 'retryDelay']);
     if (typeof options.name !== 'string' || options.name.length === 0) throw new FlowgateConfigError('name', options.name, 'must be a non-empty string');
     if ((options.store === undefined) === (options.connect === undefined)) {
       throw new FlowgateConfigError(options.store === undefined ? 'connect' : 'store', options.store ?? options.connect, 'give exactly one of `store` (a ZooKeeperStore) and `connect`');
@@ -239,6 +249,7 @@ export class DistributedQueue<T = unknown> {
     if (this.maxItemBytes > MAX_ITEM_BYTES) throw new FlowgateConfigError('maxItemBytes', options.maxItemBytes, `must be at most ${MAX_ITEM_BYTES} (ZooKeeper's znode limit)`);
     this.maxAttempts = requireNumber('maxAttempts', options.maxAttempts ?? 5, { integer: true, min: 1, minInclusive: true });
     this.pollMs = parseDuration(options.pollInterval ?? '1s', 'pollInterval', { ms: 50, why: 'each poll lists the queue' });
+    this.retryDelay = retryDelayOf(options.retryDelay);
     const callTimeoutMs = parseDuration(options.callTimeout ?? '1s', 'callTimeout', { ms: 50 });
     if (options.store !== undefined) {
       this.store = options.store;
@@ -283,6 +294,12 @@ export class DistributedQueue<T = unknown> {
     } finally {
       this.enqueuing.delete(enqueued);
     }
+  }
+
+  /** How long until the first item of the listing is due (0 when it is, or when the listing holds none). */
+  private msUntilHeadDue(): number {
+    const head = this.listing.head;
+    return head === undefined ? 0 : msUntilDue(head, this.serverNow());
   }
 
   /** ZooKeeper's clock now, from the offset measured when the queue got ready (monotonic in between). */
@@ -358,7 +375,8 @@ export class DistributedQueue<T = unknown> {
         if (item !== undefined) return item;
         const left = deadline - performance.now();
         if (left <= 0) throw noItem();
-        await this.listing.changeOrTimeout(Math.min(left, this.pollMs), wait.signal);
+        const notDueMs = this.msUntilHeadDue();
+        await this.listing.changeOrTimeout(Math.min(left, this.pollMs, notDueMs > 0 ? notDueMs : Infinity), wait.signal);
       }
     } finally {
       this.endWait(wait);
@@ -485,6 +503,13 @@ export class DistributedQueue<T = unknown> {
           continue;
         }
         if (claimed.length === 0) {
+          const notDueMs = this.msUntilHeadDue();
+          if (notDueMs > 0) {
+            // Only items waiting out a retry delay: wait until the first is due, or the list changes.
+            if (!fresh) this.listing.expire();
+            else await this.listing.changeOrTimeout(Math.min(notDueMs, this.pollMs), undefined, (resolve) => (wake = resolve));
+            continue;
+          }
           // Names left to try, or an old snapshot used up (the next round lists again): go on.
           if (this.listing.left > 0 || !fresh) continue;
           // A fresh listing held nothing to claim: wait for a change, as when the queue is empty.
@@ -552,9 +577,18 @@ export class DistributedQueue<T = unknown> {
         failure = error;
       }
     }
+    let delayMs = 0;
+    if (failure !== undefined && attempt < this.maxAttempts) {
+      try {
+        delayMs = this.retryDelay(attempt, failure);
+      } catch (error) {
+        // A retryDelay function that throws, or returns no duration: told, and the item goes back at once.
+        report(onError, error);
+      }
+    }
     let settled = false;
     try {
-      await this.retrying(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure)));
+      await this.retrying(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure, delayMs)));
       settled = true;
     } catch (error) {
       // The item will be delivered again (at least once): by this instance, which finds its claim
@@ -572,11 +606,16 @@ export class DistributedQueue<T = unknown> {
    * order (none when every name tried was gone or taken by someone else).
    */
   private async claimSeveral(candidates: string[], room: number, count: boolean): Promise<Array<Claimed<T>>> {
+    // Names are in turn order: the items not due yet (a retry delay) are at the end, left for later.
+    if (candidates.length === 0 || this.msUntilHeadDue() > 0) return [];
+    // Names come in turn order: items waiting out a retry delay are at the end, left for later.
+    const now = this.serverNow();
+    const headDue = (): boolean => candidates.length > 0 && msUntilDue(candidates[0] as string, now) === 0;
     // The claims in place now (a short list: the items being worked on): names held by others are
     // skipped without a claim attempt, which would be a failed write.
-    const busy = candidates.length > 0 ? new Set(await this.session.getChildren(this.claims)) : new Set<string>();
+    const busy = headDue() ? new Set(await this.session.getChildren(this.claims)) : new Set<string>();
     const names: string[] = [];
-    while (names.length < room && candidates.length > 0) {
+    while (names.length < room && headDue()) {
       const name = candidates.shift() as string;
       if (!this.held.has(name) && (!busy.has(name) || this.uncertainClaims.has(name))) names.push(name);
     }
@@ -617,6 +656,12 @@ export class DistributedQueue<T = unknown> {
       const { names, fresh } = await this.listing.candidates();
       const [claimed] = await this.claimSeveral(names, 1, false);
       if (claimed !== undefined) return claimed;
+      if (this.msUntilHeadDue() > 0) {
+        // Only items waiting out a retry delay are left: none to take, once the listing is fresh.
+        if (fresh) return undefined;
+        this.listing.expire();
+        continue;
+      }
       if (this.listing.left > 0) continue;
       if (fresh) return undefined;
       this.listing.expire();
@@ -755,7 +800,7 @@ export class DistributedQueue<T = unknown> {
   }
 
   /** A failed delivery: back to the tail (its deliveries counted), or to the dead letters after `maxAttempts`. */
-  private async putBack(claimed: Claimed<T>, attempt: number, failure: unknown): Promise<void> {
+  private async putBack(claimed: Claimed<T>, attempt: number, failure: unknown, delayMs: number): Promise<void> {
     const dead = attempt >= this.maxAttempts;
     // Read back from JSON: it is JSON again.
     const item = JSON.stringify(claimed.envelope.item);
@@ -763,8 +808,8 @@ export class DistributedQueue<T = unknown> {
     const meta = metaOf({ ...claimed.envelope, attempts: Math.min(attempt, this.maxAttempts) });
     const { priority } = claimed.envelope;
     const data = dead ? deadLetter(item, meta, errorText(failure)) : stored(envelopeJson(item, meta));
-    // Back in line as if enqueued now, with its priority.
-    const turn = itemTurn(this.serverNow(), priority ?? 0);
+    // Back in line as if enqueued now with its priority, or once its retry delay has passed.
+    const turn = dead ? itemTurn(this.serverNow(), priority ?? 0) : retryTurn(this.serverNow(), priority ?? 0, delayMs);
     // The claim went with an earlier session: the item is back in the queue already, perhaps
     // delivered to another consumer; a copy made now would be a second delivery at once.
     if (!this.claimStillOurs(claimed.name)) return;

@@ -51,6 +51,11 @@ export class ItemListing {
     return { names: this.snapshot, fresh: true };
   }
 
+  /** The first name the snapshot still holds (the next in turn), if any. */
+  get head(): string | undefined {
+    return this.snapshot[0];
+  }
+
   /** How many names the snapshot still holds. */
   get left(): number {
     return this.snapshot.length;

@@ -28,6 +28,17 @@ export function turnOf(name: string): number {
   return match === null ? 0 : Number(match[1]);
 }
 
+/**
+ * An item whose turn is at most this far ahead of a process's estimate of ZooKeeper's clock is
+ * due: the estimates of processes differ by a few ms, and a fresh item must not wait for them.
+ */
+export const DUE_SLACK_MS = 50;
+
+/** How long until the item `name` is due at server time `serverNow` (0 when due: its turn has come; only a retry delay puts a turn ahead). */
+export function msUntilDue(name: string, serverNow: number): number {
+  return Math.max(0, turnOf(name) - DUE_SLACK_MS - serverNow);
+}
+
 /** Sorts item names by turn, then by ZooKeeper's 10-digit sequence suffix (creation order). */
 export function sortByTurn(names: string[]): string[] {
   const keyed = names.map((name) => ({ name, turn: turnOf(name), seq: name.slice(-10) }));
