@@ -30,6 +30,7 @@ export {
   type ConsumeOptions,
   type DeadLetter,
 } from './stores/zookeeper/distributed-queue.js';
+export type { RetryDelay } from './stores/zookeeper/retry-delay.js';
 export {
   ConcurrencyLimiter,
   createConcurrencyLimiter,
