@@ -121,6 +121,8 @@ export interface QueueConsumer {
 
 /** An item delivered `maxAttempts` times without success, as kept in the dead-letter queue. */
 export interface DeadLetter<T> {
+  /** Its znode name in the dead letters: what {@link DistributedQueue.requeueDeadLetters} and {@link DistributedQueue.removeDeadLetters} take. */
+  readonly id: string;
   readonly item: T;
   readonly attempts: number;
   /**
@@ -417,9 +419,56 @@ export class DistributedQueue<T = unknown> {
       for (const name of names) {
         const { data } = await this.session.getData(`${this.dead}/${name}`);
         const envelope = this.decode(data);
-        letters.push({ item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
+        letters.push({ id: name, item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
       }
       return letters;
+    });
+  }
+
+  /**
+   * Moves dead letters back to the tail of the queue (after the cause is fixed): all of them, or
+   * those whose `id` is in `ids`. Each goes back as if enqueued now, with its priority, its
+   * deliveries counted from 0 again, in one multi (the item created, the dead letter removed).
+   * Resolves with how many this call moved: one moved or removed meanwhile by someone else (or by
+   * this call, when a reply was lost) is not counted.
+   */
+  requeueDeadLetters(ids?: readonly string[]): Promise<number> {
+    return this.onDeadLetters('requeueDeadLetters', ids, async (name) => {
+      const { data, stat } = await this.session.getData(`${this.dead}/${name}`);
+      const { item, priority } = this.decode(data);
+      const fresh = stored(envelopeJson(JSON.stringify(item), metaOf({ attempts: 0, ...(priority !== undefined && { priority }) })));
+      await this.session.transaction([
+        { op: 'create', path: `${this.items}/${itemPrefix(itemTurn(this.serverNow(), priority ?? 0))}`, data: fresh, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
+        { op: 'remove', path: `${this.dead}/${name}`, version: stat.version },
+      ]);
+    });
+  }
+
+  /** Deletes dead letters for good: all of them, or those whose `id` is in `ids`. Resolves with how many this call removed. */
+  removeDeadLetters(ids?: readonly string[]): Promise<number> {
+    return this.onDeadLetters('removeDeadLetters', ids, (name) => this.session.remove(`${this.dead}/${name}`, -1));
+  }
+
+  /** Runs `work` on each dead letter named in `ids` (all when omitted), oldest first; counts those it did, skipping those gone. */
+  private async onDeadLetters(call: string, ids: readonly string[] | undefined, work: (name: string) => Promise<unknown>): Promise<number> {
+    if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) {
+      throw new FlowgateArgumentError('ids', ids, `${call}() takes an array of dead-letter ids (DeadLetter.id), or nothing for all`);
+    }
+    return this.whileOpen(async () => {
+      await this.ready();
+      const present = sortByTurn(await this.retrying(() => this.session.getChildren(this.dead)));
+      const wanted = ids === undefined ? undefined : new Set(ids);
+      let done = 0;
+      for (const name of present) {
+        if (wanted !== undefined && !wanted.has(name)) continue;
+        try {
+          await this.retrying(() => work(name));
+          done++;
+        } catch (error) {
+          if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+        }
+      }
+      return done;
     });
   }
 
