@@ -27,6 +27,7 @@ export {
   type EnqueueOptions,
   type DeliveryInfo,
   type QueueConsumer,
+  type StopOptions,
   type ConsumeOptions,
   type DeadLetter,
 } from './stores/zookeeper/distributed-queue.js';

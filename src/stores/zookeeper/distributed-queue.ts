@@ -113,10 +113,20 @@ export interface ConsumeOptions {
   onError?: (error: unknown) => void;
 }
 
+/** Options of {@link QueueConsumer.stop} and {@link DistributedQueue.close}. */
+export interface StopOptions {
+  /**
+   * How long to wait for the handlers still running. Past it, their items are given back (their
+   * claims removed) for other consumers to take, and the call resolves; a handler that finishes
+   * later changes nothing (its item may then be handled twice: at least once). Default: no limit.
+   */
+  timeout?: Duration;
+}
+
 /** A running {@link DistributedQueue.consume} loop. */
 export interface QueueConsumer {
-  /** Stops claiming new items and resolves when the items in hand are settled. */
-  stop(): Promise<void>;
+  /** Stops claiming new items and resolves when the items in hand are settled (or given back after `timeout`). */
+  stop(options?: StopOptions): Promise<void>;
 }
 
 /** An item delivered `maxAttempts` times without success, as kept in the dead-letter queue. */
@@ -205,7 +215,7 @@ export class DistributedQueue<T = unknown> {
   /** How long one ZooKeeper call may take: how long tryDequeue() waits for an unreachable ZooKeeper. */
   private readonly callTimeoutMs: number;
   private parents: Promise<void> | undefined;
-  private readonly consumers = new Set<{ stop(): Promise<void> }>();
+  private readonly consumers = new Set<QueueConsumer>();
   private closed = false;
   /** Written into this instance's claim nodes, so that it knows its own claims after a lost reply. */
   private readonly owner = Buffer.from(randomUUID());
@@ -525,6 +535,8 @@ export class DistributedQueue<T = unknown> {
     const onError = options.onError;
     let stopping = false;
     const inHand = new Set<Promise<void>>();
+    /** The names of the items whose handlers run. */
+    const handling = new Set<string>();
     let wake: (() => void) | undefined;
     const loop = (async () => {
       while (!stopping && !this.closed) {
@@ -566,17 +578,29 @@ export class DistributedQueue<T = unknown> {
           continue;
         }
         for (const item of claimed) {
-          const work = this.handle(item, handler, onError).finally(() => inHand.delete(work));
+          handling.add(item.name);
+          const work = this.handle(item, handler, onError).finally(() => {
+            inHand.delete(work);
+            handling.delete(item.name);
+          });
           inHand.add(work);
         }
       }
       await Promise.allSettled(inHand);
     })().catch((error: unknown) => report(onError, error));
     const consumer = {
-      stop: async () => {
+      stop: async (stopOptions: StopOptions = {}) => {
+        const timeoutMs = stopTimeoutMs(stopOptions);
         stopping = true;
         wake?.();
-        await loop.catch(() => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = timeoutMs === Infinity ? [] : [new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))];
+        const settled = await Promise.race([loop.then(() => true), ...giveUp]);
+        clearTimeout(timer);
+        if (!settled) {
+          // Handlers still running: their items go back to the queue now rather than when this session ends.
+          await Promise.all([...handling].map((name) => this.unclaim(name).catch((error: unknown) => report(onError, error))));
+        }
         this.consumers.delete(consumer);
       },
     };
@@ -585,18 +609,19 @@ export class DistributedQueue<T = unknown> {
   }
 
   /**
-   * Stops every consumer (letting the items in hand settle) and closes the session when the queue
-   * opened its own. A `dequeue()` or `tryDequeue()` still waiting rejects at once with
+   * Stops every consumer (letting the items in hand settle, or giving them back after `timeout`:
+   * see {@link StopOptions}) and closes the session when the queue opened its own. A `dequeue()` or `tryDequeue()` still waiting rejects at once with
    * `ERR_FLOWGATE_CLOSED`, and so does every call made after it; enqueues under way get up to 2 s to finish.
    */
-  async close(): Promise<void> {
+  async close(options: StopOptions = {}): Promise<void> {
     if (this.closed) return;
+    stopTimeoutMs(options);
     this.closed = true;
     for (const wait of this.waits) wait.abort(queueClosed());
     this.closingUntil = performance.now() + CLOSE_GRACE_MS;
     const ending = setTimeout(() => this.endWaits(new FlowgateError('ERR_FLOWGATE_CLOSED', `flowgate: queue '${this.name}' was closed before ZooKeeper was ready`)), CLOSE_GRACE_MS);
     this.session.off('session', this.onSession);
-    await Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    await Promise.all([...this.consumers].map((consumer) => consumer.stop(options)));
     // An enqueue under way finishes, or learns its outcome, before the session goes (for up to
     // CLOSE_GRACE_MS; one whose reply is lost past it stops with ERR_FLOWGATE_CLOSED, its outcome unknown).
     if (this.enqueuing.size > 0) {
@@ -1034,6 +1059,15 @@ export class DistributedQueue<T = unknown> {
   private decode(data: Buffer | undefined): Envelope<T> {
     return JSON.parse((data ?? Buffer.from('null')).toString('utf8')) as Envelope<T>;
   }
+}
+
+/** The `timeout` of a stop or a close in ms (Infinity when none); throws FlowgateArgumentError / FlowgateConfigError naming a bad one. */
+function stopTimeoutMs(options: StopOptions): number {
+  if (options === null || typeof options !== 'object') throw new FlowgateArgumentError('options', options, "must be an object such as { timeout: '10s' }");
+  rejectUnknownOptions(options, ['timeout']);
+  if (options.timeout === undefined) return Infinity;
+  // setTimeout holds at most 2^31 - 1 ms.
+  return Math.min(parseDuration(options.timeout, 'timeout'), 2 ** 31 - 1);
 }
 
 /** Hands a consumer's error to its `onError`, or warns; a throwing `onError` cannot stop the consumer. */

@@ -1,0 +1,111 @@
+// QueueConsumer.stop({ timeout }) and DistributedQueue.close({ timeout }) on a real standalone server: a
+// handler that never settles does not hold a shutdown for ever; its item goes back for another consumer
+// at once (not when the session ends), and bad options are refused naming them.
+
+import { DistributedQueue, FlowgateArgumentError, FlowgateConfigError, ZooKeeperStore } from '../../src/index.js';
+import { waitFor } from '../helpers/wait.js';
+import { standaloneForFile } from '../zookeeper/helpers/cluster.js';
+
+jest.setTimeout(60_000);
+
+const zk = standaloneForFile('t-dq-consumer-stop', 27830, 'dqstop');
+
+function log(message: string): void {
+  process.stdout.write(`[consumer-stop] ${message}\n`);
+}
+
+test('stop({ timeout }) resolves at its timeout with a handler stuck, and the stuck item goes to another consumer at once', async () => {
+  // One shared store with a long session: without the give-back, the item would wait for it to end.
+  const store = new ZooKeeperStore({ connect: zk.connect, root: zk.root, sessionTimeout: '20s' });
+  const stuckQueue = new DistributedQueue<{ job: string }>({ store, name: 'stuck' });
+  const other = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'stuck', pollInterval: '100ms' });
+  const seen: Array<{ job: string; attempt: number }> = [];
+  try {
+    await stuckQueue.enqueue({ job: 'hangs' });
+    let started = false;
+    const stuck = stuckQueue.consume(() => {
+      started = true;
+      return new Promise(() => undefined);
+    });
+    await waitFor(() => started, 5_000, 'the handler to start');
+    const stopAt = performance.now();
+    await stuck.stop({ timeout: '300ms' });
+    const stopMs = performance.now() - stopAt;
+    const consumer = other.consume((item, info) => void seen.push({ job: item.job, attempt: info.attempt }));
+    const takenMs = await waitFor(() => seen.length === 1, 5_000, 'the other consumer to take the item');
+    await consumer.stop();
+    log(`stop({ timeout: '300ms' }) resolved after ${stopMs.toFixed(0)} ms; the other consumer had the item ${takenMs.toFixed(0)} ms later (session timeout 20 s)`);
+    expect(stopMs).toBeGreaterThanOrEqual(295);
+    expect(stopMs).toBeLessThan(2_000);
+    expect(takenMs).toBeLessThan(3_000);
+    expect(seen).toEqual([{ job: 'hangs', attempt: 2 }]);
+    await waitFor(async () => (await other.size()) === 0, 5_000, 'the queue to empty');
+  } finally {
+    await other.close();
+    await stuckQueue.close();
+    await store.close();
+  }
+});
+
+test('close({ timeout }) of a queue whose handler is stuck resolves at its timeout; close() without one waits for the handler', async () => {
+  const queue = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-stuck' });
+  await queue.enqueue({ job: 'a' });
+  let release: () => void = () => undefined;
+  let started = false;
+  queue.consume(
+    () =>
+      new Promise<void>((resolve) => {
+        started = true;
+        release = resolve;
+      }),
+  );
+  await waitFor(() => started, 5_000, 'the handler to start');
+  // Without a timeout, close() waits for the handler: still pending 500 ms on, done once it settles.
+  let closed = false;
+  const closing = queue.close().then(() => (closed = true));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(closed).toBe(false);
+  release();
+  await closing;
+  // The handler resolved before the session closed: its item was removed.
+  const after = new DistributedQueue({ connect: zk.connect, root: zk.root, name: 'close-stuck' });
+  try {
+    expect(await after.size()).toBe(0);
+  } finally {
+    await after.close();
+  }
+
+  const second = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-stuck-2' });
+  await second.enqueue({ job: 'b' });
+  let startedSecond = false;
+  second.consume(() => {
+    startedSecond = true;
+    return new Promise(() => undefined);
+  });
+  await waitFor(() => startedSecond, 5_000, 'the second handler to start');
+  const at = performance.now();
+  await second.close({ timeout: 200 });
+  const ms = performance.now() - at;
+  log(`close({ timeout: 200 }) with a stuck handler resolved after ${ms.toFixed(0)} ms`);
+  expect(ms).toBeGreaterThanOrEqual(195);
+  expect(ms).toBeLessThan(3_000);
+  // The item is still in the queue, for the next consumer.
+  const check = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-stuck-2' });
+  try {
+    expect(await check.dequeue({ timeout: '5s' })).toEqual({ job: 'b' });
+  } finally {
+    await check.close();
+  }
+});
+
+test('bad stop and close options are refused naming them', async () => {
+  const queue = new DistributedQueue({ connect: zk.connect, root: zk.root, name: 'stop-options' });
+  const consumer = queue.consume(() => undefined);
+  await expect(consumer.stop({ timeout: 'soon' })).rejects.toThrow(FlowgateConfigError);
+  await expect(consumer.stop({ timeout: -5 })).rejects.toThrow(/timeout/);
+  await expect(consumer.stop({ timout: '1s' } as never)).rejects.toThrow(/timout/);
+  await expect(consumer.stop(null as never)).rejects.toThrow(FlowgateArgumentError);
+  await expect(queue.close({ timeout: 'never' })).rejects.toThrow(/timeout/);
+  await consumer.stop({ timeout: '1s' });
+  await queue.close();
+});
