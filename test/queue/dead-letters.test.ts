@@ -12,12 +12,13 @@ const zk = standaloneForFile('t-dq-dead-letters', 27810, 'dqdead');
 
 test('dead letters can be moved back to the queue (all or by id) after the cause is fixed, or deleted', async () => {
   const queue = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'redrive', maxAttempts: 2, pollInterval: '200ms' });
-  const handled: Array<{ job: string; attempt: number }> = [];
+  const handled: Array<{ job: string; attempt: number; firstId: string }> = [];
+  const enqueued = new Map<string, string>();
   let broken = true;
   try {
-    for (const job of ['a', 'b', 'c', 'd']) await queue.enqueue({ job }, job === 'd' ? { priority: 3 } : {});
+    for (const job of ['a', 'b', 'c', 'd']) enqueued.set(job, await queue.enqueue({ job }, job === 'd' ? { priority: 3 } : {}));
     const consumer = queue.consume((item, info) => {
-      handled.push({ job: item.job, attempt: info.attempt });
+      handled.push({ job: item.job, attempt: info.attempt, firstId: info.firstId });
       if (broken) throw new Error(`downstream down for ${item.job}`);
     });
     await waitFor(async () => (await queue.deadLetters()).length === 4, 10_000, 'four dead letters');
@@ -31,6 +32,8 @@ test('dead letters can be moved back to the queue (all or by id) after the cause
       ]),
     );
     expect(new Set(letters.map((l) => l.id)).size).toBe(4);
+    // firstId is the id enqueue() resolved with, over the retry and into the dead letters.
+    expect(letters.every((l) => l.firstId === enqueued.get(l.item.job))).toBe(true);
     const id = (job: string): string => (letters.find((l) => l.item.job === job) as { id: string }).id;
 
     // The downstream is back: b and d go back in the queue, and are handled at their first attempt again.
@@ -39,6 +42,8 @@ test('dead letters can be moved back to the queue (all or by id) after the cause
     expect(await queue.requeueDeadLetters([id('b'), id('d')])).toBe(2);
     await waitFor(() => handled.length === 2, 5_000, 'b and d handled');
     expect(handled.map((h) => `${h.job}#${h.attempt}`).sort()).toEqual(['b#1', 'd#1']);
+    // Requeued, an item keeps its firstId.
+    expect(handled.every((h) => h.firstId === enqueued.get(h.job))).toBe(true);
     expect((await queue.deadLetters()).map((l) => l.item.job).sort()).toEqual(['a', 'c']);
 
     // Ids already moved are skipped.

@@ -349,10 +349,14 @@ describe('DistributedQueue API on the built package', () => {
     await w.call('stopConsume');
     const attempts = (s: number): number[] => w.deliveries.filter((d) => d.s === s).map((d) => d.attempt);
     expect(attempts(0)).toEqual([1, 2, 3]);
+    // Each retry is a new copy (a new id); firstId stays the id of the first one.
+    const f0 = w.deliveries.filter((d) => d.s === 0);
+    expect(new Set(f0.map((d) => d.id)).size).toBe(3);
+    expect(f0.map((d) => d.firstId)).toEqual([f0[0]?.id, f0[0]?.id, f0[0]?.id]);
     expect(attempts(1)).toEqual([1, 2, 3]);
     expect(attempts(2)).toEqual([1]);
     const dead = await w.call<Array<{ item: unknown; attempts: number; error: string }>>('deadLetters');
-    expect(dead).toEqual([{ id: expect.stringMatching(/-item-\d{10}$/) as unknown as string, item: { producer: 'f', seq: 0 }, attempts: 3, error: 'handler failure 3 for f:0' }]);
+    expect(dead).toEqual([{ id: expect.stringMatching(/-item-\d{10}$/) as unknown as string, firstId: f0[0]?.id, item: { producer: 'f', seq: 0 }, attempts: 3, error: 'handler failure 3 for f:0' }]);
   });
 });
 
@@ -415,7 +419,7 @@ describe('a consumer SIGKILLed mid-item', () => {
     log(`poison item: dead-lettered ${deadMs.toFixed(0)} ms after the second consumer died on it; ${JSON.stringify(dead)}`);
     expect(victims.map((v) => v.deliveries.filter((d) => d.s === 0).map((d) => d.attempt))).toEqual([[1], [2]]);
     expect(survivor.deliveries.map((d) => d.s)).toEqual([1]);
-    expect(dead).toEqual([{ id: expect.stringMatching(/-item-\d{10}$/) as unknown as string, item: { producer: 'p', seq: 0 }, attempts: 2, error: expect.stringMatching(/^delivered 2 times, and each time its consumer stopped before the handler settled/) as unknown as string }]);
+    expect(dead).toEqual([{ id: expect.stringMatching(/-item-\d{10}$/) as unknown as string, firstId: victims[0]?.deliveries[0]?.id, item: { producer: 'p', seq: 0 }, attempts: 2, error: expect.stringMatching(/^delivered 2 times, and each time its consumer stopped before the handler settled/) as unknown as string }]);
   });
 });
 

@@ -94,8 +94,13 @@ export interface DequeueOptions {
 
 /** What a consumer's handler is told besides the item. */
 export interface DeliveryInfo {
-  /** The item's znode name: stable across redeliveries of the same copy. */
+  /** The item's znode name: stable across redeliveries of the same copy; a failed delivery puts it back as a new copy. */
   readonly id: string;
+  /**
+   * The id of the item's first copy (the node `enqueue()` made, whose name it resolved with), the
+   * same over every retry and after `requeueDeadLetters()`: a key for handlers that must be idempotent.
+   */
+  readonly firstId: string;
   /** 1 on the first delivery, 2 on the next (after a failure, or a consumer that stopped mid-item), and so on. */
   readonly attempt: number;
 }
@@ -133,6 +138,8 @@ export interface QueueConsumer {
 export interface DeadLetter<T> {
   /** Its znode name in the dead letters: what {@link DistributedQueue.requeueDeadLetters} and {@link DistributedQueue.removeDeadLetters} take. */
   readonly id: string;
+  /** The id of the item's first copy (see {@link DeliveryInfo.firstId}). */
+  readonly firstId: string;
   readonly item: T;
   readonly attempts: number;
   /**
@@ -149,6 +156,8 @@ interface Envelope<T> {
   readonly error?: string;
   /** Its priority, when not 0: kept when a failed delivery puts it back. */
   readonly priority?: number;
+  /** The id of its first copy (the node enqueue() made), once a failed delivery has put it back as a new node. */
+  readonly first?: string;
 }
 
 interface Claimed<T> {
@@ -429,7 +438,7 @@ export class DistributedQueue<T = unknown> {
       for (const name of names) {
         const { data } = await this.session.getData(`${this.dead}/${name}`);
         const envelope = this.decode(data);
-        letters.push({ id: name, item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
+        letters.push({ id: name, firstId: envelope.first ?? name, item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
       }
       return letters;
     });
@@ -445,8 +454,8 @@ export class DistributedQueue<T = unknown> {
   requeueDeadLetters(ids?: readonly string[]): Promise<number> {
     return this.onDeadLetters('requeueDeadLetters', ids, async (name) => {
       const { data, stat } = await this.session.getData(`${this.dead}/${name}`);
-      const { item, priority } = this.decode(data);
-      const fresh = stored(envelopeJson(JSON.stringify(item), metaOf({ attempts: 0, ...(priority !== undefined && { priority }) })));
+      const { item, priority, first } = this.decode(data);
+      const fresh = stored(envelopeJson(JSON.stringify(item), metaOf({ attempts: 0, ...(priority !== undefined && { priority }), ...(first !== undefined && { first }) })));
       await this.session.transaction([
         { op: 'create', path: `${this.items}/${itemPrefix(itemTurn(this.serverNow(), priority ?? 0))}`, data: fresh, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
         { op: 'remove', path: `${this.dead}/${name}`, version: stat.version },
@@ -646,7 +655,7 @@ export class DistributedQueue<T = unknown> {
       failure = new Error(`delivered ${attempt - 1} times, and each time its consumer stopped before the handler settled (crashed, or lost its ZooKeeper session)`);
     } else {
       try {
-        await handler(claimed.envelope.item, { id: claimed.name, attempt });
+        await handler(claimed.envelope.item, { id: claimed.name, firstId: claimed.envelope.first ?? claimed.name, attempt });
       } catch (error) {
         failure = error;
       }
@@ -879,7 +888,7 @@ export class DistributedQueue<T = unknown> {
     // Read back from JSON: it is JSON again.
     const item = JSON.stringify(claimed.envelope.item);
     // A poison item (attempt past maxAttempts, never handed over) is kept with the deliveries made.
-    const meta = metaOf({ ...claimed.envelope, attempts: Math.min(attempt, this.maxAttempts) });
+    const meta = metaOf({ ...claimed.envelope, attempts: Math.min(attempt, this.maxAttempts), first: claimed.envelope.first ?? claimed.name });
     const { priority } = claimed.envelope;
     const data = dead ? deadLetter(item, meta, errorText(failure)) : stored(envelopeJson(item, meta));
     // Back in line as if enqueued now with its priority, or once its retry delay has passed.
@@ -1105,13 +1114,17 @@ function isAbortSignal(value: unknown): value is AbortSignal {
 }
 
 /** The stored envelope of an item's JSON: `{"v":1,"item":<item>,"attempts":n[,"priority":p][,"error":"..."]}`. */
-function envelopeJson(item: string, meta: { attempts: number; priority?: number; error?: string }): string {
+function envelopeJson(item: string, meta: { attempts: number; priority?: number; first?: string; error?: string }): string {
   return `{"v":1,"item":${item},${JSON.stringify(meta).slice(1)}`;
 }
 
-/** The envelope fields besides the item and the error: its deliveries so far, and its priority when not 0. */
-function metaOf(envelope: { readonly attempts: number; readonly priority?: number }): { attempts: number; priority?: number } {
-  return { attempts: envelope.attempts, ...(envelope.priority !== undefined && envelope.priority !== 0 && { priority: envelope.priority }) };
+/** The envelope fields besides the item and the error: its deliveries so far, its priority when not 0, the id of its first copy once put back. */
+function metaOf(envelope: { readonly attempts: number; readonly priority?: number; readonly first?: string }): { attempts: number; priority?: number; first?: string } {
+  return {
+    attempts: envelope.attempts,
+    ...(envelope.priority !== undefined && envelope.priority !== 0 && { priority: envelope.priority }),
+    ...(typeof envelope.first === 'string' && { first: envelope.first }),
+  };
 }
 
 /** The bytes to store; an envelope over ZooKeeper's limit is refused here rather than by the server (which drops the connection). */

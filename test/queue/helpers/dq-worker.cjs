@@ -82,7 +82,7 @@ const commands = {
     flushTimer = setInterval(flushDeliveries, 50);
     consumer = queue.consume(
       async (item, info) => {
-        pendingDeliveries.push({ p: item.producer, s: item.seq, id: info.id, attempt: info.attempt, at: wall() });
+        pendingDeliveries.push({ p: item.producer, s: item.seq, id: info.id, firstId: info.firstId, attempt: info.attempt, at: wall() });
         if (blockOn && item.producer === blockOn.producer && item.seq === blockOn.seq) {
           flushDeliveries();
           process.send({ event: 'blocked', item, id: info.id });

@@ -16,6 +16,8 @@ export interface Delivery {
   readonly p: string;
   readonly s: number;
   readonly id: string;
+  /** DeliveryInfo.firstId: the id of the item's first copy. */
+  readonly firstId: string;
   readonly attempt: number;
   readonly at: number;
   /** Which consumer process. */
