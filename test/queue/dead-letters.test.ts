@@ -65,3 +65,33 @@ test('dead letters can be moved back to the queue (all or by id) after the cause
     await queue.close();
   }
 });
+
+test('deadLetters() while another instance removes them: never rejects (NO_NODE), lists each at most once', async () => {
+  const name = 'dead-race';
+  const filler = new DistributedQueue<{ n: number }>({ connect: zk.connect, root: zk.root, name, maxAttempts: 1 });
+  const reader = new DistributedQueue<{ n: number }>({ connect: zk.connect, root: zk.root, name });
+  try {
+    for (let n = 0; n < 60; n++) await filler.enqueue({ n });
+    const consumer = filler.consume(() => {
+      throw new Error('fails');
+    }, { concurrency: 8 });
+    await waitFor(async () => (await filler.deadLetters()).length === 60, 20_000, '60 dead letters');
+    await consumer.stop();
+    const lists: number[] = [];
+    const reading = (async () => {
+      for (let i = 0; i < 15; i++) {
+        const letters = await reader.deadLetters();
+        expect(new Set(letters.map((l) => l.id)).size).toBe(letters.length);
+        lists.push(letters.length);
+      }
+    })();
+    const moved = await filler.removeDeadLetters();
+    await reading;
+    expect(moved).toBe(60);
+    expect(await reader.deadLetters()).toEqual([]);
+    expect(lists).toHaveLength(15);
+  } finally {
+    await reader.close();
+    await filler.close();
+  }
+});

@@ -145,3 +145,47 @@ test('bad retryDelay values are refused naming the option; a function returning 
     await queue.close();
   }
 });
+
+test('only a delayed retry waits: an item with a negative priority, or read by a process whose estimate of ZooKeeper clock is 10 s behind, is taken at once', async () => {
+  const queue = new DistributedQueue<{ n: string }>({ connect: zk.connect, root: zk.root, name: 'due-at-once', retryDelay: '1s' });
+  try {
+    await queue.enqueue({ n: 'low' }, { priority: -3 });
+    expect(await queue.tryDequeue()).toEqual({ n: 'low' });
+    await queue.enqueue({ n: 'lowest' }, { priority: -1e12 });
+    expect(await queue.dequeue({ timeout: '2s' })).toEqual({ n: 'lowest' });
+    // A process whose event loop stalled while it got ready measures ZooKeeper's clock far too low
+    // (set here directly): fresh items are still taken at once.
+    (queue as unknown as { serverOffset: number }).serverOffset -= 10_000;
+    await queue.enqueue({ n: 'fresh' });
+    expect(await queue.tryDequeue()).toEqual({ n: 'fresh' });
+  } finally {
+    await queue.close();
+  }
+});
+
+test('a delayed retry keeps its priority: once due, a priority-10 item goes back ahead of a backlog of priority-0 items', async () => {
+  const queue = new DistributedQueue<{ n: number }>({ connect: zk.connect, root: zk.root, name: 'delay-priority', retryDelay: '100ms' });
+  const order: string[] = [];
+  try {
+    await queue.enqueue({ n: -1 }, { priority: 10 });
+    for (let n = 0; n < 40; n++) await queue.enqueue({ n });
+    const consumer = queue.consume(
+      async (item, info) => {
+        order.push(`${item.n}#${info.attempt}`);
+        if (item.n === -1 && info.attempt === 1) throw new Error('first try fails');
+        await new Promise((resolve) => setTimeout(resolve, 15));
+      },
+      { concurrency: 1 },
+    );
+    await waitFor(() => order.length === 42, 20_000, 'every delivery');
+    await consumer.stop();
+    const retryAt = order.indexOf('-1#2');
+    log(`priority-10 item failed first, retried (delay 100 ms) at position ${retryAt + 1} of 42, behind a 40-item backlog handled 15 ms each`);
+    expect(order[0]).toBe('-1#1');
+    // Due 100 ms after its failure, ~7 backlog items later: it goes ahead of the ~30 still waiting.
+    expect(retryAt).toBeGreaterThanOrEqual(3);
+    expect(retryAt).toBeLessThan(20);
+  } finally {
+    await queue.close();
+  }
+});

@@ -13,7 +13,7 @@ import { ZooKeeperStore } from './zookeeper-store.js';
 import { nodeName, validateRoot } from './znode-paths.js';
 import { ItemListing } from './item-listing.js';
 import { itemPrefix, itemTurn, msUntilDue, sortByTurn } from './queue-item-names.js';
-import { retryDelayOf, retryTurn, type RetryDelay } from './retry-delay.js';
+import { retryDelayOf, retryPlace, type RetryDelay } from './retry-delay.js';
 import { statTime } from './server-clock.js';
 import { hasBrand } from '../../brand.js';
 
@@ -317,10 +317,18 @@ export class DistributedQueue<T = unknown> {
     }
   }
 
-  /** How long until the first item of the listing is due (0 when it is, or when the listing holds none). */
-  private msUntilHeadDue(): number {
-    const head = this.listing.head;
-    return head === undefined ? 0 : msUntilDue(head, this.serverNow());
+  /**
+   * When the listing holds only items waiting out a retry delay: how long until the first of them
+   * is due. 0 when it holds an item due now, or none.
+   */
+  private msUntilFirstDue(): number {
+    const now = this.serverNow();
+    let least = Infinity;
+    for (const name of this.listing.names) {
+      least = Math.min(least, msUntilDue(name, now));
+      if (least === 0) return 0;
+    }
+    return least === Infinity ? 0 : least;
   }
 
   /** ZooKeeper's clock now, from the offset measured when the queue got ready (monotonic in between). */
@@ -396,7 +404,7 @@ export class DistributedQueue<T = unknown> {
         if (item !== undefined) return item;
         const left = deadline - performance.now();
         if (left <= 0) throw noItem();
-        const notDueMs = this.msUntilHeadDue();
+        const notDueMs = this.msUntilFirstDue();
         await this.listing.changeOrTimeout(Math.min(left, this.pollMs, notDueMs > 0 ? notDueMs : Infinity), wait.signal);
       }
     } finally {
@@ -436,7 +444,14 @@ export class DistributedQueue<T = unknown> {
       const names = sortByTurn(await this.session.getChildren(this.dead));
       const letters: Array<DeadLetter<T>> = [];
       for (const name of names) {
-        const { data } = await this.session.getData(`${this.dead}/${name}`);
+        let data;
+        try {
+          ({ data } = await this.session.getData(`${this.dead}/${name}`));
+        } catch (error) {
+          // Requeued or removed since the listing.
+          if (zkCode(error) === ZkCode.NO_NODE) continue;
+          throw error;
+        }
         const envelope = this.decode(data);
         letters.push({ id: name, firstId: envelope.first ?? name, item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
       }
@@ -573,7 +588,7 @@ export class DistributedQueue<T = unknown> {
           continue;
         }
         if (claimed.length === 0) {
-          const notDueMs = this.msUntilHeadDue();
+          const notDueMs = this.msUntilFirstDue();
           if (notDueMs > 0) {
             // Only items waiting out a retry delay: wait until the first is due, or the list changes.
             if (!fresh) this.listing.expire();
@@ -650,9 +665,10 @@ export class DistributedQueue<T = unknown> {
     const attempt = claimed.envelope.attempts;
     let failure: unknown;
     if (attempt > this.maxAttempts) {
-      // Its last `maxAttempts` deliveries never settled: each consumer stopped (crashed, or lost its
-      // ZooKeeper session) while holding it. It is not handed to a handler again.
-      failure = new Error(`delivered ${attempt - 1} times, and each time its consumer stopped before the handler settled (crashed, or lost its ZooKeeper session)`);
+      // Its deliveries are used up and it is here again: its last delivery never settled (its
+      // consumer crashed or lost its session while holding it), or maxAttempts was lowered since.
+      // It is not handed to a handler again.
+      failure = new Error(`delivered ${attempt - 1} times (maxAttempts ${this.maxAttempts}): its last delivery never settled (its consumer crashed, or lost its ZooKeeper session, before the handler did), or maxAttempts was lowered since`);
     } else {
       try {
         await handler(claimed.envelope.item, { id: claimed.name, firstId: claimed.envelope.first ?? claimed.name, attempt });
@@ -690,16 +706,21 @@ export class DistributedQueue<T = unknown> {
    */
   private async claimSeveral(candidates: string[], room: number, count: boolean): Promise<Array<Claimed<T>>> {
     // Names are in turn order: the items not due yet (a retry delay) are at the end, left for later.
-    if (candidates.length === 0 || this.msUntilHeadDue() > 0) return [];
-    // Names come in turn order: items waiting out a retry delay are at the end, left for later.
+    if (candidates.length === 0 || this.msUntilFirstDue() > 0) return [];
+    // Items waiting out a retry delay stay in the list, left for later; the others are taken off it in turn order.
     const now = this.serverNow();
-    const headDue = (): boolean => candidates.length > 0 && msUntilDue(candidates[0] as string, now) === 0;
+    const anyDue = candidates.some((name) => msUntilDue(name, now) === 0);
     // The claims in place now (a short list: the items being worked on): names held by others are
     // skipped without a claim attempt, which would be a failed write.
-    const busy = headDue() ? new Set(await this.session.getChildren(this.claims)) : new Set<string>();
+    const busy = anyDue ? new Set(await this.session.getChildren(this.claims)) : new Set<string>();
     const names: string[] = [];
-    while (names.length < room && headDue()) {
-      const name = candidates.shift() as string;
+    for (let i = 0; names.length < room && i < candidates.length; ) {
+      const name = candidates[i] as string;
+      if (msUntilDue(name, now) > 0) {
+        i++;
+        continue;
+      }
+      candidates.splice(i, 1);
       if (!this.held.has(name) && (!busy.has(name) || this.uncertainClaims.has(name))) names.push(name);
     }
     const outcomes = await Promise.allSettled(names.map((name) => this.claimOne(name, count)));
@@ -739,7 +760,7 @@ export class DistributedQueue<T = unknown> {
       const { names, fresh } = await this.listing.candidates();
       const [claimed] = await this.claimSeveral(names, 1, false);
       if (claimed !== undefined) return claimed;
-      if (this.msUntilHeadDue() > 0) {
+      if (this.msUntilFirstDue() > 0) {
         // Only items waiting out a retry delay are left: none to take, once the listing is fresh.
         if (fresh) return undefined;
         this.listing.expire();
@@ -780,6 +801,8 @@ export class DistributedQueue<T = unknown> {
         this.uncertainClaims.delete(name);
         return 'gone';
       }
+      // The read's mtime bounds ZooKeeper's clock from below (a fresh item's, closely): retry delays are timed on it.
+      this.serverOffset = Math.max(this.serverOffset, statTime(read.stat.mtime) - performance.now());
       const seen = this.decode(read.data);
       const envelope = count ? { ...seen, attempts: (seen.attempts ?? 0) + 1 } : seen;
       const version = read.stat.version;
@@ -891,13 +914,13 @@ export class DistributedQueue<T = unknown> {
     const meta = metaOf({ ...claimed.envelope, attempts: Math.min(attempt, this.maxAttempts), first: claimed.envelope.first ?? claimed.name });
     const { priority } = claimed.envelope;
     const data = dead ? deadLetter(item, meta, errorText(failure)) : stored(envelopeJson(item, meta));
-    // Back in line as if enqueued now with its priority, or once its retry delay has passed.
-    const turn = dead ? itemTurn(this.serverNow(), priority ?? 0) : retryTurn(this.serverNow(), priority ?? 0, delayMs);
+    // Back in line as if enqueued now with its priority, or (not taken before then) once its retry delay has passed.
+    const place = dead ? { turn: itemTurn(this.serverNow(), priority ?? 0), due: undefined } : retryPlace(this.serverNow(), priority ?? 0, delayMs);
     // The claim went with an earlier session: the item is back in the queue already, perhaps
     // delivered to another consumer; a copy made now would be a second delivery at once.
     if (!this.claimStillOurs(claimed.name)) return;
     await this.session.transaction([
-      { op: 'create', path: `${dead ? this.dead : this.items}/${itemPrefix(turn)}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
+      { op: 'create', path: `${dead ? this.dead : this.items}/${itemPrefix(place.turn, randomUUID(), place.due)}`, data, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
       { op: 'remove', path: `${this.items}/${claimed.name}`, version: -1 },
       { op: 'remove', path: `${this.claims}/${claimed.name}`, version: -1 },
     ]);

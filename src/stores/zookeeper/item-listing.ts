@@ -51,9 +51,9 @@ export class ItemListing {
     return { names: this.snapshot, fresh: true };
   }
 
-  /** The first name the snapshot still holds (the next in turn), if any. */
-  get head(): string | undefined {
-    return this.snapshot[0];
+  /** The names the snapshot still holds, in turn order. */
+  get names(): readonly string[] {
+    return this.snapshot;
   }
 
   /** How many names the snapshot still holds. */

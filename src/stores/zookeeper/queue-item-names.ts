@@ -1,4 +1,4 @@
-// Names of DistributedQueue item znodes: a protected-create prefix, the item's turn, ZooKeeper's sequence.
+// Names of DistributedQueue item znodes: a protected-create prefix, the item's turn, when a delayed retry is due, ZooKeeper's sequence.
 
 import { randomUUID } from 'node:crypto';
 import { AGING_MS } from '../../priority.js';
@@ -17,26 +17,34 @@ export function itemTurn(serverNow: number, priority: number): number {
   return Math.min(TURN_MAX, Math.max(0, Math.round(serverNow - priority * AGING_MS)));
 }
 
-/** A protected-create prefix carrying the item's turn: `_c_<uuid>-t<turn>-item-` (ZooKeeper appends the sequence); a fresh UUID unless given. */
-export function itemPrefix(turn: number, uuid: string = randomUUID()): string {
-  return `_c_${uuid}-t${String(turn).padStart(TURN_DIGITS, '0')}-item-`;
+/**
+ * A protected-create prefix carrying the item's turn: `_c_<uuid>-t<turn>-item-` (ZooKeeper appends
+ * the sequence); a fresh UUID unless given. An item put back with a retry delay also carries the
+ * server time it is due at: `_c_<uuid>-t<turn>-d<due>-item-`. Nothing else has a due time: every
+ * other item is due at once, whatever its turn and whatever a process's clock estimate says.
+ */
+export function itemPrefix(turn: number, uuid: string = randomUUID(), due?: number): string {
+  const dueTag = due === undefined ? '' : `-d${String(Math.min(TURN_MAX, Math.max(0, Math.ceil(due)))).padStart(TURN_DIGITS, '0')}`;
+  return `_c_${uuid}-t${String(turn).padStart(TURN_DIGITS, '0')}${dueTag}-item-`;
 }
+
+const NAME = /-t(\d+)(?:-d(\d+))?-item-\d+$/;
 
 /** The turn in an item's name (0 for names written before turns were, which therefore go first). */
 export function turnOf(name: string): number {
-  const match = /-t(\d+)-item-\d+$/.exec(name);
+  const match = NAME.exec(name);
   return match === null ? 0 : Number(match[1]);
 }
 
-/**
- * An item whose turn is at most this far ahead of a process's estimate of ZooKeeper's clock is
- * due: the estimates of processes differ by a few ms, and a fresh item must not wait for them.
- */
-export const DUE_SLACK_MS = 50;
+/** The server time a delayed item is due at (0 for any other item: due at once). */
+export function dueOf(name: string): number {
+  const match = NAME.exec(name);
+  return match?.[2] === undefined ? 0 : Number(match[2]);
+}
 
-/** How long until the item `name` is due at server time `serverNow` (0 when due: its turn has come; only a retry delay puts a turn ahead). */
+/** How long until the item `name` is due at server time `serverNow` (0 when due; only an item put back with a retry delay can be not due). */
 export function msUntilDue(name: string, serverNow: number): number {
-  return Math.max(0, turnOf(name) - DUE_SLACK_MS - serverNow);
+  return Math.max(0, dueOf(name) - serverNow);
 }
 
 /** Sorts item names by turn, then by ZooKeeper's 10-digit sequence suffix (creation order). */

@@ -2,7 +2,7 @@
 
 import { parseDuration, type Duration } from '../../duration.js';
 import { FlowgateArgumentError } from '../../errors.js';
-import { DUE_SLACK_MS, itemTurn } from './queue-item-names.js';
+import { itemTurn } from './queue-item-names.js';
 
 /**
  * How long an item whose handler threw waits before it is delivered again: a fixed duration, or a
@@ -33,11 +33,11 @@ export function retryDelayOf(value: RetryDelay | undefined): (attempt: number, e
 }
 
 /**
- * The turn of an item put back at server time `serverNow` after a failed delivery: with no delay,
- * in line as if enqueued now with its priority; with one, due once `delayMs` have passed (the turn
- * is set {@link DUE_SLACK_MS} later, as much as a due item's turn may be ahead), then in line as if
- * enqueued then (its priority cannot shorten the delay).
+ * Where an item put back at server time `serverNow` after a failed delivery goes: in line as if
+ * enqueued once its delay has passed, with its priority; and, when there is a delay, the server
+ * time it is due at (not taken before).
  */
-export function retryTurn(serverNow: number, priority: number, delayMs: number): number {
-  return delayMs > 0 ? itemTurn(serverNow + delayMs + DUE_SLACK_MS, 0) : itemTurn(serverNow, priority);
+export function retryPlace(serverNow: number, priority: number, delayMs: number): { turn: number; due?: number } {
+  const at = serverNow + delayMs;
+  return { turn: itemTurn(at, priority), ...(delayMs > 0 && { due: at }) };
 }
