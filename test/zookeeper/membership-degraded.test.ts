@@ -6,7 +6,7 @@
 import http from 'node:http';
 import express from 'express';
 import { rateLimit } from '../../adapters/express/index.js';
-import { createLimiter, TEMPORARY_REDUCED_CAPACITY, ZooKeeperStore, type ZooKeeperStoreEvents } from '../../src/index.js';
+import { createLimiter, DistributedQueue, TEMPORARY_REDUCED_CAPACITY, ZooKeeperStore, type ZooKeeperStoreEvents } from '../../src/index.js';
 import { sharedOrPrivateEnsemble, startCluster, type Cluster } from './helpers/cluster.js';
 import zookeeper from 'node-zookeeper-client';
 import { RawClient, removeRoot } from './helpers/raw-client.js';
@@ -66,6 +66,30 @@ test('stores on one root count 3 members; when one closes the others count 2', a
   expect(counts[0]).toContain(3);
   expect(counts[0]?.at(-1)).toBe(2);
   expect(counts[1]?.at(-1)).toBe(2);
+});
+
+test("a queue worker (a DistributedQueue on its own session, or a store with countAsMember: false) has a member node but does not count: the limiters' share is not cut", async () => {
+  const at = `${root}/queue-workers`;
+  const [a, b] = [0, 1].map(() => newStore({ connect: ensemble.connect, root: at })) as [ZooKeeperStore, ZooKeeperStore];
+  const worker = newStore({ connect: ensemble.connect, root: at, countAsMember: false });
+  const queue = new DistributedQueue({ connect: ensemble.connect, root: at, name: 'jobs' });
+  try {
+    await Promise.all([a.ready(15_000), b.ready(15_000), worker.ready(15_000), queue.size()]);
+    const raw = await RawClient.connect(ensemble.connect);
+    let nodes: string[] = [];
+    try {
+      // Four member nodes (two of them q-<id>), once every one is registered.
+      await waitFor(async () => (nodes = await raw.getChildren(`${at}/members`)).length === 4, 10_000, 'four member nodes');
+    } finally {
+      raw.close();
+    }
+    expect(nodes.filter((n) => n.startsWith('q-'))).toHaveLength(2);
+    await waitFor(() => a.members === 2 && b.members === 2 && worker.members === 2, 10_000, 'every store to count the 2 limiter members');
+    // Before, the two queue-only sessions counted: 4, and each limiter process enforced rate / 4 while degraded.
+    expect([a, b, worker].map((s) => s.stats().members)).toEqual([2, 2, 2]);
+  } finally {
+    await queue.close();
+  }
 });
 
 describe('ZooKeeper unreachable (a closed port)', () => {

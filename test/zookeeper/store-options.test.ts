@@ -29,6 +29,7 @@ describe('ZooKeeperStore options', () => {
       leaseWindowMs: 250,
       maxLeaseWindowMs: 500,
       cleanupAfterMs: 30_000,
+      countAsMember: true,
     });
   });
 
@@ -55,6 +56,7 @@ describe('ZooKeeperStore options', () => {
     [{ connect: 'a:1/bad/' }, 'connect', /connection string/],
     [{ connect: CONNECT, cleanupAfter: -1 }, 'cleanupAfter', />= 0/],
     [{ connect: CONNECT, clock: {} }, 'clock', /now\(\) method/],
+    [{ connect: CONNECT, countAsMember: 'no' }, 'countAsMember', /true or false/],
   ])('%j is refused, naming %s', (options, option, allowed) => {
     const error = constructionError(options);
     expect(error.option).toBe(option);

@@ -276,7 +276,8 @@ export class DistributedQueue<T = unknown> {
       this.store = options.store;
     } else {
       const root = validateRoot(options.root ?? '/flowgate');
-      this.ownStore = new ZooKeeperStore({ connect: options.connect as string, root, auth: options.auth, unavailableAfter: callTimeoutMs });
+      // A queue's own session takes no rate-limit decisions: it does not count among the members sharing the limits.
+      this.ownStore = new ZooKeeperStore({ connect: options.connect as string, root, auth: options.auth, unavailableAfter: callTimeoutMs, countAsMember: false });
       this.store = this.ownStore;
     }
     const { session, root, acls, unavailableAfterMs } = this.store.connection();

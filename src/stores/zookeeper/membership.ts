@@ -9,6 +9,8 @@ import { ZkCode, ZooKeeperSession, zkCode } from './zookeeper-session.js';
 const EPHEMERAL = 1;
 /** After a failed re-read of the member list (its watch fired), read again this much later (ms). */
 const REWATCH_RETRY_MS = 250;
+/** The id prefix of a member that does not count among those sharing the limits (see ZooKeeperStoreOptions.countAsMember). */
+export const UNCOUNTED_PREFIX = 'q-';
 
 /**
  * This process's member node (`<root>/members/<id>`, ephemeral: it vanishes with the session) and
@@ -16,8 +18,8 @@ const REWATCH_RETRY_MS = 250;
  * learn ZooKeeper's clock.
  */
 export class Membership {
-  /** This process's member id. */
-  readonly id = randomUUID();
+  /** This process's member id (`q-<uuid>` when it does not count among the members sharing the limits). */
+  readonly id: string;
   private memberCount = 1;
   private live: readonly string[] = [];
   private first = true;
@@ -32,9 +34,12 @@ export class Membership {
     private readonly clock: ServerClock,
     private readonly acls: ACL[] | undefined,
     private readonly onCount: (count: number) => void,
-  ) {}
+    counted = true,
+  ) {
+    this.id = `${counted ? '' : UNCOUNTED_PREFIX}${randomUUID()}`;
+  }
 
-  /** Live members, this one included (at least 1). */
+  /** Live members that share the limits (at least 1): those whose id is not `q-<uuid>`. */
   get count(): number {
     return this.memberCount;
   }
@@ -99,7 +104,7 @@ export class Membership {
     if (read !== this.reads) return;
     this.live = [...children].sort();
     this.first = children.length === 0 || this.live[0] === this.id;
-    const count = Math.max(1, children.length);
+    const count = Math.max(1, children.filter((child) => !child.startsWith(UNCOUNTED_PREFIX)).length);
     if (count !== this.memberCount) {
       this.memberCount = count;
       this.onCount(count);

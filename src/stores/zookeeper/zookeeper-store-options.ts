@@ -36,6 +36,14 @@ export interface ZooKeeperStoreOptions {
   maxLeaseWindow?: Duration;
   /** A bucket znode that has been full (idle) this long is deleted. Default `'30s'`. */
   cleanupAfter?: Duration;
+  /**
+   * Whether this process counts among the members that share the limits (each enforces rate /
+   * members while ZooKeeper is unreachable; lease shares are burst / members). Default `true`;
+   * `false` for a process that takes no rate-limit decisions, such as a queue worker (a
+   * `DistributedQueue` given `connect` opens its store so). It still has a member node (as
+   * `q-<id>`), for `flowgate status` and for its concurrency permits.
+   */
+  countAsMember?: boolean;
 }
 
 /** Options after validation, in milliseconds. */
@@ -49,9 +57,10 @@ export interface ResolvedZooKeeperStoreOptions {
   readonly leaseWindowMs: number;
   readonly maxLeaseWindowMs: number;
   readonly cleanupAfterMs: number;
+  readonly countAsMember: boolean;
 }
 
-const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'maxLeaseWindow', 'cleanupAfter', 'clock'];
+const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'maxLeaseWindow', 'cleanupAfter', 'clock', 'countAsMember'];
 const CONNECT = /^[^,\s/]+:\d{1,5}(,[^,\s/]+:\d{1,5})*(\/[^\s]*)?$/;
 
 /** Whether the chroot of a connection string, if any, is a path ZooKeeper accepts (no empty, `.` or `..` part, no trailing `/` but for `/` itself). */
@@ -60,6 +69,12 @@ function validChroot(connect: string): boolean {
   if (slash < 0) return true;
   const chroot = connect.slice(slash);
   return chroot === '/' || (!chroot.endsWith('/') && chroot.split('/').slice(1).every((part) => part !== '' && part !== '.' && part !== '..' && !/[\u0000-\u001f\u007f]/.test(part)));
+}
+
+function countAsMember(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') throw new FlowgateConfigError('countAsMember', value, 'must be true or false');
+  return value;
 }
 
 /** Validates ZooKeeperStore options; throws {@link FlowgateConfigError} on the first bad one. */
@@ -97,5 +112,6 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
     leaseWindowMs,
     maxLeaseWindowMs,
     cleanupAfterMs: positive('cleanupAfter', '30s', 0),
+    countAsMember: countAsMember(options.countAsMember),
   };
 }

@@ -195,7 +195,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       callTimeoutMs: this.options.unavailableAfterMs,
       digest: this.options.auth,
     });
-    this.membership = new Membership(this.session, this.paths.members, this.serverClock, this.acls, (count) => this.emit('members', { count }));
+    this.membership = new Membership(this.session, this.paths.members, this.serverClock, this.acls, (count) => this.emit('members', { count }), this.options.countAsMember);
     this.registry = new PolicyRegistry(this.session, this.options.root, this.acls);
     this.policyWatch = new PolicyWatch(this.registry);
     this.report = new MemberReport(this.session, this.paths, this.membership, this.acls);
