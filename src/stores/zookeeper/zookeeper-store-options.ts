@@ -38,10 +38,10 @@ export interface ZooKeeperStoreOptions {
   cleanupAfter?: Duration;
   /**
    * Whether this process counts among the members that share the limits (each enforces rate /
-   * members while ZooKeeper is unreachable; lease shares are burst / members). Default `true`;
-   * `false` for a process that takes no rate-limit decisions, such as a queue worker (a
-   * `DistributedQueue` given `connect` opens its store so). It still has a member node (as
-   * `q-<id>`), for `flowgate status` and for its concurrency permits.
+   * members while ZooKeeper is unreachable; lease and permit shares are divided by the members).
+   * Default `true`; `false` for a process that makes no rate-limit or concurrency decisions, such
+   * as a queue worker (a `DistributedQueue` given `connect` opens its store so). It still has a
+   * member node (named `q-<id>`), which `flowgate status` lists.
    */
   countAsMember?: boolean;
 }
