@@ -1,7 +1,6 @@
 // A general distributed FIFO queue on ZooKeeper, with priorities: enqueue, dequeue, size, and lock-safe consumers.
 
 import { randomUUID } from 'node:crypto';
-import { inspect } from 'node:util';
 import type { ACL, Stat } from 'node-zookeeper-client';
 import { parseDuration, type Duration } from '../../duration.js';
 import { FlowgateArgumentError, FlowgateConfigError, FlowgateError } from '../../errors.js';
@@ -12,8 +11,10 @@ import { CreateMarkers, type CarriedMarkers } from './create-markers.js';
 import { ZooKeeperStore } from './zookeeper-store.js';
 import { nodeName, validateRoot } from './znode-paths.js';
 import { ItemListing } from './item-listing.js';
-import { itemPrefix, itemTurn, msUntilDue, sortByTurn } from './queue-item-names.js';
+import { itemPrefix, itemTurn, msUntilDue } from './queue-item-names.js';
 import { retryDelayOf, retryPlace, type RetryDelay } from './retry-delay.js';
+import { decodeEnvelope, deadLetter, envelopeJson, errorText, metaOf, stored, type Envelope } from './queue-envelope.js';
+import { eachDeadLetter, listDeadLetters, removeDeadLetter, requeueDeadLetter, type DeadLetterPlace } from './dead-letters.js';
 import { statTime } from './server-clock.js';
 import { hasBrand } from '../../brand.js';
 
@@ -23,14 +24,6 @@ const EPHEMERAL = 1;
 const CLOSE_GRACE_MS = 2_000;
 /** ZooKeeper refuses znodes over about 1 MB; stay clear of it. */
 const MAX_ITEM_BYTES = 1_000_000;
-/**
- * The largest stored envelope (the item's JSON with its attempts, priority and error). ZooKeeper
- * drops the connection of a request over jute.maxbuffer (1 MiB - 1 by default), and the request
- * also carries the multi's paths, ACLs and markers: an envelope over this is never sent.
- */
-const MAX_STORED_BYTES = 1_040_000;
-/** A dead letter keeps the first this many bytes (UTF-8) of its handler's error, marked as cut. */
-const MAX_ERROR_BYTES = 4_096;
 /** Options that only a queue with a session of its own (`connect`) takes: with `store`, the store's own apply. */
 const CONNECT_ONLY_OPTIONS = ['root', 'auth', 'callTimeout'] as const;
 /** Options of {@link DistributedQueue}. */
@@ -147,17 +140,6 @@ export interface DeadLetter<T> {
    * `util.inspect` shows it; its first 4 KiB (UTF-8), followed by `… [cut: <n> bytes in all]` when longer.
    */
   readonly error: string;
-}
-
-interface Envelope<T> {
-  readonly v: 1;
-  readonly item: T;
-  readonly attempts: number;
-  readonly error?: string;
-  /** Its priority, when not 0: kept when a failed delivery puts it back. */
-  readonly priority?: number;
-  /** The id of its first copy (the node enqueue() made), once a failed delivery has put it back as a new node. */
-  readonly first?: string;
 }
 
 interface Claimed<T> {
@@ -420,7 +402,7 @@ export class DistributedQueue<T = unknown> {
       for (const name of [...(await this.listing.candidates(true)).names]) {
         try {
           const { data } = await this.session.getData(`${this.items}/${name}`);
-          return this.decode(data).item;
+          return decodeEnvelope<T>(data).item;
         } catch (error) {
           if (zkCode(error) !== ZkCode.NO_NODE) throw error;
         }
@@ -438,25 +420,11 @@ export class DistributedQueue<T = unknown> {
     });
   }
 
-  /** Items moved to the dead-letter queue after `maxAttempts` failed deliveries. */
+  /** Items moved to the dead-letter queue after `maxAttempts` deliveries, oldest first. */
   deadLetters(): Promise<Array<DeadLetter<T>>> {
     return this.whileOpen(async () => {
       await this.ready();
-      const names = sortByTurn(await this.session.getChildren(this.dead));
-      const letters: Array<DeadLetter<T>> = [];
-      for (const name of names) {
-        let data;
-        try {
-          ({ data } = await this.session.getData(`${this.dead}/${name}`));
-        } catch (error) {
-          // Requeued or removed since the listing.
-          if (zkCode(error) === ZkCode.NO_NODE) continue;
-          throw error;
-        }
-        const envelope = this.decode(data);
-        letters.push({ id: name, firstId: envelope.first ?? name, item: envelope.item, attempts: envelope.attempts, error: envelope.error ?? '' });
-      }
-      return letters;
+      return listDeadLetters<T>(this.deadLetterPlace);
     });
   }
 
@@ -468,43 +436,28 @@ export class DistributedQueue<T = unknown> {
    * this call, when a reply was lost) is not counted.
    */
   requeueDeadLetters(ids?: readonly string[]): Promise<number> {
-    return this.onDeadLetters('requeueDeadLetters', ids, async (name) => {
-      const { data, stat } = await this.session.getData(`${this.dead}/${name}`);
-      const { item, priority, first } = this.decode(data);
-      const fresh = stored(envelopeJson(JSON.stringify(item), metaOf({ attempts: 0, ...(priority !== undefined && { priority }), ...(first !== undefined && { first }) })));
-      await this.session.transaction([
-        { op: 'create', path: `${this.items}/${itemPrefix(itemTurn(this.serverNow(), priority ?? 0))}`, data: fresh, mode: PERSISTENT_SEQUENTIAL, acls: this.acls },
-        { op: 'remove', path: `${this.dead}/${name}`, version: stat.version },
-      ]);
-    });
+    return this.onDeadLetters('requeueDeadLetters', ids, (name) => requeueDeadLetter(this.deadLetterPlace, name));
   }
 
   /** Deletes dead letters for good: all of them, or those whose `id` is in `ids`. Resolves with how many this call removed. */
   removeDeadLetters(ids?: readonly string[]): Promise<number> {
-    return this.onDeadLetters('removeDeadLetters', ids, (name) => this.session.remove(`${this.dead}/${name}`, -1));
+    return this.onDeadLetters('removeDeadLetters', ids, (name) => removeDeadLetter(this.deadLetterPlace, name));
   }
 
-  /** Runs `work` on each dead letter named in `ids` (all when omitted), oldest first; counts those it did, skipping those gone. */
+  /** Runs `work` on each dead letter named in `ids` (all when omitted), oldest first, retrying lost connections; counts those it did. */
   private async onDeadLetters(call: string, ids: readonly string[] | undefined, work: (name: string) => Promise<unknown>): Promise<number> {
     if (ids !== undefined && (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))) {
       throw new FlowgateArgumentError('ids', ids, `${call}() takes an array of dead-letter ids (DeadLetter.id), or nothing for all`);
     }
     return this.whileOpen(async () => {
       await this.ready();
-      const present = sortByTurn(await this.retrying(() => this.session.getChildren(this.dead)));
-      const wanted = ids === undefined ? undefined : new Set(ids);
-      let done = 0;
-      for (const name of present) {
-        if (wanted !== undefined && !wanted.has(name)) continue;
-        try {
-          await this.retrying(() => work(name));
-          done++;
-        } catch (error) {
-          if (zkCode(error) !== ZkCode.NO_NODE) throw error;
-        }
-      }
-      return done;
+      return eachDeadLetter(this.deadLetterPlace, ids, work, (attempt) => this.retrying(attempt));
     });
+  }
+
+  /** Where this queue's dead letters are, for the functions of dead-letters.ts. */
+  private get deadLetterPlace(): DeadLetterPlace {
+    return { session: this.session, items: this.items, dead: this.dead, acls: this.acls, serverNow: () => this.serverNow() };
   }
 
   /**
@@ -804,7 +757,7 @@ export class DistributedQueue<T = unknown> {
       }
       // The read's mtime bounds ZooKeeper's clock from below (a fresh item's, closely): retry delays are timed on it.
       this.serverOffset = Math.max(this.serverOffset, statTime(read.stat.mtime) - performance.now());
-      const seen = this.decode(read.data);
+      const seen = decodeEnvelope<T>(read.data);
       const envelope = count ? { ...seen, attempts: (seen.attempts ?? 0) + 1 } : seen;
       const version = read.stat.version;
       try {
@@ -1088,10 +1041,6 @@ export class DistributedQueue<T = unknown> {
     }
     return json;
   }
-
-  private decode(data: Buffer | undefined): Envelope<T> {
-    return JSON.parse((data ?? Buffer.from('null')).toString('utf8')) as Envelope<T>;
-  }
 }
 
 /** The `timeout` of a stop or a close in ms (Infinity when none); throws FlowgateArgumentError / FlowgateConfigError naming a bad one. */
@@ -1135,65 +1084,4 @@ function isAbortSignal(value: unknown): value is AbortSignal {
   if (value instanceof AbortSignal) return true;
   const signal = value as Partial<AbortSignal> | null;
   return typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function' && typeof signal.removeEventListener === 'function';
-}
-
-/** The stored envelope of an item's JSON: `{"v":1,"item":<item>,"attempts":n[,"priority":p][,"error":"..."]}`. */
-function envelopeJson(item: string, meta: { attempts: number; priority?: number; first?: string; error?: string }): string {
-  return `{"v":1,"item":${item},${JSON.stringify(meta).slice(1)}`;
-}
-
-/** The envelope fields besides the item and the error: its deliveries so far, its priority when not 0, the id of its first copy once put back. */
-function metaOf(envelope: { readonly attempts: number; readonly priority?: number; readonly first?: string }): { attempts: number; priority?: number; first?: string } {
-  return {
-    attempts: envelope.attempts,
-    ...(envelope.priority !== undefined && envelope.priority !== 0 && { priority: envelope.priority }),
-    ...(typeof envelope.first === 'string' && { first: envelope.first }),
-  };
-}
-
-/** The bytes to store; an envelope over ZooKeeper's limit is refused here rather than by the server (which drops the connection). */
-function stored(json: string): Buffer {
-  const data = Buffer.from(json);
-  if (data.length > MAX_STORED_BYTES) throw new FlowgateArgumentError('item', `${data.length} bytes stored`, `must make at most ${MAX_STORED_BYTES} bytes with its envelope (ZooKeeper's request limit)`);
-  return data;
-}
-
-/**
- * A dead letter's envelope: the error text cut to MAX_ERROR_BYTES, and further if the whole would
- * not fit MAX_STORED_BYTES (an item near its limit, an error of many escaped characters).
- */
-function deadLetter(item: string, meta: { attempts: number; priority?: number }, text: string): Buffer {
-  let budget = MAX_ERROR_BYTES;
-  for (;;) {
-    const json = envelopeJson(item, { ...meta, error: cutText(text, budget) });
-    const data = Buffer.from(json);
-    if (data.length <= MAX_STORED_BYTES || budget === 0) return data.length <= MAX_STORED_BYTES ? data : stored(json);
-    budget = Math.max(0, budget - (data.length - MAX_STORED_BYTES));
-  }
-}
-
-/** `text` within `maxBytes` bytes of UTF-8 (whole characters), followed by a mark of the cut when it was longer. */
-function cutText(text: string, maxBytes: number): string {
-  const total = Buffer.byteLength(text);
-  if (total <= maxBytes) return text;
-  let bytes = 0;
-  let end = 0;
-  for (const char of text) {
-    const size = Buffer.byteLength(char);
-    if (bytes + size > maxBytes) break;
-    bytes += size;
-    end += char.length;
-  }
-  return `${text.slice(0, end)}… [cut: ${total} bytes in all]`;
-}
-
-/** What a handler threw, as text: an Error's message, a string as it is, anything else as util.inspect shows it. */
-function errorText(failure: unknown): string {
-  try {
-    if (failure instanceof Error) return String(failure.message);
-    if (typeof failure === 'string') return failure;
-    return inspect(failure, { depth: 4, breakLength: Infinity, maxArrayLength: 20, maxStringLength: MAX_ERROR_BYTES });
-  } catch {
-    return Object.prototype.toString.call(failure);
-  }
 }
