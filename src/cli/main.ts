@@ -2,11 +2,12 @@
 
 import { Command, CommanderError } from 'commander';
 import { ExitCode, toCliError } from './cli-errors.js';
+import { registerDeadLetters } from './dead-letters.js';
 import { registerPolicy } from './policy.js';
 import { registerReset } from './reset.js';
 import { registerStatus } from './status.js';
 
-/** The commander program of `flowgate` (commands: status, reset, policy get|set|rm|list). */
+/** The commander program of `flowgate` (commands: status, reset, policy get|set|rm|list, dead-letters list|requeue|rm). */
 export function createProgram(version: string): Command {
   const program = new Command('flowgate')
     .description('Inspect and administer flowgate rate limits shared through ZooKeeper.')
@@ -20,6 +21,7 @@ export function createProgram(version: string): Command {
   registerStatus(program);
   registerReset(program);
   registerPolicy(program);
+  registerDeadLetters(program);
   return program;
 }
 
