@@ -109,3 +109,104 @@ test('bad stop and close options are refused naming them', async () => {
   await consumer.stop({ timeout: '1s' });
   await queue.close();
 });
+
+test('stop({ timeout: 0 }) right after consume(): no handler starts after it resolved; the items stay for the next consumer', async () => {
+  const queue = new DistributedQueue<{ n: number }>({ connect: zk.connect, root: zk.root, name: 'stop-at-once' });
+  const next = new DistributedQueue<{ n: number }>({ connect: zk.connect, root: zk.root, name: 'stop-at-once', pollInterval: '100ms' });
+  try {
+    for (let n = 0; n < 3; n++) await queue.enqueue({ n });
+    let stopped = false;
+    let startedAfterStop = 0;
+    const consumer = queue.consume(
+      () => {
+        if (stopped) startedAfterStop++;
+        return new Promise((resolve) => setTimeout(resolve, 2_000));
+      },
+      { concurrency: 3 },
+    );
+    await consumer.stop({ timeout: 0 });
+    stopped = true;
+    // Let the claim round that was under way at the stop come back.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(startedAfterStop).toBe(0);
+    const taken: number[] = [];
+    const other = next.consume((item) => void taken.push(item.n), { concurrency: 3 });
+    await waitFor(() => taken.length === 3, 5_000, 'the next consumer to take the three items');
+    await other.stop();
+    expect(taken.sort()).toEqual([0, 1, 2]);
+  } finally {
+    await next.close();
+    await queue.close();
+  }
+});
+
+test("a handler that settles after its stop's timeout changes nothing, also for a consumer of the same queue instance that takes the item next", async () => {
+  const queue = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'late-handler', maxAttempts: 3, pollInterval: '100ms' });
+  const events: string[] = [];
+  try {
+    await queue.enqueue({ job: 'x' });
+    let startedA = false;
+    const a = queue.consume(async (_item, info) => {
+      startedA = true;
+      events.push(`A start #${info.attempt}`);
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      events.push('A throws');
+      throw new Error('late failure');
+    });
+    await waitFor(() => startedA, 5_000, 'A to start');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await a.stop({ timeout: 50 });
+    let inB = 0;
+    let maxInB = 0;
+    const b = queue.consume(
+      async (_item, info) => {
+        inB++;
+        maxInB = Math.max(maxInB, inB);
+        events.push(`B start #${info.attempt}`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        inB--;
+      },
+      { concurrency: 2 },
+    );
+    await waitFor(() => events.includes('B start #2') && inB === 0, 10_000, 'B to handle the item');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await b.stop();
+    log(`late handler: ${events.join(', ')}`);
+    // A's late failure put nothing back (before: a copy B took at once, at the same attempt number).
+    expect(events.filter((e) => e.startsWith('B start'))).toEqual(['B start #2']);
+    expect(maxInB).toBe(1);
+    expect(await queue.size()).toBe(0);
+    expect(await queue.deadLetters()).toEqual([]);
+  } finally {
+    await queue.close();
+  }
+});
+
+test('close({ timeout }) called while a close() without one waits for a stuck handler ends both', async () => {
+  const queue = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-twice' });
+  await queue.enqueue({ job: 'stuck' });
+  let started = false;
+  queue.consume(() => {
+    started = true;
+    return new Promise(() => undefined);
+  });
+  await waitFor(() => started, 5_000, 'the handler to start');
+  let firstDone = false;
+  const first = queue.close().then(() => (firstDone = true));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(firstDone).toBe(false);
+  const at = performance.now();
+  await queue.close({ timeout: '200ms' });
+  const ms = performance.now() - at;
+  await first;
+  log(`a second close({ timeout: '200ms' }) ended a close() stuck on a handler after ${ms.toFixed(0)} ms`);
+  expect(ms).toBeGreaterThanOrEqual(195);
+  expect(ms).toBeLessThan(3_000);
+  // The item was given back: the next consumer gets it.
+  const check = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-twice' });
+  try {
+    expect(await check.dequeue({ timeout: '5s' })).toEqual({ job: 'stuck' });
+  } finally {
+    await check.close();
+  }
+});

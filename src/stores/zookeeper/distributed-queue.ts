@@ -218,6 +218,14 @@ export class DistributedQueue<T = unknown> {
   /** Items a claim multi of this instance is under way for (two callers of one instance never claim one item). */
   private readonly claiming = new Set<string>();
   /**
+   * Items a stop past its timeout gave back while their handlers still ran: this instance does not
+   * claim them again until those handlers settle, and their outcome is dropped (the item is someone
+   * else's by then).
+   */
+  private readonly givenBack = new Set<string>();
+  /** The close under way, once close() was called. */
+  private closing: Promise<void> | undefined;
+  /**
    * Items whose claim multi lost its reply: the claim may be this instance's. Only for these does
    * an existing claim need reading to tell; any other existing claim is someone else's.
    */
@@ -512,6 +520,8 @@ export class DistributedQueue<T = unknown> {
     if (options.onError !== undefined && typeof options.onError !== 'function') throw new FlowgateArgumentError('onError', options.onError, 'must be a function of (error)');
     const onError = options.onError;
     let stopping = false;
+    /** Set when a stop past its timeout gives the items in hand back: nothing more is handled. */
+    let abandoned = false;
     const inHand = new Set<Promise<void>>();
     /** The names of the items whose handlers run. */
     const handling = new Set<string>();
@@ -555,6 +565,11 @@ export class DistributedQueue<T = unknown> {
           await this.listing.changeOrTimeout(this.pollMs, undefined, (resolve) => (wake = resolve));
           continue;
         }
+        if (abandoned) {
+          // Claimed as a stop past its timeout gave the items in hand back: these go back too, not handled.
+          await Promise.all(claimed.map((item) => this.unclaim(item.name).catch((error: unknown) => report(onError, error))));
+          continue;
+        }
         for (const item of claimed) {
           handling.add(item.name);
           const work = this.handle(item, handler, onError).finally(() => {
@@ -566,18 +581,26 @@ export class DistributedQueue<T = unknown> {
       }
       await Promise.allSettled(inHand);
     })().catch((error: unknown) => report(onError, error));
+    // Settles once a stop past its timeout has given the items in hand back: every stop waiting ends then.
+    let gaveBack: () => void = () => undefined;
+    const givenBack = new Promise<'given back'>((resolve) => (gaveBack = () => resolve('given back')));
     const consumer = {
       stop: async (stopOptions: StopOptions = {}) => {
         const timeoutMs = stopTimeoutMs(stopOptions);
         stopping = true;
         wake?.();
         let timer: NodeJS.Timeout | undefined;
-        const giveUp = timeoutMs === Infinity ? [] : [new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))];
-        const settled = await Promise.race([loop.then(() => true), ...giveUp]);
+        const timedOut = timeoutMs === Infinity ? [] : [new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))];
+        const ended = await Promise.race([loop.then(() => 'done' as const), givenBack, ...timedOut]);
         clearTimeout(timer);
-        if (!settled) {
-          // Handlers still running: their items go back to the queue now rather than when this session ends.
-          await Promise.all([...handling].map((name) => this.unclaim(name).catch((error: unknown) => report(onError, error))));
+        if (ended === 'timeout') {
+          // Handlers still running: their items go back to the queue now rather than when this
+          // session ends; what those handlers do later is dropped (see handle()).
+          abandoned = true;
+          const names = [...handling];
+          for (const name of names) this.givenBack.add(name);
+          await Promise.all(names.map((name) => this.unclaim(name).catch((error: unknown) => report(onError, error))));
+          gaveBack();
         }
         this.consumers.delete(consumer);
       },
@@ -592,8 +615,18 @@ export class DistributedQueue<T = unknown> {
    * `ERR_FLOWGATE_CLOSED`, and so does every call made after it; enqueues under way get up to 2 s to finish.
    */
   async close(options: StopOptions = {}): Promise<void> {
-    if (this.closed) return;
     stopTimeoutMs(options);
+    if (this.closing !== undefined) {
+      // A close under way (waiting for handlers, perhaps for ever): this call's timeout applies to it too.
+      if (options.timeout !== undefined) await Promise.all([...this.consumers].map((consumer) => consumer.stop(options)));
+      return this.closing;
+    }
+    this.closing = this.shutDown(options);
+    return this.closing;
+  }
+
+  /** What close() does, once. */
+  private async shutDown(options: StopOptions): Promise<void> {
     this.closed = true;
     for (const wait of this.waits) wait.abort(queueClosed());
     this.closingUntil = performance.now() + CLOSE_GRACE_MS;
@@ -630,6 +663,8 @@ export class DistributedQueue<T = unknown> {
         failure = error;
       }
     }
+    // Given back by a stop past its timeout while the handler ran: the item is someone else's now.
+    if (this.givenBack.delete(claimed.name)) return;
     let delayMs = 0;
     if (failure !== undefined && attempt < this.maxAttempts) {
       try {
@@ -728,7 +763,7 @@ export class DistributedQueue<T = unknown> {
 
   /** One claim of an item this instance does not hold (see {@link claimUnheld}); `count`: a consumer's delivery. */
   private async claimOne(name: string, count: boolean): Promise<Claimed<T> | 'gone' | 'taken'> {
-    if (this.held.has(name) || this.claiming.has(name)) return 'taken';
+    if (this.held.has(name) || this.claiming.has(name) || this.givenBack.has(name)) return 'taken';
     this.claiming.add(name);
     try {
       return await this.claimUnheld(name, count);
@@ -869,7 +904,8 @@ export class DistributedQueue<T = unknown> {
     const { priority } = claimed.envelope;
     const data = dead ? deadLetter(item, meta, errorText(failure)) : stored(envelopeJson(item, meta));
     // Back in line as if enqueued now with its priority, or (not taken before then) once its retry delay has passed.
-    const place = dead ? { turn: itemTurn(this.serverNow(), priority ?? 0), due: undefined } : retryPlace(this.serverNow(), priority ?? 0, delayMs);
+    // A dead letter's turn is when it died (its priority kept in the envelope): listed in that order.
+    const place = dead ? { turn: itemTurn(this.serverNow(), 0), due: undefined } : retryPlace(this.serverNow(), priority ?? 0, delayMs);
     // The claim went with an earlier session: the item is back in the queue already, perhaps
     // delivered to another consumer; a copy made now would be a second delivery at once.
     if (!this.claimStillOurs(claimed.name)) return;
