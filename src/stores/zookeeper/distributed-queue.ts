@@ -611,8 +611,10 @@ export class DistributedQueue<T = unknown> {
 
   /**
    * Stops every consumer (letting the items in hand settle, or giving them back after `timeout`:
-   * see {@link StopOptions}) and closes the session when the queue opened its own. A `dequeue()` or `tryDequeue()` still waiting rejects at once with
-   * `ERR_FLOWGATE_CLOSED`, and so does every call made after it; enqueues under way get up to 2 s to finish.
+   * see {@link StopOptions}) and closes the session when the queue opened its own. A `dequeue()` or
+   * `tryDequeue()` still waiting rejects at once with `ERR_FLOWGATE_CLOSED`, and so does every call
+   * made after it; enqueues under way get up to 2 s to finish. A second call waits for the first
+   * (its `timeout` then applies to the consumers still stopping).
    */
   async close(options: StopOptions = {}): Promise<void> {
     stopTimeoutMs(options);
@@ -694,14 +696,12 @@ export class DistributedQueue<T = unknown> {
    * order (none when every name tried was gone or taken by someone else).
    */
   private async claimSeveral(candidates: string[], room: number, count: boolean): Promise<Array<Claimed<T>>> {
-    // Names are in turn order: the items not due yet (a retry delay) are at the end, left for later.
-    if (candidates.length === 0 || this.msUntilFirstDue() > 0) return [];
     // Items waiting out a retry delay stay in the list, left for later; the others are taken off it in turn order.
     const now = this.serverNow();
-    const anyDue = candidates.some((name) => msUntilDue(name, now) === 0);
+    if (!candidates.some((name) => msUntilDue(name, now) === 0)) return [];
     // The claims in place now (a short list: the items being worked on): names held by others are
     // skipped without a claim attempt, which would be a failed write.
-    const busy = anyDue ? new Set(await this.session.getChildren(this.claims)) : new Set<string>();
+    const busy = new Set(await this.session.getChildren(this.claims));
     const names: string[] = [];
     for (let i = 0; names.length < room && i < candidates.length; ) {
       const name = candidates[i] as string;
