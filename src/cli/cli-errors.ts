@@ -13,7 +13,7 @@ export const ExitCode = {
   USAGE: 2,
   /** ZooKeeper could not be reached within `--timeout`, or stopped answering. */
   UNAVAILABLE: 3,
-  /** The root, the limiter or the policy asked for does not exist. */
+  /** The root (or flowgate's data under it), the limiter, the policy, the queue or the dead letters asked for do not exist. */
   NOT_FOUND: 4,
   /** ZooKeeper refused the operation (NoAuth): a credential is missing or wrong. */
   NO_AUTH: 5,

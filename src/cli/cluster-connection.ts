@@ -5,7 +5,7 @@ import type { ACL } from 'node-zookeeper-client';
 import { FlowgateConfigError } from '../errors.js';
 import { PolicyRegistry } from '../stores/zookeeper/policy-registry.js';
 import { resolveZooKeeperStoreOptions } from '../stores/zookeeper/zookeeper-store-options.js';
-import { ZooKeeperSession } from '../stores/zookeeper/zookeeper-session.js';
+import { ZkCode, zkCode, ZooKeeperSession } from '../stores/zookeeper/zookeeper-session.js';
 import { ZnodePaths } from '../stores/zookeeper/znode-paths.js';
 import { digestAcls } from '../stores/zookeeper/digest-acls.js';
 import { CliError, ExitCode, toCliError } from './cli-errors.js';
@@ -45,6 +45,9 @@ function validated<T>(check: () => T): T {
     throw error;
   }
 }
+
+/** The nodes flowgate keeps directly under its root. */
+const FLOWGATE_CHILDREN = new Set(['members', 'buckets', 'policies', 'queues', 'permits']);
 
 /**
  * One ZooKeeper session on a flowgate root, as a reader and administrator: it registers no member
@@ -86,10 +89,22 @@ export class ClusterConnection {
     return new PolicyRegistry(this.session, this.options.root, this.acls);
   }
 
-  /** Throws a {@link CliError} with exit code 4 when the root does not exist. */
+  /**
+   * Throws a {@link CliError} with exit code 4 when the root does not exist, or holds other nodes
+   * but none of flowgate's (`--root /` or `/kafka` by mistake). An empty root is flowgate's to use.
+   */
   async requireRoot(): Promise<void> {
-    if ((await this.session.exists(this.options.root)) === null) {
-      throw new CliError(ExitCode.NOT_FOUND, `no flowgate data under ${this.options.root} at ${this.options.zk} (is --root right?)`);
+    const { root, zk } = this.options;
+    let children: string[];
+    try {
+      children = await this.session.getChildren(root);
+    } catch (error) {
+      if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+      throw new CliError(ExitCode.NOT_FOUND, `no flowgate data under ${root} at ${zk} (is --root right?)`);
+    }
+    if (children.length > 0 && !children.some((child) => FLOWGATE_CHILDREN.has(child))) {
+      const shown = children.slice(0, 5).join(', ') + (children.length > 5 ? ', ...' : '');
+      throw new CliError(ExitCode.NOT_FOUND, `no flowgate data under ${root} at ${zk}: it holds ${shown}, none of flowgate's nodes (is --root right?)`);
     }
   }
 

@@ -77,6 +77,27 @@ test('a root that does not exist: exit 4, for every command', async () => {
   expect(await fixtures.exists(missing)).toBeNull();
 });
 
+test("a root that holds other nodes but none of flowgate's (--root / by mistake): exit 4 naming what it holds; an empty root is flowgate's to use", async () => {
+  const other = newRoot('not-flowgate');
+  await fixtures.mkdirp(`${other}/brokers`, undefined);
+  await fixtures.mkdirp(`${other}/config`, undefined);
+  const [status, set] = await Promise.all([
+    runCli(['status', '--zk', zk.connect, '--root', other]),
+    runCli(['policy', 'set', 'api', '--rate', '1', '--create', '--zk', zk.connect, '--root', other]),
+  ]);
+  for (const run of [status, set]) {
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(new RegExp(`^flowgate: no flowgate data under ${other} at .*: it holds (brokers, config|config, brokers), none of flowgate's nodes \\(is --root right\\?\\)\n$`));
+  }
+  // Nothing was written there.
+  expect(await fixtures.exists(`${other}/policies`)).toBeNull();
+  // An empty root is used as it is.
+  const empty = newRoot('empty');
+  await fixtures.mkdirp(empty, undefined);
+  const published = await runCli(['policy', 'set', 'api', '--rate', '1', '--create', '--zk', zk.connect, '--root', empty]);
+  expect(published.code).toBe(0);
+});
+
 describe('a root protected by digest auth', () => {
   test('writes (reset, policy set, policy rm) without --auth or with a wrong one: exit 5 naming the path; with --auth: done', async () => {
     // The store creates its znodes writable by its credential only (readable by all).
