@@ -85,7 +85,8 @@ export class Limiter extends EventEmitter {
     this.clock = resolved.clock ?? monotonicClock;
     this.ownsStore = resolved.store === undefined;
     this.store = resolved.store ?? new MemoryStore({ clock: this.clock });
-    // Before anything is attached to the store: a clash throws with nothing to undo.
+    // Before anything is attached to the store: a refusal or a clash throws with nothing to undo.
+    this.store.checkLimiter?.(resolved.policy);
     this.releaseName = this.ownsStore ? noop : claimLimiterName(this.store, resolved.policy);
     this.queueLimits = resolved.queue;
     this.queue = resolved.queue === undefined ? undefined : this.createQueue(resolved.queue);

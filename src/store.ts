@@ -88,6 +88,11 @@ export interface Store {
    * Returns a function that detaches it.
    */
   attachLimiter?(name: string, probe: () => LimiterProbe): () => void;
+  /**
+   * Optional: throws {@link FlowgateConfigError} when this store cannot decide for a limiter of
+   * `policy` (a ZooKeeper store opened with `countAsMember: false`). Called when a limiter is made.
+   */
+  checkLimiter?(policy: BucketPolicy): void;
 }
 
 /** What a limiter reports of itself to a shared store (see {@link Store.attachLimiter}). */

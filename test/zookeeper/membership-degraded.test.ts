@@ -6,7 +6,7 @@
 import http from 'node:http';
 import express from 'express';
 import { rateLimit } from '../../adapters/express/index.js';
-import { createLimiter, DistributedQueue, TEMPORARY_REDUCED_CAPACITY, ZooKeeperStore, type ZooKeeperStoreEvents } from '../../src/index.js';
+import { createConcurrencyLimiter, createLimiter, DistributedQueue, FlowgateConfigError, TEMPORARY_REDUCED_CAPACITY, ZooKeeperStore, type ZooKeeperStoreEvents } from '../../src/index.js';
 import { sharedOrPrivateEnsemble, startCluster, type Cluster } from './helpers/cluster.js';
 import zookeeper from 'node-zookeeper-client';
 import { RawClient, removeRoot } from './helpers/raw-client.js';
@@ -87,6 +87,12 @@ test("a queue worker (a DistributedQueue on its own session, or a store with cou
     await waitFor(() => a.members === 2 && b.members === 2 && worker.members === 2, 10_000, 'every store to count the 2 limiter members');
     // Before, the two queue-only sessions counted: 4, and each limiter process enforced rate / 4 while degraded.
     expect([a, b, worker].map((s) => s.stats().members)).toEqual([2, 2, 2]);
+    // A store that does not count makes no decisions: a limiter or a concurrency limit on it is refused, naming the option.
+    expect(() => createLimiter({ rate: 1, burst: 1, store: worker, name: 'on-worker' })).toThrow(FlowgateConfigError);
+    expect(() => createLimiter({ rate: 1, burst: 1, store: worker, name: 'on-worker' })).toThrow(/countAsMember=false: a store that does not count as a member makes no rate-limit decisions/);
+    expect(() => createConcurrencyLimiter({ concurrency: 1, store: worker, name: 'on-worker-c' })).toThrow(/countAsMember/);
+    // The refused limiter's name was not taken: a counted store takes it.
+    await createLimiter({ rate: 1, burst: 1, store: a, name: 'on-worker' }).close();
   } finally {
     await queue.close();
   }

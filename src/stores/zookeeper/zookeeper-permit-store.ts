@@ -116,6 +116,9 @@ export class ZooKeeperPermitStore implements PermitStore {
     rejectUnknownOptions(options, KNOWN);
     this.store = store;
     this.connection = store.connection();
+    if (!this.connection.countAsMember) {
+      throw new FlowgateConfigError('countAsMember', false, 'a store that does not count as a member makes no concurrency decisions: give concurrency limits a store with countAsMember: true, the default');
+    }
     this.membersPath = new ZnodePaths(this.connection.root).members;
     this.self = holderName(this.connection.memberId, randomUUID().slice(0, 8));
     const inherited = this.connection;

@@ -41,7 +41,8 @@ export interface ZooKeeperStoreOptions {
    * members while ZooKeeper is unreachable; lease and permit shares are divided by the members).
    * Default `true`; `false` for a process that makes no rate-limit or concurrency decisions, such
    * as a queue worker (a `DistributedQueue` given `connect` opens its store so). It still has a
-   * member node (named `q-<id>`), which `flowgate status` lists.
+   * member node (named `q-<id>`), which `flowgate status` lists. A limiter or a concurrency limit
+   * made on such a store throws FlowgateConfigError.
    */
   countAsMember?: boolean;
 }

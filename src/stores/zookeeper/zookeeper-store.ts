@@ -26,7 +26,7 @@ import { ServerClock } from './server-clock.js';
 import { TokenLease, type LeaseWindows } from './token-lease.js';
 import { resolveZooKeeperStoreOptions, type ResolvedZooKeeperStoreOptions, type UnavailablePolicy, type ZooKeeperStoreOptions } from './zookeeper-store-options.js';
 import { ZkCode, ZooKeeperSession, ZooKeeperUnavailableError, isUnavailable, zkCode } from './zookeeper-session.js';
-import { FlowgateError } from '../../errors.js';
+import { FlowgateConfigError, FlowgateError } from '../../errors.js';
 import { ZnodePaths } from './znode-paths.js';
 import { resolveClock } from '../../limiter-options.js';
 import { brand } from '../../brand.js';
@@ -102,6 +102,8 @@ export interface StoreConnection {
   /** The store's `onUnavailable` policy and `unavailableAfter` (ms), for recipes that fall back the same way. */
   readonly onUnavailable: UnavailablePolicy;
   readonly unavailableAfterMs: number;
+  /** Whether the store counts among the members sharing the limits (its `countAsMember` option). */
+  readonly countAsMember: boolean;
 }
 
 /**
@@ -269,7 +271,14 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       liveMembers: () => membership.liveIds,
       onUnavailable: this.options.onUnavailable,
       unavailableAfterMs: this.options.unavailableAfterMs,
+      countAsMember: this.options.countAsMember,
     };
+  }
+
+  /** {@inheritDoc Store.checkLimiter} */
+  checkLimiter(policy: BucketPolicy): void {
+    if (this.options.countAsMember) return;
+    throw new FlowgateConfigError('countAsMember', false, `a store that does not count as a member makes no rate-limit decisions (limiter '${policy.name}'): give limiters a store with countAsMember: true, the default`);
   }
 
   /** Live members of the cluster (processes with a ZooKeeperStore on the same root), at least 1. */
