@@ -20,26 +20,29 @@ export function itemTurn(serverNow: number, priority: number): number {
 /**
  * A protected-create prefix carrying the item's turn: `_c_<uuid>-t<turn>-item-` (ZooKeeper appends
  * the sequence); a fresh UUID unless given. An item put back with a retry delay also carries the
- * server time it is due at: `_c_<uuid>-t<turn>-d<due>-item-`. Nothing else has a due time: every
- * other item is due at once, whatever its turn and whatever a process's clock estimate says.
+ * server time it is due at, before its turn: `_c_<uuid>-d<due>-t<turn>-item-` (so that a flowgate
+ * that knows no due times still reads its turn, and keeps it in line). Nothing else has a due
+ * time: every other item is due at once, whatever its turn and whatever a process's clock
+ * estimate says.
  */
 export function itemPrefix(turn: number, uuid: string = randomUUID(), due?: number): string {
   const dueTag = due === undefined ? '' : `-d${String(Math.min(TURN_MAX, Math.max(0, Math.ceil(due)))).padStart(TURN_DIGITS, '0')}`;
-  return `_c_${uuid}-t${String(turn).padStart(TURN_DIGITS, '0')}${dueTag}-item-`;
+  return `_c_${uuid}${dueTag}-t${String(turn).padStart(TURN_DIGITS, '0')}-item-`;
 }
 
-const NAME = /-t(\d+)(?:-d(\d+))?-item-\d+$/;
+/** A due time has exactly TURN_DIGITS digits: the last group of a UUID (12 characters) cannot pass for one. */
+const NAME = /(?:-d(\d{15}))?-t(\d+)-item-\d+$/;
 
 /** The turn in an item's name (0 for names written before turns were, which therefore go first). */
 export function turnOf(name: string): number {
   const match = NAME.exec(name);
-  return match === null ? 0 : Number(match[1]);
+  return match === null ? 0 : Number(match[2]);
 }
 
 /** The server time a delayed item is due at (0 for any other item: due at once). */
 export function dueOf(name: string): number {
   const match = NAME.exec(name);
-  return match?.[2] === undefined ? 0 : Number(match[2]);
+  return match?.[1] === undefined ? 0 : Number(match[1]);
 }
 
 /** How long until the item `name` is due at server time `serverNow` (0 when due; only an item put back with a retry delay can be not due). */
