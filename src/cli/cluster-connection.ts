@@ -91,7 +91,7 @@ export class ClusterConnection {
 
   /**
    * Throws a {@link CliError} with exit code 4 when the root does not exist, or holds other nodes
-   * but none of flowgate's (`--root /` or `/kafka` by mistake). An empty root is flowgate's to use.
+   * but none of flowgate's (`--root /kafka` by mistake). An empty root is flowgate's to use.
    */
   async requireRoot(): Promise<void> {
     const { root, zk } = this.options;

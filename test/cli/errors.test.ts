@@ -77,7 +77,7 @@ test('a root that does not exist: exit 4, for every command', async () => {
   expect(await fixtures.exists(missing)).toBeNull();
 });
 
-test("a root that holds other nodes but none of flowgate's (--root / by mistake): exit 4 naming what it holds; an empty root is flowgate's to use", async () => {
+test("a root that holds other nodes but none of flowgate's (--root /kafka by mistake): exit 4 naming what it holds; an empty root is flowgate's to use", async () => {
   const other = newRoot('not-flowgate');
   await fixtures.mkdirp(`${other}/brokers`, undefined);
   await fixtures.mkdirp(`${other}/config`, undefined);

@@ -57,6 +57,8 @@ describe('ZooKeeperStore options', () => {
     [{ connect: CONNECT, cleanupAfter: -1 }, 'cleanupAfter', />= 0/],
     [{ connect: CONNECT, clock: {} }, 'clock', /now\(\) method/],
     [{ connect: CONNECT, countAsMember: 'no' }, 'countAsMember', /true or false/],
+    [{ connect: CONNECT, root: 'flowgate' }, 'root', /must be an absolute znode path such as '\/flowgate'/],
+    [{ connect: CONNECT, root: '/' }, 'root', /cannot be '\/' itself/],
   ])('%j is refused, naming %s', (options, option, allowed) => {
     const error = constructionError(options);
     expect(error.option).toBe(option);

@@ -11,7 +11,7 @@ export function validateRoot(root: unknown): string {
     root.length > 1 &&
     !root.endsWith('/') &&
     root.split('/').slice(1).every((part) => part !== '' && part !== '.' && part !== '..' && !/[\u0000-\u001f\u007f]/.test(part));
-  if (!ok) throw new FlowgateConfigError('root', root, "must be an absolute znode path such as '/flowgate'");
+  if (!ok) throw new FlowgateConfigError('root', root, root === '/' ? "cannot be '/' itself: flowgate keeps its nodes under a root of their own, such as '/flowgate'" : "must be an absolute znode path such as '/flowgate'");
   return root as string;
 }
 
