@@ -14,6 +14,29 @@ function log(message: string): void {
   process.stdout.write(`[consumer-stop] ${message}\n`);
 }
 
+/** A queue of its own session holding one item `{ job }`, whose consumer's handler started on it and never settles. */
+async function queueStuckOn(name: string, job: string): Promise<DistributedQueue<{ job: string }>> {
+  const queue = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name });
+  await queue.enqueue({ job });
+  let started = false;
+  queue.consume(() => {
+    started = true;
+    return new Promise(() => undefined);
+  });
+  await waitFor(() => started, 5_000, `the handler of '${name}' to start`);
+  return queue;
+}
+
+/** Takes the next item of queue `name` through a new instance (the item a stuck consumer gave back). */
+async function nextItem(name: string): Promise<unknown> {
+  const check = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name });
+  try {
+    return await check.dequeue({ timeout: '5s' });
+  } finally {
+    await check.close();
+  }
+}
+
 test('stop({ timeout }) resolves at its timeout with a handler stuck, and the stuck item goes to another consumer at once', async () => {
   // One shared store with a long session: without the give-back, the item would wait for it to end.
   const store = new ZooKeeperStore({ connect: zk.connect, root: zk.root, sessionTimeout: '20s' });
@@ -75,14 +98,7 @@ test('close({ timeout }) of a queue whose handler is stuck resolves at its timeo
     await after.close();
   }
 
-  const second = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-stuck-2' });
-  await second.enqueue({ job: 'b' });
-  let startedSecond = false;
-  second.consume(() => {
-    startedSecond = true;
-    return new Promise(() => undefined);
-  });
-  await waitFor(() => startedSecond, 5_000, 'the second handler to start');
+  const second = await queueStuckOn('close-stuck-2', 'b');
   const at = performance.now();
   await second.close({ timeout: 200 });
   const ms = performance.now() - at;
@@ -90,12 +106,7 @@ test('close({ timeout }) of a queue whose handler is stuck resolves at its timeo
   expect(ms).toBeGreaterThanOrEqual(195);
   expect(ms).toBeLessThan(3_000);
   // The item is still in the queue, for the next consumer.
-  const check = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-stuck-2' });
-  try {
-    expect(await check.dequeue({ timeout: '5s' })).toEqual({ job: 'b' });
-  } finally {
-    await check.close();
-  }
+  expect(await nextItem('close-stuck-2')).toEqual({ job: 'b' });
 });
 
 test('bad stop and close options are refused naming them', async () => {
@@ -183,14 +194,7 @@ test("a handler that settles after its stop's timeout changes nothing, also for 
 });
 
 test('close({ timeout }) called while a close() without one waits for a stuck handler ends both', async () => {
-  const queue = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-twice' });
-  await queue.enqueue({ job: 'stuck' });
-  let started = false;
-  queue.consume(() => {
-    started = true;
-    return new Promise(() => undefined);
-  });
-  await waitFor(() => started, 5_000, 'the handler to start');
+  const queue = await queueStuckOn('close-twice', 'stuck');
   let firstDone = false;
   const first = queue.close().then(() => (firstDone = true));
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -203,10 +207,5 @@ test('close({ timeout }) called while a close() without one waits for a stuck ha
   expect(ms).toBeGreaterThanOrEqual(195);
   expect(ms).toBeLessThan(3_000);
   // The item was given back: the next consumer gets it.
-  const check = new DistributedQueue<{ job: string }>({ connect: zk.connect, root: zk.root, name: 'close-twice' });
-  try {
-    expect(await check.dequeue({ timeout: '5s' })).toEqual({ job: 'stuck' });
-  } finally {
-    await check.close();
-  }
+  expect(await nextItem('close-twice')).toEqual({ job: 'stuck' });
 });
