@@ -1,7 +1,7 @@
 // `flowgate dead-letters list|requeue|rm <queue>`: a DistributedQueue's dead letters, listed, moved back to the queue, or deleted.
 
 import type { Command } from 'commander';
-import { eachDeadLetter, listDeadLetters, removeDeadLetter, requeueDeadLetter, type DeadLetterPlace, type StoredDeadLetter } from '../stores/zookeeper/dead-letters.js';
+import { eachDeadLetter, listDeadLetters, removeDeadLetter, requeueDeadLetter, type DeadLetterPlace, type DeadLetter } from '../stores/zookeeper/dead-letters.js';
 import { statTime } from '../stores/zookeeper/server-clock.js';
 import { nodeName } from '../stores/zookeeper/znode-paths.js';
 import { ZkCode, zkCode } from '../stores/zookeeper/zookeeper-session.js';
@@ -117,7 +117,7 @@ async function change(cluster: ClusterConnection, queue: string, action: 'requeu
   return { queue, action, count, missing: ids === undefined ? [] : ids.filter((id) => !done.has(id)) };
 }
 
-function describeList(queue: string, letters: ReadonlyArray<StoredDeadLetter<unknown>>): string {
+function describeList(queue: string, letters: ReadonlyArray<DeadLetter<unknown>>): string {
   if (letters.length === 0) return `queue '${cell(queue)}' has no dead letters`;
   const rows = letters.map((l) => [l.id, String(l.attempts), cell(l.error, 60), cell(JSON.stringify(l.item) ?? 'undefined', 60)]);
   return `queue '${cell(queue)}': ${letters.length} dead letter${letters.length === 1 ? '' : 's'}\n${renderTable([{ header: 'ID' }, { header: 'ATTEMPTS', right: true }, { header: 'ERROR' }, { header: 'ITEM' }], rows)}`;

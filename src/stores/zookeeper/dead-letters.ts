@@ -19,19 +19,25 @@ export interface DeadLetterPlace {
   readonly serverNow: () => number;
 }
 
-/** A dead letter as read: its id (znode name) and its stored envelope's fields. */
-export interface StoredDeadLetter<T> {
+/** An item delivered `maxAttempts` times without success, as kept in the dead-letter queue. */
+export interface DeadLetter<T> {
+  /** Its znode name in the dead letters: what `DistributedQueue.requeueDeadLetters` and `removeDeadLetters` take. */
   readonly id: string;
+  /** The id of the item's first copy (see `DeliveryInfo.firstId`). */
   readonly firstId: string;
   readonly item: T;
   readonly attempts: number;
+  /**
+   * What its handler threw the last time: an Error's message, a string as it is, anything else as
+   * `util.inspect` shows it; its first 4 KiB (UTF-8), followed by `… [cut: <n> bytes in all]` when longer.
+   */
   readonly error: string;
 }
 
 /** The dead letters, oldest first; one removed between the listing and its read is left out. */
-export async function listDeadLetters<T>(place: DeadLetterPlace): Promise<Array<StoredDeadLetter<T>>> {
+export async function listDeadLetters<T>(place: DeadLetterPlace): Promise<Array<DeadLetter<T>>> {
   const names = sortByTurn(await place.session.getChildren(place.dead));
-  const letters: Array<StoredDeadLetter<T>> = [];
+  const letters: Array<DeadLetter<T>> = [];
   for (const name of names) {
     let data;
     try {

@@ -14,9 +14,11 @@ import { ItemListing } from './item-listing.js';
 import { itemPrefix, itemTurn, msUntilDue } from './queue-item-names.js';
 import { retryDelayOf, retryPlace, type RetryDelay } from './retry-delay.js';
 import { decodeEnvelope, deadLetter, envelopeJson, errorText, metaOf, stored, type Envelope } from './queue-envelope.js';
-import { eachDeadLetter, listDeadLetters, removeDeadLetter, requeueDeadLetter, type DeadLetterPlace } from './dead-letters.js';
+import { eachDeadLetter, listDeadLetters, removeDeadLetter, requeueDeadLetter, type DeadLetter, type DeadLetterPlace } from './dead-letters.js';
 import { statTime } from './server-clock.js';
 import { hasBrand } from '../../brand.js';
+
+export type { DeadLetter } from './dead-letters.js';
 
 const PERSISTENT_SEQUENTIAL = 2;
 const EPHEMERAL = 1;
@@ -125,21 +127,6 @@ export interface StopOptions {
 export interface QueueConsumer {
   /** Stops claiming new items and resolves when the items in hand are settled (or given back after `timeout`). */
   stop(options?: StopOptions): Promise<void>;
-}
-
-/** An item delivered `maxAttempts` times without success, as kept in the dead-letter queue. */
-export interface DeadLetter<T> {
-  /** Its znode name in the dead letters: what {@link DistributedQueue.requeueDeadLetters} and {@link DistributedQueue.removeDeadLetters} take. */
-  readonly id: string;
-  /** The id of the item's first copy (see {@link DeliveryInfo.firstId}). */
-  readonly firstId: string;
-  readonly item: T;
-  readonly attempts: number;
-  /**
-   * What its handler threw the last time: an Error's message, a string as it is, anything else as
-   * `util.inspect` shows it; its first 4 KiB (UTF-8), followed by `… [cut: <n> bytes in all]` when longer.
-   */
-  readonly error: string;
 }
 
 interface Claimed<T> {
