@@ -245,9 +245,10 @@ export class Limiter extends EventEmitter {
 
   /**
    * Makes the bucket of `key` full again; takes waiting for it in this process's queue are served
-   * at once, as the full bucket allows. With a store that reserves (the ZooKeeper store), waiting
-   * takes hold turns booked in the shared bucket: they keep them, and are served at those turns,
-   * while the reset bucket's full burst goes to the takes that come next.
+   * at once, as the full bucket allows. With a store that reserves (the ZooKeeper store), the takes
+   * waiting in every process are booked in the shared bucket: the reset keeps them there and pays
+   * them from the full burst first, in their order (as many as the burst covers are served at once),
+   * and the takes that come next queue behind them.
    */
   async reset(key: string): Promise<void> {
     await this.store.reset(this.policy, key);

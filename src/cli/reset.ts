@@ -1,8 +1,10 @@
-// `flowgate reset <limiter> <key>`: removes the key's bucket znode, so that the key is full again for the whole cluster.
+// `flowgate reset <limiter> <key>`: makes the key's bucket full again for the whole cluster (removes its znode, or forgives its waiters' debt).
 
 import type { Command } from 'commander';
-import { decodeBucket, storedTokensAt } from '../stores/zookeeper/bucket-codec.js';
-import { statTime } from '../stores/zookeeper/server-clock.js';
+import { monotonicClock } from '../clock.js';
+import { resetBucket } from '../stores/zookeeper/bucket-cas.js';
+import { decodeBucket, storedTokensAt, type BucketData } from '../stores/zookeeper/bucket-codec.js';
+import { ServerClock, statTime } from '../stores/zookeeper/server-clock.js';
 import { ZkCode, zkCode } from '../stores/zookeeper/zookeeper-session.js';
 import { CliError, ExitCode, refusedAs } from './cli-errors.js';
 import { addConnectionOptions, withCluster, type ClusterConnection, type ConnectionOptions } from './cluster-connection.js';
@@ -23,13 +25,15 @@ export interface ResetResult {
   /** Tokens it held just before (null when it had none, or they could not be computed). */
   readonly tokensBefore: number | null;
   readonly burst: number | null;
+  /** Waiters of the cluster-wide queue booked in it: they keep their order and are paid from the full burst first (0: the znode was removed). */
+  readonly waiting: number;
 }
 
 /** Adds the `reset` command to `program`. */
 export function registerReset(program: Command): void {
   const command = program
     .command('reset')
-    .description("make a key's bucket full again, for the whole cluster (removes its znode)")
+    .description("make a key's bucket full again, for the whole cluster (removes its znode; with waiters queued, pays them from the full burst first)")
     .argument('<limiter>', "the limiter's name")
     .argument('<key>', 'the key, exactly as the app passes it')
     .option('--json', 'print the result as JSON');
@@ -42,6 +46,7 @@ export function registerReset(program: Command): void {
 async function reset(cluster: ClusterConnection, limiter: string, key: string): Promise<ResetResult> {
   const { session, paths } = cluster;
   const path = paths.bucket(limiter, key);
+  const bucketName = `the bucket of key '${cell(key)}' (${path})`;
   for (let attempt = 0; attempt < 10; attempt++) {
     let reply;
     try {
@@ -49,32 +54,61 @@ async function reset(cluster: ClusterConnection, limiter: string, key: string): 
     } catch (error) {
       if (zkCode(error) !== ZkCode.NO_NODE) throw error;
       await requireLimiter(cluster, limiter);
-      return { limiter, key, existed: false, tokensBefore: null, burst: null };
+      return { limiter, key, existed: false, tokensBefore: null, burst: null, waiting: 0 };
     }
-    let tokensBefore: number | null = null;
-    let burst: number | null = null;
+    let bucket: BucketData | undefined;
     try {
-      const bucket = decodeBucket(reply.data);
-      const mtime = statTime(reply.stat.mtime);
-      const since = bucket.at === undefined ? mtime : Math.min(mtime, bucket.at);
-      if (Number.isFinite(bucket.burst) && Number.isFinite(bucket.ratePerMs)) {
-        burst = bucket.burst;
-        tokensBefore = storedTokensAt(bucket.tokens, since, estimateNow(mtime, Date.now()).now, bucket.burst, bucket.ratePerMs);
-      }
+      bucket = decodeBucket(reply.data);
     } catch {
       // Not flowgate's data: it is removed all the same, the key's bucket is where it is.
     }
+    const shape = bucket !== undefined && Number.isFinite(bucket.burst) && Number.isFinite(bucket.ratePerMs) ? { burst: bucket.burst, ratePerMs: bucket.ratePerMs } : undefined;
+    if (bucket !== undefined && shape !== undefined && bucket.book.entries.length > 0) {
+      // Waiters are booked in it: they keep their order and are paid from the full burst first (as
+      // the store's reset does), on ZooKeeper's clock.
+      const clock = await learnServerClock(cluster, limiter);
+      const target = { session, clock, acls: cluster.acls, policy: shape, key, path, counter: { writes: 0, conflicts: 0 } };
+      const done = await refusedAs(`to write ${bucketName}`, cluster.options.auth !== undefined, () => resetBucket(target));
+      return { limiter, key, existed: done.existed, tokensBefore: done.existed ? done.tokensBefore : null, burst: shape.burst, waiting: done.waiting };
+    }
+    let tokensBefore: number | null = null;
+    if (bucket !== undefined && shape !== undefined) {
+      const mtime = statTime(reply.stat.mtime);
+      const since = bucket.at === undefined ? mtime : Math.min(mtime, bucket.at);
+      tokensBefore = storedTokensAt(bucket.tokens, since, estimateNow(mtime, Date.now()).now, shape.burst, shape.ratePerMs);
+    }
     try {
-      // Version-checked, so that the figures printed are those of the bucket removed.
-      await refusedAs(`to delete the bucket of key '${cell(key)}' (${path})`, cluster.options.auth !== undefined, () => session.remove(path, reply.stat.version));
-      return { limiter, key, existed: true, tokensBefore, burst };
+      // Version-checked, so that the figures printed are those of the bucket removed (and nobody
+      // booked waiters in it meanwhile).
+      await refusedAs(`to delete ${bucketName}`, cluster.options.auth !== undefined, () => session.remove(path, reply.stat.version));
+      return { limiter, key, existed: true, tokensBefore, burst: shape?.burst ?? null, waiting: 0 };
     } catch (error) {
       const code = zkCode(error);
-      if (code === ZkCode.NO_NODE) return { limiter, key, existed: false, tokensBefore: null, burst: null };
+      if (code === ZkCode.NO_NODE) return { limiter, key, existed: false, tokensBefore: null, burst: null, waiting: 0 };
       if (code !== ZkCode.BAD_VERSION) throw error;
     }
   }
-  throw new CliError(ExitCode.FAILURE, `the bucket of key '${key}' of limiter '${limiter}' changed under every one of 10 attempts to remove it; try again`);
+  throw new CliError(ExitCode.FAILURE, `the bucket of key '${key}' of limiter '${limiter}' changed under every one of 10 attempts to reset it; try again`);
+}
+
+/**
+ * ZooKeeper's clock, learned from a write of the limiter's node with its data unchanged (the book's
+ * turns are on ZooKeeper's clock, not this host's). When that node is missing or was rewritten
+ * meanwhile, the clock knows only the bucket's own mtime once read: it then counts less refill
+ * than there was, never more.
+ */
+async function learnServerClock(cluster: ClusterConnection, limiter: string): Promise<ServerClock> {
+  const clock = new ServerClock(monotonicClock);
+  const path = cluster.paths.limiter(limiter);
+  try {
+    const { data, stat } = await cluster.session.getData(path);
+    const written = await refusedAs(`to write ${path}`, cluster.options.auth !== undefined, () => cluster.session.setData(path, data ?? Buffer.alloc(0), stat.version));
+    clock.observe(statTime(written.mtime));
+  } catch (error) {
+    const code = zkCode(error);
+    if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NO_NODE) throw error;
+  }
+  return clock;
 }
 
 /** A key without a bucket is full; but a limiter nobody knows is more likely a typo: exit 4. */
@@ -88,5 +122,9 @@ function describe(result: ResetResult): string {
   const what = `key '${cell(result.key)}' of limiter '${cell(result.limiter)}'`;
   if (!result.existed) return `${what} had no bucket: it is full already`;
   const before = result.tokensBefore === null ? '' : ` (it held ${formatNumber(result.tokensBefore)} of ${result.burst} tokens)`;
+  if (result.waiting > 0) {
+    const waiters = `${result.waiting} waiter${result.waiting === 1 ? '' : 's'}`;
+    return `reset ${what}${before}: full again; the ${waiters} of its queue keep their order and are paid from the full burst first`;
+  }
   return `reset ${what}: bucket removed${before}; the key is full again`;
 }

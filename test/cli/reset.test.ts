@@ -1,6 +1,7 @@
 // `flowgate reset` as a real process against a real ensemble: the key's bucket znode goes, and the limiter sees the key full again.
 
 import { createLimiter, ZooKeeperStore, type Limiter } from '../../src/index.js';
+import { decodeBucket } from '../../src/stores/zookeeper/bucket-codec.js';
 import type { ZooKeeperSession } from '../../src/stores/zookeeper/zookeeper-session.js';
 import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
 import { describeRun, requireBuild, runCli, type CliResult } from './helpers/cli-process.js';
@@ -68,7 +69,7 @@ test('reset removes the bucket: the key is full again for the limiter; a second 
   await limiter.reset(key);
   const again = await reset('login', key, '--json');
   expect(again.code).toBe(0);
-  expect(JSON.parse(again.stdout)).toEqual({ limiter: 'login', key, existed: false, tokensBefore: null, burst: null });
+  expect(JSON.parse(again.stdout)).toEqual({ limiter: 'login', key, existed: false, tokensBefore: null, burst: null, waiting: 0 });
 });
 
 test('--json says what was removed', async () => {
@@ -76,7 +77,7 @@ test('--json says what was removed', async () => {
   const result = await reset('login', 'k', '--json');
   expect(result.code).toBe(0);
   const parsed = JSON.parse(result.stdout) as { existed: boolean; tokensBefore: number; burst: number };
-  expect(parsed).toMatchObject({ limiter: 'login', key: 'k', existed: true, burst: 5 });
+  expect(parsed).toMatchObject({ limiter: 'login', key: 'k', existed: true, burst: 5, waiting: 0 });
   expect(parsed.tokensBefore).toBeGreaterThanOrEqual(2);
   expect(parsed.tokensBefore).toBeLessThan(2.1);
 });
@@ -89,4 +90,41 @@ test('an unknown limiter is exit 4 (a typo, most likely); a known one without th
   expect(known.code).toBe(0);
   expect(known.stdout).toContain("key 'never-seen' of limiter 'login' had no bucket: it is full already");
   expect(describeRun(known)).toContain('exit 0');
+});
+
+test('with waiters of the cluster-wide queue booked: the bucket stays, they keep their order and get the full burst first', async () => {
+  const queued = new ZooKeeperStore({ connect: zk.connect, root });
+  // One token a second, burst 3: the 5 waiters are due 1 to 5 s after the burst is spent.
+  const api = createLimiter({ name: 'api', rate: 1, interval: '1s', burst: 3, queue: { maxSize: 50, maxWait: '5m' }, store: queued });
+  try {
+    await queued.ready(15_000);
+    for (let i = 0; i < 3; i++) expect((await api.take('k')).allowed).toBe(true);
+    const order: number[] = [];
+    const waiters = Array.from({ length: 5 }, (_, i) => api.take('k').then((d) => {
+      order.push(i);
+      return { d, at: performance.now() };
+    }));
+    const bucket = paths.bucket('api', 'k');
+    await waitFor(async () => {
+      const { data } = await fixtures.getData(bucket);
+      return decodeBucket(data).book.entries.reduce((n, e) => n + e.count, 0) === 5;
+    }, 5_000, 'the 5 waiters booked');
+
+    const result = await reset('api', 'k');
+    const resetAt = performance.now();
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^reset key 'k' of limiter 'api' \(it held -\d+(\.\d+)? of 3 tokens\): full again; the 5 waiters of its queue keep their order and are paid from the full burst first$/m);
+    expect(await fixtures.exists(bucket)).not.toBeNull();
+
+    const served = await Promise.all(waiters);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+    expect(served.every((s) => s.d.allowed)).toBe(true);
+    // The burst of 3 paid the first three at once (their turns were 1 to 3 s away); the other two
+    // wait for the refill. On the previous code the znode went and they all kept their old turns.
+    expect((served[2]?.at ?? Number.NaN) - resetAt).toBeLessThan(700);
+    expect((served[3]?.at ?? Number.NaN) - resetAt).toBeGreaterThan(600);
+  } finally {
+    await api.close();
+    await queued.close();
+  }
 });

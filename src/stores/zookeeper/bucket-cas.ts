@@ -47,12 +47,15 @@ export interface BucketChange {
   readonly book?: Book;
 }
 
+/** The figures of a policy a bucket's state depends on: its capacity and refill rate (tokens per ms). */
+export type BucketShape = Pick<BucketPolicy, 'burst' | 'ratePerMs'>;
+
 /** Where a bucket lives and how to reach it. */
 export interface BucketTarget {
   readonly session: ZooKeeperSession;
   readonly clock: ServerClock;
   readonly acls: ACL[] | undefined;
-  readonly policy: BucketPolicy;
+  readonly policy: BucketShape;
   readonly key: string;
   readonly path: string;
   /** Counts writes and lost races, for the benchmark's writes-per-request figure. */
@@ -110,6 +113,55 @@ export async function updateBucket(target: BucketTarget, decide: (view: BucketVi
   throw new BucketContentionError(`flowgate: too much contention on ${path}: ${MAX_ATTEMPTS} compare-and-set attempts lost`);
 }
 
+/** What {@link resetBucket} found and did. */
+export interface BucketReset {
+  /** Whether the key had a bucket znode (false: it was full already, with nobody waiting). */
+  readonly existed: boolean;
+  /** Tokens it held just before (refilled to server time; negative while waiters were owed). */
+  readonly tokensBefore: number;
+  /** Waiters left in its book, now paid from the full burst first (0: the znode was removed). */
+  readonly waiting: number;
+}
+
+/**
+ * Makes a bucket full again for the whole cluster. With nobody in its book, its znode is removed
+ * (version-checked: a missing znode is a full bucket). With waiters booked, the znode stays and
+ * their debt is forgiven: the bucket holds `burst` tokens again and every booked reservation is
+ * taken from them, in the book's order. So the waiters are served at once as far as the burst
+ * goes (their processes watch the book and time them again), the rest wait for less, and takes
+ * that come next queue behind them rather than going ahead with the new tokens.
+ */
+export async function resetBucket(target: BucketTarget): Promise<BucketReset> {
+  const { policy } = target;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    let waiting = 0;
+    const update = await updateBucket(target, ({ tokens, book }) => {
+      waiting = 0;
+      if (book.entries.length === 0) return undefined;
+      let owed = 0;
+      for (const entry of book.entries) {
+        owed += entry.owed;
+        waiting += entry.count;
+      }
+      // Never fewer tokens than now: paid entries held by their order grace count in `owed` too.
+      return { tokens: Math.max(tokens, policy.burst - owed), book };
+    });
+    if (update.wrote) return { existed: true, tokensBefore: update.before, waiting };
+    if (update.version < 0) return { existed: false, tokensBefore: policy.burst, waiting: 0 };
+    try {
+      target.counter.writes++;
+      await target.session.remove(target.path, update.version);
+      return { existed: true, tokensBefore: update.before, waiting: 0 };
+    } catch (error) {
+      const code = zkCode(error);
+      if (code === ZkCode.NO_NODE) return { existed: false, tokensBefore: policy.burst, waiting: 0 };
+      if (code !== ZkCode.BAD_VERSION) throw error;
+      target.counter.conflicts++;
+    }
+  }
+  throw new BucketContentionError(`flowgate: too much contention on ${target.path}: ${MAX_ATTEMPTS} attempts to reset it lost their race`);
+}
+
 interface StoredBucket {
   readonly tokens: number;
   readonly book: Book;
@@ -128,7 +180,7 @@ interface StoredBucket {
  * that after a live policy change the time before the next write counts at the old rate (as a
  * store that settles at the change does); the policy's own when the data records none.
  */
-export function refillRate(stored: { readonly ratePerMs: number }, policy: BucketPolicy): number {
+export function refillRate(stored: { readonly ratePerMs: number }, policy: BucketShape): number {
   return Number.isFinite(stored.ratePerMs) && stored.ratePerMs > 0 ? stored.ratePerMs : policy.ratePerMs;
 }
 

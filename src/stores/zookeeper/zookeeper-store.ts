@@ -10,7 +10,7 @@ import { bookUpdate, reserve, type Book, type BookUpdate, type Entry, type Reser
 import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
-import { BucketContentionError, readBucket, refillRate, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
+import { BucketContentionError, readBucket, refillRate, resetBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
 import { storedTokensAt } from './bucket-codec.js';
 import { bucketIdleFor, bucketJanitor } from './bucket-janitor.js';
 import { BookRepairs, withMark, type BookedTurn } from './book-repairs.js';
@@ -585,12 +585,7 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     this.cleanups.delete(id);
     this.strictSeen.delete(id);
     await this.fallback.reset(this.fallbackPolicy(policy), key);
-    try {
-      this.counter.writes++;
-      await this.withDeadline(this.session.remove(this.targetOf(policy, key).path, -1));
-    } catch (error) {
-      if (zkCode(error) !== ZkCode.NO_NODE) throw error;
-    }
+    await this.withDeadline(resetBucket(this.targetOf(policy, key)));
   }
 
   /** Gives unspent leased tokens back, deletes this process's member node and closes the session. */

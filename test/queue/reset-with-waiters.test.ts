@@ -1,0 +1,98 @@
+// Issue 4: `limiter.reset(key)` on the ZooKeeper store while waiters of the cluster-wide queue are
+// booked in the key's bucket: they are paid from the full burst first, in their order, in every
+// process, and the takes that come next queue behind them instead of going ahead with the new tokens.
+
+import { createLimiter, ZooKeeperStore, type Decision, type Limiter } from '../../src/index.js';
+import { decodeBucket } from '../../src/stores/zookeeper/bucket-codec.js';
+import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
+import { waitFor } from '../helpers/wait.js';
+import { standaloneForFile } from '../zookeeper/helpers/cluster.js';
+import { RawClient } from '../zookeeper/helpers/raw-client.js';
+
+jest.setTimeout(60_000);
+
+const zk = standaloneForFile('t-reset-waiters', 27850, 'resetwaiters');
+const paths = new ZnodePaths(zk.root);
+
+/** One token a second, burst 4: a waiter booked behind N others waits about N s. */
+const LIMIT = { rate: 1, interval: '1s', burst: 4, queue: { maxSize: 100, maxWait: '5m' } } as const;
+
+let raw: RawClient;
+beforeAll(async () => {
+  raw = await RawClient.connect(zk.connect);
+});
+afterAll(() => raw.close());
+
+/** Waiters in the shared book of `key` of limit `name` (0 when the bucket has no znode). */
+async function bookedWaiters(name: string, key: string): Promise<number> {
+  try {
+    const { data } = await raw.getData(paths.bucket(name, key));
+    return decodeBucket(data).book.entries.reduce((sum, entry) => sum + entry.count, 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Two processes' stores on one limit, A and B; closed after `run`. */
+async function twoProcesses(name: string, run: (a: Limiter, b: Limiter) => Promise<void>): Promise<void> {
+  const stores = [new ZooKeeperStore({ connect: zk.connect, root: zk.root }), new ZooKeeperStore({ connect: zk.connect, root: zk.root })];
+  const [a, b] = stores.map((store) => createLimiter({ ...LIMIT, name, store })) as [Limiter, Limiter];
+  try {
+    await Promise.all(stores.map((s) => s.ready(10_000)));
+    await waitFor(() => stores.every((s) => s.stats().members === 2), 10_000, 'both members registered');
+    await run(a, b);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await Promise.all(stores.map((s) => s.close()));
+  }
+}
+
+/** A take whose answer is recorded, with when it came and in which order. */
+function tracked(label: string, answers: Array<{ label: string; at: number; decision: Decision }>, decision: Promise<Decision>): Promise<void> {
+  return decision.then((d) => {
+    answers.push({ label, at: performance.now(), decision: d });
+  });
+}
+
+test('reset with waiters booked in two processes: the burst pays them first, in order; the next take queues behind them', async () => {
+  await twoProcesses('reset-waiters', async (a, b) => {
+    for (let i = 0; i < LIMIT.burst; i++) expect((await a.take('k')).allowed).toBe(true);
+    const answers: Array<{ label: string; at: number; decision: Decision }> = [];
+    const waiting: Array<Promise<void>> = [];
+    // Six waiters in A, then two in B, each group booked before the next arrives (turns 1 s apart).
+    for (let i = 1; i <= 6; i++) waiting.push(tracked(`a${i}`, answers, a.take('k')));
+    await waitFor(async () => (await bookedWaiters('reset-waiters', 'k')) === 6, 5_000, "A's 6 waiters booked");
+    for (let i = 1; i <= 2; i++) waiting.push(tracked(`b${i}`, answers, b.take('k')));
+    await waitFor(async () => (await bookedWaiters('reset-waiters', 'k')) === 8, 5_000, "B's 2 waiters booked behind them");
+    expect(answers).toEqual([]);
+
+    await b.reset('k');
+    const resetAt = performance.now();
+    // A take right after the reset, in the process that reset: it goes behind the 8.
+    waiting.push(tracked('next', answers, b.take('k')));
+    await Promise.all(waiting);
+
+    expect(answers.map((x) => x.label)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'b1', 'b2', 'next']);
+    expect(answers.every((x) => x.decision.allowed)).toBe(true);
+    const after = (label: string): number => (answers.find((x) => x.label === label)?.at ?? Number.NaN) - resetAt;
+    console.log(`[reset-with-waiters] served after the reset (ms): ${answers.map((x) => `${x.label} ${Math.round(after(x.label))}`).join(', ')}`);
+    // The full burst (4) paid A's first four at once: before, the reset removed the znode, they kept
+    // their turns (1 to 4 s away), and 'next' took a token of the new burst ahead of all eight.
+    expect(after('a4')).toBeLessThan(700);
+    // The others still wait for the refill, one a second, in their order.
+    expect(after('a5')).toBeGreaterThan(600);
+    expect(after('next')).toBeGreaterThan(4 * 1000 - 300);
+  });
+});
+
+test('reset with nobody waiting removes the znode: the key is full again for every process', async () => {
+  await twoProcesses('reset-idle', async (a, b) => {
+    for (let i = 0; i < LIMIT.burst; i++) expect((await a.take('k', { cost: 1 })).allowed).toBe(true);
+    await waitFor(() => raw.exists(paths.bucket('reset-idle', 'k')), 5_000, 'the bucket written');
+    await b.reset('k');
+    expect(await raw.exists(paths.bucket('reset-idle', 'k'))).toBe(false);
+    const taken = await b.take('k', { cost: LIMIT.burst });
+    expect(taken.allowed).toBe(true);
+    expect(taken.waitedMs).toBeLessThan(500);
+  });
+});
