@@ -48,6 +48,8 @@ function validated<T>(check: () => T): T {
 
 /** The nodes flowgate keeps directly under its root. */
 const FLOWGATE_CHILDREN = new Set(['members', 'buckets', 'policies', 'queues', 'permits']);
+/** A foreign root's children are named in the error only when it has at most this many (a listing of more could be too large). */
+const LISTED_CHILDREN_MAX = 1000;
 
 /**
  * One ZooKeeper session on a flowgate root, as a reader and administrator: it registers no member
@@ -95,17 +97,16 @@ export class ClusterConnection {
    */
   async requireRoot(): Promise<void> {
     const { root, zk } = this.options;
-    let children: string[];
-    try {
-      children = await this.session.getChildren(root);
-    } catch (error) {
-      if (zkCode(error) !== ZkCode.NO_NODE) throw error;
-      throw new CliError(ExitCode.NOT_FOUND, `no flowgate data under ${root} at ${zk} (is --root right?)`);
-    }
-    if (children.length > 0 && !children.some((child) => FLOWGATE_CHILDREN.has(child))) {
-      const shown = children.slice(0, 5).join(', ') + (children.length > 5 ? ', ...' : '');
-      throw new CliError(ExitCode.NOT_FOUND, `no flowgate data under ${root} at ${zk}: it holds ${shown}, none of flowgate's nodes (is --root right?)`);
-    }
+    const stat = await this.session.exists(root);
+    if (stat === null) throw new CliError(ExitCode.NOT_FOUND, `no flowgate data under ${root} at ${zk} (is --root right?)`);
+    if (stat.numChildren === 0) return;
+    // Looked up by name, not listed: a root of another application can hold more children than one
+    // reply carries.
+    const found = await Promise.all([...FLOWGATE_CHILDREN].map((child) => this.session.exists(`${root === '/' ? '' : root}/${child}`)));
+    if (found.some((child) => child !== null)) return;
+    const children = stat.numChildren <= LISTED_CHILDREN_MAX ? await this.session.getChildren(root).catch(() => []) : [];
+    const shown = children.length === 0 ? `${stat.numChildren} nodes` : children.slice(0, 5).join(', ') + (children.length > 5 ? ', ...' : '');
+    throw new CliError(ExitCode.NOT_FOUND, `no flowgate data under ${root} at ${zk}: it holds ${shown}, none of flowgate's nodes (is --root right?)`);
   }
 
   /** Ends the session (waits at most half a second). */

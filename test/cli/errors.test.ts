@@ -91,6 +91,16 @@ test("a root that holds other nodes but none of flowgate's (--root /kafka by mis
   }
   // Nothing was written there.
   expect(await fixtures.exists(`${other}/policies`)).toBeNull();
+  // A foreign root with more children than the CLI lists: counted, not listed; and a flowgate root
+  // with many other children is still found by name.
+  const crowded = newRoot('crowded');
+  await fixtures.mkdirp(crowded, undefined);
+  await Promise.all(Array.from({ length: 1001 }, (_, i) => fixtures.mkdirp(`${crowded}/n${i}`, undefined)));
+  const counted = await runCli(['status', '--zk', zk.connect, '--root', crowded]);
+  expect(counted.code).toBe(4);
+  expect(counted.stderr).toContain(`no flowgate data under ${crowded} at ${zk.connect}: it holds 1001 nodes, none of flowgate's nodes`);
+  await fixtures.mkdirp(`${crowded}/policies`, undefined);
+  expect((await runCli(['status', '--zk', zk.connect, '--root', crowded])).code).toBe(0);
   // An empty root is used as it is.
   const empty = newRoot('empty');
   await fixtures.mkdirp(empty, undefined);
