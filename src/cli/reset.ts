@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { monotonicClock } from '../clock.js';
-import { resetBucket } from '../stores/zookeeper/bucket-cas.js';
+import { existsAtLeader, resetBucket } from '../stores/zookeeper/bucket-cas.js';
 import { decodeBucket, storedTokensAt, type BucketData } from '../stores/zookeeper/bucket-codec.js';
 import { ServerClock, statTime } from '../stores/zookeeper/server-clock.js';
 import { ZkCode, zkCode } from '../stores/zookeeper/zookeeper-session.js';
@@ -53,6 +53,8 @@ async function reset(cluster: ClusterConnection, limiter: string, key: string): 
       reply = await session.getData(path);
     } catch (error) {
       if (zkCode(error) !== ZkCode.NO_NODE) throw error;
+      // A read may come from a server that has not applied a write made just before elsewhere.
+      if (await existsAtLeader(session, path)) continue;
       await requireLimiter(cluster, limiter);
       return { limiter, key, existed: false, tokensBefore: null, burst: null, waiting: 0 };
     }

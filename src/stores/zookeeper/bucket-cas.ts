@@ -147,7 +147,13 @@ export async function resetBucket(target: BucketTarget): Promise<BucketReset> {
       return { tokens: Math.max(tokens, policy.burst - owed), book };
     });
     if (update.wrote) return { existed: true, tokensBefore: update.before, waiting };
-    if (update.version < 0) return { existed: false, tokensBefore: policy.burst, waiting: 0 };
+    if (update.version < 0) {
+      // Not there, or not there yet on the server this session reads from (a bucket written just
+      // before through another server): only a write-path check can tell, and it brings this
+      // session's server up to date for the next read.
+      if (!(await existsAtLeader(target.session, target.path))) return { existed: false, tokensBefore: policy.burst, waiting: 0 };
+      continue;
+    }
     try {
       target.counter.writes++;
       await target.session.remove(target.path, update.version);
@@ -160,6 +166,21 @@ export async function resetBucket(target: BucketTarget): Promise<BucketReset> {
     }
   }
   throw new BucketContentionError(`flowgate: too much contention on ${target.path}: ${MAX_ATTEMPTS} attempts to reset it lost their race`);
+}
+
+/**
+ * Whether `path` exists, asked through ZooKeeper's leader (a multi of one version check): unlike a
+ * read, it cannot be answered from a server that has not applied the latest writes yet, and once
+ * it is answered, this session's reads see at least those writes.
+ */
+export async function existsAtLeader(session: ZooKeeperSession, path: string): Promise<boolean> {
+  try {
+    await session.transaction([{ op: 'check', path, version: -1 }]);
+    return true;
+  } catch (error) {
+    if (zkCode(error) === ZkCode.NO_NODE) return false;
+    throw error;
+  }
 }
 
 interface StoredBucket {
