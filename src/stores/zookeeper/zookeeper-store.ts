@@ -473,16 +473,24 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   private async reserveShared(policy: BucketPolicy, key: string, maxSize: number, askedAt: number, attempt: BookingAttempt): Promise<ReservationResult> {
     const { asks } = attempt;
     const target = this.targetOf(policy, key);
+    const returned = this.takeBackLease(policy, key);
     attempt.write = updateBucket(target, (view) => {
       attempt.writing = false;
       // Given up (answered by onUnavailable): nothing more is written.
       if (attempt.abandoned) return undefined;
       this.repairs.observe(policy, key, view.book);
-      const reserved = reserve(view.tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
+      const tokens = Math.min(policy.burst, view.tokens + returned.tokens);
+      const reserved = reserve(tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
       attempt.result = reserved.result;
       attempt.writing = reserved.result.outcomes.some((outcome) => outcome.granted);
       return attempt.writing ? { tokens: reserved.tokens, book: withMark(reserved.book, this.tag, attempt.mark) } : undefined;
     });
+    // Leased tokens that did not go into the book go back to the lease; after a write of unknown
+    // outcome they stay out (they may be in the book): never more admitted.
+    attempt.write.then(
+      (written) => (written.wrote ? undefined : returned.restore()),
+      (error: unknown) => (error instanceof BucketContentionError ? returned.restore() : undefined),
+    );
     const update = await this.withDeadline(attempt.write);
     if (update.wrote) this.noteWrite(policy, target, update);
     const done = attempt.result as ReservationResult;
@@ -493,6 +501,28 @@ export class ZooKeeperStore extends EventEmitter implements Store {
       ...done,
       outcomes: withTickets(done.outcomes, asks, 'shared', (o) => Math.max(0, o.due - serverNow)),
       update: this.bookUpdate(policy, 'shared', update.zxid, written, update.serverNow, update.book.entries),
+    };
+  }
+
+  /**
+   * Takes the unspent tokens of this process's lease on a key whose queue is being booked, for the
+   * booking write to put back in the shared bucket, where the book pays its front from them. A
+   * burst's first take leases a chunk with its direct try; the takes that joined meanwhile queue,
+   * and without this, what they did not spend of the chunk waited in the lease (unused by anyone)
+   * until the key went idle here: 25 takes on a burst of 5 admitted 2 at once instead of 5.
+   * `restore()` gives them back to the lease when the write did not happen.
+   */
+  private takeBackLease(policy: BucketPolicy, key: string): { readonly tokens: number; restore(): void } {
+    const id = this.leaseId(policy, key);
+    const lease = policy.strict ? undefined : this.leases.get(id);
+    const tokens = lease === undefined ? 0 : Math.max(0, lease.tokens);
+    if (lease === undefined || tokens === 0) return { tokens: 0, restore: noValue };
+    lease.tokens = 0;
+    return {
+      tokens,
+      restore: () => {
+        if (this.leases.get(id) === lease) lease.tokens = Math.min(policy.burst, lease.tokens + tokens);
+      },
     };
   }
 
