@@ -44,7 +44,7 @@ export function registerPolicy(program: Command): void {
   addConnectionOptions(
     policy
       .command('set')
-      .description("publish a change of a limiter's policy; every process applies it within about a second")
+      .description("publish a change of a limiter's policy; every connected process applies it through a watch, within tens of ms")
       .argument('<limiter>', "the limiter's name")
       .addOption(new Option('--rate <n>', 'tokens added per interval (> 0, fractions allowed)').argParser(positiveNumber))
       .addOption(new Option('--interval <duration>', "refill interval, such as '1s', '500ms', '1m'").argParser(duration(1)))
