@@ -34,44 +34,49 @@ export type KoaRateLimitMiddleware<L extends Limiter | undefined = Limiter> = Mi
   readonly concurrencyLimiter: ConcurrencyLimiter | undefined;
 };
 
-/** The fields written on an admitted request's response that Koa's error answer would drop. */
-const RATE_LIMIT_FIELDS = ['RateLimit-Policy', 'RateLimit'] as const;
+/** The fields (lower-case) that Koa's error answer keeps on an admitted request's response: the RateLimit fields. */
+const RATE_LIMIT_FIELDS: ReadonlySet<string> = new Set(['ratelimit-policy', 'ratelimit']);
 /** The context's own error handler before {@link keepRateLimitOnError} took its place. */
 const INNER_ONERROR = Symbol('flowgate.koa.onerror');
+/** The header fields (lower-case) that {@link keepRateLimitOnError} keeps on the context's response. */
+const KEPT_FIELDS = Symbol('flowgate.koa.keptFields');
 
-type ErrorHandling = Context & { [INNER_ONERROR]?: Context['onerror'] };
+type ErrorHandling = Context & { [INNER_ONERROR]?: Context['onerror']; [KEPT_FIELDS]?: ReadonlySet<string> };
 
 /**
- * Koa answers an error thrown downstream with `ctx.onerror`, which first removes every header,
- * then sets the error's own `headers`. This handler, put in its place on an admitted request's
- * context, lends it the RateLimit fields as the error's headers for that answer (the error's own
- * headers are put back after), so an error answer carries them as every other answer does.
+ * Koa answers an error thrown downstream with `ctx.onerror`, which first removes every header
+ * (`res.removeHeader` for each of `res.getHeaderNames()`), then sets the error's own `headers`. This
+ * handler, put in its place on the context, gives the response for that call an own `removeHeader`
+ * that leaves the RateLimit fields flowgate wrote and removes the others as before; it is taken
+ * away again after. The error is not touched (its `headers` may be a getter or read-only), and its
+ * own headers still apply, over flowgate's fields of the same name.
  */
 function keepRateLimitOnError(this: ErrorHandling, err: Error): void {
   const inner = this[INNER_ONERROR] ?? this.app.context.onerror;
-  // (Koa also calls it with null, and with things thrown that are not errors.)
-  if (err === null || typeof err !== 'object' || this.headerSent) return inner.call(this, err);
-  let kept: Record<string, unknown> | undefined;
-  for (const name of RATE_LIMIT_FIELDS) {
-    const value = this.res.getHeader(name);
-    if (value !== undefined) (kept ??= {})[name] = value;
-  }
-  const error = err as { headers?: unknown };
-  if (kept === undefined || !Object.isExtensible(error)) return inner.call(this, err);
-  const own = Object.prototype.hasOwnProperty.call(error, 'headers');
-  const headers = error.headers;
-  error.headers = { ...(headers !== null && typeof headers === 'object' ? headers : {}), ...kept };
+  const kept = this[KEPT_FIELDS];
+  // (Koa also calls it with null, and with things thrown that are not errors: those go through too.)
+  if (err === null || err === undefined || kept === undefined || this.headerSent) return inner.call(this, err);
+  const res = this.res as ErrorHandling['res'] & Record<string, unknown>;
+  const own = Object.getOwnPropertyDescriptor(res, 'removeHeader');
+  const removeHeader = res.removeHeader;
+  const keeping = function (this: unknown, name: string): void {
+    if (typeof name === 'string' && kept.has(name.toLowerCase())) return;
+    removeHeader.call(this, name);
+  };
+  // A response that takes no own property (frozen by someone): Koa's answer as it would be without flowgate.
+  if (!Reflect.defineProperty(res, 'removeHeader', { value: keeping, writable: true, configurable: true, enumerable: false })) return inner.call(this, err);
   try {
     return inner.call(this, err);
   } finally {
-    if (own) error.headers = headers;
-    else delete error.headers;
+    if (own !== undefined) Reflect.defineProperty(res, 'removeHeader', own);
+    else Reflect.deleteProperty(res, 'removeHeader');
   }
 }
 
 /** Makes Koa's error answer of `ctx` keep the RateLimit fields (see {@link keepRateLimitOnError}). */
 function keepHeadersOnError(ctx: Context): void {
   const handling = ctx as ErrorHandling;
+  handling[KEPT_FIELDS] = RATE_LIMIT_FIELDS;
   if (handling.onerror === keepRateLimitOnError) return;
   handling[INNER_ONERROR] = handling.onerror;
   handling.onerror = keepRateLimitOnError;

@@ -4,8 +4,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
+import Koa2 from 'koa2';
 import { rateLimit, type KoaRateLimitOptions } from '../../adapters/koa/index.js';
 import { FlowgateConfigError } from '../../src/errors.js';
+import { within } from '../helpers/wait.js';
 import { get } from './http-client.js';
 
 const servers: http.Server[] = [];
@@ -110,5 +112,79 @@ describe('flowgate/koa', () => {
     ['no rate', {}],
   ])('%s throws FlowgateConfigError when the middleware is made', (_name, options) => {
     expect(() => rateLimit(options as KoaRateLimitOptions)).toThrow(FlowgateConfigError);
+  });
+});
+
+/** Serves a Koa app (of the given major version) with `middleware` and then `route`; returns its base URL. */
+async function serveWith(KoaClass: typeof Koa, middleware: Koa.Middleware, route: Koa.Middleware): Promise<string> {
+  const app = new KoaClass();
+  app.silent = true;
+  app.use(middleware);
+  app.use(route);
+  const server = http.createServer(app.callback());
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** An error of an HTTP client that exposes the upstream's headers through a getter (no setter). */
+class UpstreamError extends Error {
+  readonly status = 502;
+  constructor(private readonly upstream: Record<string, string>) {
+    super('upstream failed');
+  }
+
+  get headers(): Record<string, string> {
+    return this.upstream;
+  }
+}
+
+describe.each<[string, typeof Koa]>([
+  ['Koa 3', Koa],
+  ['Koa 2', Koa2],
+])('flowgate/koa error answers on %s', (_name, KoaClass) => {
+  test("an error whose headers cannot be assigned (a getter, a read-only property) is answered with its own headers and the RateLimit fields, and left as it was", async () => {
+    const getter = new UpstreamError({ 'x-upstream': 'a' });
+    const readOnly = Object.defineProperty(Object.assign(new Error('conflict'), { status: 409, expose: true }), 'headers', {
+      value: { 'X-Err': '1' },
+      writable: false,
+      enumerable: true,
+    });
+    const url = await serveWith(KoaClass, rateLimit({ rate: 10, interval: '10s', burst: 10 }), (ctx) => {
+      throw ctx.path === '/getter' ? getter : readOnly;
+    });
+    // Before the fix, the first request was never answered (the adapter's assignment threw inside ctx.onerror).
+    const upstream = await within(get(`${url}/getter`), 5000, 'the answer to an error with a getter for headers');
+    expect(upstream.status).toBe(502);
+    expect(upstream.headers['x-upstream']).toBe('a');
+    expect(upstream.headers.ratelimit).toMatch(/^"default";r=9;t=\d+$/);
+    expect(upstream.headers['ratelimit-policy']).toBe('"default";q=10;w=10');
+    const conflict = await within(get(`${url}/read-only`), 5000, 'the answer to an error with read-only headers');
+    expect(conflict.status).toBe(409);
+    expect(conflict.body).toBe('conflict');
+    expect(conflict.headers['x-err']).toBe('1');
+    expect(conflict.headers.ratelimit).toMatch(/^"default";r=8;t=\d+$/);
+    // The errors are as they were thrown.
+    expect(getter.headers).toEqual({ 'x-upstream': 'a' });
+    expect(Object.prototype.hasOwnProperty.call(getter, 'headers')).toBe(false);
+    expect(Object.getOwnPropertyDescriptor(readOnly, 'headers')).toEqual({ value: { 'X-Err': '1' }, writable: false, enumerable: true, configurable: false });
+  });
+
+  test('an error answer after admission drops the headers the app set, as Koa does, but keeps the RateLimit fields; the response is left as it was', async () => {
+    let response: http.ServerResponse | undefined;
+    const url = await serveWith(KoaClass, rateLimit({ rate: 10, interval: '10s', burst: 10 }), (ctx) => {
+      response = ctx.res;
+      ctx.set('Retry-After', '30');
+      ctx.set('X-App', 'set before the error');
+      ctx.throw(503, 'maintenance');
+    });
+    const answer = await get(`${url}/`);
+    expect(answer.status).toBe(503);
+    expect(answer.headers.ratelimit).toMatch(/^"default";r=9;t=\d+$/);
+    expect(answer.headers['ratelimit-policy']).toBe('"default";q=10;w=10');
+    expect(answer.headers['retry-after']).toBeUndefined();
+    expect(answer.headers['x-app']).toBeUndefined();
+    expect(response).toBeDefined();
+    expect(Object.prototype.hasOwnProperty.call(response, 'removeHeader')).toBe(false);
   });
 });
