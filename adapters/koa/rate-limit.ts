@@ -20,7 +20,11 @@ declare module 'koa' {
 
 /** Options of {@link rateLimit}: the shared HTTP adapter options, plus a Koa `handler`. */
 export interface KoaRateLimitOptions extends HttpRateLimitOptions<Context> {
-  /** Answers a rejection instead of the default (status and headers already set, problem+json body). */
+  /**
+   * Answers a rejection instead of the default (status and headers already set, problem+json body).
+   * It may also throw, e.g. `ctx.throw(429, 'Slow down')`: Koa's error answer then keeps the
+   * RateLimit fields and Retry-After.
+   */
   handler?: (ctx: Context, next: Next, decision: Decision) => unknown;
 }
 
@@ -36,6 +40,8 @@ export type KoaRateLimitMiddleware<L extends Limiter | undefined = Limiter> = Mi
 
 /** The fields (lower-case) that Koa's error answer keeps on an admitted request's response: the RateLimit fields. */
 const RATE_LIMIT_FIELDS: ReadonlySet<string> = new Set(['ratelimit-policy', 'ratelimit']);
+/** The fields kept on a rejected request's response: the RateLimit fields and Retry-After. */
+const REJECTION_FIELDS: ReadonlySet<string> = new Set([...RATE_LIMIT_FIELDS, 'retry-after']);
 /** The context's own error handler before {@link keepRateLimitOnError} took its place. */
 const INNER_ONERROR = Symbol('flowgate.koa.onerror');
 /** The header fields (lower-case) that {@link keepRateLimitOnError} keeps on the context's response. */
@@ -47,9 +53,10 @@ type ErrorHandling = Context & { [INNER_ONERROR]?: Context['onerror']; [KEPT_FIE
  * Koa answers an error thrown downstream with `ctx.onerror`, which first removes every header
  * (`res.removeHeader` for each of `res.getHeaderNames()`), then sets the error's own `headers`. This
  * handler, put in its place on the context, gives the response for that call an own `removeHeader`
- * that leaves the RateLimit fields flowgate wrote and removes the others as before; it is taken
- * away again after. The error is not touched (its `headers` may be a getter or read-only), and its
- * own headers still apply, over flowgate's fields of the same name.
+ * that leaves the fields flowgate wrote (the RateLimit fields, and on a rejection Retry-After) and
+ * removes the others as before; it is taken away again after. The error is not touched (its
+ * `headers` may be a getter or read-only), and its own headers still apply, over flowgate's fields
+ * of the same name.
  */
 function keepRateLimitOnError(this: ErrorHandling, err: Error): void {
   const inner = this[INNER_ONERROR] ?? this.app.context.onerror;
@@ -73,10 +80,16 @@ function keepRateLimitOnError(this: ErrorHandling, err: Error): void {
   }
 }
 
-/** Makes Koa's error answer of `ctx` keep the RateLimit fields (see {@link keepRateLimitOnError}). */
-function keepHeadersOnError(ctx: Context): void {
+/**
+ * Makes Koa's error answer of `ctx` keep the header fields flowgate wrote (see
+ * {@link keepRateLimitOnError}): the RateLimit fields, and with `rejected` Retry-After too.
+ */
+function keepHeadersOnError(ctx: Context, rejected: boolean): void {
   const handling = ctx as ErrorHandling;
-  handling[KEPT_FIELDS] = RATE_LIMIT_FIELDS;
+  const fields = rejected ? REJECTION_FIELDS : RATE_LIMIT_FIELDS;
+  const kept = handling[KEPT_FIELDS];
+  // Another flowgate middleware of the same request installed it already: keep the fields of both.
+  handling[KEPT_FIELDS] = kept === undefined || kept === fields ? fields : new Set([...kept, ...fields]);
   if (handling.onerror === keepRateLimitOnError) return;
   handling[INNER_ONERROR] = handling.onerror;
   handling.onerror = keepRateLimitOnError;
@@ -113,7 +126,11 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
 
   const reject = async (ctx: Context, next: Next, decision: Decision): Promise<unknown> => {
     ctx.status = rejectionStatus(decision, config);
-    if (handler !== undefined) return handler(ctx, next, decision);
+    if (handler !== undefined) {
+      // A handler that throws (`ctx.throw(429)`, the Koa way) is answered by ctx.onerror: keep the headers written.
+      keepHeadersOnError(ctx, true);
+      return handler(ctx, next, decision);
+    }
     const body = await rejectionBody(decision, config, ctx);
     ctx.type = body.contentType;
     ctx.body = body.payload;
@@ -130,7 +147,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
     ctx.state.rateLimit = decision;
     writeHeaders(decision, ctx.res);
     if (!decision.allowed) return reject(ctx, next, decision);
-    if (keepOnError) keepHeadersOnError(ctx);
+    if (keepOnError) keepHeadersOnError(ctx, false);
     return next();
   };
 
@@ -206,7 +223,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
     writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
     if (permits.allowed) {
-      if (config.headers !== false) keepHeadersOnError(ctx);
+      if (config.headers !== false) keepHeadersOnError(ctx, false);
       return next();
     }
     // The rate limit's tokens were not used: give them back before answering.

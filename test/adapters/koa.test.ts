@@ -187,4 +187,31 @@ describe.each<[string, typeof Koa]>([
     expect(response).toBeDefined();
     expect(Object.prototype.hasOwnProperty.call(response, 'removeHeader')).toBe(false);
   });
+
+  test('a handler that answers a rejection with ctx.throw keeps Retry-After and the RateLimit fields', async () => {
+    const handler = jest.fn((ctx: Koa.Context) => ctx.throw(429, 'Slow down'));
+    const url = await serveWith(KoaClass, rateLimit({ rate: 1, interval: '10s', burst: 1, handler }), (ctx) => {
+      ctx.body = 'ok';
+    });
+    const admitted = await get(`${url}/`);
+    expect(admitted.status).toBe(200);
+    const rejected = await get(`${url}/`);
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(rejected.status).toBe(429);
+    expect(rejected.body).toBe('Slow down');
+    expect(Number(rejected.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(rejected.headers.ratelimit).toMatch(/^"default";r=0;t=\d+$/);
+    expect(rejected.headers['ratelimit-policy']).toBe('"default";q=1;w=10');
+  });
+
+  test('with headers: false, a handler that throws still keeps Retry-After (and sends no RateLimit fields)', async () => {
+    const url = await serveWith(KoaClass, rateLimit({ rate: 1, interval: '10s', burst: 1, headers: false, handler: (ctx) => ctx.throw(429) }), (ctx) => {
+      ctx.body = 'ok';
+    });
+    expect((await get(`${url}/`)).status).toBe(200);
+    const rejected = await get(`${url}/`);
+    expect(rejected.status).toBe(429);
+    expect(Number(rejected.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(rejected.headers.ratelimit).toBeUndefined();
+  });
 });
