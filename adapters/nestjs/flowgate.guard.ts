@@ -55,6 +55,33 @@ function writerOf(config: RouteLimit['config']): (decision: Decision, target: He
   return writer;
 }
 
+/**
+ * What each request has taken so far, by request object: the limiters of its rate limits and the
+ * concurrency limits it holds a permit of. The guard may run more than once for one request
+ * (`APP_GUARD` plus `@UseGuards(FlowgateGuard)`, or `@UseGuards` on the class and on the handler,
+ * each its own guard instance): a later run skips what an earlier one took, so a request is counted
+ * once and holds one permit per concurrency limit.
+ */
+const takenByRequest = new WeakMap<object, readonly object[]>();
+
+/** Notes that the HTTP request of `context` has taken `limits` (limiters and concurrency limits). */
+function rememberTaken(context: ExecutionContext, limits: readonly object[]): void {
+  const request = context.getArgByIndex<unknown>(0);
+  if (typeof request !== 'object' || request === null) return;
+  const before = takenByRequest.get(request);
+  takenByRequest.set(request, before === undefined ? limits : [...before, ...limits]);
+}
+
+/** `plan` without the limits the request of `context` has taken already (in an earlier run of the guard). */
+function notTakenYet(context: ExecutionContext, plan: RoutePlan): RoutePlan {
+  const request = context.getArgByIndex<unknown>(0);
+  const taken = typeof request === 'object' && request !== null ? takenByRequest.get(request) : undefined;
+  if (taken === undefined) return plan;
+  const limits = plan.limits.filter((limit) => !taken.includes(limit.limiter));
+  const concurrency = plan.concurrency.filter((limit) => !taken.includes(limit.concurrency));
+  return limits.length === plan.limits.length && concurrency.length === plan.concurrency.length ? plan : { limits, concurrency };
+}
+
 function isSkipped(skip: SkippedLimits | undefined, name: string): boolean {
   return skip === true || (skip !== undefined && skip.includes(name));
 }
@@ -68,6 +95,9 @@ function isSkipped(skip: SkippedLimits | undefined, name: string): boolean {
  * leaves the queue. An admitted request gets the `RateLimit` headers and `request.rateLimit` (the
  * decision with the fewest tokens left) and `request.rateLimits` (every decision by limit name); a
  * rejected one gets `request.rateLimit` (the rejecting decision), for exception filters and logs.
+ * When the guard runs more than once for one HTTP request (`APP_GUARD` and `@UseGuards(FlowgateGuard)`,
+ * or `@UseGuards` on both the class and the handler), each limit is taken once: a later run skips the
+ * limits and concurrency limits an earlier one took.
  *
  * Subclass it to change how requests map to limits: `shouldSkip` (by default, every non-HTTP
  * context is skipped), `getKey`, `getCost` and `onRejected` are made for overriding, for example to
@@ -103,8 +133,8 @@ export class FlowgateGuard implements CanActivate {
   private activateNow(context: ExecutionContext): boolean | Promise<boolean> {
     const skip = this.shouldSkip(context);
     if (skip === true) return true;
-    if (skip !== false) return Promise.resolve(skip).then((skipped) => skipped || this.activate(context, this.planOf(context)));
-    const plan = this.planOf(context);
+    if (skip !== false) return Promise.resolve(skip).then((skipped) => skipped || this.activate(context, this.routePlanOf(context)));
+    const plan = this.routePlanOf(context);
     const { limits } = plan;
     if (plan.concurrency.length > 0) return this.activate(context, plan);
     if (limits.length === 0) return true;
@@ -151,6 +181,7 @@ export class FlowgateGuard implements CanActivate {
       this.admitOne(context, only.limit, only.decision);
     } else if (context.getType() === 'http') {
       const request = context.switchToHttp().getRequest<object>();
+      rememberTaken(context, taken.map(({ limit }) => limit.limiter));
       exposeDecisions(request, Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision])));
       exposeDecision(request, taken.reduce((a, b) => (b.decision.remaining < a.decision.remaining ? b : a)).decision);
       this.setHeaders(context, combinedHeaders(taken.map(({ limit, decision }) => ({ decision, config: limit.config }))));
@@ -164,6 +195,7 @@ export class FlowgateGuard implements CanActivate {
     // The HTTP arguments are (request, response, next): read them without switchToHttp(), which
     // builds three closures per call.
     const request = context.getArgByIndex<object>(0);
+    rememberTaken(context, [limit.limiter]);
     exposeDecisions(request, { [limit.name]: decision });
     exposeDecision(request, decision);
     const response: unknown = context.getArgByIndex(1);
@@ -288,6 +320,7 @@ export class FlowgateGuard implements CanActivate {
   /** An admitted request under rate and concurrency limits: `request.rateLimit(s)` and the headers of all. */
   private admitWithPermits(context: ExecutionContext, taken: readonly Taken[], held: readonly Held[]): void {
     const request = context.switchToHttp().getRequest<object>();
+    rememberTaken(context, [...taken.map(({ limit }) => limit.limiter), ...held.map(({ limit }) => limit.concurrency)]);
     const byName: Record<string, Decision> = Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision]));
     for (const { limit, decision } of held) byName[limit.config.concurrencyPolicyName] = decision;
     exposeDecisions(request, byName);
@@ -303,6 +336,12 @@ export class FlowgateGuard implements CanActivate {
     this.setHeaders(context, headers);
     const body = await rejectionBody(decision, limit.config, context);
     return new FlowgateRejectedException(decision, rejectionStatus(decision, limit.config), body, headers);
+  }
+
+  /** The limits of the route that the request of `context` has still to take (for HTTP, see {@link takenByRequest}). */
+  private routePlanOf(context: ExecutionContext): RoutePlan {
+    const plan = this.planOf(context);
+    return context.getType() === 'http' ? notTakenYet(context, plan) : plan;
   }
 
   /** The limits of the route: module, class, handler, merged by name (inner wins), minus the skipped ones. */
