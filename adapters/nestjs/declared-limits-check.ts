@@ -18,9 +18,18 @@ export function sharedLabelError(name: string, label: string): FlowgateConfigErr
   return new FlowgateConfigError('name', name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
 }
 
-/** Whether a declared limit is a concurrency limit only: it gives no rate and no outer rate limit of its name exists. */
-export function isConcurrencyOnly(declared: DeclaredRateLimit, outerHasRate: boolean): boolean {
-  return declared.concurrency !== undefined && declared.rate === undefined && !outerHasRate;
+/** The options that only a rate limit uses: a limit that sets one of them means a rate limit. */
+const RATE_ONLY_OPTIONS = ['rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'priority'] as const;
+
+/**
+ * Whether a declared limit is a concurrency limit only: it gives no rate and no outer rate limit of
+ * its name exists, and either it gives `concurrency`, or it keeps the permits of the outer
+ * concurrency limit of its name (with its own `key`) and sets no option of a rate limit.
+ */
+export function isConcurrencyOnly(declared: DeclaredRateLimit, outerHasRate: boolean, outerHasConcurrency: boolean): boolean {
+  if (declared.rate !== undefined || outerHasRate) return false;
+  if (declared.concurrency !== undefined) return true;
+  return outerHasConcurrency && RATE_ONLY_OPTIONS.every((option) => declared[option] === undefined);
 }
 
 /** The route handlers of a controller class: its methods and those it inherits, most derived first. */
@@ -40,11 +49,18 @@ function handlersOf(controller: Type<unknown>): Function[] {
 /**
  * Throws the {@link FlowgateConfigError} that the first request of a route would otherwise meet:
  * a `@RateLimit` with no `rate` of its own and no outer limit of its name (the module's default
- * limit, named `defaultName`, or the class's), or two different classes or handlers of the same
- * label declaring a limit of the same name. It resolves names the way `FlowgateGuard` does, and
- * makes no limiter.
+ * limit, named `defaultName`, or the class's) to take one from, unless it is a concurrency limit
+ * only (it gives `concurrency`, or keeps the permits of an outer concurrency limit of its name: the
+ * module's, named `defaultConcurrencyName`, or the class's); or two different classes or handlers
+ * of the same label declaring a limit of the same name. It resolves names the way `FlowgateGuard`
+ * does, and makes no limiter.
  */
-export function checkDeclaredLimits(controllers: Iterable<Type<unknown>>, defaultName: string | undefined, read: DeclaredLimitsReader): void {
+export function checkDeclaredLimits(
+  controllers: Iterable<Type<unknown>>,
+  defaultName: string | undefined,
+  read: DeclaredLimitsReader,
+  defaultConcurrencyName?: string,
+): void {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   const owners = new Map<string, Function>();
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -55,18 +71,28 @@ export function checkDeclaredLimits(controllers: Iterable<Type<unknown>>, defaul
     owners.set(namespace, target);
   };
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-  const resolve = (target: Function, label: string, outer: Set<string>, into: Set<string>): void => {
+  /** The names of the outer rate limits and concurrency limits, and where to add the names `target` declares. */
+  interface Names {
+    readonly rates: Set<string>;
+    readonly concurrency: Set<string>;
+  }
+  const resolve = (target: Function, label: string, outer: Names, into: Names): void => {
     for (const declared of read(target) ?? []) {
       claim(target, label, declared);
-      const outerHasRate = outer.has(declared.name);
-      if (isConcurrencyOnly(declared, outerHasRate)) continue;
+      const outerHasRate = outer.rates.has(declared.name);
+      const outerHasConcurrency = outer.concurrency.has(declared.name);
+      if (declared.concurrency !== undefined || outerHasConcurrency) into.concurrency.add(declared.name);
+      if (isConcurrencyOnly(declared, outerHasRate, outerHasConcurrency)) continue;
       if (declared.rate === undefined && !outerHasRate) throw missingRateError(declared.name, label);
-      into.add(declared.name);
+      into.rates.add(declared.name);
     }
   };
   for (const controller of new Set(controllers)) {
-    const classRates = new Set<string>(defaultName === undefined ? [] : [defaultName]);
-    resolve(controller, controller.name, new Set(classRates), classRates);
-    for (const handler of handlersOf(controller)) resolve(handler, `${controller.name}.${handler.name}`, classRates, new Set());
+    const classNames: Names = {
+      rates: new Set(defaultName === undefined ? [] : [defaultName]),
+      concurrency: new Set(defaultConcurrencyName === undefined ? [] : [defaultConcurrencyName]),
+    };
+    resolve(controller, controller.name, { rates: new Set(classNames.rates), concurrency: new Set(classNames.concurrency) }, classNames);
+    for (const handler of handlersOf(controller)) resolve(handler, `${controller.name}.${handler.name}`, classNames, { rates: new Set(), concurrency: new Set() });
   }
 }

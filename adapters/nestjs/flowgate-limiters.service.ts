@@ -129,7 +129,12 @@ export class FlowgateLimiters implements OnModuleInit, BeforeApplicationShutdown
       .getControllers()
       .map((wrapper) => wrapper.metatype)
       .filter((metatype): metatype is Type<unknown> => typeof metatype === 'function');
-    checkDeclaredLimits(controllers, this.defaultLimit?.name, (target) => this.reflector.get<DeclaredRateLimit[] | undefined>(RATE_LIMIT_METADATA, target));
+    checkDeclaredLimits(
+      controllers,
+      this.defaultLimit?.name,
+      (target) => this.reflector.get<DeclaredRateLimit[] | undefined>(RATE_LIMIT_METADATA, target),
+      this.defaultConcurrency?.name,
+    );
   }
 
   /**

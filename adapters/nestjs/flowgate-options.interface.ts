@@ -52,12 +52,14 @@ export interface FlowgateModuleAsyncOptions extends Pick<ModuleMetadata, 'import
  * `concurrency` adds (or, on an inner limit, replaces) a concurrency limit of that name: at most
  * that many requests in flight per key, for every route under the class or handler that declares
  * it, each holding a permit until its response closes. A limit may have only `concurrency`; an inner
- * limit without it keeps the outer limit's permits (with its own `key`).
+ * limit without it keeps the outer limit's permits (with its own `key`). Under an outer limit of its
+ * name that has `concurrency` but no rate, an inner limit that sets no rate option (`rate`,
+ * `interval`, `burst`, `queue`, `strict`, `cost`, `priority`) is such a concurrency limit only.
  */
 export interface RateLimitOptions {
   /** The limit's name: the policy name in headers, and what `@SkipRateLimit(name)` skips. Default `'default'`. */
   name?: string;
-  /** Tokens added per `interval`. Required unless an outer limit of the same name gives it, or `concurrency` is given. */
+  /** Tokens added per `interval`. Required unless an outer limit of the same name gives it, or the limit is a concurrency limit only (see above). */
   rate?: number;
   /** The refill interval. Default `'1s'` (or the outer limit's). */
   interval?: Duration;

@@ -408,7 +408,7 @@ export class FlowgateGuard implements CanActivate {
   ): void {
     const outerLimit = outer.get(declared.name);
     const outerPermits = outerConcurrency.get(declared.name);
-    if (!isConcurrencyOnly(declared, outerLimit !== undefined)) into.set(declared.name, this.limiters.limitFor(target, label, declared, outerLimit));
+    if (!isConcurrencyOnly(declared, outerLimit !== undefined, outerPermits !== undefined)) into.set(declared.name, this.limiters.limitFor(target, label, declared, outerLimit));
     if (declared.concurrency !== undefined || outerPermits !== undefined) {
       intoConcurrency.set(declared.name, this.limiters.concurrencyFor(target, label, declared, outerPermits));
     }

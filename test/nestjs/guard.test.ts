@@ -189,6 +189,39 @@ describe('limits of the controllers, checked at bootstrap', () => {
     await expect(boot({ concurrency: 4 }, [UsersController])).rejects.toThrow("@RateLimit 'default' on UsersController.list");
   });
 
+  test('an inner limit without concurrency under a concurrency-only limit of its name starts (it keeps the permits); one that sets a rate option does not', async () => {
+    const byUser = (context: ExecutionContext): string => header(context, 'x-user') ?? 'anonymous';
+    @RateLimit({ name: 'exports', concurrency: 1 })
+    @Controller('exports')
+    class ExportsController {
+      @RateLimit({ name: 'exports', key: byUser })
+      @Get()
+      exportAll(): string {
+        return 'done';
+      }
+    }
+    @Controller('reports')
+    class ReportsController {
+      @RateLimit({ key: byUser })
+      @Get()
+      report(): string {
+        return 'done';
+      }
+    }
+    @RateLimit({ name: 'exports', concurrency: 1 })
+    @Controller('bursts')
+    class BurstController {
+      @RateLimit({ name: 'exports', burst: 2 })
+      @Get()
+      burst(): string {
+        return 'never';
+      }
+    }
+    await expect(boot({}, [ExportsController])).resolves.toBeUndefined();
+    await expect(boot({ concurrency: 1 }, [ReportsController])).resolves.toBeUndefined();
+    await expect(boot({}, [BurstController])).rejects.toThrow("@RateLimit 'exports' on BurstController.burst");
+  });
+
   test('two different classes of the same name declaring a limit of the same name fail the bootstrap', async () => {
     await expect(boot({ rate: 10 }, [namesake('a'), namesake('b')])).rejects.toThrow('declared by two different classes or handlers named ReportsController');
   });
