@@ -4,6 +4,7 @@
 import { Controller, Get, Module, Req, UseGuards, type ExecutionContext } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { FlowgateGuard, FlowgateModule, RateLimit, SkipRateLimit, type FlowgateModuleOptions } from '../../adapters/nestjs/index.js';
+import { SKIP_RATE_LIMIT_METADATA } from '../../adapters/nestjs/flowgate.constants.js';
 import type { Decision } from '../../src/decision.js';
 import { FlowgateConfigError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/memory-store.js';
@@ -328,5 +329,65 @@ describe("an inner limit's burst", () => {
     expect((await get(url('/hourly'))).status).toBe(429);
     // Rate and burst from the module (5, burst 5), over its own interval.
     expect((await get(url('/hourly/slower'))).headers['ratelimit-policy']).toBe('"default";q=5;w=3600');
+  });
+});
+
+describe('stacked @SkipRateLimit', () => {
+  /** The module limit 'app', the class limit 'cls' and the handler limit 'own', skipped in stacks of decorators. */
+  @Controller('stacked')
+  @RateLimit({ name: 'cls', rate: 1, interval: '10s', burst: 5 })
+  class StackedController {
+    @Get('two')
+    @SkipRateLimit('app')
+    @SkipRateLimit('cls')
+    two(@Req() request: object): Passed {
+      return passed(request);
+    }
+
+    @Get('all')
+    @SkipRateLimit('app')
+    @SkipRateLimit()
+    @SkipRateLimit('cls')
+    all(@Req() request: object): Passed {
+      return passed(request);
+    }
+
+    @Get('overlap')
+    @SkipRateLimit('app', 'cls')
+    @SkipRateLimit('cls')
+    @RateLimit({ name: 'own', rate: 1, interval: '10s', burst: 5 })
+    overlap(@Req() request: object): Passed {
+      return passed(request);
+    }
+  }
+
+  @Module({
+    imports: [FlowgateModule.forRoot({ name: 'app', rate: 1, interval: '10s', burst: 5 })],
+    controllers: [StackedController],
+    providers: [{ provide: APP_GUARD, useClass: FlowgateGuard }],
+  })
+  class StackedModule {}
+
+  test.each(PLATFORMS)('stacked decorators add up (all of them wins over names), on %s', async (platform) => {
+    const { url } = await startNest(StackedModule, platform);
+    const two = await get(url('/stacked/two'));
+    expect(two.status).toBe(200);
+    expect(two.json()).toEqual({ limits: [], tightest: null });
+    expect(two.headers.ratelimit).toBeUndefined();
+    const all = await get(url('/stacked/all'));
+    expect(all.json()).toEqual({ limits: [], tightest: null });
+    expect(all.headers.ratelimit).toBeUndefined();
+    const overlap = await get(url('/stacked/overlap'));
+    expect(overlap.json()).toEqual({ limits: ['own'], tightest: 'own' });
+    expect(overlap.headers['ratelimit-policy']).toBe('"own";q=5;w=50');
+  });
+
+  test('the metadata is the union of the names, or true', () => {
+    const read = (method: keyof StackedController): unknown => Reflect.getMetadata(SKIP_RATE_LIMIT_METADATA, StackedController.prototype[method]);
+    expect(read('two')).toEqual(expect.arrayContaining(['app', 'cls']));
+    expect(read('two')).toHaveLength(2);
+    expect(read('all')).toBe(true);
+    expect(read('overlap')).toEqual(expect.arrayContaining(['app', 'cls']));
+    expect(read('overlap')).toHaveLength(2);
   });
 });
