@@ -7,8 +7,9 @@ import Koa from 'koa';
 import Koa2 from 'koa2';
 import { rateLimit, type KoaRateLimitOptions } from '../../adapters/koa/index.js';
 import { FlowgateConfigError } from '../../src/errors.js';
-import { within } from '../helpers/wait.js';
-import { get } from './http-client.js';
+import { Gate } from '../concurrency/helpers/gate.js';
+import { waitFor, within } from '../helpers/wait.js';
+import { get, open } from './http-client.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -202,6 +203,37 @@ describe.each<[string, typeof Koa]>([
     expect(Number(rejected.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(rejected.headers.ratelimit).toMatch(/^"default";r=0;t=\d+$/);
     expect(rejected.headers['ratelimit-policy']).toBe('"default";q=1;w=10');
+  });
+
+  test('a handler that answers a concurrency refusal with ctx.throw keeps the RateLimit fields and Retry-After of the default answer', async () => {
+    const gate = new Gate();
+    const route: Koa.Middleware = async (ctx) => {
+      await gate.enter(ctx.get('x-id'));
+      ctx.body = 'ok';
+    };
+    const plainUrl = await serveWith(KoaClass, rateLimit({ concurrency: 1, key: () => 'k' }), route);
+    const throwingUrl = await serveWith(KoaClass, rateLimit({ concurrency: 1, key: () => 'k', handler: (ctx) => ctx.throw(429, 'busy') }), route);
+    try {
+      const answers = [];
+      for (const url of [plainUrl, throwingUrl]) {
+        const held = open(`${url}/`, { 'x-id': `${url}-1` });
+        await waitFor(() => gate.arrived(`${url}-1`), 5000, 'the first request running');
+        answers.push(await get(`${url}/`, { 'x-id': `${url}-2` }));
+        gate.open(`${url}-1`);
+        expect((await held.answer).status).toBe(200);
+      }
+      const [plain, thrown] = answers as [Awaited<ReturnType<typeof get>>, Awaited<ReturnType<typeof get>>];
+      expect(plain.status).toBe(429);
+      expect(thrown.status).toBe(429);
+      expect(thrown.body).toBe('busy');
+      expect(plain.headers.ratelimit).toBe('"default";r=0');
+      expect(thrown.headers.ratelimit).toBe(plain.headers.ratelimit);
+      expect(thrown.headers['ratelimit-policy']).toBe(plain.headers['ratelimit-policy']);
+      expect(plain.headers['retry-after']).toMatch(/^\d+$/);
+      expect(thrown.headers['retry-after']).toBe(plain.headers['retry-after']);
+    } finally {
+      gate.openAll();
+    }
   });
 
   test('with headers: false, a handler that throws still keeps Retry-After (and sends no RateLimit fields)', async () => {
