@@ -2,7 +2,8 @@
 
 import type { Command } from 'commander';
 import { monotonicClock } from '../clock.js';
-import { existsAtLeader, resetBucket } from '../stores/zookeeper/bucket-cas.js';
+import { existsAtLeader, resetBucket, type BucketShape } from '../stores/zookeeper/bucket-cas.js';
+import { readLimiterNode } from './limiter-node.js';
 import { decodeBucket, storedTokensAt, type BucketData } from '../stores/zookeeper/bucket-codec.js';
 import { ServerClock, statTime } from '../stores/zookeeper/server-clock.js';
 import { ZkCode, zkCode } from '../stores/zookeeper/zookeeper-session.js';
@@ -64,8 +65,16 @@ async function reset(cluster: ClusterConnection, limiter: string, key: string): 
     } catch {
       // Not flowgate's data: it is removed all the same, the key's bucket is where it is.
     }
-    const shape = bucket !== undefined && Number.isFinite(bucket.burst) && Number.isFinite(bucket.ratePerMs) ? { burst: bucket.burst, ratePerMs: bucket.ratePerMs } : undefined;
-    if (bucket !== undefined && shape !== undefined && bucket.book.entries.length > 0) {
+    const stored = bucket !== undefined && Number.isFinite(bucket.burst) && Number.isFinite(bucket.ratePerMs) ? { burst: bucket.burst, ratePerMs: bucket.ratePerMs } : undefined;
+    if (bucket !== undefined && bucket.book.entries.length > 0) {
+      const shape = (await policyShape(cluster, limiter)) ?? stored ?? (await limiterNodeShape(cluster, limiter));
+      if (shape === undefined) {
+        // Deleting it would release its waiters at once, and let the next takes go with them.
+        throw new CliError(
+          ExitCode.FAILURE,
+          `the bucket of key '${cell(key)}' of limiter '${cell(limiter)}' has waiters booked, but neither it, a published policy nor the limiter's node says its burst and rate (written by an older flowgate): not reset; try again once a current process has written it`,
+        );
+      }
       // Waiters are booked in it: they keep their order and are paid from the full burst first (as
       // the store's reset does), on ZooKeeper's clock.
       const clock = await learnServerClock(cluster, limiter);
@@ -74,16 +83,16 @@ async function reset(cluster: ClusterConnection, limiter: string, key: string): 
       return { limiter, key, existed: done.existed, tokensBefore: done.existed ? done.tokensBefore : null, burst: shape.burst, waiting: done.waiting };
     }
     let tokensBefore: number | null = null;
-    if (bucket !== undefined && shape !== undefined) {
+    if (bucket !== undefined && stored !== undefined) {
       const mtime = statTime(reply.stat.mtime);
       const since = bucket.at === undefined ? mtime : Math.min(mtime, bucket.at);
-      tokensBefore = storedTokensAt(bucket.tokens, since, estimateNow(mtime, Date.now()).now, shape.burst, shape.ratePerMs);
+      tokensBefore = storedTokensAt(bucket.tokens, since, estimateNow(mtime, Date.now()).now, stored.burst, stored.ratePerMs);
     }
     try {
       // Version-checked, so that the figures printed are those of the bucket removed (and nobody
       // booked waiters in it meanwhile).
       await refusedAs(`to delete ${bucketName}`, cluster.options.auth !== undefined, () => session.remove(path, reply.stat.version));
-      return { limiter, key, existed: true, tokensBefore, burst: shape?.burst ?? null, waiting: 0 };
+      return { limiter, key, existed: true, tokensBefore, burst: stored?.burst ?? null, waiting: 0 };
     } catch (error) {
       const code = zkCode(error);
       if (code === ZkCode.NO_NODE) return { limiter, key, existed: false, tokensBefore: null, burst: null, waiting: 0 };
@@ -91,6 +100,19 @@ async function reset(cluster: ClusterConnection, limiter: string, key: string): 
     }
   }
   throw new CliError(ExitCode.FAILURE, `the bucket of key '${key}' of limiter '${limiter}' changed under every one of 10 attempts to reset it; try again`);
+}
+
+/** The burst and rate of a published policy of `limiter`: what its processes apply now, when there is one. */
+async function policyShape(cluster: ClusterConnection, limiter: string): Promise<BucketShape | undefined> {
+  const policy = await cluster.policies().get(limiter);
+  return policy === undefined ? undefined : { burst: policy.burst, ratePerMs: policy.rate / policy.intervalMs };
+}
+
+/** The burst and rate its processes recorded in the limiter's node, when they did. */
+async function limiterNodeShape(cluster: ClusterConnection, limiter: string): Promise<BucketShape | undefined> {
+  const node = await readLimiterNode(cluster.session, cluster.paths.limiter(limiter));
+  if (node?.burst === undefined || node.rate === undefined || node.intervalMs === undefined) return undefined;
+  return { burst: node.burst, ratePerMs: node.rate / node.intervalMs };
 }
 
 /**

@@ -128,3 +128,51 @@ test('with waiters of the cluster-wide queue booked: the bucket stays, they keep
     await queued.close();
   }
 });
+
+test('waiters booked in a bucket an older flowgate wrote (no burst or rate in it): paid from the burst in the limiter node, or not reset at all; never deleted under them', async () => {
+  const queued = new ZooKeeperStore({ connect: zk.connect, root });
+  const api = createLimiter({ name: 'older', rate: 1, interval: '1s', burst: 3, queue: { maxSize: 50, maxWait: '5m' }, store: queued });
+  const bucket = paths.bucket('older', 'k');
+  /** Rewrites the bucket's data as a release without `b`/`r` wrote it. */
+  const asOlderRelease = async (): Promise<void> => {
+    const { data, stat } = await fixtures.getData(bucket);
+    const parsed = JSON.parse(String(data)) as Record<string, unknown>;
+    delete parsed.b;
+    delete parsed.r;
+    await fixtures.setData(bucket, Buffer.from(JSON.stringify(parsed)), stat.version);
+  };
+  try {
+    await queued.ready(15_000);
+    for (let i = 0; i < 3; i++) expect((await api.take('k')).allowed).toBe(true);
+    const waiters = Array.from({ length: 4 }, () => api.take('k'));
+    await waitFor(async () => decodeBucket((await fixtures.getData(bucket)).data).book.entries.reduce((n, e) => n + e.count, 0) === 4, 5_000, 'the 4 waiters booked');
+    // The limiter's node says what the processes run (written at their first sweep).
+    await waitFor(async () => String((await fixtures.getData(paths.limiter('older'))).data).includes('"burst":3'), 5_000, "the limiter's node written");
+
+    // Its node, as a release before 'b'/'r' wrote it, and a limiter node that says nothing either: not reset.
+    const { data: limiterData } = await fixtures.getData(paths.limiter('older'));
+    await fixtures.setData(paths.limiter('older'), Buffer.alloc(0), -1);
+    await asOlderRelease();
+    const refused = await reset('older', 'k');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("the bucket of key 'k' of limiter 'older' has waiters booked, but neither it, a published policy nor the limiter's node says its burst and rate");
+    expect(await fixtures.exists(bucket)).not.toBeNull();
+
+    // With the limiter's node back: its burst pays the waiters, and the znode stays.
+    await fixtures.setData(paths.limiter('older'), limiterData ?? Buffer.alloc(0), -1);
+    await asOlderRelease();
+    const done = await reset('older', 'k', '--json');
+    const resetAt = performance.now();
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ existed: true, burst: 3, waiting: 4 });
+    expect(await fixtures.exists(bucket)).not.toBeNull();
+    const served = await Promise.all(waiters.map((w) => w.then((d) => ({ d, at: performance.now() }))));
+    expect(served.every((s) => s.d.allowed)).toBe(true);
+    // The burst of 3 paid three at once; the fourth waits for the refill.
+    expect((served[2]?.at ?? Number.NaN) - resetAt).toBeLessThan(700);
+    expect((served[3]?.at ?? Number.NaN) - resetAt).toBeGreaterThan(500);
+  } finally {
+    await api.close();
+    await queued.close();
+  }
+});

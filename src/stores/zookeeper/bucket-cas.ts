@@ -126,8 +126,9 @@ export interface BucketReset {
 /**
  * Makes a bucket full again for the whole cluster. With nobody in its book, its znode is removed
  * (version-checked: a missing znode is a full bucket). With waiters booked, the znode stays and
- * their debt is forgiven: the bucket holds `burst` tokens again and every booked reservation is
- * taken from them, in the book's order. So the waiters are served at once as far as the burst
+ * their unpaid debt is forgiven and the full burst is added on top of what the refill has paid
+ * them: the book pays its front from it, in its order (waiters paid already and held by their
+ * order grace keep their tokens). So the waiters are served at once as far as the burst
  * goes (their processes watch the book and time them again), the rest wait for less, and takes
  * that come next queue behind them rather than going ahead with the new tokens.
  */
@@ -138,13 +139,10 @@ export async function resetBucket(target: BucketTarget): Promise<BucketReset> {
     const update = await updateBucket(target, ({ tokens, book }) => {
       waiting = 0;
       if (book.entries.length === 0) return undefined;
-      let owed = 0;
-      for (const entry of book.entries) {
-        owed += entry.owed;
-        waiting += entry.count;
-      }
-      // Never fewer tokens than now: paid entries held by their order grace count in `owed` too.
-      return { tokens: Math.max(tokens, policy.burst - owed), book };
+      for (const entry of book.entries) waiting += entry.count;
+      // The unpaid debt (-tokens) is forgiven and the burst comes on top of what is paid: entries
+      // paid and held in their order grace keep their tokens, the burst goes to the unpaid ones.
+      return { tokens: policy.burst + Math.min(0, tokens), book };
     });
     if (update.wrote) return { existed: true, tokensBefore: update.before, waiting };
     if (update.version < 0) {
