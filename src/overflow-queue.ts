@@ -6,6 +6,7 @@ import type { Store } from './store.js';
 import type { QueueLimits, QueueStats, QueueObserver, QueueOutcome, TakeQueue } from './take-queue.js';
 import { rankOf } from './priority.js';
 import { msUntilFits } from './token-bucket.js';
+import { whenAborted } from './abort-listeners.js';
 
 interface Waiter {
   readonly cost: number;
@@ -20,7 +21,8 @@ interface Waiter {
   readonly settle: (outcome: QueueOutcome) => void;
   readonly fail: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Stops listening to the signal (the wait ended otherwise). */
+  stopListening: (() => void) | undefined;
 }
 
 /** Floating-point slack on times (ms): a waiting take whose wait, recomputed, passes its deadline by less is not timed out for it, and a timer a rounding error over a whole ms fires at that ms. */
@@ -125,15 +127,14 @@ export class OverflowQueue implements TakeQueue {
         settle: resolve,
         fail: reject,
         signal,
-        onAbort: undefined,
+        stopListening: undefined,
       };
       const currentLine = line as KeyLine;
       currentLine.waiters.splice(index, 0, waiter);
       currentLine.queuedCost += cost;
       if (cost > currentLine.largestCost) currentLine.largestCost = cost;
       if (signal !== undefined) {
-        waiter.onAbort = () => this.abort(currentLine, waiter);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
+        waiter.stopListening = whenAborted(signal, () => this.abort(currentLine, waiter));
       }
       if (sleeping) this.markWaiting(currentLine, waiter, index, now, predicted);
       if (!currentLine.taking && currentLine.timer === undefined) void this.pump(currentLine);
@@ -380,7 +381,7 @@ export class OverflowQueue implements TakeQueue {
   private finish(waiter: Waiter, outcome: QueueOutcome): void {
     if (waiter.settled) return;
     waiter.settled = true;
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.stopListening?.();
     waiter.settle(outcome);
   }
 
@@ -388,7 +389,7 @@ export class OverflowQueue implements TakeQueue {
     for (const waiter of line.waiters.splice(0)) {
       if (waiter.settled) continue;
       waiter.settled = true;
-      if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.stopListening?.();
       waiter.fail(error);
     }
     line.queuedCost = 0;

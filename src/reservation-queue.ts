@@ -6,6 +6,7 @@ import { rankOf, reassignSlots, type SlotHolder } from './priority.js';
 import { JUMP_HORIZON_MS, type BookUpdate, type ReservationOutcome, type Turn } from './reservation.js';
 import type { Store } from './store.js';
 import type { QueueLimits, QueueObserver, QueueOutcome, QueueStats, TakeQueue } from './take-queue.js';
+import { whenAborted } from './abort-listeners.js';
 
 /** The shortest time a take waits for others to join its batch (unless `queue.batchWindow` says otherwise). */
 export const BATCH_WINDOW_MS = 5;
@@ -65,7 +66,8 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   readonly settle: (outcome: QueueOutcome) => void;
   readonly fail: (error: unknown) => void;
-  onAbort: (() => void) | undefined;
+  /** Stops listening to the signal (the wait ended otherwise). */
+  stopListening: (() => void) | undefined;
   settled: boolean;
   /**
    * Set once its tokens are reserved: when they are there (local clock), how to give them back, and
@@ -246,7 +248,7 @@ export class ReservationQueue implements TakeQueue {
   private join(line: Line, cost: number, arrivedAt: number, signal: AbortSignal | undefined, first: boolean, priority: number): Promise<QueueOutcome> {
     if (priority !== 0) line.prioritized = true;
     return new Promise<QueueOutcome>((resolve, reject) => {
-      const waiter: Waiter = { cost, arrivedAt, deadline: arrivedAt + this.limits.maxWaitMs, priority, signal, settle: resolve, fail: reject, onAbort: undefined, settled: false, reserved: undefined };
+      const waiter: Waiter = { cost, arrivedAt, deadline: arrivedAt + this.limits.maxWaitMs, priority, signal, settle: resolve, fail: reject, stopListening: undefined, settled: false, reserved: undefined };
       // Refused at once when the book this process knows of is full already, or puts its turn past
       // maxWait (the store's write decides for the others; a batch may be held back, see scheduleFlush).
       const estimated = this.joiningWaitMs(line, arrivedAt, (first ? 0 : this.pendingCost(line)) + cost);
@@ -266,9 +268,8 @@ export class ReservationQueue implements TakeQueue {
         line.afterDirectTry = true;
       } else line.pending.push(waiter);
       if (signal !== undefined) {
-        waiter.onAbort = () => this.abort(line, waiter);
-        if (signal.aborted) return waiter.onAbort();
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
+        if (signal.aborted) return this.abort(line, waiter);
+        waiter.stopListening = whenAborted(signal, () => this.abort(line, waiter));
       }
       this.scheduleFlush(line);
     });
@@ -570,14 +571,14 @@ export class ReservationQueue implements TakeQueue {
   private finish(waiter: Waiter, outcome: QueueOutcome): void {
     if (waiter.settled) return;
     waiter.settled = true;
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.stopListening?.();
     waiter.settle(outcome);
   }
 
   private fail(waiter: Waiter, error: unknown): void {
     if (waiter.settled) return;
     waiter.settled = true;
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    waiter.stopListening?.();
     waiter.fail(error);
   }
 

@@ -1,5 +1,7 @@
 // How long one DistributedQueue call may wait for ZooKeeper, and what ends it early: a deadline, the caller's AbortSignal, the queue's close().
 
+import { whenAborted } from '../../abort-listeners.js';
+
 /**
  * The limits of one call of a {@link DistributedQueue} (a dequeue, a tryDequeue): its deadline
  * (performance.now()) and what aborts it (the caller's signal, or the queue's close() through
@@ -26,9 +28,7 @@ export class QueueWait {
       this.controller.abort(signal.reason);
       this.unlink = () => undefined;
     } else {
-      const onAbort = (): void => this.controller.abort(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.unlink = () => signal.removeEventListener('abort', onAbort);
+      this.unlink = whenAborted(signal, () => this.controller.abort(signal.reason));
     }
   }
 
