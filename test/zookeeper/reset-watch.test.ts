@@ -63,3 +63,27 @@ describe('a bucket reset elsewhere ends holding back at once (strict mode, refil
     });
   });
 });
+
+test('a reset that keeps a book of waiters (it rewrites the znode) also ends holding back: the strict process admits from what the burst leaves', async () => {
+  // A strict limiter without a queue here, and the same limiter with a queue in another process.
+  await withStrictLimiter(async ({ limiter }) => {
+    const queued = new ZooKeeperStore({ connect: zk.connect, root: zk.root });
+    const withQueue = createLimiter({ name: 'login', rate: 5, interval: '1h', burst: 5, queue: { maxSize: 10, maxWait: '1h' }, store: queued });
+    try {
+      await queued.ready(10_000);
+      expect((await withQueue.take('carol', { cost: 5 })).allowed).toBe(true);
+      // Two waiters booked (12 and 24 minutes away), and the strict process refused: it holds back.
+      const waiters = [withQueue.take('carol'), withQueue.take('carol')];
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await limiter.take('carol')).allowed).toBe(false);
+      await withQueue.reset('carol');
+      // The burst pays the two waiters; 3 tokens are left for the strict process, which sees the
+      // rewrite at once. Before, only a deleted znode ended its holding back: it refused for 12 minutes.
+      expect((await Promise.all(waiters)).every((d) => d.allowed)).toBe(true);
+      await waitFor(async () => (await limiter.take('carol')).allowed, 5_000, 'the strict process to admit after the reset', 50);
+    } finally {
+      await withQueue.close();
+      await queued.close();
+    }
+  });
+});

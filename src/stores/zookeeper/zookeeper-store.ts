@@ -72,8 +72,9 @@ export interface ZooKeeperStoreStats {
 
 /** A wait for refill longer than this makes a process watch the bucket for a reset elsewhere. */
 const RESET_WATCH_AFTER_MS = 1000;
-/** node-zookeeper-client's Event.NODE_DELETED. */
+/** node-zookeeper-client's Event.NODE_DELETED and Event.NODE_DATA_CHANGED. */
 const NODE_DELETED = 2;
+const NODE_DATA_CHANGED = 3;
 
 /** When to retry a take that lost every compare-and-set race. */
 const CONTENTION_RETRY_MS = 20;
@@ -740,9 +741,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
 
   /**
    * While this process holds back on a short bucket for long (a strict bucket seen short, or a
-   * lease waiting for refill), it watches the bucket's znode for deletion: a reset elsewhere
-   * (`flowgate reset`, another process's `limiter.reset`) then takes effect here at once instead of
-   * after the refill this process expected. One watch per bucket, re-armed while still holding back.
+   * lease waiting for refill), it watches the bucket's znode: a reset elsewhere (`flowgate reset`,
+   * another process's `limiter.reset`) then takes effect here at once instead of after the refill
+   * this process expected. A reset deletes the znode, or, with waiters booked, rewrites it; any
+   * change ends the holding back (the next take reads the bucket again). One watch per bucket,
+   * re-armed while still holding back.
    */
   private watchForReset(id: string, path: string): void {
     if (this.resetWatches.has(id) || this.closed) return;
@@ -755,7 +758,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     };
     const watcher = (event: unknown): void => {
       this.resetWatches.delete(id);
-      if ((event as { getType?(): number }).getType?.() === NODE_DELETED) reset();
+      const type = (event as { getType?(): number }).getType?.();
+      if (type === NODE_DELETED || type === NODE_DATA_CHANGED) reset();
       else if (stillHoldingBack()) this.watchForReset(id, path);
     };
     this.session.exists(path, watcher).then(
