@@ -1,13 +1,13 @@
 // `flowgate reset` as a real process against a real ensemble: the key's bucket znode goes, and the limiter sees the key full again.
 
-import { createLimiter, ZooKeeperStore, type Limiter } from '../../src/index.js';
-import { decodeBucket } from '../../src/stores/zookeeper/bucket-codec.js';
+import { createLimiter, ZooKeeperStore, type Decision, type Limiter } from '../../src/index.js';
 import type { ZooKeeperSession } from '../../src/stores/zookeeper/zookeeper-session.js';
 import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
 import { describeRun, requireBuild, runCli, type CliResult } from './helpers/cli-process.js';
 import { ensembleFor, type TestZooKeeper } from './helpers/cli-clusters.js';
 import { dropRoot, fixtureSession, freshRoot } from './helpers/cli-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
+import { bookedWaiters } from '../queue/helpers/booked-waiters.js';
 
 jest.setTimeout(60_000);
 
@@ -92,60 +92,65 @@ test('an unknown limiter is exit 4 (a typo, most likely); a known one without th
   expect(describeRun(known)).toContain('exit 0');
 });
 
-test('with waiters of the cluster-wide queue booked: the bucket stays, they keep their order and get the full burst first', async () => {
+/** A limit of one token a second, burst 3, with a queue, on a store of its own; its burst spent, and `waiting` takes booked. */
+async function withBookedWaiters(
+  name: string,
+  waiting: number,
+  run: (booked: { waiters: Array<Promise<{ d: Decision; at: number }>>; order: number[]; bucket: string }) => Promise<void>,
+): Promise<void> {
   const queued = new ZooKeeperStore({ connect: zk.connect, root });
-  // One token a second, burst 3: the 5 waiters are due 1 to 5 s after the burst is spent.
-  const api = createLimiter({ name: 'api', rate: 1, interval: '1s', burst: 3, queue: { maxSize: 50, maxWait: '5m' }, store: queued });
+  const limit = createLimiter({ name, rate: 1, interval: '1s', burst: 3, queue: { maxSize: 50, maxWait: '5m' }, store: queued });
   try {
     await queued.ready(15_000);
-    for (let i = 0; i < 3; i++) expect((await api.take('k')).allowed).toBe(true);
+    for (let i = 0; i < 3; i++) expect((await limit.take('k')).allowed).toBe(true);
     const order: number[] = [];
-    const waiters = Array.from({ length: 5 }, (_, i) => api.take('k').then((d) => {
-      order.push(i);
-      return { d, at: performance.now() };
-    }));
-    const bucket = paths.bucket('api', 'k');
-    await waitFor(async () => {
-      const { data } = await fixtures.getData(bucket);
-      return decodeBucket(data).book.entries.reduce((n, e) => n + e.count, 0) === 5;
-    }, 5_000, 'the 5 waiters booked');
+    const waiters = Array.from({ length: waiting }, (_, i) =>
+      limit.take('k').then((d) => {
+        order.push(i);
+        return { d, at: performance.now() };
+      }),
+    );
+    const bucket = paths.bucket(name, 'k');
+    await waitFor(async () => (await bookedWaiters(fixtures, bucket)) === waiting, 5_000, `the ${waiting} waiters booked`);
+    await run({ waiters, order, bucket });
+  } finally {
+    await limit.close();
+    await queued.close();
+  }
+}
 
+/** The burst of 3 paid the first three waiters at once after the reset; the next waits for the refill. */
+function expectBurstPaidFirst(served: ReadonlyArray<{ d: Decision; at: number }>, resetAt: number): void {
+  expect(served.every((s) => s.d.allowed)).toBe(true);
+  expect((served[2]?.at ?? Number.NaN) - resetAt).toBeLessThan(700);
+  expect((served[3]?.at ?? Number.NaN) - resetAt).toBeGreaterThan(500);
+}
+
+test('with waiters of the cluster-wide queue booked: the bucket stays, they keep their order and get the full burst first', async () => {
+  // The 5 waiters are due 1 to 5 s after the burst is spent.
+  await withBookedWaiters('api', 5, async ({ waiters, order, bucket }) => {
     const result = await reset('api', 'k');
     const resetAt = performance.now();
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^reset key 'k' of limiter 'api' \(it held -\d+(\.\d+)? of 3 tokens\): full again; the 5 waiters of its queue keep their order and are paid from the full burst first$/m);
     expect(await fixtures.exists(bucket)).not.toBeNull();
-
-    const served = await Promise.all(waiters);
-    expect(order).toEqual([0, 1, 2, 3, 4]);
-    expect(served.every((s) => s.d.allowed)).toBe(true);
     // The burst of 3 paid the first three at once (their turns were 1 to 3 s away); the other two
     // wait for the refill. On the previous code the znode went and they all kept their old turns.
-    expect((served[2]?.at ?? Number.NaN) - resetAt).toBeLessThan(700);
-    expect((served[3]?.at ?? Number.NaN) - resetAt).toBeGreaterThan(600);
-  } finally {
-    await api.close();
-    await queued.close();
-  }
+    expectBurstPaidFirst(await Promise.all(waiters), resetAt);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
 });
 
 test('waiters booked in a bucket an older flowgate wrote (no burst or rate in it): paid from the burst in the limiter node, or not reset at all; never deleted under them', async () => {
-  const queued = new ZooKeeperStore({ connect: zk.connect, root });
-  const api = createLimiter({ name: 'older', rate: 1, interval: '1s', burst: 3, queue: { maxSize: 50, maxWait: '5m' }, store: queued });
-  const bucket = paths.bucket('older', 'k');
-  /** Rewrites the bucket's data as a release without `b`/`r` wrote it. */
-  const asOlderRelease = async (): Promise<void> => {
-    const { data, stat } = await fixtures.getData(bucket);
-    const parsed = JSON.parse(String(data)) as Record<string, unknown>;
-    delete parsed.b;
-    delete parsed.r;
-    await fixtures.setData(bucket, Buffer.from(JSON.stringify(parsed)), stat.version);
-  };
-  try {
-    await queued.ready(15_000);
-    for (let i = 0; i < 3; i++) expect((await api.take('k')).allowed).toBe(true);
-    const waiters = Array.from({ length: 4 }, () => api.take('k'));
-    await waitFor(async () => decodeBucket((await fixtures.getData(bucket)).data).book.entries.reduce((n, e) => n + e.count, 0) === 4, 5_000, 'the 4 waiters booked');
+  await withBookedWaiters('older', 4, async ({ waiters, bucket }) => {
+    /** Rewrites the bucket's data as a release without `b`/`r` wrote it. */
+    const asOlderRelease = async (): Promise<void> => {
+      const { data, stat } = await fixtures.getData(bucket);
+      const parsed = JSON.parse(String(data)) as Record<string, unknown>;
+      delete parsed.b;
+      delete parsed.r;
+      await fixtures.setData(bucket, Buffer.from(JSON.stringify(parsed)), stat.version);
+    };
     // The limiter's node says what the processes run (written at their first sweep).
     await waitFor(async () => String((await fixtures.getData(paths.limiter('older'))).data).includes('"burst":3'), 5_000, "the limiter's node written");
 
@@ -166,13 +171,6 @@ test('waiters booked in a bucket an older flowgate wrote (no burst or rate in it
     expect(done.code).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ existed: true, burst: 3, waiting: 4 });
     expect(await fixtures.exists(bucket)).not.toBeNull();
-    const served = await Promise.all(waiters.map((w) => w.then((d) => ({ d, at: performance.now() }))));
-    expect(served.every((s) => s.d.allowed)).toBe(true);
-    // The burst of 3 paid three at once; the fourth waits for the refill.
-    expect((served[2]?.at ?? Number.NaN) - resetAt).toBeLessThan(700);
-    expect((served[3]?.at ?? Number.NaN) - resetAt).toBeGreaterThan(500);
-  } finally {
-    await api.close();
-    await queued.close();
-  }
+    expectBurstPaidFirst(await Promise.all(waiters), resetAt);
+  });
 });

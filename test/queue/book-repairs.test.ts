@@ -4,35 +4,20 @@
 
 import { createLimiter, ZooKeeperStore, type Decision, type Limiter } from '../../src/index.js';
 import { decodeBucket } from '../../src/stores/zookeeper/bucket-codec.js';
-import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { standaloneForFile } from '../zookeeper/helpers/cluster.js';
 import { FaultProxy } from '../zookeeper/helpers/fault-proxy.js';
-import { RawClient } from '../zookeeper/helpers/raw-client.js';
+import { bookReader } from './helpers/booked-waiters.js';
 
 jest.setTimeout(60_000);
 
 const zk = standaloneForFile('t-book-repairs', 27750, 'repairs');
-const paths = new ZnodePaths(zk.root);
 
 /** 2 tokens a second, burst 2, a long queue: a waiter booked behind N others waits N/2 s. */
 const LIMIT = { rate: 2, interval: '1s', burst: 2, queue: { maxSize: 1000, maxWait: '5m' } } as const;
 
-let raw: RawClient;
-beforeAll(async () => {
-  raw = await RawClient.connect(zk.connect);
-});
-afterAll(() => raw.close());
-
-/** Waiters in the shared book of `key` of limit `name` now (0 when the bucket has no znode). */
-async function bookedWaiters(name: string, key: string): Promise<number> {
-  try {
-    const { data } = await raw.getData(paths.bucket(name, key));
-    return decodeBucket(data).book.entries.reduce((sum, entry) => sum + entry.count, 0);
-  } catch {
-    return 0;
-  }
-}
+const books = bookReader(zk);
+const { bookedWaiters } = books;
 
 /** Two processes' stores on one limit: A (through `connect`) and B; closed after `run`. */
 async function twoProcesses(name: string, connectA: string, run: (a: { store: ZooKeeperStore; limiter: Limiter }, b: { store: ZooKeeperStore; limiter: Limiter }) => Promise<void>): Promise<void> {
@@ -130,7 +115,7 @@ test('a booking written while its reply was lost: its waiters, answered by onUna
       const first = await formQueue(a.limiter, 'reply-lost', 'k');
       // The next write of this bucket (the booking of the 20 below) is applied, and its connection
       // cut before the reply: A cannot tell whether it landed.
-      proxy.cutAtWriteReply(paths.bucket('reply-lost', 'k'));
+      proxy.cutAtWriteReply(books.bucket('reply-lost', 'k'));
       const asked = Array.from({ length: 20 }, () => a.limiter.take('k'));
       await waitFor(() => proxy.writesCut === 1, 5_000, 'the booking write applied, its reply lost');
       await waitFor(() => a.store.stats().available, 15_000, 'A to reach ZooKeeper again');
@@ -171,7 +156,7 @@ test('a limiter and its store closed while a batch is being booked: that batch, 
 
 /** Tokens of the bucket of `key` of limit `name`, and the server time they refer to. */
 async function bucketTokens(name: string, key: string): Promise<{ tokens: number; at: number }> {
-  const { data } = await raw.getData(paths.bucket(name, key));
+  const { data } = await books.raw.getData(books.bucket(name, key));
   const bucket = decodeBucket(data);
   return { tokens: bucket.tokens, at: bucket.at as number };
 }
@@ -205,7 +190,7 @@ test('a flush of cancels given up at its deadline writes nothing more: every wai
     const setData = session.setData.bind(session);
     let held = false;
     session.setData = async (...args: unknown[]) => {
-      if (args[0] === paths.bucket(name, 'k') && !held) {
+      if (args[0] === books.bucket(name, 'k') && !held) {
         held = true;
         await sleep(700);
       }

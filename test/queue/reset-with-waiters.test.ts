@@ -3,35 +3,19 @@
 // process, and the takes that come next queue behind them instead of going ahead with the new tokens.
 
 import { createLimiter, ZooKeeperStore, type Decision, type Limiter } from '../../src/index.js';
-import { decodeBucket } from '../../src/stores/zookeeper/bucket-codec.js';
-import { ZnodePaths } from '../../src/stores/zookeeper/znode-paths.js';
 import { waitFor } from '../helpers/wait.js';
 import { standaloneForFile } from '../zookeeper/helpers/cluster.js';
-import { RawClient } from '../zookeeper/helpers/raw-client.js';
+import { bookReader } from './helpers/booked-waiters.js';
 
 jest.setTimeout(60_000);
 
 const zk = standaloneForFile('t-reset-waiters', 27850, 'resetwaiters');
-const paths = new ZnodePaths(zk.root);
 
 /** One token a second, burst 4: a waiter booked behind N others waits about N s. */
 const LIMIT = { rate: 1, interval: '1s', burst: 4, queue: { maxSize: 100, maxWait: '5m' } } as const;
 
-let raw: RawClient;
-beforeAll(async () => {
-  raw = await RawClient.connect(zk.connect);
-});
-afterAll(() => raw.close());
-
-/** Waiters in the shared book of `key` of limit `name` (0 when the bucket has no znode). */
-async function bookedWaiters(name: string, key: string): Promise<number> {
-  try {
-    const { data } = await raw.getData(paths.bucket(name, key));
-    return decodeBucket(data).book.entries.reduce((sum, entry) => sum + entry.count, 0);
-  } catch {
-    return 0;
-  }
-}
+const books = bookReader(zk);
+const { bookedWaiters } = books;
 
 /** Two processes' stores on one limit, A and B (`orderGraceMs`: the queue's orderGrace); closed after `run`. */
 async function twoProcesses(name: string, run: (a: Limiter, b: Limiter) => Promise<void>, orderGraceMs?: number): Promise<void> {
@@ -115,9 +99,9 @@ test('reset while waiters paid already are held by their order grace: the burst 
 test('reset with nobody waiting removes the znode: the key is full again for every process', async () => {
   await twoProcesses('reset-idle', async (a, b) => {
     for (let i = 0; i < LIMIT.burst; i++) expect((await a.take('k', { cost: 1 })).allowed).toBe(true);
-    await waitFor(() => raw.exists(paths.bucket('reset-idle', 'k')), 5_000, 'the bucket written');
+    await waitFor(() => books.raw.exists(books.bucket('reset-idle', 'k')), 5_000, 'the bucket written');
     await b.reset('k');
-    expect(await raw.exists(paths.bucket('reset-idle', 'k'))).toBe(false);
+    expect(await books.raw.exists(books.bucket('reset-idle', 'k'))).toBe(false);
     const taken = await b.take('k', { cost: LIMIT.burst });
     expect(taken.allowed).toBe(true);
     expect(taken.waitedMs).toBeLessThan(500);
