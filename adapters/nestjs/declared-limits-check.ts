@@ -13,6 +13,11 @@ export function missingRateError(name: string, label: string): FlowgateConfigErr
   return new FlowgateConfigError('rate', undefined, `is required by @RateLimit '${name}' on ${label}: no outer limit of that name gives one`);
 }
 
+/** The error of an option of a rate limit on a limit of concurrency only (it would be ignored). */
+export function rateOptionWithoutRateError(option: string, value: unknown, name: string, label: string): FlowgateConfigError {
+  return new FlowgateConfigError(option, value, `has no effect on @RateLimit '${name}' on ${label}: it limits concurrency only (no rate of its own or of an outer limit of that name); give it a rate, or leave ${option} out`);
+}
+
 /** The error of a bucket namespace claimed by two different classes or handlers of the same label. */
 export function sharedLabelError(name: string, label: string): FlowgateConfigError {
   return new FlowgateConfigError('name', name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
@@ -82,7 +87,12 @@ export function checkDeclaredLimits(
       const outerHasRate = outer.rates.has(declared.name);
       const outerHasConcurrency = outer.concurrency.has(declared.name);
       if (declared.concurrency !== undefined || outerHasConcurrency) into.concurrency.add(declared.name);
-      if (isConcurrencyOnly(declared, outerHasRate, outerHasConcurrency)) continue;
+      if (isConcurrencyOnly(declared, outerHasRate, outerHasConcurrency)) {
+        // Options of a rate limit on a concurrency limit alone would be ignored: say so.
+        const ignored = RATE_ONLY_OPTIONS.find((option) => declared[option] !== undefined);
+        if (ignored !== undefined) throw rateOptionWithoutRateError(ignored, declared[ignored], declared.name, label);
+        continue;
+      }
       if (declared.rate === undefined && !outerHasRate) throw missingRateError(declared.name, label);
       into.rates.add(declared.name);
     }

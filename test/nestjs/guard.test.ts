@@ -185,6 +185,21 @@ describe('limits of the controllers, checked at bootstrap', () => {
     await expect(boot({ rate: 10 }, [UsersController, PingController])).resolves.toBeUndefined();
   });
 
+  test('an option of a rate limit on a limit of concurrency only fails the bootstrap, naming it (it would be ignored)', async () => {
+    @Controller('uploads')
+    class UploadsController {
+      @RateLimit({ name: 'uploads', concurrency: 2, interval: '1s' })
+      @Get()
+      upload(): string {
+        return 'ok';
+      }
+    }
+    await expect(boot({ rate: 10 }, [UploadsController])).rejects.toThrow(FlowgateConfigError);
+    await expect(boot({ rate: 10 }, [UploadsController])).rejects.toThrow(`invalid option interval="1s": has no effect on @RateLimit 'uploads' on UploadsController.upload: it limits concurrency only`);
+    // Under an outer rate limit of its name, the same options belong to that rate limit: it starts.
+    await expect(boot({ rate: 10, name: 'uploads' }, [UploadsController])).resolves.toBeUndefined();
+  });
+
   test('the same handler limit without the module default it inherits from fails the bootstrap', async () => {
     await expect(boot({ concurrency: 4 }, [UsersController])).rejects.toThrow("@RateLimit 'default' on UsersController.list");
   });
