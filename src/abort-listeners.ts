@@ -29,7 +29,18 @@ export function whenAborted(signal: AbortSignal, callback: () => void): () => vo
       'abort',
       () => {
         waiting.delete(signal);
-        for (const call of [...created]) call();
+        for (const call of [...created]) {
+          // Stopped by an earlier callback of this dispatch: not called.
+          if (!created.has(call)) continue;
+          try {
+            call();
+          } catch (error) {
+            // As an event listener's: reported, and the other waits on the signal still end.
+            process.nextTick(() => {
+              throw error;
+            });
+          }
+        }
       },
       { once: true },
     );

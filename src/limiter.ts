@@ -274,10 +274,10 @@ export class Limiter extends EventEmitter {
   /** A store that can reserve gets the cluster-wide queue; any other store, the local one. */
   private createQueue(limits: QueueLimits): TakeQueue {
     const observer: QueueObserver = {
-      enqueued: (key, cost, position, queueSize, predictedWaitMs) => this.emit('enqueue', { key, cost, position, queueSize, predictedWaitMs }),
-      dequeued: (key, cost, waitedMs) => this.emit('dequeue', { key, cost, waitedMs }),
-      timedOut: (key, cost, waitedMs) => this.emit('timeout', { key, cost, waitedMs }),
-      aborted: (key, cost, waitedMs) => this.emit('abort', { key, cost, waitedMs }),
+      enqueued: (key, cost, position, queueSize, predictedWaitMs) => this.emitFromQueue('enqueue', { key, cost, position, queueSize, predictedWaitMs }),
+      dequeued: (key, cost, waitedMs) => this.emitFromQueue('dequeue', { key, cost, waitedMs }),
+      timedOut: (key, cost, waitedMs) => this.emitFromQueue('timeout', { key, cost, waitedMs }),
+      aborted: (key, cost, waitedMs) => this.emitFromQueue('abort', { key, cost, waitedMs }),
     };
     const { store } = this;
     if (store.reserve !== undefined && store.cancel !== undefined) {
@@ -286,6 +286,21 @@ export class Limiter extends EventEmitter {
     return new OverflowQueue(store, this.policy, limits, this.clock, observer);
   }
 
+
+  /**
+   * Emits a queue event from inside the queue's own work (a timer, an abort, a booking's return):
+   * a listener that throws must not leave the queue half way through it, with a waiter never
+   * answered. Its error is reported as an event listener's is, on the next tick.
+   */
+  private emitFromQueue<E extends 'enqueue' | 'dequeue' | 'timeout' | 'abort'>(event: E, payload: LimiterEvents[E]): void {
+    try {
+      this.emit(event, payload);
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
 
   private fromQueue(policy: BucketPolicy, key: string, cost: number, outcome: QueueOutcome): Decision {
     if (outcome.admitted) return this.admitted(admittedDecision(policy, key, cost, outcome.tokens, outcome.waitedMs));
