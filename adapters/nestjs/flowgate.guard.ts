@@ -56,29 +56,38 @@ function writerOf(config: RouteLimit['config']): (decision: Decision, target: He
 }
 
 /**
- * What each request has taken so far, by request object: the limiters of its rate limits and the
- * concurrency limits it holds a permit of. The guard may run more than once for one request
- * (`APP_GUARD` plus `@UseGuards(FlowgateGuard)`, or `@UseGuards` on the class and on the handler,
- * each its own guard instance): a later run skips what an earlier one took, so a request is counted
- * once and holds one permit per concurrency limit.
+ * What each request has taken so far, by request object: for each guard class, the limiters of its
+ * rate limits and the concurrency limits it holds a permit of (flat: class, limit, class, limit...).
+ * The guard may run more than once for one request (`APP_GUARD` plus `@UseGuards(FlowgateGuard)`,
+ * or `@UseGuards` on the class and on the handler, each its own instance): a later run of the same
+ * guard class skips what an earlier one took, so a request is counted once and holds one permit per
+ * concurrency limit. A guard of another class (a subclass with its own `getKey` or `getCost`) takes
+ * its limits as it would alone.
  */
-const takenByRequest = new WeakMap<object, readonly object[]>();
+const takenByRequest = new WeakMap<object, readonly unknown[]>();
 
-/** Notes that the HTTP request of `context` has taken `limits` (limiters and concurrency limits). */
-function rememberTaken(context: ExecutionContext, limits: readonly object[]): void {
+/** Notes that the HTTP request of `context` has taken `limits` (limiters and concurrency limits) through a guard of class `guard`. */
+function rememberTaken(context: ExecutionContext, guard: unknown, limits: readonly object[]): void {
   const request = context.getArgByIndex<unknown>(0);
   if (typeof request !== 'object' || request === null) return;
-  const before = takenByRequest.get(request);
-  takenByRequest.set(request, before === undefined ? limits : [...before, ...limits]);
+  const pairs: unknown[] = [...(takenByRequest.get(request) ?? [])];
+  for (const limit of limits) pairs.push(guard, limit);
+  takenByRequest.set(request, pairs);
 }
 
-/** `plan` without the limits the request of `context` has taken already (in an earlier run of the guard). */
-function notTakenYet(context: ExecutionContext, plan: RoutePlan): RoutePlan {
+/** Whether `pairs` (see {@link takenByRequest}) hold `limit` taken by a guard of class `guard`. */
+function takenBy(pairs: readonly unknown[], guard: unknown, limit: object): boolean {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === guard && pairs[i + 1] === limit) return true;
+  return false;
+}
+
+/** `plan` without the limits the request of `context` has taken already through a guard of class `guard` (in an earlier run). */
+function notTakenYet(context: ExecutionContext, guard: unknown, plan: RoutePlan): RoutePlan {
   const request = context.getArgByIndex<unknown>(0);
   const taken = typeof request === 'object' && request !== null ? takenByRequest.get(request) : undefined;
   if (taken === undefined) return plan;
-  const limits = plan.limits.filter((limit) => !taken.includes(limit.limiter));
-  const concurrency = plan.concurrency.filter((limit) => !taken.includes(limit.concurrency));
+  const limits = plan.limits.filter((limit) => !takenBy(taken, guard, limit.limiter));
+  const concurrency = plan.concurrency.filter((limit) => !takenBy(taken, guard, limit.concurrency));
   return limits.length === plan.limits.length && concurrency.length === plan.concurrency.length ? plan : { limits, concurrency };
 }
 
@@ -96,8 +105,8 @@ function isSkipped(skip: SkippedLimits | undefined, name: string): boolean {
  * decision with the fewest tokens left) and `request.rateLimits` (every decision by limit name); a
  * rejected one gets `request.rateLimit` (the rejecting decision), for exception filters and logs.
  * When the guard runs more than once for one HTTP request (`APP_GUARD` and `@UseGuards(FlowgateGuard)`,
- * or `@UseGuards` on both the class and the handler), each limit is taken once: a later run skips the
- * limits and concurrency limits an earlier one took.
+ * or `@UseGuards` on both the class and the handler), each limit is taken once: a later run of the
+ * same guard class skips the limits and concurrency limits an earlier one took (a subclass takes its own).
  *
  * Subclass it to change how requests map to limits: `shouldSkip` (by default, every non-HTTP
  * context is skipped), `getKey`, `getCost` and `onRejected` are made for overriding, for example to
@@ -181,7 +190,7 @@ export class FlowgateGuard implements CanActivate {
       this.admitOne(context, only.limit, only.decision);
     } else if (context.getType() === 'http') {
       const request = context.switchToHttp().getRequest<object>();
-      rememberTaken(context, taken.map(({ limit }) => limit.limiter));
+      rememberTaken(context, this.constructor, taken.map(({ limit }) => limit.limiter));
       exposeDecisions(request, Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision])));
       exposeDecision(request, taken.reduce((a, b) => (b.decision.remaining < a.decision.remaining ? b : a)).decision);
       this.setHeaders(context, combinedHeaders(taken.map(({ limit, decision }) => ({ decision, config: limit.config }))));
@@ -195,7 +204,7 @@ export class FlowgateGuard implements CanActivate {
     // The HTTP arguments are (request, response, next): read them without switchToHttp(), which
     // builds three closures per call.
     const request = context.getArgByIndex<object>(0);
-    rememberTaken(context, [limit.limiter]);
+    rememberTaken(context, this.constructor, [limit.limiter]);
     exposeDecisions(request, { [limit.name]: decision });
     exposeDecision(request, decision);
     const response: unknown = context.getArgByIndex(1);
@@ -320,7 +329,7 @@ export class FlowgateGuard implements CanActivate {
   /** An admitted request under rate and concurrency limits: `request.rateLimit(s)` and the headers of all. */
   private admitWithPermits(context: ExecutionContext, taken: readonly Taken[], held: readonly Held[]): void {
     const request = context.switchToHttp().getRequest<object>();
-    rememberTaken(context, [...taken.map(({ limit }) => limit.limiter), ...held.map(({ limit }) => limit.concurrency)]);
+    rememberTaken(context, this.constructor, [...taken.map(({ limit }) => limit.limiter), ...held.map(({ limit }) => limit.concurrency)]);
     const byName: Record<string, Decision> = Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision]));
     for (const { limit, decision } of held) byName[limit.config.concurrencyPolicyName] = decision;
     exposeDecisions(request, byName);
@@ -341,7 +350,7 @@ export class FlowgateGuard implements CanActivate {
   /** The limits of the route that the request of `context` has still to take (for HTTP, see {@link takenByRequest}). */
   private routePlanOf(context: ExecutionContext): RoutePlan {
     const plan = this.planOf(context);
-    return context.getType() === 'http' ? notTakenYet(context, plan) : plan;
+    return context.getType() === 'http' ? notTakenYet(context, this.constructor, plan) : plan;
   }
 
   /** The limits of the route: module, class, handler, merged by name (inner wins), minus the skipped ones. */
