@@ -42,6 +42,8 @@ export type KoaRateLimitMiddleware<L extends Limiter | undefined = Limiter> = Mi
 const RATE_LIMIT_FIELDS: ReadonlySet<string> = new Set(['ratelimit-policy', 'ratelimit']);
 /** The fields kept on a rejected request's response: the RateLimit fields and Retry-After. */
 const REJECTION_FIELDS: ReadonlySet<string> = new Set([...RATE_LIMIT_FIELDS, 'retry-after']);
+/** The fields kept on a rejected request's response with `headers: false`: Retry-After alone. */
+const RETRY_AFTER_FIELD: ReadonlySet<string> = new Set(['retry-after']);
 /** The context's own error handler before {@link keepRateLimitOnError} took its place. */
 const INNER_ONERROR = Symbol('flowgate.koa.onerror');
 /** The header fields (lower-case) that {@link keepRateLimitOnError} keeps on the context's response. */
@@ -81,12 +83,11 @@ function keepRateLimitOnError(this: ErrorHandling, err: Error): void {
 }
 
 /**
- * Makes Koa's error answer of `ctx` keep the header fields flowgate wrote (see
- * {@link keepRateLimitOnError}): the RateLimit fields, and with `rejected` Retry-After too.
+ * Makes Koa's error answer of `ctx` keep the header `fields` flowgate wrote (see
+ * {@link keepRateLimitOnError}): the RateLimit fields, and on a rejection Retry-After.
  */
-function keepHeadersOnError(ctx: Context, rejected: boolean): void {
+function keepHeadersOnError(ctx: Context, fields: ReadonlySet<string>): void {
   const handling = ctx as ErrorHandling;
-  const fields = rejected ? REJECTION_FIELDS : RATE_LIMIT_FIELDS;
   const kept = handling[KEPT_FIELDS];
   // Another flowgate middleware of the same request installed it already: keep the fields of both.
   handling[KEPT_FIELDS] = kept === undefined || kept === fields ? fields : new Set([...kept, ...fields]);
@@ -128,8 +129,14 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
     ctx.status = rejectionStatus(decision, config);
     if (handler !== undefined) {
       // A handler that throws (`ctx.throw(429)`, the Koa way) is answered by ctx.onerror: keep the headers written.
-      keepHeadersOnError(ctx, true);
-      return handler(ctx, next, decision);
+      keepHeadersOnError(ctx, config.headers === false ? RETRY_AFTER_FIELD : REJECTION_FIELDS);
+      // A handler that lets the request through after all: from then on, as an admitted request's
+      // (a Retry-After the app sets downstream is not flowgate's to keep).
+      const onward: Next = () => {
+        (ctx as ErrorHandling)[KEPT_FIELDS] = config.headers === false ? undefined : RATE_LIMIT_FIELDS;
+        return next();
+      };
+      return handler(ctx, onward, decision);
     }
     const body = await rejectionBody(decision, config, ctx);
     ctx.type = body.contentType;
@@ -147,7 +154,7 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
     ctx.state.rateLimit = decision;
     writeHeaders(decision, ctx.res);
     if (!decision.allowed) return reject(ctx, next, decision);
-    if (keepOnError) keepHeadersOnError(ctx, false);
+    if (keepOnError) keepHeadersOnError(ctx, RATE_LIMIT_FIELDS);
     return next();
   };
 
@@ -223,7 +230,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
     writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
     if (permits.allowed) {
-      if (config.headers !== false) keepHeadersOnError(ctx, false);
+      if (config.headers !== false) keepHeadersOnError(ctx, RATE_LIMIT_FIELDS);
       return next();
     }
     // The rate limit's tokens were not used: give them back before answering.

@@ -205,6 +205,35 @@ describe.each<[string, typeof Koa]>([
     expect(rejected.headers['ratelimit-policy']).toBe('"default";q=1;w=10');
   });
 
+  test('a handler that lets a rejected request through (a soft limit): an error answer downstream keeps the RateLimit fields but not a Retry-After the app set', async () => {
+    const url = await serveWith(
+      KoaClass,
+      rateLimit({
+        rate: 1,
+        interval: '10s',
+        burst: 1,
+        handler: (ctx, next) => {
+          ctx.status = 200;
+          return next();
+        },
+      }),
+      (ctx) => {
+        ctx.set('Retry-After', '3600');
+        ctx.set('X-App', '1');
+        ctx.throw(500, 'db down');
+      },
+    );
+    const admitted = await get(`${url}/`);
+    const softly = await get(`${url}/`);
+    for (const answer of [admitted, softly]) {
+      expect(answer.status).toBe(500);
+      // Koa drops the app's headers on an error answer, as it does without flowgate.
+      expect(answer.headers['x-app']).toBeUndefined();
+      expect(answer.headers['retry-after']).toBeUndefined();
+      expect(answer.headers.ratelimit).toMatch(/^"default";r=0;t=\d+$/);
+    }
+  });
+
   test('a handler that answers a concurrency refusal with ctx.throw keeps the RateLimit fields and Retry-After of the default answer', async () => {
     const gate = new Gate();
     const route: Koa.Middleware = async (ctx) => {
