@@ -251,7 +251,7 @@ export class ReservationQueue implements TakeQueue {
       const waiter: Waiter = { cost, arrivedAt, deadline: arrivedAt + this.limits.maxWaitMs, priority, signal, settle: resolve, fail: reject, stopListening: undefined, settled: false, reserved: undefined };
       // Refused at once when the book this process knows of is full already, or puts its turn past
       // maxWait (the store's write decides for the others; a batch may be held back, see scheduleFlush).
-      const estimated = this.joiningWaitMs(line, arrivedAt, (first ? 0 : this.pendingCost(line)) + cost);
+      const estimated = this.joiningWaitMs(line, arrivedAt, (first ? 0 : this.pendingCost(line)) + cost, first);
       const full = line.book !== undefined && line.book.waiting() + (first ? 0 : line.pending.length) >= this.limits.maxSize;
       // A take booked with a priority may go ahead of much of the queue: the write decides it.
       const ranked = priority !== 0 && this.limits.priorities === true;
@@ -326,13 +326,17 @@ export class ReservationQueue implements TakeQueue {
   /**
    * How long a take joining the end of the queue now would wait, `cost` being its own and that of
    * the pending waiters ahead of it: by the tokens the line last learned of (those left pay the
-   * first of that cost), refilled since, or the debt. With nothing learned yet (the takes that join
-   * while a key's first direct try is on its way), the bucket may be full: the store's write decides.
+   * first of that cost), refilled since, or the debt; `afterDirectTry`: the tokens the take's own
+   * direct try just found. With nothing learned yet (the takes that join while a key's first direct
+   * try is on its way), the bucket may be full: the store's write decides.
    */
-  private joiningWaitMs(line: Line, now: number, cost: number): number {
-    const tokens =
-      line.tokensAt === Number.NEGATIVE_INFINITY ? this.policy.burst : Math.min(this.policy.burst, line.tokens + Math.max(0, now - line.tokensAt) * this.policy.ratePerMs);
-    return Math.max(0, cost - tokens) / this.policy.ratePerMs;
+  private joiningWaitMs(line: Line, now: number, cost: number, afterDirectTry: boolean): number {
+    const { burst, ratePerMs } = this.policy;
+    let tokens: number;
+    if (afterDirectTry) tokens = Math.min(burst, line.tokens);
+    else if (line.tokensAt === Number.NEGATIVE_INFINITY) tokens = burst;
+    else tokens = Math.min(burst, line.tokens + Math.max(0, now - line.tokensAt) * ratePerMs);
+    return Math.max(0, cost - tokens) / ratePerMs;
   }
 
   /** How long a take joining the end of the queue now would wait, by the last state of the book this process learned (0: none known). */
