@@ -64,15 +64,15 @@ function writerOf(config: RouteLimit['config']): (decision: Decision, target: He
  * concurrency limit. A guard of another class (a subclass with its own `getKey` or `getCost`) takes
  * its limits as it would alone.
  */
-const takenByRequest = new WeakMap<object, readonly unknown[]>();
+const takenByRequest = new WeakMap<object, unknown[]>();
 
-/** Notes that the HTTP request of `context` has taken `limits` (limiters and concurrency limits) through a guard of class `guard`. */
-function rememberTaken(context: ExecutionContext, guard: unknown, limits: readonly object[]): void {
+/** Notes that the HTTP request of `context` has taken `limit` (a limiter or a concurrency limit) through a guard of class `guard`. */
+function rememberTaken(context: ExecutionContext, guard: unknown, limit: object): void {
   const request = context.getArgByIndex<unknown>(0);
   if (typeof request !== 'object' || request === null) return;
-  const pairs: unknown[] = [...(takenByRequest.get(request) ?? [])];
-  for (const limit of limits) pairs.push(guard, limit);
-  takenByRequest.set(request, pairs);
+  const pairs = takenByRequest.get(request);
+  if (pairs === undefined) takenByRequest.set(request, [guard, limit]);
+  else pairs.push(guard, limit);
 }
 
 /** Whether `pairs` (see {@link takenByRequest}) hold `limit` taken by a guard of class `guard`. */
@@ -190,7 +190,7 @@ export class FlowgateGuard implements CanActivate {
       this.admitOne(context, only.limit, only.decision);
     } else if (context.getType() === 'http') {
       const request = context.switchToHttp().getRequest<object>();
-      rememberTaken(context, this.constructor, taken.map(({ limit }) => limit.limiter));
+      for (const { limit } of taken) rememberTaken(context, this.constructor, limit.limiter);
       exposeDecisions(request, Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision])));
       exposeDecision(request, taken.reduce((a, b) => (b.decision.remaining < a.decision.remaining ? b : a)).decision);
       this.setHeaders(context, combinedHeaders(taken.map(({ limit, decision }) => ({ decision, config: limit.config }))));
@@ -204,7 +204,7 @@ export class FlowgateGuard implements CanActivate {
     // The HTTP arguments are (request, response, next): read them without switchToHttp(), which
     // builds three closures per call.
     const request = context.getArgByIndex<object>(0);
-    rememberTaken(context, this.constructor, [limit.limiter]);
+    rememberTaken(context, this.constructor, limit.limiter);
     exposeDecisions(request, { [limit.name]: decision });
     exposeDecision(request, decision);
     const response: unknown = context.getArgByIndex(1);
@@ -329,7 +329,8 @@ export class FlowgateGuard implements CanActivate {
   /** An admitted request under rate and concurrency limits: `request.rateLimit(s)` and the headers of all. */
   private admitWithPermits(context: ExecutionContext, taken: readonly Taken[], held: readonly Held[]): void {
     const request = context.switchToHttp().getRequest<object>();
-    rememberTaken(context, this.constructor, [...taken.map(({ limit }) => limit.limiter), ...held.map(({ limit }) => limit.concurrency)]);
+    for (const { limit } of taken) rememberTaken(context, this.constructor, limit.limiter);
+    for (const { limit } of held) rememberTaken(context, this.constructor, limit.concurrency);
     const byName: Record<string, Decision> = Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision]));
     for (const { limit, decision } of held) byName[limit.config.concurrencyPolicyName] = decision;
     exposeDecisions(request, byName);

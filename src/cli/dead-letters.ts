@@ -2,12 +2,11 @@
 
 import type { Command } from 'commander';
 import { eachDeadLetter, listDeadLetters, removeDeadLetter, requeueDeadLetter, type DeadLetterPlace, type DeadLetter } from '../stores/zookeeper/dead-letters.js';
-import { statTime } from '../stores/zookeeper/server-clock.js';
 import { nodeName } from '../stores/zookeeper/znode-paths.js';
-import { ZkCode, zkCode } from '../stores/zookeeper/zookeeper-session.js';
 import { CliError, ExitCode, refusedAs } from './cli-errors.js';
 import { addConnectionOptions, withCluster, type ClusterConnection, type ConnectionOptions } from './cluster-connection.js';
 import { cell, renderTable } from './text-table.js';
+import { writtenMtime } from './written-mtime.js';
 
 /** Options of `flowgate dead-letters list`. */
 export interface DeadLetterListOptions extends ConnectionOptions {
@@ -90,16 +89,8 @@ function queueBase(cluster: ClusterConnection, queue: string): string {
  * wall clock's when a DistributedQueue rewrote that node meanwhile, or there is none.
  */
 async function serverOffset(cluster: ClusterConnection, queue: string): Promise<number | undefined> {
-  const base = queueBase(cluster, queue);
-  try {
-    const { data, stat } = await cluster.session.getData(base);
-    const written = await refusedAs(`to write ${base}`, cluster.options.auth !== undefined, () => cluster.session.setData(base, data ?? Buffer.alloc(0), stat.version));
-    return statTime(written.mtime) - performance.now();
-  } catch (error) {
-    const code = zkCode(error);
-    if (code === ZkCode.BAD_VERSION || code === ZkCode.NO_NODE) return undefined;
-    throw error;
-  }
+  const mtime = await writtenMtime(cluster, queueBase(cluster, queue));
+  return mtime === undefined ? undefined : mtime - performance.now();
 }
 
 async function change(cluster: ClusterConnection, queue: string, action: 'requeued' | 'removed', ids: string[] | undefined): Promise<DeadLetterChange> {

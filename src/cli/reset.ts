@@ -3,14 +3,15 @@
 import type { Command } from 'commander';
 import { monotonicClock } from '../clock.js';
 import { existsAtLeader, resetBucket, type BucketShape } from '../stores/zookeeper/bucket-cas.js';
-import { readLimiterNode } from './limiter-node.js';
 import { decodeBucket, storedTokensAt, type BucketData } from '../stores/zookeeper/bucket-codec.js';
 import { ServerClock, statTime } from '../stores/zookeeper/server-clock.js';
 import { ZkCode, zkCode } from '../stores/zookeeper/zookeeper-session.js';
 import { CliError, ExitCode, refusedAs } from './cli-errors.js';
 import { addConnectionOptions, withCluster, type ClusterConnection, type ConnectionOptions } from './cluster-connection.js';
 import { estimateNow } from './cluster-snapshot.js';
+import { readLimiterNode } from './limiter-node.js';
 import { cell, formatNumber } from './text-table.js';
+import { writtenMtime } from './written-mtime.js';
 
 /** Options of `flowgate reset`. */
 export interface ResetOptions extends ConnectionOptions {
@@ -123,15 +124,8 @@ async function limiterNodeShape(cluster: ClusterConnection, limiter: string): Pr
  */
 async function learnServerClock(cluster: ClusterConnection, limiter: string): Promise<ServerClock> {
   const clock = new ServerClock(monotonicClock);
-  const path = cluster.paths.limiter(limiter);
-  try {
-    const { data, stat } = await cluster.session.getData(path);
-    const written = await refusedAs(`to write ${path}`, cluster.options.auth !== undefined, () => cluster.session.setData(path, data ?? Buffer.alloc(0), stat.version));
-    clock.observe(statTime(written.mtime));
-  } catch (error) {
-    const code = zkCode(error);
-    if (code !== ZkCode.BAD_VERSION && code !== ZkCode.NO_NODE) throw error;
-  }
+  const mtime = await writtenMtime(cluster, cluster.paths.limiter(limiter));
+  if (mtime !== undefined) clock.observe(mtime);
   return clock;
 }
 

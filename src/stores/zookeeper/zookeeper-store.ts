@@ -475,12 +475,18 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     const { asks } = attempt;
     const target = this.targetOf(policy, key);
     const returned = this.takeBackLease(policy, key);
+    /** What the latest attempt of the write put back of them. */
+    let putBack = 0;
     attempt.write = updateBucket(target, (view) => {
       attempt.writing = false;
       // Given up (answered by onUnavailable): nothing more is written.
       if (attempt.abandoned) return undefined;
       this.repairs.observe(policy, key, view.book);
-      const tokens = Math.min(policy.burst, view.tokens + returned.tokens);
+      // Only into an empty book: they then pay this batch alone. Into a book with other processes'
+      // waiters they would move those waiters' turns sooner before their processes hear of it, and
+      // this batch's later arrivals could be served first: the tokens then stay in the lease.
+      putBack = view.book.entries.length === 0 ? returned.tokens : 0;
+      const tokens = Math.min(policy.burst, view.tokens + putBack);
       const reserved = reserve(tokens, view.book, view.serverNow, policy, agedAsks(asks, this.local.now() - askedAt), maxSize);
       attempt.result = reserved.result;
       attempt.writing = reserved.result.outcomes.some((outcome) => outcome.granted);
@@ -489,8 +495,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     // Leased tokens that did not go into the book go back to the lease; after a write of unknown
     // outcome they stay out (they may be in the book): never more admitted.
     attempt.write.then(
-      (written) => (written.wrote ? undefined : returned.restore()),
-      (error: unknown) => (error instanceof BucketContentionError ? returned.restore() : undefined),
+      (written) => (written.wrote && putBack > 0 ? undefined : returned.restore()),
+      (error: unknown) => (error instanceof BucketContentionError || putBack === 0 ? returned.restore() : undefined),
     );
     const update = await this.withDeadline(attempt.write);
     if (update.wrote) this.noteWrite(policy, target, update);
@@ -511,7 +517,8 @@ export class ZooKeeperStore extends EventEmitter implements Store {
    * burst's first take leases a chunk with its direct try; the takes that joined meanwhile queue,
    * and without this, what they did not spend of the chunk waited in the lease (unused by anyone)
    * until the key went idle here: 25 takes on a burst of 5 admitted 2 at once instead of 5.
-   * `restore()` gives them back to the lease when the write did not happen.
+   * `restore()` gives them back to the lease when the write did not happen or did not take them
+   * (a book with waiters already).
    */
   private takeBackLease(policy: BucketPolicy, key: string): { readonly tokens: number; restore(): void } {
     const id = this.leaseId(policy, key);
