@@ -50,7 +50,9 @@ test('one process: 25 takes on a burst of 5 admit 5 at once and queue the rest i
     // The 10 waiters are due 200 ms apart; the last one's turn falls right at maxWait, and the
     // booking's round trip may push it past: 9 or 10 of them.
     expect(shared.admitted).toBeGreaterThanOrEqual(14);
-    expect(shared.admitted).toBeLessThanOrEqual(memory.admitted);
+    // At most the burst and a full queue (the memory store's own count also falls on either side
+    // of that boundary, 14 or 15, from run to run).
+    expect(shared.admitted).toBeLessThanOrEqual(LIMIT.burst + LIMIT.queue.maxSize);
     // Served in the order they were taken.
     expect(shared.answered).toEqual([...shared.answered].sort((x, y) => x - y));
   } finally {
