@@ -96,12 +96,14 @@ test('an unknown limiter is exit 4 (a typo, most likely); a known one without th
 async function withBookedWaiters(
   name: string,
   waiting: number,
-  run: (booked: { waiters: Array<Promise<{ d: Decision; at: number }>>; order: number[]; bucket: string }) => Promise<void>,
+  run: (booked: { waiters: Array<Promise<{ d: Decision; at: number }>>; order: number[]; bucket: string; spentFrom: number }) => Promise<void>,
 ): Promise<void> {
   const queued = new ZooKeeperStore({ connect: zk.connect, root });
   const limit = createLimiter({ name, rate: 1, interval: '1s', burst: 3, queue: { maxSize: 50, maxWait: '5m' }, store: queued });
   try {
     await queued.ready(15_000);
+    // The burst is spent at the first of these takes at the earliest: no refill is due before a second after this.
+    const spentFrom = performance.now();
     for (let i = 0; i < 3; i++) expect((await limit.take('k')).allowed).toBe(true);
     const order: number[] = [];
     const waiters = Array.from({ length: waiting }, (_, i) =>
@@ -112,23 +114,27 @@ async function withBookedWaiters(
     );
     const bucket = paths.bucket(name, 'k');
     await waitFor(async () => (await bookedWaiters(fixtures, bucket)) === waiting, 5_000, `the ${waiting} waiters booked`);
-    await run({ waiters, order, bucket });
+    await run({ waiters, order, bucket, spentFrom });
   } finally {
     await limit.close();
     await queued.close();
   }
 }
 
-/** The burst of 3 paid the first three waiters at once after the reset; the next waits for the refill. */
-function expectBurstPaidFirst(served: ReadonlyArray<{ d: Decision; at: number }>, resetAt: number): void {
+/**
+ * The burst of 3 paid the first three waiters at once after the reset (at the latest); the fourth
+ * waits for a refill: its turn is at least one interval after the burst was first spent. (Measured
+ * from the reset it is not fixed: the refill before the reset, while the CLI process ran, counts.)
+ */
+function expectBurstPaidFirst(served: ReadonlyArray<{ d: Decision; at: number }>, resetAt: number, spentFrom: number): void {
   expect(served.every((s) => s.d.allowed)).toBe(true);
   expect((served[2]?.at ?? Number.NaN) - resetAt).toBeLessThan(700);
-  expect((served[3]?.at ?? Number.NaN) - resetAt).toBeGreaterThan(500);
+  expect((served[3]?.at ?? Number.NaN) - spentFrom).toBeGreaterThan(900);
 }
 
 test('with waiters of the cluster-wide queue booked: the bucket stays, they keep their order and get the full burst first', async () => {
   // The 5 waiters are due 1 to 5 s after the burst is spent.
-  await withBookedWaiters('api', 5, async ({ waiters, order, bucket }) => {
+  await withBookedWaiters('api', 5, async ({ waiters, order, bucket, spentFrom }) => {
     const result = await reset('api', 'k');
     const resetAt = performance.now();
     expect(result.code).toBe(0);
@@ -136,13 +142,13 @@ test('with waiters of the cluster-wide queue booked: the bucket stays, they keep
     expect(await fixtures.exists(bucket)).not.toBeNull();
     // The burst of 3 paid the first three at once (their turns were 1 to 3 s away); the other two
     // wait for the refill. On the previous code the znode went and they all kept their old turns.
-    expectBurstPaidFirst(await Promise.all(waiters), resetAt);
+    expectBurstPaidFirst(await Promise.all(waiters), resetAt, spentFrom);
     expect(order).toEqual([0, 1, 2, 3, 4]);
   });
 });
 
 test('waiters booked in a bucket an older flowgate wrote (no burst or rate in it): paid from the burst in the limiter node, or not reset at all; never deleted under them', async () => {
-  await withBookedWaiters('older', 4, async ({ waiters, bucket }) => {
+  await withBookedWaiters('older', 4, async ({ waiters, bucket, spentFrom }) => {
     /** Rewrites the bucket's data as a release without `b`/`r` wrote it. */
     const asOlderRelease = async (): Promise<void> => {
       const { data, stat } = await fixtures.getData(bucket);
@@ -171,6 +177,6 @@ test('waiters booked in a bucket an older flowgate wrote (no burst or rate in it
     expect(done.code).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ existed: true, burst: 3, waiting: 4 });
     expect(await fixtures.exists(bucket)).not.toBeNull();
-    expectBurstPaidFirst(await Promise.all(waiters), resetAt);
+    expectBurstPaidFirst(await Promise.all(waiters), resetAt, spentFrom);
   });
 });
