@@ -166,12 +166,14 @@ test('only a delayed retry waits: an item with a negative priority, or read by a
 test('a delayed retry keeps its priority: once due, a priority-10 item goes back ahead of a backlog of priority-0 items', async () => {
   const queue = new DistributedQueue<{ n: number }>({ connect: zk.connect, root: zk.root, name: 'delay-priority', retryDelay: '100ms' });
   const order: string[] = [];
+  const at: number[] = [];
   try {
     await queue.enqueue({ n: -1 }, { priority: 10 });
     for (let n = 0; n < 40; n++) await queue.enqueue({ n });
     const consumer = queue.consume(
       async (item, info) => {
         order.push(`${item.n}#${info.attempt}`);
+        at.push(performance.now());
         if (item.n === -1 && info.attempt === 1) throw new Error('first try fails');
         await new Promise((resolve) => setTimeout(resolve, 15));
       },
@@ -180,10 +182,14 @@ test('a delayed retry keeps its priority: once due, a priority-10 item goes back
     await waitFor(() => order.length === 42, 20_000, 'every delivery');
     await consumer.stop();
     const retryAt = order.indexOf('-1#2');
-    log(`priority-10 item failed first, retried (delay 100 ms) at position ${retryAt + 1} of 42, behind a 40-item backlog handled 15 ms each`);
+    const retryGap = (at[retryAt] ?? Number.NaN) - (at[0] ?? Number.NaN);
+    log(`priority-10 item failed first, retried (delay 100 ms) ${retryGap.toFixed(0)} ms later at position ${retryAt + 1} of 42, behind a 40-item backlog handled 15 ms each`);
     expect(order[0]).toBe('-1#1');
-    // Due 100 ms after its failure, ~7 backlog items later: it goes ahead of the ~30 still waiting.
-    expect(retryAt).toBeGreaterThanOrEqual(3);
+    // Its delay was kept (5 ms for timer rounding, as above). Counted in backlog items it is not
+    // fixed: how many are handled in 100 ms depends on the host (one stall, and it is one or none).
+    expect(retryGap).toBeGreaterThanOrEqual(100 - 5);
+    // Due 100 ms after its failure, ~7 backlog items later: it goes ahead of the ~30 still waiting
+    // (each item takes 15 ms at least, so no host is fast enough to handle 19 of them first).
     expect(retryAt).toBeLessThan(20);
   } finally {
     await queue.close();
