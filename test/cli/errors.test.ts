@@ -38,7 +38,9 @@ describe('cannot connect: exit 3 within --timeout, naming the connect string', (
     const [fast, byDefault] = await Promise.all([runCli(['status', '--zk', '127.0.0.1:1', '--timeout', '1s']), runCli(['policy', 'list', '--zk', '127.0.0.1:1'])]);
     expect(fast.code).toBe(3);
     expect(fast.stderr).toBe('flowgate: cannot connect to ZooKeeper at 127.0.0.1:1 within 1000 ms: is it running, and is the connect string right?\n');
-    expect(fast.ms).toBeLessThan(3000);
+    // Wall time from spawn: it includes the process's start-up (0.5-2 s on a loaded host), so the
+    // bound is under the 5 s default an ignored --timeout would take, not near the 1 s asked for.
+    expect(fast.ms).toBeLessThan(4500);
     expect(byDefault.code).toBe(3);
     expect(byDefault.stderr).toContain('127.0.0.1:1 within 5000 ms');
     expect(byDefault.ms).toBeGreaterThan(4900);
