@@ -166,9 +166,16 @@ async function underLoad(name: string, inject: () => Promise<void>, loads: Map<G
       g.policy === 'local'
         ? episodes.flat().reduce((sum, e) => sum + Math.ceil(BURST / Math.max(1, e.members)) + ((RATE / Math.max(1, e.members)) * (e.end - e.start + 20)) / 1000, 0)
         : 0;
-    const bound = BURST + (RATE * result.spanMs) / 1000;
+    // The refill window: from the first request sent (the bucket is made no earlier) to the answer of
+    // the last one admitted (its token was taken no later). The sending span alone ends before the
+    // last requests were decided: refill in their latency (100 tokens/s) counted against the bound,
+    // which left 8-11 tokens of margin in an unloaded run.
+    const firstSentAt = Math.min(...result.outcomes.map((o) => o.sentAt));
+    const lastAdmittedAt = Math.max(firstSentAt, ...result.outcomes.filter((o) => o.status === 200).map((o) => o.sentAt + o.ms));
+    const windowMs = lastAdmittedAt - firstSentAt;
+    const bound = BURST + (RATE * windowMs) / 1000;
     console.log(
-      `fault ${name}, '${g.policy}': sent ${result.sent} in ${(result.spanMs / 1000).toFixed(1)} s; 200: ${result.admitted}, 429: ${result.limited}, 503: ${result.unavailable}, ` +
+      `fault ${name}, '${g.policy}': sent ${result.sent} in ${(result.spanMs / 1000).toFixed(1)} s (last admitted answered ${(windowMs - result.spanMs).toFixed(0)} ms after the last send); 200: ${result.admitted}, 429: ${result.limited}, 503: ${result.unavailable}, ` +
         `failed: ${result.failed.length}; admitted ${result.admitted} vs burst + rate x T ${bound.toFixed(0)} (+ local allowance ${allowance.toFixed(0)}); ` +
         `latency p50 ${result.p50Ms.toFixed(0)} / p99 ${result.p99Ms.toFixed(0)} / max ${result.maxMs.toFixed(0)} ms; ` +
         `unavailable episodes per app (ms): ${episodes.map((list) => `[${list.map((e) => (e.end - e.start).toFixed(0)).join(',')}]`).join(' ')}; ` +
