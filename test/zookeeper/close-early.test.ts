@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { BUILT, ensureBuilt } from '../helpers/ensure-built.js';
 import { standaloneForFile } from './helpers/cluster.js';
+import { wallNow } from '../helpers/wait.js';
 
 jest.setTimeout(60_000);
 
@@ -53,14 +54,21 @@ test('a store or queue closed 0-19 ms after it was made, or at once (40 times): 
 test('a script that makes a store and closes it at once exits at once (no connect timer left for the 20 s session timeout)', async () => {
   const script = `
 const { ZooKeeperStore } = require(process.env.BUILT);
+const madeAt = performance.timeOrigin + performance.now();
 const store = new ZooKeeperStore({ connect: process.env.CONNECT, root: process.env.ROOT, sessionTimeout: '20s' });
-store.close().then(() => process.stdout.write(String(performance.now())));
+store.close().then(() => process.stdout.write(String(madeAt)));
 `;
   const started = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, ['-e', script], { env: { ...process.env, BUILT, CONNECT: zk.connect, ROOT: root }, timeout: 15_000 }, (error) => (error ? reject(error) : resolve()));
+  // The script's wall clock when it made the store, and ours once it had exited.
+  const { madeAt, exitedAt } = await new Promise<{ madeAt: number; exitedAt: number }>((resolve, reject) => {
+    execFile(process.execPath, ['-e', script], { env: { ...process.env, BUILT, CONNECT: zk.connect, ROOT: root }, timeout: 15_000 }, (error, stdout) =>
+      error ? reject(error) : resolve({ madeAt: Number(stdout), exitedAt: wallNow() }),
+    );
   });
   const exitedAfterMs = performance.now() - started;
-  process.stdout.write(`[close-early] a store made and closed at once: the script exited after ${exitedAfterMs.toFixed(0)} ms\n`);
-  expect(exitedAfterMs).toBeLessThan(5_000);
+  const afterMadeMs = exitedAt - madeAt;
+  process.stdout.write(`[close-early] a store made and closed at once: the script exited after ${exitedAfterMs.toFixed(0)} ms, ${afterMadeMs.toFixed(0)} ms after it made the store\n`);
+  // Timed from when the store was made, not from the spawn: Node's start-up and loading the package
+  // (0.5-2 s on a loaded machine) are not the defect; a connect timer left behind keeps it alive 20 s.
+  expect(afterMadeMs).toBeLessThan(3_000);
 });
