@@ -558,8 +558,10 @@ describe('req.rateLimit', () => {
 });
 
 describe('overflow queue', () => {
-  test('a request over the limit waits and is served (rate 10/s, burst 1)', async () => {
-    const h = await harness({ rate: 10, interval: '1s', burst: 1, queue: { maxSize: 5, maxWait: '1s' } });
+  test('a request over the limit waits and is served (rate 5/s, burst 1)', async () => {
+    // B's token is 200 ms away from A's take: B waits that, less the time between A's take and B's
+    // (7-18 ms under load, more after a GC pause). At 10/s the wait was 82-93 ms against the 50 below.
+    const h = await harness({ rate: 5, interval: '1s', burst: 1, queue: { maxSize: 5, maxWait: '1s' } });
     const events: string[] = [];
     h.mw.limiter.on('enqueue', () => events.push('enqueue'));
     h.mw.limiter.on('dequeue', () => events.push('dequeue'));
