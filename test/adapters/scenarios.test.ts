@@ -112,7 +112,9 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'priority(req): a later high-priority request in the queue is served before earlier low-priority ones',
     async run(start) {
-      const app = await start({ rate: 10, interval: '1s', burst: 1, queue: { maxSize: 10, maxWait: '5s' }, priority: (req) => Number(req.header('x-priority') ?? 0) });
+      // 4/s: low-2 is due 500 ms after the first take, and the high one must have joined by then (its
+      // four requests took up to 83 ms under load; at 10/s low-2 was due after 200 ms).
+      const app = await start({ rate: 4, interval: '1s', burst: 1, queue: { maxSize: 10, maxWait: '5s' }, priority: (req) => Number(req.header('x-priority') ?? 0) });
       expect((await get(app.url)).status).toBe(200);
       const order: string[] = [];
       const send = (label: string, priority: number): Promise<void> => get(app.url, { 'x-priority': String(priority) }).then((a) => void order.push(`${label}:${a.status}`));
