@@ -589,7 +589,9 @@ describe('overflow queue', () => {
   });
 
   test('queue full: 429 with reason queue-full and Retry-After; the queued one is still served', async () => {
-    const h = await harness({ rate: 10, interval: '1s', burst: 1, queue: { maxSize: 1, maxWait: '5s' } });
+    // 2/s: B is served 500 ms after A's take, and C must be decided before that, while B fills the
+    // queue. Under load C was decided 8-62 ms after A: at 10/s, 100 ms, too close.
+    const h = await harness({ rate: 2, interval: '1s', burst: 1, queue: { maxSize: 1, maxWait: '5s' } });
     await h.get().expect(200);
     const enqueued = nextEvent(h.mw, 'enqueue');
     const b = send(h.get());
