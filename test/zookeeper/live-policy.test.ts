@@ -70,13 +70,17 @@ test('setPolicy reaches every process within a second, is enforced, and carries 
   expect(admin.policy.burst).toBe(50);
 
   // Enforced: 3 x 40 concurrent takes on one key admit about the new burst of 50 (not 5, not 120).
+  const sentAt = performance.now();
   const reports = await Promise.all(apps.map((a) => a.getJson<BurstReport>('/burst?n=40&key=after-change', 30_000)));
+  // The three bursts run in three processes, each started when its request arrives: the refill
+  // window spans them all (within the round trips), not only the slowest one's own time.
+  const elapsed = performance.now() - sentAt;
   const admitted = reports.reduce((sum, r) => sum + r.admitted, 0);
   const slowest = Math.max(...reports.map((r) => r.ms));
-  console.log(`[live-policy] 120 takes on burst 50: admitted ${admitted} (per process ${reports.map((r) => r.admitted).join('/')}) in ${slowest.toFixed(0)} ms`);
+  console.log(`[live-policy] 120 takes on burst 50: admitted ${admitted} (per process ${reports.map((r) => r.admitted).join('/')}); slowest burst ${slowest.toFixed(0)} ms, all answered in ${elapsed.toFixed(0)} ms`);
   expect(admitted).toBeGreaterThan(5);
   // Leasing never over-admits: at most burst + rate x elapsed.
-  expect(admitted).toBeLessThanOrEqual(50 + Math.ceil((50 * slowest) / 1000) + 1);
+  expect(admitted).toBeLessThanOrEqual(50 + Math.ceil((50 * elapsed) / 1000) + 1);
 
   // Events: every process emitted 'policy' with version 0.
   for (const app of apps) {
