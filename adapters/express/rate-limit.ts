@@ -8,6 +8,7 @@ import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions
 import { ipKey } from '../../src/http/ip-key.js';
 import { hasClosed } from '../../src/http/client-disconnect.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
+import { countByOutcome } from '../../src/http/count-by-outcome.js';
 import { requestSlot } from '../../src/http/request-slot.js';
 import { giveBack, takeWhileConnected } from '../../src/http/take-while-connected.js';
 import type { Limiter } from '../../src/limiter.js';
@@ -79,12 +80,16 @@ export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMid
   const { concurrency } = config;
   if (concurrency !== undefined) return withConcurrency(config.limiter, concurrency, { config, writeHeaders, reject });
   const limiter = config.limiter as Limiter;
+  const { counting } = config;
 
   /** Answers a decided request: headers, `req.rateLimit`, then the next handler or the rejection. */
   const answer = (req: Request, res: Response, next: NextFunction, decision: Decision): void => {
     exposeDecision(req, decision);
     writeHeaders(decision, res);
-    if (decision.allowed) return next();
+    if (decision.allowed) {
+      if (counting !== undefined) countByOutcome(counting, limiter, decision, req, res);
+      return next();
+    }
     reject(req, res, next, decision).catch(next);
   };
 
@@ -163,7 +168,10 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     exposeDecision(req, permits.allowed && decision !== undefined ? decision : permits);
     // A refusal describes the concurrency limit only: the rate limit's tokens are given back.
     writeHeaders(permits.allowed ? decision : undefined, res, permits);
-    if (permits.allowed) return next();
+    if (permits.allowed) {
+      if (config.counting !== undefined && limiter !== undefined && decision !== undefined) countByOutcome(config.counting, limiter, decision, req, res);
+      return next();
+    }
     // The rate limit's tokens were not used: give them back before answering.
     giveBack(limiter, key, cost, decision).then(() => reject(req, res, next, permits)).catch(next);
   };

@@ -8,6 +8,7 @@ import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions
 import { ipKey } from '../../src/http/ip-key.js';
 import { hasClosed } from '../../src/http/client-disconnect.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
+import { countByOutcome } from '../../src/http/count-by-outcome.js';
 import { giveBack, takeWhileConnected } from '../../src/http/take-while-connected.js';
 import type { Limiter } from '../../src/limiter.js';
 
@@ -149,12 +150,14 @@ export function rateLimit(options: KoaRateLimitOptions): KoaRateLimitMiddleware<
   const limiter = config.limiter as Limiter;
 
   const keepOnError = config.headers !== false;
+  const { counting } = config;
   /** Answers a decided request: headers, `ctx.state.rateLimit`, then the next middleware or the rejection. */
   const answer = (ctx: Context, next: Next, decision: Decision): unknown => {
     ctx.state.rateLimit = decision;
     writeHeaders(decision, ctx.res);
     if (!decision.allowed) return reject(ctx, next, decision);
     if (keepOnError) keepHeadersOnError(ctx, RATE_LIMIT_FIELDS);
+    if (counting !== undefined) countByOutcome(counting, limiter, decision, ctx, ctx.res);
     return next();
   };
 
@@ -231,6 +234,7 @@ function withConcurrency(limiter: Limiter | undefined, concurrency: ConcurrencyL
     writeHeaders(permits.allowed ? decision : undefined, ctx.res, permits);
     if (permits.allowed) {
       if (config.headers !== false) keepHeadersOnError(ctx, RATE_LIMIT_FIELDS);
+      if (config.counting !== undefined && limiter !== undefined && decision !== undefined) countByOutcome(config.counting, limiter, decision, ctx, ctx.res);
       return next();
     }
     // The rate limit's tokens were not used: give them back before answering.

@@ -23,8 +23,23 @@ export function sharedLabelError(name: string, label: string): FlowgateConfigErr
   return new FlowgateConfigError('name', name, `is declared by two different classes or handlers named ${label}; rename one, or give its limit another name`);
 }
 
+/** The error of a limit that gives back the tokens of successful and of failed requests alike (its own rule, or inherited field by field). */
+export function bothOutcomesSkippedError(name: string, label: string): FlowgateConfigError {
+  return new FlowgateConfigError(
+    'skipFailedRequests',
+    true,
+    `with skipSuccessfulRequests (set on @RateLimit '${name}' on ${label} or inherited from the outer limit of that name): no request would count; set one of them to false`,
+  );
+}
+
+/** Which outcomes a limit gives tokens back for, as declared (undefined: inherited). */
+export interface OutcomeRule {
+  readonly skipSuccessfulRequests?: boolean;
+  readonly skipFailedRequests?: boolean;
+}
+
 /** The options that only a rate limit uses: a limit that sets one of them means a rate limit. */
-const RATE_ONLY_OPTIONS = ['rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'priority'] as const;
+const RATE_ONLY_OPTIONS = ['rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'priority', 'skipSuccessfulRequests', 'skipFailedRequests', 'requestWasSuccessful'] as const;
 
 /**
  * Whether a declared limit is a concurrency limit only: it gives no rate and no outer rate limit of
@@ -65,6 +80,7 @@ export function checkDeclaredLimits(
   defaultName: string | undefined,
   read: DeclaredLimitsReader,
   defaultConcurrencyName?: string,
+  defaultRule: OutcomeRule = {},
 ): void {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   const owners = new Map<string, Function>();
@@ -80,6 +96,8 @@ export function checkDeclaredLimits(
   interface Names {
     readonly rates: Set<string>;
     readonly concurrency: Set<string>;
+    /** The outcome rule of each rate limit, field by field as inherited. */
+    readonly rules: Map<string, OutcomeRule>;
   }
   const resolve = (target: Function, label: string, outer: Names, into: Names): void => {
     for (const declared of read(target) ?? []) {
@@ -95,14 +113,24 @@ export function checkDeclaredLimits(
       }
       if (declared.rate === undefined && !outerHasRate) throw missingRateError(declared.name, label);
       into.rates.add(declared.name);
+      const inherited = outer.rules.get(declared.name) ?? {};
+      const rule = {
+        skipSuccessfulRequests: declared.skipSuccessfulRequests ?? inherited.skipSuccessfulRequests,
+        skipFailedRequests: declared.skipFailedRequests ?? inherited.skipFailedRequests,
+      };
+      if (rule.skipSuccessfulRequests === true && rule.skipFailedRequests === true) throw bothOutcomesSkippedError(declared.name, label);
+      into.rules.set(declared.name, rule);
     }
   };
   for (const controller of new Set(controllers)) {
     const classNames: Names = {
       rates: new Set(defaultName === undefined ? [] : [defaultName]),
       concurrency: new Set(defaultConcurrencyName === undefined ? [] : [defaultConcurrencyName]),
+      rules: new Map(defaultName === undefined ? [] : [[defaultName, defaultRule]]),
     };
-    resolve(controller, controller.name, { rates: new Set(classNames.rates), concurrency: new Set(classNames.concurrency) }, classNames);
-    for (const handler of handlersOf(controller)) resolve(handler, `${controller.name}.${handler.name}`, classNames, { rates: new Set(), concurrency: new Set() });
+    resolve(controller, controller.name, { rates: new Set(classNames.rates), concurrency: new Set(classNames.concurrency), rules: new Map(classNames.rules) }, classNames);
+    for (const handler of handlersOf(controller)) {
+      resolve(handler, `${controller.name}.${handler.name}`, classNames, { rates: new Set(), concurrency: new Set(), rules: new Map() });
+    }
   }
 }

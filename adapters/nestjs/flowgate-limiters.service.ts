@@ -7,7 +7,8 @@ import { DiscoveryService, Reflector } from '@nestjs/core';
 import { hasBrand } from '../../src/brand.js';
 import type { ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
 import { FlowgateConfigError } from '../../src/errors.js';
-import { resolveHttpOptions, type MaybePromise } from '../../src/http/http-options.js';
+import { resolveCounting, resolveHttpOptions, type MaybePromise } from '../../src/http/http-options.js';
+import { statusBelow400 } from '../../src/http/count-by-outcome.js';
 import type { Limiter } from '../../src/limiter.js';
 import type { Store } from '../../src/store.js';
 import { checkDeclaredLimits, missingRateError, sharedLabelError } from './declared-limits-check.js';
@@ -19,7 +20,7 @@ import type { LimitShape, RouteConcurrency, RouteLimit } from './route-limit.int
 
 const SHAPE_KEYS = ['rate', 'interval', 'burst', 'queue', 'strict'] as const;
 /** Module options that describe the default limit itself rather than every limit. */
-const DEFAULT_LIMIT_KEYS = ['rate', 'interval', 'burst', 'queue', 'name', 'limiter', 'policyName', 'strict', 'concurrency'];
+const DEFAULT_LIMIT_KEYS = ['rate', 'interval', 'burst', 'queue', 'name', 'limiter', 'policyName', 'strict', 'concurrency', 'skipSuccessfulRequests', 'skipFailedRequests', 'requestWasSuccessful'];
 
 /** `object` without its undefined entries, so that defaults apply to them. */
 function defined<T extends object>(object: T): Partial<T> {
@@ -134,6 +135,7 @@ export class FlowgateLimiters implements OnModuleInit, BeforeApplicationShutdown
       this.defaultLimit?.name,
       (target) => this.reflector.get<DeclaredRateLimit[] | undefined>(RATE_LIMIT_METADATA, target),
       this.defaultConcurrency?.name,
+      { skipSuccessfulRequests: this.defaultLimit?.config.counting?.skipSuccessful, skipFailedRequests: this.defaultLimit?.config.counting?.skipFailed },
     );
   }
 
@@ -247,9 +249,16 @@ export class FlowgateLimiters implements OnModuleInit, BeforeApplicationShutdown
     const key = declared.key ?? outer?.config.key ?? this.options.key;
     const cost = declared.cost ?? outer?.config.cost ?? this.options.cost;
     const priority = declared.priority ?? outer?.config.priority ?? this.options.priority;
+    // Which outcomes give tokens back: field by field, this limit's over the outer limit's of its name.
+    const counted = outer?.config.counting;
+    const counting = {
+      skipSuccessfulRequests: declared.skipSuccessfulRequests ?? counted?.skipSuccessful,
+      skipFailedRequests: declared.skipFailedRequests ?? counted?.skipFailed,
+      requestWasSuccessful: declared.requestWasSuccessful ?? (counted?.wasSuccessful === statusBelow400 ? undefined : counted?.wasSuccessful),
+    };
     if (outer !== undefined && SHAPE_KEYS.every((k) => own[k] === undefined)) {
-      // Same buckets as the outer limit; only the key or cost of this route differ.
-      const config = { ...outer.config, ...defined({ key, cost, priority }) };
+      // Same buckets as the outer limit; only the key, cost or counting of this route differ.
+      const config = { ...outer.config, ...defined({ key, cost, priority }), counting: resolveCounting(counting, outer.limiter) };
       return { name: declared.name, limiter: outer.limiter, config, shape: outer.shape };
     }
     // A rate of its own brings its own default burst (ceil(rate)), as a live policy change does:
@@ -261,7 +270,7 @@ export class FlowgateLimiters implements OnModuleInit, BeforeApplicationShutdown
     }
     const { statusCode, message, headers, store, clock, dryRun } = this.options;
     const config = resolveHttpOptions<ExecutionContext>(
-      defined({ ...shape, name: namespace, store, clock, dryRun, key, cost, priority, statusCode, message, headers, policyName: declared.name }),
+      defined({ ...shape, name: namespace, store, clock, dryRun, key, cost, priority, statusCode, message, headers, policyName: declared.name, ...counting }),
       [],
       requestIpKey,
     );

@@ -4,6 +4,7 @@ import type { ExecutionContext, InjectionToken, ModuleMetadata, OptionalFactoryD
 import type { Duration } from '../../src/duration.js';
 import type { HttpRateLimitOptions, MaybePromise } from '../../src/http/http-options.js';
 import type { QueueOptions } from '../../src/limiter-options.js';
+import type { ServerResponse } from 'node:http';
 
 /**
  * Options of `FlowgateModule.forRoot`: the options of `flowgate/express`, with an execution context
@@ -77,4 +78,16 @@ export interface RateLimitOptions {
   priority?: number | ((context: ExecutionContext) => MaybePromise<number>);
   /** At most this many requests in flight per key (an integer >= 1), shared with the module's store. */
   concurrency?: number;
+  /**
+   * An admitted request whose response succeeded gives this limit's tokens back once the response is
+   * over: only failures count (e.g. failed logins). Default false, or the outer limit's of this name.
+   */
+  skipSuccessfulRequests?: boolean;
+  /**
+   * An admitted request whose response failed (status 400 or more by default), or whose client went
+   * away first, gives this limit's tokens back. Default false, or the outer limit's of this name.
+   */
+  skipFailedRequests?: boolean;
+  /** Whether a finished response succeeded, for the two options above; `res` is Node's `ServerResponse`. Default: `res.statusCode < 400`, or the outer limit's. */
+  requestWasSuccessful?: (context: ExecutionContext, res: ServerResponse) => MaybePromise<boolean>;
 }

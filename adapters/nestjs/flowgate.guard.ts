@@ -9,6 +9,7 @@ import { hasClosed, watchDisconnect, type ClientDisconnect } from '../../src/htt
 import { bucketKey, decisionHeaders, headerWriter, ignoreRejection, requestPriority, permitHeaders, rejectionBody, rejectionStatus, type HeaderTarget } from '../../src/http/http-answer.js';
 import type { MaybePromise } from '../../src/http/http-options.js';
 import { releaseOnClose, type ClosingResponse } from '../../src/http/release-on-close.js';
+import { countByOutcome } from '../../src/http/count-by-outcome.js';
 import { requestSlot } from '../../src/http/request-slot.js';
 import { isConcurrencyOnly } from './declared-limits-check.js';
 import { combinedHeaders, mergeHeaders } from './decision-headers.js';
@@ -191,6 +192,7 @@ export class FlowgateGuard implements CanActivate {
     } else if (context.getType() === 'http') {
       const request = context.switchToHttp().getRequest<object>();
       for (const { limit } of taken) rememberTaken(context, this.constructor, limit.limiter);
+      this.countOutcomes(context, taken);
       exposeDecisions(request, Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision])));
       exposeDecision(request, taken.reduce((a, b) => (b.decision.remaining < a.decision.remaining ? b : a)).decision);
       this.setHeaders(context, combinedHeaders(taken.map(({ limit, decision }) => ({ decision, config: limit.config }))));
@@ -207,6 +209,7 @@ export class FlowgateGuard implements CanActivate {
     rememberTaken(context, this.constructor, limit.limiter);
     exposeDecisions(request, { [limit.name]: decision });
     exposeDecision(request, decision);
+    if (limit.config.counting !== undefined) this.countOutcomes(context, [{ limit, decision }]);
     const response: unknown = context.getArgByIndex(1);
     if (response instanceof ServerResponse) {
       // Nest on Express: the response is Node's own; write to it straight (no adapter call per
@@ -331,6 +334,7 @@ export class FlowgateGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<object>();
     for (const { limit } of taken) rememberTaken(context, this.constructor, limit.limiter);
     for (const { limit } of held) rememberTaken(context, this.constructor, limit.concurrency);
+    this.countOutcomes(context, taken);
     const byName: Record<string, Decision> = Object.fromEntries(taken.map(({ limit, decision }) => [limit.name, decision]));
     for (const { limit, decision } of held) byName[limit.config.concurrencyPolicyName] = decision;
     exposeDecisions(request, byName);
@@ -421,6 +425,19 @@ export class FlowgateGuard implements CanActivate {
     if (!isConcurrencyOnly(declared, outerLimit !== undefined, outerPermits !== undefined)) into.set(declared.name, this.limiters.limitFor(target, label, declared, outerLimit));
     if (declared.concurrency !== undefined || outerPermits !== undefined) {
       intoConcurrency.set(declared.name, this.limiters.concurrencyFor(target, label, declared, outerPermits));
+    }
+  }
+
+  /**
+   * For each admitted limit with `skipSuccessfulRequests` or `skipFailedRequests`: its tokens go back
+   * once the response is over, if its outcome is one the limit skips. HTTP only (the outcome of an
+   * RPC or WebSocket message is not an HTTP response).
+   */
+  private countOutcomes(context: ExecutionContext, taken: ReadonlyArray<{ limit: RouteLimit; decision: Decision }>): void {
+    const response = this.rawResponseOf(context);
+    if (response === undefined) return;
+    for (const { limit, decision } of taken) {
+      if (limit.config.counting !== undefined) countByOutcome(limit.config.counting, limit.limiter, decision, context, response as unknown as ServerResponse);
     }
   }
 

@@ -8,7 +8,7 @@ import type { RateLimitOptions } from './flowgate-options.interface.js';
 /** A limit as declared, with its name filled in. */
 export type DeclaredRateLimit = RateLimitOptions & { readonly name: string };
 
-const KNOWN = ['name', 'rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'key', 'priority', 'concurrency'];
+const KNOWN = ['name', 'rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'key', 'priority', 'concurrency', 'skipSuccessfulRequests', 'skipFailedRequests', 'requestWasSuccessful'];
 
 /** Validates one limit now, so a bad option fails when the class is defined, not on a request. */
 function declared(limit: RateLimitOptions): DeclaredRateLimit {
@@ -25,6 +25,12 @@ function declared(limit: RateLimitOptions): DeclaredRateLimit {
     throw new FlowgateConfigError('priority', limit.priority, 'must be a finite number or a function of the execution context');
   }
   if (limit.concurrency !== undefined) requireNumber('concurrency', limit.concurrency, { integer: true, min: 1, minInclusive: true });
+  for (const option of ['skipSuccessfulRequests', 'skipFailedRequests'] as const) {
+    if (limit[option] !== undefined && typeof limit[option] !== 'boolean') throw new FlowgateConfigError(option, limit[option], 'must be true or false');
+  }
+  if (limit.requestWasSuccessful !== undefined && typeof limit.requestWasSuccessful !== 'function') {
+    throw new FlowgateConfigError('requestWasSuccessful', limit.requestWasSuccessful, 'must be a function of (execution context, response) returning a boolean');
+  }
   return { ...limit, name };
 }
 

@@ -8,6 +8,8 @@ import { rejectUnknownOptions, requireNumber, type LimiterOptions } from '../lim
 import type { Store } from '../store.js';
 import { HEADER_FORMATS, type HeaderFormat } from './rate-limit-headers.js';
 import { hasBrand } from '../brand.js';
+import { statusBelow400, type OutcomeCounting } from './count-by-outcome.js';
+import type { ServerResponse } from 'node:http';
 
 /** A value, or a promise of one. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -47,6 +49,22 @@ export interface HttpRateLimitOptions<Req> extends Partial<LimiterOptions> {
    * `ConcurrencyLimiter` (required with `limiter`). With it, `rate` is optional.
    */
   concurrency?: number | ConcurrencyLimiter;
+  /**
+   * An admitted request whose response succeeded (see `requestWasSuccessful`) gives its tokens back
+   * once the response is over: only failures count, e.g. failed logins. Default false.
+   */
+  skipSuccessfulRequests?: boolean;
+  /**
+   * An admitted request whose response failed (a status of 400 or more by default), or whose client
+   * went away before it finished, gives its tokens back once the response is over. Default false.
+   */
+  skipFailedRequests?: boolean;
+  /**
+   * Whether a finished response succeeded, for `skipSuccessfulRequests` and `skipFailedRequests`
+   * (sync or async); `res` is Node's `ServerResponse`. Default: `res.statusCode < 400`. If it throws,
+   * the request counts and a process warning says why.
+   */
+  requestWasSuccessful?: (req: Req, res: ServerResponse) => MaybePromise<boolean>;
 }
 
 /** Adapter options after validation. */
@@ -66,10 +84,15 @@ export interface ResolvedHttpOptions<Req> {
   readonly message: HttpRateLimitOptions<Req>['message'];
   readonly headers: HeaderFormat;
   readonly policyName: string;
+  /** Which admitted requests give their tokens back once their response is over; absent when none does. */
+  readonly counting: OutcomeCounting<Req> | undefined;
 }
 
 const LIMITER_KEYS = ['rate', 'interval', 'burst', 'queue', 'store', 'name', 'clock', 'strict', 'dryRun'];
-const HTTP_KEYS = ['limiter', 'key', 'cost', 'skip', 'priority', 'statusCode', 'message', 'headers', 'policyName', 'concurrency'];
+const HTTP_KEYS = [
+  'limiter', 'key', 'cost', 'skip', 'priority', 'statusCode', 'message', 'headers', 'policyName', 'concurrency',
+  'skipSuccessfulRequests', 'skipFailedRequests', 'requestWasSuccessful',
+];
 /** Limiter options that describe a rate limit only, so they need a `rate` (`dryRun` and `store` also serve a concurrency limit). */
 const RATE_SHAPE_KEYS = ['interval', 'burst', 'queue', 'strict'];
 
@@ -143,10 +166,40 @@ function resolveRest<Req>(
   if (message !== undefined && (message === null || !['string', 'object', 'function'].includes(typeof message))) {
     throw new FlowgateConfigError('message', message, 'must be a string, an object or a function of (request, decision)');
   }
+  const counting = resolveCounting(options, limiter);
   // Made last, once everything else is valid: a shared permit store registers with its store.
   const concurrency = resolveConcurrency(options, limiter);
   const concurrencyPolicyName = limiter === undefined ? policyName : `${policyName}-concurrency`;
-  return { limiter, concurrency, concurrencyPolicyName, key: options.key ?? defaultKey, cost, skip: options.skip, priority, statusCode, message, headers, policyName };
+  return { limiter, concurrency, concurrencyPolicyName, key: options.key ?? defaultKey, cost, skip: options.skip, priority, statusCode, message, headers, policyName, counting };
+}
+
+/**
+ * `skipSuccessfulRequests`, `skipFailedRequests` and `requestWasSuccessful`, validated against each
+ * other and the rate limit (`limiter`, absent for a concurrency limit alone); `undefined` when no
+ * request gives its tokens back. Throws {@link FlowgateConfigError}.
+ */
+export function resolveCounting<Req>(
+  options: Pick<HttpRateLimitOptions<Req>, 'skipSuccessfulRequests' | 'skipFailedRequests' | 'requestWasSuccessful'>,
+  limiter: Limiter | undefined,
+): OutcomeCounting<Req> | undefined {
+  const { skipSuccessfulRequests: skipSuccessful = false, skipFailedRequests: skipFailed = false, requestWasSuccessful } = options;
+  if (typeof skipSuccessful !== 'boolean') throw new FlowgateConfigError('skipSuccessfulRequests', skipSuccessful, 'must be true or false');
+  if (typeof skipFailed !== 'boolean') throw new FlowgateConfigError('skipFailedRequests', skipFailed, 'must be true or false');
+  if (requestWasSuccessful !== undefined && typeof requestWasSuccessful !== 'function') {
+    throw new FlowgateConfigError('requestWasSuccessful', requestWasSuccessful, 'must be a function of (request, response) returning a boolean');
+  }
+  if (skipSuccessful && skipFailed) {
+    throw new FlowgateConfigError('skipFailedRequests', skipFailed, 'cannot be combined with skipSuccessfulRequests: no request would count (use `skip` to let requests pass)');
+  }
+  if (!skipSuccessful && !skipFailed) {
+    if (requestWasSuccessful !== undefined) throw new FlowgateConfigError('requestWasSuccessful', requestWasSuccessful, 'has no effect without skipSuccessfulRequests or skipFailedRequests');
+    return undefined;
+  }
+  if (limiter === undefined) {
+    const option = skipSuccessful ? 'skipSuccessfulRequests' : 'skipFailedRequests';
+    throw new FlowgateConfigError(option, true, 'gives a rate limit\'s tokens back, and only `concurrency` is given (its permits are released when the response closes, whatever its outcome)');
+  }
+  return { skipSuccessful, skipFailed, wasSuccessful: requestWasSuccessful ?? statusBelow400 };
 }
 
 /**

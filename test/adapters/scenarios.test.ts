@@ -11,6 +11,7 @@ import { koa2App, koaApp } from './apps/koa.js';
 import { nestExpressApp } from './apps/nest-express.js';
 import { nestFastifyApp } from './apps/nest-fastify.js';
 import { get, open, type Answer, type OpenRequest } from './http-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const QUOTA_EXCEEDED = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
 const PROBLEM_JSON = /^application\/problem\+json\b/;
@@ -311,6 +312,42 @@ const SCENARIOS: Scenario[] = [
       expect((await get(second.url)).status).toBe(200);
       expect((await get(first.url)).status).toBe(429);
       expect((await get(second.url)).status).toBe(429);
+    },
+  },
+  {
+    name: 'skipFailedRequests: a request answered with an error gives its token back once the response is over; a success keeps it spent',
+    async run(start) {
+      const app = await start({ rate: 1, interval: '10s', burst: 2, skipFailedRequests: true });
+      const boom = app.url.replace(/\/hello$/, '/boom');
+      const admitted = next(app.limiter, 'admit');
+      // Three errors on a burst of 2: without the option the third would be refused.
+      for (let i = 0; i < 3; i++) expect((await get(boom)).status).toBe(500);
+      const { key } = await admitted;
+      await waitFor(async () => (await app.limiter.peek(key)).remaining === 2, 5_000, 'the failed requests\' tokens given back');
+      expect((await get(app.url)).status).toBe(200);
+      expect((await get(app.url)).status).toBe(200);
+      expect((await get(app.url)).status).toBe(429);
+    },
+  },
+  {
+    name: 'skipSuccessfulRequests with requestWasSuccessful(req, res): only the requests it calls failed count',
+    async run(start) {
+      // A login-like limit: only failed attempts count. Here "failed" is a 500, or a 200 the route marks bad.
+      const app = await start({
+        rate: 1,
+        interval: '10s',
+        burst: 2,
+        skipSuccessfulRequests: true,
+        requestWasSuccessful: async (req, res) => res.statusCode < 400 && req.header('x-outcome') !== 'bad',
+      });
+      const admitted = next(app.limiter, 'admit');
+      for (let i = 0; i < 4; i++) expect((await get(app.url)).status).toBe(200);
+      const { key } = await admitted;
+      await waitFor(async () => (await app.limiter.peek(key)).remaining === 2, 5_000, 'the successful requests\' tokens given back');
+      expect((await get(app.url, { 'x-outcome': 'bad' })).status).toBe(200);
+      expect((await get(app.url.replace(/\/hello$/, '/boom'))).status).toBe(500);
+      await waitFor(async () => (await app.limiter.peek(key)).remaining === 0, 5_000, 'the two failures counted');
+      expect((await get(app.url)).status).toBe(429);
     },
   },
 ];

@@ -6,6 +6,7 @@ import type { HttpRateLimitOptions, MaybePromise } from '../../../src/http/http-
 import type { Limiter } from '../../../src/limiter.js';
 import type { QueueOptions } from '../../../src/limiter-options.js';
 import type { Store } from '../../../src/store.js';
+import type { ServerResponse } from 'node:http';
 
 /** A request as the scenarios see it, whatever the framework. */
 export interface PortableRequest {
@@ -25,6 +26,9 @@ export interface PortableLimit {
   cost?: number | ((req: PortableRequest) => MaybePromise<number>);
   skip?: (req: PortableRequest) => MaybePromise<boolean>;
   priority?: number | ((req: PortableRequest) => MaybePromise<number>);
+  skipSuccessfulRequests?: boolean;
+  skipFailedRequests?: boolean;
+  requestWasSuccessful?: (req: PortableRequest, res: ServerResponse) => MaybePromise<boolean>;
 }
 
 /** A test app listening on 127.0.0.1, limited app-wide, serving `GET /hello`. */
@@ -53,9 +57,10 @@ export function helloBody(decision: Decision | undefined): HelloBody {
 
 /** An adapter's options for `limit`, given how to view the adapter's request as portable. */
 export function adapterOptions<Req>(limit: PortableLimit, view: (req: Req) => PortableRequest): HttpRateLimitOptions<Req> {
-  const { key, cost, skip, priority, ...limiterOptions } = limit;
+  const { key, cost, skip, priority, requestWasSuccessful, ...limiterOptions } = limit;
   return {
     ...limiterOptions,
+    ...(requestWasSuccessful && { requestWasSuccessful: (req: Req, res: ServerResponse) => requestWasSuccessful(view(req), res) }),
     ...(typeof priority === 'function' ? { priority: (req: Req) => priority(view(req)) } : priority !== undefined && { priority }),
     ...(key && { key: (req: Req) => key(view(req)) }),
     ...(typeof cost === 'function' ? { cost: (req: Req) => cost(view(req)) } : cost !== undefined && { cost }),
