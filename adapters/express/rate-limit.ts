@@ -4,7 +4,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ConcurrencyLimiter, Permit, PermitDecision } from '../../src/concurrency/concurrency-limiter.js';
 import type { Decision } from '../../src/decision.js';
 import { headerWriter, requestPriority, rejectionBody, rejectionStatus, settledKeyAndCost, ignoreRejection, type HeaderWriter } from '../../src/http/http-answer.js';
-import { resolveHttpOptions, type HttpRateLimitOptions, type ResolvedHttpOptions } from '../../src/http/http-options.js';
+import { resolveHttpOptions, type HttpRateLimitOptions, type MaybePromise, type ResolvedHttpOptions } from '../../src/http/http-options.js';
 import { ipKey } from '../../src/http/ip-key.js';
 import { hasClosed } from '../../src/http/client-disconnect.js';
 import { releaseOnClose } from '../../src/http/release-on-close.js';
@@ -24,7 +24,14 @@ declare global {
 }
 
 /** Options of {@link rateLimit}: the shared HTTP adapter options, plus an Express `handler`. */
-export interface ExpressRateLimitOptions extends HttpRateLimitOptions<Request> {
+export interface ExpressRateLimitOptions extends Omit<HttpRateLimitOptions<Request>, 'requestWasSuccessful'> {
+  /**
+   * Whether a finished response succeeded, for `skipSuccessfulRequests` and `skipFailedRequests`
+   * (sync or async), given Express's `req` and `res` (express-rate-limit's signature: `res.locals`
+   * is there). Default: `res.statusCode < 400`. If it throws, the request counts and a process
+   * warning says why.
+   */
+  requestWasSuccessful?: (req: Request, res: Response) => MaybePromise<boolean>;
   /** Answers a rejection instead of the default (status, headers already set, problem+json body). */
   handler?: (req: Request, res: Response, next: NextFunction, decision: Decision) => unknown;
 }
@@ -63,7 +70,9 @@ function defaultKey(req: Request): string {
 export function rateLimit(options: ExpressRateLimitOptions & { concurrency: number | ConcurrencyLimiter; rate?: undefined; limiter?: undefined }): ExpressRateLimitMiddleware<undefined>;
 export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware;
 export function rateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware<Limiter | undefined> {
-  const config = resolveHttpOptions<Request>(options as ExpressRateLimitOptions & Record<string, unknown>, ['handler'], defaultKey);
+  // requestWasSuccessful is typed with Express's Response: the response it is given is the one the
+  // middleware gets, Express's own (the shared options only know Node's ServerResponse, its base).
+  const config = resolveHttpOptions<Request>(options as unknown as HttpRateLimitOptions<Request> & Record<string, unknown>, ['handler'], defaultKey);
   const handler = options.handler;
   const writeHeaders = headerWriter(config);
 

@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from '../../adapters/express/index.js';
 import { FlowgateConfigError, ZooKeeperStore, type Limiter } from '../../src/index.js';
 import { waitFor } from '../helpers/wait.js';
@@ -95,6 +95,36 @@ test('a requestWasSuccessful that throws: the request counts, and a process warn
   } finally {
     emitWarning.mockRestore();
     await app.close();
+    await middleware.limiter.close();
+  }
+});
+
+test("requestWasSuccessful gets Express's own res, typed so (express-rate-limit's signature): res.locals tells a failed login", async () => {
+  const middleware = rateLimit({
+    rate: 1,
+    interval: '1h',
+    burst: 2,
+    skipSuccessfulRequests: true,
+    // Typed (req: Request, res: Response), as express-rate-limit's users write it.
+    requestWasSuccessful: (_req: Request, res: Response) => res.locals.loginOk === true,
+  });
+  const app = express();
+  app.use(middleware);
+  // Both answer 200: only the app knows which login failed.
+  app.get('/login/:password', (req, res) => {
+    res.locals.loginOk = req.params.password === 'secret';
+    res.send(res.locals.loginOk ? 'welcome' : 'try again');
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    for (let i = 0; i < 3; i++) expect(await status(`${base}/login/secret`)).toBe(200);
+    expect(await status(`${base}/login/guess`)).toBe(200);
+    await waitFor(async () => (await remaining(middleware.limiter)) === 1, 5_000, 'the failed login counted, the good ones given back');
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     await middleware.limiter.close();
   }
 });
