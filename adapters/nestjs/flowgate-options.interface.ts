@@ -15,6 +15,9 @@ import type { ServerResponse } from 'node:http';
  *   protects. Without them, only routes with `@RateLimit` are limited.
  * - `key`, `cost`, `statusCode`, `message` and `headers` also apply to every `@RateLimit` limit
  *   that does not set its own; `skip` applies to every guarded request.
+ * - `skipSuccessfulRequests`, `skipFailedRequests` and `requestWasSuccessful` describe the default
+ *   limit: they apply to it and to the `@RateLimit` limits of its name only, not to limits of
+ *   other names (those count every request unless they set their own).
  * - `concurrency` limits the requests in flight per key, app-wide (beside the default limit, or alone).
  * - `store` (and `clock`) are shared by all limits, so a shared store limits the whole cluster.
  *

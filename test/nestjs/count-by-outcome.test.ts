@@ -100,6 +100,26 @@ describe.each(PLATFORMS)('only the failed logins count, on %s', (platform: Platf
   });
 });
 
+/** A route with a limit of its own name under a module default limit that counts only failures. */
+@Controller('exports')
+class ExportsController {
+  @Get()
+  @RateLimit({ name: 'exports', rate: 2, interval: '1h' })
+  exportAll(): string {
+    return 'ok';
+  }
+}
+
+test("the module's skipSuccessfulRequests is its default limit's: a @RateLimit of another name still counts successes", async () => {
+  const { app, url } = await startNest(rootModule({ rate: 3, interval: '1h', skipSuccessfulRequests: true }, [ExportsController]), 'express');
+  const byName = (name: string) => app.get(FlowgateLimiters).limiters().find((limiter) => limiter.name.endsWith(name));
+  expect((await get(url('/exports'))).status).toBe(200);
+  expect((await get(url('/exports'))).status).toBe(200);
+  await waitFor(async () => (await byName('default')?.peek('127.0.0.1'))?.remaining === 3, 5_000, "the default limit's tokens given back");
+  expect((await byName(':exports')?.peek('127.0.0.1'))?.remaining).toBe(0);
+  expect((await get(url('/exports'))).status).toBe(429);
+});
+
 describe('options that would be ignored fail the bootstrap', () => {
   async function boot(options: FlowgateModuleOptions, controllers: Type<unknown>[]): Promise<void> {
     const moduleRef = await Test.createTestingModule({ imports: [rootModule(options, controllers)] }).compile();
