@@ -185,3 +185,35 @@ test('a strict login limit shared by two apps through ZooKeeper counts only the 
     await Promise.all(stores.map((store) => store.close()));
   }
 });
+
+test.each([false, true])('ZooKeeper (strict %s): a success given back while a request waits in the queue serves the waiter, and the next request is not refused', async (strict) => {
+  const store = new ZooKeeperStore({ connect: zk.connect, root: zk.root });
+  // One token per 2 s: the second request is booked for its turn 2 s on; the third, behind it, past maxWait.
+  const middleware = rateLimit({ name: `waiters-${strict}`, rate: 1, interval: '2s', burst: 1, strict, store, key: () => 'k', queue: { maxSize: 5, maxWait: '3s' }, skipSuccessfulRequests: true });
+  const app = express();
+  app.use(middleware);
+  app.get('/ok', (_req, res) => void setTimeout(() => res.send('ok'), 300).unref());
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await store.ready(15_000);
+    const started = Date.now();
+    const timed = (): Promise<{ status: number; ms: number }> => status(`${base}/ok`).then((code) => ({ status: code, ms: Date.now() - started }));
+    const first = timed();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = timed();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const third = timed();
+    const answers = await Promise.all([first, second, third]);
+    // The first success (at ~300 ms) gives its token back: the second is served then (its answer
+    // ~300 ms later), not at its booked turn (2 s); so is the third, after the second's success.
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect((answers[1] as { ms: number }).ms).toBeLessThan(1_500);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await middleware.limiter.close();
+    await store.close();
+  }
+});

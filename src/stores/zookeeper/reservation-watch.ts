@@ -26,6 +26,11 @@ export class ReservationWatch {
     this.loop.rearm();
   }
 
+  /** Whether the bucket of `target` is followed: this process has waiters booked in it. */
+  watching(target: BucketTarget): boolean {
+    return this.loop.has(target.path);
+  }
+
   /** The number of buckets watched. */
   get size(): number {
     return this.loop.size;

@@ -66,6 +66,11 @@ export class WatchLoop<V> {
     for (const [id, entry] of this.watched) void this.arm(id, entry);
   }
 
+  /** Whether `id` is followed. */
+  has(id: string): boolean {
+    return this.watched.has(id);
+  }
+
   /** The number of ids followed. */
   get size(): number {
     return this.watched.size;

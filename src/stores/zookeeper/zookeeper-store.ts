@@ -596,12 +596,17 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     }
     // A strict bucket's refund needs ZooKeeper; while it is away, the fallback takes it.
     if (!this.available && policy.strict) return this.fallback.refund(this.fallbackPolicy(policy), key, amount);
-    if (!policy.strict) {
+    const target = this.targetOf(policy, key);
+    // While this process has waiters booked in the shared bucket, its takes of the key join them
+    // there and none spends the lease: a token given back to the lease would sit unused while they
+    // wait (and a later take be refused beside it). It goes to the shared bucket, where the waiters'
+    // turns move up by it, as for a strict bucket.
+    if (!policy.strict && !(this.available && this.reservationWatch.watching(target))) {
       const lease = this.leaseOf(policy, key);
       lease.tokens = Math.min(policy.burst, lease.tokens + amount);
       return;
     }
-    await this.withDeadline(updateBucket(this.targetOf(policy, key), ({ tokens }) => Math.min(policy.burst, tokens + amount)));
+    await this.withDeadline(updateBucket(target, ({ tokens }) => Math.min(policy.burst, tokens + amount)));
   }
 
   /** {@inheritDoc Store.peek} */
