@@ -46,7 +46,8 @@ export function countByOutcome<Req>(counting: OutcomeCounting<Req>, limiter: Lim
       if (typeof succeeded !== 'boolean') return warn(new TypeError(`returned ${String(succeeded)}, not a boolean`));
       if (succeeded ? counting.skipSuccessful : counting.skipFailed) limiter.refund(decision.key, decision.cost).catch(() => undefined);
     };
-    if (outcome instanceof Promise) outcome.then(refundIf, warn);
+    // Any thenable (a promise of another library too), not only a native Promise.
+    if (typeof (outcome as { then?: unknown } | null)?.then === 'function') Promise.resolve(outcome).then(refundIf, warn);
     else refundIf(outcome);
   };
   if (hasClosed(res)) settle();

@@ -129,6 +129,23 @@ test("requestWasSuccessful gets Express's own res, typed so (express-rate-limit'
   }
 });
 
+test('a requestWasSuccessful that answers with a thenable of another promise library is awaited like a promise', async () => {
+  // A thenable that is no native Promise (as Bluebird's are): it says every request succeeded.
+  const thenable = { then: (resolve: (value: boolean) => void) => void setTimeout(() => resolve(true), 10) } as unknown as Promise<boolean>;
+  const middleware = rateLimit({ rate: 1, interval: '1h', burst: 2, skipSuccessfulRequests: true, requestWasSuccessful: () => thenable });
+  const app = await serve(middleware);
+  try {
+    // Three requests on a burst of 2, each given back (the thenable settles 10 ms after the response).
+    for (let i = 0; i < 3; i++) {
+      expect(await status(`${app.base}/ok`)).toBe(200);
+      await waitFor(async () => (await remaining(middleware.limiter)) === 2, 5_000, 'the token given back');
+    }
+  } finally {
+    await app.close();
+    await middleware.limiter.close();
+  }
+});
+
 test('bad options fail at construction, naming the option and the value', () => {
   const attempt = (options: Record<string, unknown>): unknown => {
     try {
