@@ -6,7 +6,7 @@ interface WithLocals {
 }
 
 /** The per-request dictionary a value can live in: Express's `res.locals` (null-prototype), if any. */
-function localsOf(req: object): Record<symbol, unknown> | undefined {
+export function localsOf(req: object): Record<symbol, unknown> | undefined {
   const locals = (req as WithLocals).res?.locals;
   return typeof locals === 'object' && locals !== null ? (locals as Record<symbol, unknown>) : undefined;
 }
