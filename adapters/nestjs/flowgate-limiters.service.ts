@@ -250,12 +250,13 @@ export class FlowgateLimiters implements OnModuleInit, BeforeApplicationShutdown
     const cost = declared.cost ?? outer?.config.cost ?? this.options.cost;
     const priority = declared.priority ?? outer?.config.priority ?? this.options.priority;
     // Which outcomes give tokens back: field by field, this limit's over the outer limit's of its name.
+    // (An inherited requestWasSuccessful only with a flag still on: a limit that turns both off
+    // keeps no rule, where one it sets itself without a flag is an error.)
     const counted = outer?.config.counting;
-    const counting = {
-      skipSuccessfulRequests: declared.skipSuccessfulRequests ?? counted?.skipSuccessful,
-      skipFailedRequests: declared.skipFailedRequests ?? counted?.skipFailed,
-      requestWasSuccessful: declared.requestWasSuccessful ?? (counted?.wasSuccessful === statusBelow400 ? undefined : counted?.wasSuccessful),
-    };
+    const skipSuccessfulRequests = declared.skipSuccessfulRequests ?? counted?.skipSuccessful;
+    const skipFailedRequests = declared.skipFailedRequests ?? counted?.skipFailed;
+    const inheritedRule = counted?.wasSuccessful === statusBelow400 || !(skipSuccessfulRequests || skipFailedRequests) ? undefined : counted?.wasSuccessful;
+    const counting = { skipSuccessfulRequests, skipFailedRequests, requestWasSuccessful: declared.requestWasSuccessful ?? inheritedRule };
     if (outer !== undefined && SHAPE_KEYS.every((k) => own[k] === undefined)) {
       // Same buckets as the outer limit; only the key, cost or counting of this route differ.
       const config = { ...outer.config, ...defined({ key, cost, priority }), counting: resolveCounting(counting, outer.limiter) };

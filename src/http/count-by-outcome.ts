@@ -4,9 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { Decision } from '../decision.js';
 import type { Limiter } from '../limiter.js';
 import { hasClosed } from './client-disconnect.js';
-
-/** A value, or a promise of one. */
-type MaybePromise<T> = T | Promise<T>;
+import type { MaybePromise } from './http-options.js';
 
 /** Which admitted requests give their tokens back once their response is over, validated. */
 export interface OutcomeCounting<Req> {

@@ -51,6 +51,17 @@ class BothController {
   }
 }
 
+/** The class's limit counts failures only, by its own rule; the handler's limit of its name turns that off: every request counts. */
+@Controller('audit')
+@RateLimit({ name: 'audit', rate: 2, interval: '1h', skipSuccessfulRequests: true, requestWasSuccessful: (_context, res) => res.statusCode === 200 })
+class AuditController {
+  @Get()
+  @RateLimit({ name: 'audit', skipSuccessfulRequests: false })
+  audit(): string {
+    return 'ok';
+  }
+}
+
 function rootModule(options: FlowgateModuleOptions, controllers: Type<unknown>[]): Type<unknown> {
   @Module({ imports: [FlowgateModule.forRoot(options)], controllers, providers: [{ provide: APP_GUARD, useClass: FlowgateGuard }] })
   class RootModule {}
@@ -86,6 +97,13 @@ describe.each(PLATFORMS)('only the failed logins count, on %s', (platform: Platf
     expect((await get(url('/sso/login'), BAD)).status).toBe(401);
     expect((await get(url('/sso/login'), BAD)).status).toBe(401);
     await waitFor(async () => (await get(url('/sso/login'), GOOD)).status === 429, 5_000, 'the two failures counted (cost 2 each)');
+  });
+
+  test("an inner limit that turns the outer limit's rule off counts every request (the outer requestWasSuccessful is not kept without a flag)", async () => {
+    const { url } = await startNest(rootModule({}, [AuditController]), platform);
+    expect((await get(url('/audit'))).status).toBe(200);
+    expect((await get(url('/audit'))).status).toBe(200);
+    expect((await get(url('/audit'))).status).toBe(429);
   });
 
   test('two limits of one route: each gives its tokens back by its own rule', async () => {
