@@ -119,6 +119,13 @@ export function checkDeclaredLimits(
         skipFailedRequests: declared.skipFailedRequests ?? inherited.skipFailedRequests,
       };
       if (rule.skipSuccessfulRequests === true && rule.skipFailedRequests === true) throw bothOutcomesSkippedError(declared.name, label);
+      if (declared.requestWasSuccessful !== undefined && rule.skipSuccessfulRequests !== true && rule.skipFailedRequests !== true) {
+        throw new FlowgateConfigError(
+          'requestWasSuccessful',
+          declared.requestWasSuccessful,
+          `has no effect on @RateLimit '${declared.name}' on ${label} without skipSuccessfulRequests or skipFailedRequests (its own or the outer limit's of that name)`,
+        );
+      }
       into.rules.set(declared.name, rule);
     }
   };

@@ -187,6 +187,17 @@ describe('options that would be ignored fail the bootstrap', () => {
     }
     await expect(boot({ rate: 5, skipSuccessfulRequests: true }, [InnerController])).rejects.toThrow("on @RateLimit 'default' on InnerController.inner");
     await expect(boot({ rate: 5, skipSuccessfulRequests: true }, [AuthController])).resolves.toBeUndefined();
+    // A rule of its own without a flag (its own or inherited) would be ignored.
+    @Controller('rule')
+    class RuleController {
+      @Get()
+      @RateLimit({ rate: 2, requestWasSuccessful: () => true })
+      rule(): string {
+        return 'ok';
+      }
+    }
+    await expect(boot({}, [RuleController])).rejects.toThrow("has no effect on @RateLimit 'default' on RuleController.rule without skipSuccessfulRequests or skipFailedRequests");
+    await expect(boot({ rate: 5, skipFailedRequests: true }, [RuleController])).resolves.toBeUndefined();
     expect(() => RateLimit({ rate: 1, skipSuccessfulRequests: 'yes' as unknown as boolean })).toThrow(/skipSuccessfulRequests="yes".*must be true or false/);
     expect(() => RateLimit({ rate: 1, requestWasSuccessful: 200 as unknown as () => boolean })).toThrow(/requestWasSuccessful=200.*must be a function/);
   });
