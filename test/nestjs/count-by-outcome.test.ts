@@ -1,6 +1,6 @@
 // skipSuccessfulRequests / skipFailedRequests in Nest: a login limit that counts only failed logins (handler and inherited), two limits of one route counted apart, and the options that fail the bootstrap.
 
-import { Controller, Get, Module, Req, UnauthorizedException, type Type } from '@nestjs/common';
+import { Controller, Get, Module, Req, UnauthorizedException, type INestApplication, type Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { FlowgateConfigError } from '../../src/errors.js';
@@ -75,28 +75,44 @@ afterEach(async () => {
 const GOOD = { 'x-password': 'secret' };
 const BAD = { 'x-password': 'guess' };
 
+/** Waits until the loopback client's bucket of the limiter named `name` holds `remaining` tokens (a token comes back as its response closes, which the client may outrun). */
+async function tokensBackTo(app: INestApplication, name: string, remaining: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const limiter = app.get(FlowgateLimiters).limiters().find((l) => l.name === name);
+      return limiter !== undefined && (await limiter.peek('127.0.0.1')).remaining === remaining;
+    },
+    5_000,
+    `${name} back to ${remaining} tokens`,
+  );
+}
+
 describe.each(PLATFORMS)('only the failed logins count, on %s', (platform: Platform) => {
   test('@RateLimit({ skipSuccessfulRequests }) on the handler: successes give their token back, the fourth failure is refused', async () => {
     const { app, url } = await startNest(rootModule({}, [AuthController]), platform);
-    for (let i = 0; i < 5; i++) expect((await get(url('/auth/login'), GOOD)).status).toBe(200);
-    const limiter = app.get(FlowgateLimiters).limiters().find((l) => l.name === 'AuthController.login:login');
-    expect(limiter).toBeDefined();
-    // Five successes on a burst of 3: all given back.
-    await waitFor(async () => (await limiter?.peek('127.0.0.1'))?.remaining === 3, 5_000, 'the successes given back');
+    // Five successes on a burst of 3: each given back.
+    for (let i = 0; i < 5; i++) {
+      expect((await get(url('/auth/login'), GOOD)).status).toBe(200);
+      await tokensBackTo(app, 'AuthController.login:login', 3);
+    }
     for (let i = 0; i < 3; i++) expect((await get(url('/auth/login'), BAD)).status).toBe(401);
-    await waitFor(async () => (await limiter?.peek('127.0.0.1'))?.remaining === 0, 5_000, 'three failures counted');
+    await tokensBackTo(app, 'AuthController.login:login', 0);
     const refused = await get(url('/auth/login'), GOOD);
     expect(refused.status).toBe(429);
     expect(refused.headers['retry-after']).toBeDefined();
   });
 
   test("an inner limit of the class's name (its own cost) inherits skipSuccessfulRequests", async () => {
-    const { url } = await startNest(rootModule({}, [SsoController]), platform);
+    const { app, url } = await startNest(rootModule({}, [SsoController]), platform);
     // Cost 2 on a burst of 4: two failures spend it; any number of successes do not.
-    for (let i = 0; i < 4; i++) expect((await get(url('/sso/login'), GOOD)).status).toBe(200);
+    for (let i = 0; i < 4; i++) {
+      expect((await get(url('/sso/login'), GOOD)).status).toBe(200);
+      await tokensBackTo(app, 'SsoController:sso', 4);
+    }
     expect((await get(url('/sso/login'), BAD)).status).toBe(401);
     expect((await get(url('/sso/login'), BAD)).status).toBe(401);
-    await waitFor(async () => (await get(url('/sso/login'), GOOD)).status === 429, 5_000, 'the two failures counted (cost 2 each)');
+    await tokensBackTo(app, 'SsoController:sso', 0);
+    expect((await get(url('/sso/login'), GOOD)).status).toBe(429);
   });
 
   test("an inner limit that turns the outer limit's rule off counts every request (the outer requestWasSuccessful is not kept without a flag)", async () => {
@@ -107,9 +123,12 @@ describe.each(PLATFORMS)('only the failed logins count, on %s', (platform: Platf
   });
 
   test('two limits of one route: each gives its tokens back by its own rule', async () => {
-    const { url } = await startNest(rootModule({}, [BothController]), platform);
+    const { app, url } = await startNest(rootModule({}, [BothController]), platform);
     // Successes spend 'attempts' (5) only: four of them leave one attempt.
-    for (let i = 0; i < 4; i++) expect((await get(url('/both'), GOOD)).status).toBe(200);
+    for (let i = 0; i < 4; i++) {
+      expect((await get(url('/both'), GOOD)).status).toBe(200);
+      await tokensBackTo(app, 'BothController.attempt:failures', 2);
+    }
     expect((await get(url('/both'), BAD)).status).toBe(401);
     // 'attempts' is spent (5 of 5), 'failures' holds 1 of 2: the next is refused by 'attempts'.
     const refused = await get(url('/both'), GOOD);
