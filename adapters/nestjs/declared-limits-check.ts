@@ -38,6 +38,23 @@ export interface OutcomeRule {
   readonly skipFailedRequests?: boolean;
 }
 
+/** The error of a `requestWasSuccessful` on a limit that gives no tokens back (no flag of its own or inherited): it would be ignored. */
+export function ruleWithoutFlagError(name: string, label: string, rule: unknown): FlowgateConfigError {
+  return new FlowgateConfigError(
+    'requestWasSuccessful',
+    rule,
+    `has no effect on @RateLimit '${name}' on ${label} without skipSuccessfulRequests or skipFailedRequests (its own or the outer limit's of that name)`,
+  );
+}
+
+/** A limit's outcome flags: its own where it sets them, else the outer limit's of its name. */
+export function inheritRule(declared: OutcomeRule, outer: OutcomeRule | undefined): OutcomeRule {
+  return {
+    skipSuccessfulRequests: declared.skipSuccessfulRequests ?? outer?.skipSuccessfulRequests,
+    skipFailedRequests: declared.skipFailedRequests ?? outer?.skipFailedRequests,
+  };
+}
+
 /** The options that only a rate limit uses: a limit that sets one of them means a rate limit. */
 const RATE_ONLY_OPTIONS = ['rate', 'interval', 'burst', 'queue', 'strict', 'cost', 'priority', 'skipSuccessfulRequests', 'skipFailedRequests', 'requestWasSuccessful'] as const;
 
@@ -113,18 +130,10 @@ export function checkDeclaredLimits(
       }
       if (declared.rate === undefined && !outerHasRate) throw missingRateError(declared.name, label);
       into.rates.add(declared.name);
-      const inherited = outer.rules.get(declared.name) ?? {};
-      const rule = {
-        skipSuccessfulRequests: declared.skipSuccessfulRequests ?? inherited.skipSuccessfulRequests,
-        skipFailedRequests: declared.skipFailedRequests ?? inherited.skipFailedRequests,
-      };
+      const rule = inheritRule(declared, outer.rules.get(declared.name));
       if (rule.skipSuccessfulRequests === true && rule.skipFailedRequests === true) throw bothOutcomesSkippedError(declared.name, label);
       if (declared.requestWasSuccessful !== undefined && rule.skipSuccessfulRequests !== true && rule.skipFailedRequests !== true) {
-        throw new FlowgateConfigError(
-          'requestWasSuccessful',
-          declared.requestWasSuccessful,
-          `has no effect on @RateLimit '${declared.name}' on ${label} without skipSuccessfulRequests or skipFailedRequests (its own or the outer limit's of that name)`,
-        );
+        throw ruleWithoutFlagError(declared.name, label, declared.requestWasSuccessful);
       }
       into.rules.set(declared.name, rule);
     }

@@ -11,7 +11,7 @@ import { resolveCounting, resolveHttpOptions, type MaybePromise } from '../../sr
 import { statusBelow400 } from '../../src/http/count-by-outcome.js';
 import type { Limiter } from '../../src/limiter.js';
 import type { Store } from '../../src/store.js';
-import { checkDeclaredLimits, missingRateError, sharedLabelError } from './declared-limits-check.js';
+import { checkDeclaredLimits, inheritRule, missingRateError, sharedLabelError } from './declared-limits-check.js';
 import { DEFAULT_LIMIT_NAME, FLOWGATE_OPTIONS, RATE_LIMIT_METADATA } from './flowgate.constants.js';
 import type { FlowgateModuleOptions } from './flowgate-options.interface.js';
 import type { DeclaredRateLimit } from './rate-limit.decorator.js';
@@ -253,8 +253,7 @@ export class FlowgateLimiters implements OnModuleInit, BeforeApplicationShutdown
     // (An inherited requestWasSuccessful only with a flag still on: a limit that turns both off
     // keeps no rule, where one it sets itself without a flag is an error.)
     const counted = outer?.config.counting;
-    const skipSuccessfulRequests = declared.skipSuccessfulRequests ?? counted?.skipSuccessful;
-    const skipFailedRequests = declared.skipFailedRequests ?? counted?.skipFailed;
+    const { skipSuccessfulRequests, skipFailedRequests } = inheritRule(declared, counted && { skipSuccessfulRequests: counted.skipSuccessful, skipFailedRequests: counted.skipFailed });
     const inheritedRule = counted?.wasSuccessful === statusBelow400 || !(skipSuccessfulRequests || skipFailedRequests) ? undefined : counted?.wasSuccessful;
     const counting = { skipSuccessfulRequests, skipFailedRequests, requestWasSuccessful: declared.requestWasSuccessful ?? inheritedRule };
     if (outer !== undefined && SHAPE_KEYS.every((k) => own[k] === undefined)) {
