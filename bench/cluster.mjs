@@ -15,6 +15,7 @@ import { startRedis, startZooKeeper, stopServices } from './cluster/services.mjs
 import { checkGoals, summarizeAccuracy, summarizeQueue, summarizeThroughput } from './cluster/summary.mjs';
 import { measureThroughput } from './cluster/throughput.mjs';
 import { snapshotPackage } from './package-snapshot.mjs';
+import { canPin, pinRunning } from './processes.mjs';
 import { loaderNote } from './wrk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -100,6 +101,11 @@ export async function runClusterBench({ env = {}, log = defaultLog } = {}) {
   }
   const results = { date: new Date().toISOString(), environment: { ...environment(), packageUnderTest: packageUnderTest(env.BENCH_FLOWGATE_SNAPSHOT) }, config };
   let loader;
+  if (config.split) {
+    if (!canPin) throw new Error('BENCH_CLUSTER_SPLIT=1 needs taskset (util-linux) and 2 CPUs');
+    // This process and all it starts (ZooKeeper, Redis, the load generator) on CPU 1; the apps are moved to CPU 0.
+    pinRunning([process.pid], 1);
+  }
   try {
     const note = loaderNote(config.throughput.loader);
     if (note !== undefined) log(note);
@@ -145,7 +151,7 @@ export function formatClusterReport(results) {
   const out = [`## Cluster benchmarks (${e.node}, ${e.cpus} CPUs, ZooKeeper ${e.zookeeper ?? '?'} 3-node ensemble, ${e.redis?.split(' ').slice(0, 3).join(' ') ?? 'Redis ?'})`];
   if (results.throughput) {
     const t = config.throughput;
-    out.push(`\n### Throughput: hello-world Express × 3 processes, limit far above the load (${t.rounds} rounds × ${t.durationSeconds} s, ${t.loader}, ${t.connections} connections spread over the 3 ports, not pinned)\n`);
+    out.push(`\n### Throughput: hello-world Express × 3 processes, limit far above the load (${t.rounds} rounds × ${t.durationSeconds} s, ${t.loader}, ${t.connections} connections spread over the 3 ports, ${config.split ? 'apps on CPU 0, ZooKeeper, Redis and the load generator on CPU 1' : 'not pinned'})\n`);
     out.push(throughputTable(results.throughput.summaries));
   }
   if (results.accuracy) {

@@ -97,3 +97,14 @@ export async function stop(child, graceMs = 3000) {
 export async function stopAll() {
   await Promise.all([...live].map((child) => stop(child)));
 }
+
+/**
+ * Moves running processes, every thread of each (`taskset -a -p`), to one CPU; threads and
+ * children they start later inherit it. Throws when taskset fails (a PID that is gone).
+ */
+export function pinRunning(pids, cpu) {
+  for (const pid of pids) {
+    const result = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`taskset -a -p -c ${cpu} ${pid} failed: ${result.stderr?.trim()}`);
+  }
+}

@@ -58,7 +58,7 @@ async function measureOnce(variant, round, ctx) {
     name: `accuracy-${variant}-r${round}`,
     ...limits,
     timeline: true,
-  }, env);
+  }, env, { cpu: config.split ? 0 : undefined });
   try {
     const before = await apps.stats();
     const offered = Math.round(a.rate * a.offerFactor);

@@ -1,6 +1,7 @@
 // A group of app processes of one variant: start them in parallel, read their stats, stop them by PID.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pinRunning } from '../processes.mjs';
 import { forkChild, stopChild } from './children.mjs';
 
 const appScript = join(dirname(fileURLToPath(import.meta.url)), 'app-server.mjs');
@@ -8,9 +9,10 @@ const appScript = join(dirname(fileURLToPath(import.meta.url)), 'app-server.mjs'
 /**
  * Starts `count` app-server.mjs processes with `config` (see limiters.mjs) and resolves once each
  * listens on its loopback port (and its limiter's store is connected). `env` goes to every child
- * (BENCH_FLOWGATE_SNAPSHOT: the package under test). On a failed start, the started ones are stopped.
+ * (BENCH_FLOWGATE_SNAPSHOT: the package under test). With `cpu`, every app is moved to that CPU once
+ * it listens (see BENCH_CLUSTER_SPLIT). On a failed start, the started ones are stopped.
  */
-export async function startApps(count, config, env = {}) {
+export async function startApps(count, config, env = {}, { cpu } = {}) {
   const handles = Array.from({ length: count }, (_, i) =>
     forkChild(appScript, {
       env: { ...env, NODE_ENV: 'production', FLOWGATE_BENCH_APP: JSON.stringify(config) },
@@ -21,6 +23,7 @@ export async function startApps(count, config, env = {}) {
   let hellos;
   try {
     hellos = await Promise.all(handles.map((h) => h.hello));
+    if (cpu !== undefined) pinRunning(handles.map((h) => h.pid), cpu);
   } catch (error) {
     await Promise.all(handles.map((h) => stopChild(h.child)));
     throw error;

@@ -36,6 +36,13 @@ export function clusterConfig() {
     sections: sections(),
     /** App processes per variant (the load generator spreads its connections over them). */
     apps: 3,
+    /**
+     * BENCH_CLUSTER_SPLIT=1: the app processes on CPU 0, everything else (the ZooKeeper servers,
+     * Redis, the load generator) on CPU 1, as if those ran on hosts of their own: the apps' share
+     * of the machine is then the same in every variant, whatever the servers of its store do.
+     * Unset: nothing is pinned, and the servers take their CPU from the apps' two cores.
+     */
+    split: process.env.BENCH_CLUSTER_SPLIT === '1',
     throughput: {
       rounds: number('BENCH_CLUSTER_ROUNDS', 5, { integer: true }),
       durationSeconds: number('BENCH_CLUSTER_DURATION', 5),

@@ -23,7 +23,7 @@ async function runScenario(name, ctx, send, batchWindowMs) {
     burst: o.burst,
     queue: { maxSize: o.maxSize, maxWaitMs: o.maxWaitMs, ...(batchWindowMs !== undefined && { batchWindowMs }), ...(o.orderGraceMs !== undefined && { orderGraceMs: o.orderGraceMs }) },
     order: true,
-  }, ctx.env);
+  }, ctx.env, { cpu: ctx.config.split ? 0 : undefined });
   const offer = new Offer(apps.ports);
   try {
     await offer.warmUp(WARM_UP_REQUESTS, 10_000);

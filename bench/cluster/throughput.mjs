@@ -27,7 +27,7 @@ async function measureOnce(variant, round, ctx) {
     rate: t.limit,
     intervalMs: 1000,
     burst: t.limit,
-  }, env);
+  }, env, { cpu: config.split ? 0 : undefined });
   try {
     const load = { urls: apps.urls('/'), connections: t.connections, pipelining: t.pipelining, loader: t.loader };
     if (t.warmupSeconds > 0) await loader.call('run', { ...load, durationSeconds: t.warmupSeconds }, t.warmupSeconds * 1000 + 30_000);
