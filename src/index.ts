@@ -7,7 +7,7 @@ export type { Decision, RejectReason } from './decision.js';
 export type { Store, StoreTakeResult } from './store.js';
 export type { QueueLimits, QueueStats } from './take-queue.js';
 export type { BucketPolicy } from './policy.js';
-export type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from './policy-update.js';
+export type { PolicyUpdate, PublishedPolicy, QueueBounds, VersionedPolicy } from './policy-update.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { FlowgateError, FlowgateConfigError, FlowgateArgumentError, type FlowgateErrorCode } from './errors.js';
 export { parseDuration, type Duration } from './duration.js';

@@ -138,9 +138,10 @@ export class Limiter extends EventEmitter {
    */
   async setPolicy(update: PolicyUpdate): Promise<VersionedPolicy> {
     const base = this.shape();
-    const next = applyPolicyUpdate(base, update, this.queueLimits);
+    const queueDefaults = this.queueLimits === undefined ? undefined : { maxSize: this.queueLimits.maxSize, maxWaitMs: this.queueLimits.maxWaitMs };
+    const next = applyPolicyUpdate(base, update, queueDefaults);
     if (this.store.publishPolicy !== undefined) {
-      const published = await this.store.publishPolicy(this.current.name, update, base);
+      const published = await this.store.publishPolicy(this.current.name, update, base, queueDefaults);
       // The watch may already have brought a later change: never go back to an older version.
       if (published.version >= (this.published?.version ?? -1)) this.apply(published);
       return published;

@@ -16,6 +16,12 @@ export interface PolicyUpdate {
   queue?: QueueOptions | false;
 }
 
+/** The bounds of an overflow queue as a published policy holds them. */
+export interface QueueBounds {
+  readonly maxSize: number;
+  readonly maxWaitMs: number;
+}
+
 /** A complete policy as published: what every process of the cluster applies. */
 export interface PublishedPolicy {
   readonly rate: number;
@@ -39,7 +45,7 @@ const KNOWN = ['rate', 'interval', 'burst', 'queue'];
  * `queueDefaults`, else 100 and 10 s; a `queue` the update does not mention stays as `base` has it
  * (absent: each limiter's own).
  */
-export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate, queueDefaults?: { readonly maxSize: number; readonly maxWaitMs: number }): PublishedPolicy {
+export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate, queueDefaults?: QueueBounds): PublishedPolicy {
   if (update === null || typeof update !== 'object') throw new FlowgateConfigError('policy', update, 'must be an object such as { rate: 100, burst: 200 }');
   rejectUnknownOptions(update, KNOWN);
   const rate = update.rate === undefined ? base.rate : requireNumber('rate', update.rate, { min: 0, minInclusive: false });

@@ -1,6 +1,6 @@
 // The Store seam: where token buckets live. The memory store implements it; the ZooKeeper store will.
 
-import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from './policy-update.js';
+import type { PolicyUpdate, PublishedPolicy, QueueBounds, VersionedPolicy } from './policy-update.js';
 import type { BucketPolicy } from './policy.js';
 import type { BookUpdate, ReservationAsk, ReservationResult } from './reservation.js';
 
@@ -74,9 +74,11 @@ export interface Store {
   /**
    * Optional, for shared stores: publishes `update` to limiter `name` in every process (applied over
    * the published policy, or over `base` when none is published yet); resolves with what is now
-   * published. Without it, {@link Limiter.setPolicy} changes this process's limiter only.
+   * published. Queue bounds the update leaves out, over a policy without them, come from
+   * `queueDefaults` (the limiter's own queue), as {@link applyPolicyUpdate} takes them. Without
+   * it, {@link Limiter.setPolicy} changes this process's limiter only.
    */
-  publishPolicy?(name: string, update: PolicyUpdate, base: PublishedPolicy): Promise<VersionedPolicy>;
+  publishPolicy?(name: string, update: PolicyUpdate, base: PublishedPolicy, queueDefaults?: QueueBounds): Promise<VersionedPolicy>;
   /**
    * Optional, with `publishPolicy`: calls `listener` with the published policy of limiter `name`
    * now and on every change (`undefined` when none is published). Returns a function that stops it.

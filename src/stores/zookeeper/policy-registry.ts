@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import type { ACL } from 'node-zookeeper-client';
 import { FlowgateConfigError } from '../../errors.js';
-import { applyPolicyUpdate, type PolicyUpdate, type PublishedPolicy, type VersionedPolicy } from '../../policy-update.js';
+import { applyPolicyUpdate, type PolicyUpdate, type PublishedPolicy, type QueueBounds, type VersionedPolicy } from '../../policy-update.js';
 import { ZkCode, zkCode, type ZooKeeperSession } from './zookeeper-session.js';
 import { nodeName } from './znode-paths.js';
 
@@ -116,10 +116,12 @@ export class PolicyRegistry {
   /**
    * Applies `update` over the published policy of `name` (or over `base` when none is published
    * yet) with a version-checked write, retrying lost races; resolves with what is now published.
+   * Queue bounds the update leaves out, over a policy without them, come from `queueDefaults`
+   * (the publishing limiter's own queue), else 100 and 10 s.
    * Throws {@link FlowgateConfigError} for a bad update, or when nothing is published and no
    * `base` is given and the update does not say `rate`.
    */
-  async set(name: string, update: PolicyUpdate, base?: PublishedPolicy): Promise<PolicyRecord> {
+  async set(name: string, update: PolicyUpdate, base?: PublishedPolicy, queueDefaults?: QueueBounds): Promise<PolicyRecord> {
     const path = this.pathOf(name);
     for (let attempt = 1; ; attempt++) {
       const current = await this.readable(name);
@@ -128,7 +130,7 @@ export class PolicyRegistry {
         if (update?.rate === undefined) throw new FlowgateConfigError('rate', undefined, `is needed: limiter '${name}' has no published policy yet to change`);
         start = { rate: update.rate, intervalMs: 1000, burst: Math.max(1, Math.ceil(update.rate)) };
       }
-      const next = applyPolicyUpdate(start, update);
+      const next = applyPolicyUpdate(start, update, queueDefaults);
       const data = encodePolicy(name, next);
       try {
         let version = 0;

@@ -20,8 +20,15 @@ export class PolicyWatch {
     return this.loop.watch(name, (fired) => this.read(name, fired), listener);
   }
 
-  /** Hands a policy this process just published to its listeners without waiting for the watch. */
+  /**
+   * Hands a policy this process just published to its listeners without waiting for the watch,
+   * unless the watch already delivered a later version (another process wrote after this one, and
+   * the watch read that before this write's answer came back): handing this one over then would
+   * take the limiters back to it, and no later watch event would correct them.
+   */
   published(name: string, policy: VersionedPolicy): void {
+    const known = this.loop.last(name);
+    if (known !== undefined && known.value !== undefined && known.value.version > policy.version) return;
     this.loop.deliver(name, policy);
   }
 

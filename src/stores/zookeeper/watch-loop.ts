@@ -61,6 +61,11 @@ export class WatchLoop<V> {
     if (entry !== undefined) this.hand(entry, value);
   }
 
+  /** The value last delivered to the listeners of `id` (undefined: not followed, or nothing delivered yet). */
+  last(id: string): { readonly value: V } | undefined {
+    return this.watched.get(id)?.last;
+  }
+
   /** Arms every watch again: a new session has none of the old one's. */
   rearm(): void {
     for (const [id, entry] of this.watched) void this.arm(id, entry);

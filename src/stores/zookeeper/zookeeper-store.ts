@@ -7,7 +7,7 @@ import { monotonicClock, type Clock } from '../../clock.js';
 import { MemoryStore } from '../../memory-store.js';
 import { bucketPolicy, type BucketPolicy } from '../../policy.js';
 import { bookUpdate, reserve, type Book, type BookUpdate, type Entry, type ReservationAsk, type ReservationOutcome, type ReservationResult, type Turn } from '../../reservation.js';
-import type { PolicyUpdate, PublishedPolicy, VersionedPolicy } from '../../policy-update.js';
+import type { PolicyUpdate, PublishedPolicy, QueueBounds, VersionedPolicy } from '../../policy-update.js';
 import type { LimiterProbe, Store, StoreTakeResult } from '../../store.js';
 import { fits } from '../../token-bucket.js';
 import { BucketContentionError, readBucket, refillRate, resetBucket, updateBucket, type BucketTarget, type BucketUpdate, type WriteCounter } from './bucket-cas.js';
@@ -305,9 +305,9 @@ export class ZooKeeperStore extends EventEmitter implements Store {
   }
 
   /** {@inheritDoc Store.publishPolicy} */
-  async publishPolicy(name: string, update: PolicyUpdate, base: PublishedPolicy): Promise<VersionedPolicy> {
+  async publishPolicy(name: string, update: PolicyUpdate, base: PublishedPolicy, queueDefaults?: QueueBounds): Promise<VersionedPolicy> {
     if (!this.available) await this.ready(this.options.unavailableAfterMs);
-    const record = await this.registry.set(name, update, base);
+    const record = await this.registry.set(name, update, base, queueDefaults);
     const published: VersionedPolicy = { rate: record.rate, intervalMs: record.intervalMs, burst: record.burst, version: record.version, ...(record.queue !== undefined && { queue: record.queue }) };
     this.policyWatch.published(name, published);
     return published;

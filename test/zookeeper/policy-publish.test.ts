@@ -1,0 +1,54 @@
+// Publishing a policy through the ZooKeeper store: what setPolicy publishes matches what the memory
+// store applies (queue bounds left out come from the limiter's own queue), and a process's own
+// publish never takes its limiters back to an older version than its watch already delivered.
+
+import { createLimiter, ZooKeeperStore } from '../../src/index.js';
+import type { VersionedPolicy } from '../../src/policy-update.js';
+import type { PolicyRegistry } from '../../src/stores/zookeeper/policy-registry.js';
+import { PolicyWatch } from '../../src/stores/zookeeper/policy-watch.js';
+import { standaloneForFile } from './helpers/cluster.js';
+import { waitFor } from '../helpers/wait.js';
+
+jest.setTimeout(60_000);
+
+const zk = standaloneForFile('t-policy-publish', 28740, 'policy-publish');
+
+test('a queue bound left out of setPolicy comes from the limiter own queue, as with the memory store', async () => {
+  const options = { name: 'own-queue', rate: 5, burst: 5, queue: { maxSize: 5, maxWait: '2s' } } as const;
+  const memory = createLimiter(options);
+  const store = new ZooKeeperStore({ connect: zk.connect, root: zk.root });
+  const shared = createLimiter({ ...options, store });
+  try {
+    await store.ready(20_000);
+    const local = await memory.setPolicy({ queue: { maxSize: 10 } });
+    expect(local.queue).toEqual({ maxSize: 10, maxWaitMs: 2000 });
+    const published = await shared.setPolicy({ queue: { maxSize: 10 } });
+    expect(published.queue).toEqual({ maxSize: 10, maxWaitMs: 2000 });
+    expect(shared.queueSettings).toMatchObject({ maxSize: 10, maxWaitMs: 2000 });
+  } finally {
+    await shared.close();
+    await memory.close();
+    await store.close();
+  }
+});
+
+test("a process's own publish delivered after its watch brought a later version does not take its limiters back", async () => {
+  // The watch's read sees version 2 (another process wrote after this one's version 1) before this
+  // process's publishPolicy hands over its own version 1.
+  const v = (version: number, rate: number): VersionedPolicy => ({ rate, intervalMs: 1000, burst: rate, version });
+  const registry = { get: async () => ({ ...v(2, 20), name: 'race', updatedAt: '', by: '' }) } as unknown as PolicyRegistry;
+  const watch = new PolicyWatch(registry);
+  const heard: (VersionedPolicy | undefined)[] = [];
+  const stop = watch.watch('race', (p) => heard.push(p));
+  try {
+    await waitFor(() => heard.length === 1, 5_000, 'the watch to deliver version 2');
+    watch.published('race', v(1, 10));
+    expect(heard.map((p) => p?.version)).toEqual([2]);
+    // A later version of its own, and a policy published again after a removal, still go through.
+    watch.published('race', v(3, 30));
+    expect(heard.map((p) => p?.version)).toEqual([2, 3]);
+  } finally {
+    stop();
+    watch.close();
+  }
+});
