@@ -299,8 +299,9 @@ export class FlowgateGuard implements CanActivate {
     return this.onRejected(context, rejected.decision, rejected.limit);
   }
 
+  /** Gives back the tokens of `taken`; a dry-run decision marked `wouldReject` took none. */
   private async refund(taken: readonly Taken[]): Promise<void> {
-    await Promise.all(taken.map(({ limit, key, cost }) => limit.limiter.refund(key, cost)));
+    await Promise.all(taken.filter(({ decision }) => decision.wouldReject === undefined).map(({ limit, key, cost }) => limit.limiter.refund(key, cost)));
   }
 
   /**

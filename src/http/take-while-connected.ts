@@ -15,8 +15,8 @@ export async function takeWhileConnected(limiter: Limiter, key: string, cost: nu
     const decision = await limiter.take(key, { cost, signal: disconnect?.signal, priority });
     if (disconnect?.signal.aborted !== true) return decision;
     // Admitted as the client left (a store call that could not be called off): give the tokens back
-    // (not in dry-run, where a would-be rejection took none).
-    if (decision.allowed && decision.dryRun !== true) await limiter.refund(key, cost).catch(() => undefined);
+    // (in dry-run too, but not for a would-be rejection, which took none).
+    if (decision.allowed && decision.wouldReject === undefined) await limiter.refund(key, cost).catch(() => undefined);
     return undefined;
   } finally {
     disconnect?.stop();
@@ -26,8 +26,9 @@ export async function takeWhileConnected(limiter: Limiter, key: string, cost: nu
 /**
  * Gives back the tokens a request took from `limiter` (its `decision`) when it is not served after
  * all: a concurrency limit refused it, its permit store failed, or its client left. Nothing when
- * no rate limit was taken. Never rejects.
+ * no rate limit was taken, nor for a dry-run decision marked `wouldReject` (it took nothing).
+ * Never rejects.
  */
 export function giveBack(limiter: Limiter | undefined, key: string, cost: number, decision: Decision | undefined): Promise<void> {
-  return limiter === undefined || decision === undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
+  return limiter === undefined || decision === undefined || decision.wouldReject !== undefined ? Promise.resolve() : limiter.refund(key, cost).catch(() => undefined);
 }

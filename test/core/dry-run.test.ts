@@ -272,3 +272,33 @@ describe('dryRun with a queue reports what enforcement would do', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 });
+
+describe('dryRun: giving tokens back when a request is not served', () => {
+  test('a would-be rejection is not given back (it took nothing): the shadow bucket stays as enforcement would have it', async () => {
+    const { giveBack } = await import('../../src/http/take-while-connected.js');
+    const limiter = createLimiter({ rate: 1, interval: '1m', burst: 1, dryRun: true, clock: manualClock() });
+    expect((await limiter.take('k')).wouldReject).toBeUndefined();
+    const over = await limiter.take('k');
+    expect(over.wouldReject).toBe('limited');
+    // A concurrency limit's permit store failed, or the client left before its permit came.
+    await giveBack(limiter, 'k', 1, over);
+    expect((await limiter.peek('k')).remaining).toBe(0);
+    expect((await limiter.take('k')).wouldReject).toBe('limited');
+    await limiter.close();
+  });
+
+  test('a take that did take tokens, of a client that left meanwhile, gives them back as it would without dryRun', async () => {
+    const { EventEmitter } = await import('node:events');
+    const { takeWhileConnected } = await import('../../src/http/take-while-connected.js');
+    for (const dryRun of [false, true]) {
+      const limiter = createLimiter({ rate: 1, interval: '1m', burst: 1, queue: { maxSize: 5, maxWait: '1s' }, dryRun, clock: manualClock() });
+      const response = new EventEmitter();
+      const taking = takeWhileConnected(limiter, 'k', 1, response);
+      // The client goes away while the take is being decided.
+      response.emit('close');
+      expect(await taking).toBeUndefined();
+      expect({ dryRun, remaining: (await limiter.peek('k')).remaining }).toEqual({ dryRun, remaining: 1 });
+      await limiter.close();
+    }
+  });
+});
