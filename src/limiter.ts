@@ -70,6 +70,11 @@ export class Limiter extends EventEmitter {
   /** In dry-run with a queue: the would-be waiters, answered at once but holding their places (an {@link OverflowQueue} of placeholders). */
   private shadow: OverflowQueue | undefined;
   private closed = false;
+  /**
+   * With a shared store, until it first tells the published policy (or `policyWaitMs` passed):
+   * takes wait for it, so a limiter made after a change does not decide by its own options first.
+   */
+  private policyHeard: { readonly promise: Promise<void>; readonly done: () => void } | undefined;
   private readonly unforward: () => void;
   private readonly unwatch: () => void;
   /** Gives up this limiter's name on a shared store (see claimLimiterName). */
@@ -92,7 +97,11 @@ export class Limiter extends EventEmitter {
     this.queue = resolved.queue === undefined ? undefined : this.createQueue(resolved.queue);
     this.unforward = forwardStoreEvents(this.store, this);
     // A shared store tells every process of a published policy (now, and on each change).
-    const unwatch = this.store.watchPolicy?.(resolved.policy.name, (published) => this.apply(published));
+    if (this.store.watchPolicy !== undefined) this.policyHeard = waitForPolicy(this.store.policyWaitMs ?? 1000, () => (this.policyHeard = undefined));
+    const unwatch = this.store.watchPolicy?.(resolved.policy.name, (published) => {
+      this.apply(published);
+      this.policyHeard?.done();
+    });
     const detach = this.store.attachLimiter?.(resolved.policy.name, () => this.probe());
     this.unwatch = () => {
       unwatch?.();
@@ -165,6 +174,7 @@ export class Limiter extends EventEmitter {
     if (options.priority !== undefined && (typeof options.priority !== 'number' || !Number.isFinite(options.priority))) {
       throw new FlowgateArgumentError('priority', options.priority, 'must be a finite number');
     }
+    if (this.policyHeard !== undefined) await this.policyHeard.promise;
     const policy = this.current;
     if (this.closed) return this.rejected(rejectedDecision(policy, key, cost, 0, 'closed', 0, 0));
     if (cost > policy.burst) {
@@ -200,7 +210,7 @@ export class Limiter extends EventEmitter {
    */
   tryTakeSync(key: string, cost = 1): Decision | undefined {
     const store = this.store;
-    if (store.takeSync === undefined || this.closed) return undefined;
+    if (store.takeSync === undefined || this.closed || this.policyHeard !== undefined) return undefined;
     if (typeof key !== 'string') throw new FlowgateArgumentError('key', key, 'must be a string');
     if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) {
       throw new FlowgateArgumentError('cost', cost, 'must be a finite number >= 0');
@@ -264,6 +274,7 @@ export class Limiter extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.policyHeard?.done();
     this.releaseName();
     this.unwatch();
     this.unforward();
@@ -437,6 +448,26 @@ export function createLimiter(options: LimiterOptions): Limiter {
 }
 
 brand(Limiter, 'Limiter');
+
+/**
+ * A wait for a limiter's first published policy: `done()` ends it (and runs `ended` once), as does
+ * `maxMs` passing (ZooKeeper slow or unreachable: the takes go ahead on the limiter's own options).
+ */
+function waitForPolicy(maxMs: number, ended: () => void): { readonly promise: Promise<void>; readonly done: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  let over = false;
+  const done = (): void => {
+    if (over) return;
+    over = true;
+    clearTimeout(timer);
+    ended();
+    resolve();
+  };
+  const timer = setTimeout(done, maxMs);
+  timer.unref?.();
+  return { promise, done };
+}
 
 function noop(): void {
   // nothing to release

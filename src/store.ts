@@ -85,6 +85,11 @@ export interface Store {
    */
   watchPolicy?(name: string, listener: (policy: VersionedPolicy | undefined) => void): () => void;
   /**
+   * Optional, with `watchPolicy`: how long (ms) a new limiter's takes wait for the first answer of
+   * `watchPolicy` before going ahead on the limiter's own options (1000 when absent).
+   */
+  readonly policyWaitMs?: number;
+  /**
    * Optional, for shared stores: `probe` tells what limiter `name` of this process holds (waiting
    * takes, the oldest wait, the policy version), for operators of the cluster (`flowgate status`).
    * Returns a function that detaches it.

@@ -1,6 +1,7 @@
 // Publishing a policy through the ZooKeeper store: what setPolicy publishes matches what the memory
-// store applies (queue bounds left out come from the limiter's own queue), and a process's own
-// publish never takes its limiters back to an older version than its watch already delivered.
+// store applies (queue bounds left out come from the limiter's own queue), a process's own publish
+// never takes its limiters back to an older version than its watch already delivered, and a limiter
+// made after a change decides its first takes by the published policy.
 
 import { createLimiter, ZooKeeperStore } from '../../src/index.js';
 import type { VersionedPolicy } from '../../src/policy-update.js';
@@ -50,5 +51,28 @@ test("a process's own publish delivered after its watch brought a later version 
   } finally {
     stop();
     watch.close();
+  }
+});
+
+test('a limiter made after a change decides even its first takes by the published policy, not its own options', async () => {
+  const publisher = new ZooKeeperStore({ connect: zk.connect, root: zk.root });
+  const later = new ZooKeeperStore({ connect: zk.connect, root: zk.root });
+  const admin = createLimiter({ name: 'made-later', rate: 100, burst: 100, store: publisher });
+  let made: ReturnType<typeof createLimiter> | undefined;
+  try {
+    await publisher.ready(20_000);
+    await later.ready(20_000);
+    await admin.setPolicy({ rate: 1, interval: '1m', burst: 2 });
+    made = createLimiter({ name: 'made-later', rate: 100, burst: 100, store: later });
+    const limiter = made;
+    // Taken at once, before the published policy could have been read.
+    const decisions = await Promise.all(Array.from({ length: 5 }, () => limiter.take('first-takes')));
+    expect(decisions.map((d) => d.limit)).toEqual([2, 2, 2, 2, 2]);
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(2);
+  } finally {
+    await made?.close();
+    await admin.close();
+    await later.close();
+    await publisher.close();
   }
 });

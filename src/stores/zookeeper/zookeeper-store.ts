@@ -318,6 +318,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     return this.policyWatch.watch(name, listener);
   }
 
+  /** {@inheritDoc Store.policyWaitMs}: `unavailableAfter`, as long as a decision waits for ZooKeeper. */
+  get policyWaitMs(): number {
+    return this.options.unavailableAfterMs;
+  }
+
   /** {@inheritDoc Store.attachLimiter} */
   attachLimiter(name: string, probe: () => LimiterProbe): () => void {
     return this.report.attach(name, probe);
