@@ -97,7 +97,8 @@ export class Limiter extends EventEmitter {
     this.queue = resolved.queue === undefined ? undefined : this.createQueue(resolved.queue);
     this.unforward = forwardStoreEvents(this.store, this);
     // A shared store tells every process of a published policy (now, and on each change).
-    if (this.store.watchPolicy !== undefined) this.policyHeard = waitForPolicy(this.store.policyWaitMs ?? 1000, () => (this.policyHeard = undefined));
+    const policyWaitMs = this.store.policyWaitMs ?? 1000;
+    if (this.store.watchPolicy !== undefined && policyWaitMs > 0) this.policyHeard = waitForPolicy(policyWaitMs, () => (this.policyHeard = undefined));
     const unwatch = this.store.watchPolicy?.(resolved.policy.name, (published) => {
       this.apply(published);
       this.policyHeard?.done();

@@ -86,7 +86,7 @@ export interface Store {
   watchPolicy?(name: string, listener: (policy: VersionedPolicy | undefined) => void): () => void;
   /**
    * Optional, with `watchPolicy`: how long (ms) a new limiter's takes wait for the first answer of
-   * `watchPolicy` before going ahead on the limiter's own options (1000 when absent).
+   * `watchPolicy` before going ahead on the limiter's own options (1000 when absent; 0: no wait).
    */
   readonly policyWaitMs?: number;
   /**

@@ -12,7 +12,7 @@ import { waitFor } from '../helpers/wait.js';
 
 jest.setTimeout(60_000);
 
-const zk = standaloneForFile('t-policy-publish', 28740, 'policy-publish');
+const zk = standaloneForFile('t-policy-publish', 27890, 'policy-publish');
 
 test('a queue bound left out of setPolicy comes from the limiter own queue, as with the memory store', async () => {
   const options = { name: 'own-queue', rate: 5, burst: 5, queue: { maxSize: 5, maxWait: '2s' } } as const;
@@ -74,5 +74,24 @@ test('a limiter made after a change decides even its first takes by the publishe
     await admin.close();
     await later.close();
     await publisher.close();
+  }
+});
+
+test('a limiter made during a declared outage decides its first take at once, without waiting for its policy', async () => {
+  // Nothing listens on port 1: the store declares the outage after unavailableAfter.
+  const store = new ZooKeeperStore({ connect: '127.0.0.1:1', unavailableAfter: '1s' });
+  let made: ReturnType<typeof createLimiter> | undefined;
+  try {
+    await new Promise<void>((resolve) => store.once('degraded', () => resolve()));
+    made = createLimiter({ name: 'made-in-outage', rate: 5, burst: 5, store });
+    const started = performance.now();
+    const decision = await made.take('first');
+    const took = performance.now() - started;
+    expect(decision.allowed).toBe(true);
+    // Before, it waited the whole unavailableAfter (1 s) for a policy read that cannot come.
+    expect(took).toBeLessThan(500);
+  } finally {
+    await made?.close();
+    await store.close();
   }
 });

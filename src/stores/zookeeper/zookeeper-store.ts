@@ -318,9 +318,13 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     return this.policyWatch.watch(name, listener);
   }
 
-  /** {@inheritDoc Store.policyWaitMs}: `unavailableAfter`, as long as a decision waits for ZooKeeper. */
+  /**
+   * {@inheritDoc Store.policyWaitMs}: `unavailableAfter`, as long as a decision waits for ZooKeeper;
+   * none once an outage is declared (`degraded`): the takes of a limiter made then are decided by
+   * `onUnavailable` at once, as every other take, not after a wait for a policy that cannot come.
+   */
   get policyWaitMs(): number {
-    return this.options.unavailableAfterMs;
+    return this.announcedDegraded || this.closed ? 0 : this.options.unavailableAfterMs;
   }
 
   /** {@inheritDoc Store.attachLimiter} */
