@@ -29,13 +29,39 @@ export interface PolicyRecord extends VersionedPolicy {
   readonly by: string;
 }
 
-/** Decodes a policy node's data; `undefined` for data that is not a flowgate policy. */
+/** The longest queue wait a policy may hold (ms): what Node's timers take, as `applyPolicyUpdate` checks. */
+const MAX_WAIT_MS = 2_147_483_647;
+
+/**
+ * The `queue` of a policy node's data: `false`, bounds, `undefined` when absent, or `null` when it
+ * is neither (a hand-edited node: bounds that are not whole sizes >= 0 and waits within 0..24.8 days).
+ */
+function decodeQueue(raw: unknown): QueueBounds | false | undefined | null {
+  if (raw === undefined || raw === false) return raw;
+  if (raw === null || typeof raw !== 'object') return null;
+  const { maxSize, maxWaitMs } = raw as Record<string, unknown>;
+  if (typeof maxSize !== 'number' || !Number.isInteger(maxSize) || maxSize < 0) return null;
+  if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0 || maxWaitMs > MAX_WAIT_MS) return null;
+  return { maxSize, maxWaitMs };
+}
+
+/**
+ * Decodes a policy node's data; `undefined` for data that is not a flowgate policy, including one
+ * whose figures no `setPolicy` could have written (a node edited by hand: a rate or interval that is
+ * not a finite number > 0, a burst that is not a whole number >= 1, bad queue bounds). Limiters then
+ * keep their own options, as with no policy at all.
+ */
 export function decodePolicy(data: Buffer | undefined, version: number): PolicyRecord | undefined {
   try {
     const parsed = JSON.parse((data ?? Buffer.alloc(0)).toString('utf8')) as Partial<PolicyData>;
-    if (parsed.v !== 1 || typeof parsed.name !== 'string' || !(Number(parsed.rate) > 0) || !(Number(parsed.intervalMs) > 0) || !(Number(parsed.burst) >= 1)) return undefined;
-    const base = { name: parsed.name, rate: Number(parsed.rate), intervalMs: Number(parsed.intervalMs), burst: Number(parsed.burst), version, updatedAt: String(parsed.updatedAt ?? ''), by: String(parsed.by ?? '') };
-    return parsed.queue === undefined ? base : { ...base, queue: parsed.queue };
+    const rate = Number(parsed.rate);
+    const intervalMs = Number(parsed.intervalMs);
+    const burst = Number(parsed.burst);
+    if (parsed.v !== 1 || typeof parsed.name !== 'string' || !(rate > 0 && Number.isFinite(rate)) || !(intervalMs > 0 && Number.isFinite(intervalMs)) || !(burst >= 1 && Number.isSafeInteger(burst))) return undefined;
+    const queue = decodeQueue(parsed.queue);
+    if (queue === null) return undefined;
+    const base = { name: parsed.name, rate, intervalMs, burst, version, updatedAt: String(parsed.updatedAt ?? ''), by: String(parsed.by ?? '') };
+    return queue === undefined ? base : { ...base, queue };
   } catch {
     return undefined;
   }
