@@ -640,22 +640,26 @@ export class DistributedQueue<T = unknown> {
     // Counted when it was claimed: this delivery's number.
     const attempt = claimed.envelope.attempts;
     let failure: unknown;
+    // Whether the delivery failed: a handler may throw (or reject with) undefined, which is a failure all the same.
+    let failed = false;
     if (attempt > this.maxAttempts) {
       // Its deliveries are used up and it is here again: its last delivery never settled (its
       // consumer crashed or lost its session while holding it), or maxAttempts was lowered since.
       // It is not handed to a handler again.
+      failed = true;
       failure = new Error(`delivered ${attempt - 1} times (maxAttempts ${this.maxAttempts}): its last delivery never settled (its consumer crashed, or lost its ZooKeeper session, before the handler did), or maxAttempts was lowered since`);
     } else {
       try {
         await handler(claimed.envelope.item, { id: claimed.name, firstId: claimed.envelope.first ?? claimed.name, attempt });
       } catch (error) {
+        failed = true;
         failure = error;
       }
     }
     // Given back by a stop past its timeout while the handler ran: the item is someone else's now.
     if (this.givenBack.delete(claimed.name)) return;
     let delayMs = 0;
-    if (failure !== undefined && attempt < this.maxAttempts) {
+    if (failed && attempt < this.maxAttempts) {
       try {
         delayMs = this.retryDelay(attempt, failure);
       } catch (error) {
@@ -665,7 +669,7 @@ export class DistributedQueue<T = unknown> {
     }
     let settled = false;
     try {
-      await this.retrying(() => (failure === undefined ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure, delayMs)));
+      await this.retrying(() => (!failed ? this.complete(claimed.name) : this.putBack(claimed, attempt, failure, delayMs)));
       settled = true;
     } catch (error) {
       // The item will be delivered again (at least once): by this instance, which finds its claim
