@@ -24,6 +24,8 @@ const PERSISTENT_SEQUENTIAL = 2;
 const EPHEMERAL = 1;
 /** How long close() lets enqueues under way finish (an enqueue whose reply was lost looks for its item). */
 const CLOSE_GRACE_MS = 2_000;
+/** The longest timer Node sets (about 24.8 days): a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
 /** ZooKeeper refuses znodes over about 1 MB; stay clear of it. */
 const MAX_ITEM_BYTES = 1_000_000;
 /** Options that only a queue with a session of its own (`connect`) takes: with `store`, the store's own apply. */
@@ -53,7 +55,7 @@ export interface DistributedQueueOptions {
    * store's `unavailableAfter`).
    */
   callTimeout?: Duration;
-  /** How often an idle consumer looks for items whose consumer died. Default `'1s'`. */
+  /** How often an idle consumer looks for items whose consumer died: from 50 ms to 2147483647 ms (Node's longest timer). Default `'1s'`. */
   pollInterval?: Duration;
   /**
    * How long an item whose handler threw waits before its next delivery: a duration, or a function
@@ -247,6 +249,8 @@ export class DistributedQueue<T = unknown> {
     if (this.maxItemBytes > MAX_ITEM_BYTES) throw new FlowgateConfigError('maxItemBytes', options.maxItemBytes, `must be at most ${MAX_ITEM_BYTES} (ZooKeeper's znode limit)`);
     this.maxAttempts = requireNumber('maxAttempts', options.maxAttempts ?? 5, { integer: true, min: 1, minInclusive: true });
     this.pollMs = parseDuration(options.pollInterval ?? '1s', 'pollInterval', { ms: 50, why: 'each poll lists the queue' });
+    // A longer timer fires after 1 ms in Node: the consumers would list the queue without pause.
+    if (this.pollMs > MAX_TIMER_MS) throw new FlowgateConfigError('pollInterval', options.pollInterval, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
     this.retryDelay = retryDelayOf(options.retryDelay);
     const callTimeoutMs = parseDuration(options.callTimeout ?? '1s', 'callTimeout', { ms: 50 });
     if (options.store !== undefined) {
@@ -1076,7 +1080,7 @@ function stopTimeoutMs(options: StopOptions): number {
   rejectUnknownOptions(options, ['timeout']);
   if (options.timeout === undefined) return Infinity;
   // setTimeout holds at most 2^31 - 1 ms.
-  return Math.min(parseDuration(options.timeout, 'timeout'), 2 ** 31 - 1);
+  return Math.min(parseDuration(options.timeout, 'timeout'), MAX_TIMER_MS);
 }
 
 /** Hands a consumer's error to its `onError`, or warns; a throwing `onError` cannot stop the consumer. */

@@ -3,6 +3,12 @@
 import { whenAborted } from '../../abort-listeners.js';
 
 /**
+ * The longest timer Node sets (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms. A
+ * deadline further off is waited for in steps of this.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
  * The limits of one call of a {@link DistributedQueue} (a dequeue, a tryDequeue): its deadline
  * (performance.now()) and what aborts it (the caller's signal, or the queue's close() through
  * {@link abort}). Waits made through it ({@link race}, {@link sleep}) end at whichever comes first.
@@ -87,7 +93,11 @@ export class QueueWait {
       const onAbort = (): void => giveUp(this.signal.reason);
       if (this.signal.aborted) return giveUp(this.signal.reason);
       if (this.left <= 0) return giveUp(this.expired());
-      if (this.deadline !== Infinity) timer = setTimeout(() => giveUp(this.expired()), this.left);
+      // A deadline past the longest timer is armed again at each step, until it is reached.
+      const arm = (): void => {
+        timer = setTimeout(() => (this.left <= 0 ? giveUp(this.expired()) : arm()), Math.min(this.left, MAX_TIMER_MS));
+      };
+      if (this.deadline !== Infinity) arm();
       if (this.abortable) this.signal.addEventListener('abort', onAbort, { once: true });
       promise.then(
         (value) => end() && resolve(value),
@@ -108,7 +118,7 @@ export class QueueWait {
       const timer = setTimeout(() => {
         this.signal.removeEventListener('abort', onAbort);
         resolve();
-      }, Math.min(ms, this.left));
+      }, Math.min(ms, this.left, MAX_TIMER_MS));
       if (this.abortable) this.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
