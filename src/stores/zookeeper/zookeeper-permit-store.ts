@@ -186,6 +186,8 @@ export class ZooKeeperPermitStore implements PermitStore {
     if (ticket === LOCAL) lease.fallbackInUse = Math.max(0, lease.fallbackInUse - 1);
     if (ticket !== SHARED) return;
     lease.inUse = Math.max(0, lease.inUse - 1);
+    // Closed: no sweep runs any more, and the store's session (which would take the claim with it) may live on.
+    if (this.closed) return this.returnAfterClose(lease);
     // Others wait: a permit beyond this process's share goes back now, not at the next sweep.
     const surplus = lease.surplus(this.store.members, performance.now());
     if (surplus > 0 && lease.busy === undefined && this.healthy()) this.shrink(lease, surplus);
@@ -202,7 +204,10 @@ export class ZooKeeperPermitStore implements PermitStore {
     return this.leases.get(leaseId(policy, key))?.held ?? 0;
   }
 
-  /** Gives back every idle permit (keeping those of requests still in flight until the session ends) and stops. */
+  /**
+   * Gives back every idle permit and stops. The permits of requests still in flight are given back
+   * as those requests release them (or go when the store's session ends).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -212,10 +217,32 @@ export class ZooKeeperPermitStore implements PermitStore {
     const returns = [...this.leases.values()]
       .filter((lease) => lease.held > lease.inUse || lease.wanting || lease.busy !== undefined)
       .map(async (lease) => {
-        await lease.busy;
-        if (lease.held > lease.inUse || lease.wanting) lease.held = (await this.update(lease, lease.inUse, 'clear')).granted;
+        // A release may start a give-back meanwhile: wait until none is in flight, then start this one at once.
+        while (lease.busy !== undefined) await lease.busy;
+        if (lease.held > lease.inUse || lease.wanting) {
+          const op = this.update(lease, lease.inUse, 'clear').then((result) => {
+            lease.held = result.granted;
+            lease.wanting = result.wanting;
+          });
+          this.track(lease, op);
+          await op;
+        }
       });
     await Promise.race([Promise.allSettled(returns), sleep(this.unavailableAfterMs)]);
+  }
+
+  /**
+   * After {@link close}: gives back the permits of `lease` that requests have released, once the
+   * write in flight (if any) is done. Without this, a permit held at close would stay claimed for
+   * as long as the store's session lives, refused to every process.
+   */
+  private returnAfterClose(lease: PermitLease): void {
+    if (lease.busy !== undefined) {
+      void lease.busy.then(() => this.returnAfterClose(lease));
+      return;
+    }
+    const idle = lease.held - lease.returning - lease.inUse - lease.fallbackInUse;
+    if (idle > 0 && this.store.stats().available) this.shrink(lease, idle, 'clear');
   }
 
   /** Hands out a claimed permit, claiming a chunk first when none is free; refuses when the key is full. */
