@@ -253,6 +253,7 @@ export class DistributedQueue<T = unknown> {
     if (this.pollMs > MAX_TIMER_MS) throw new FlowgateConfigError('pollInterval', options.pollInterval, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
     this.retryDelay = retryDelayOf(options.retryDelay);
     const callTimeoutMs = parseDuration(options.callTimeout ?? '1s', 'callTimeout', { ms: 50 });
+    if (callTimeoutMs > MAX_TIMER_MS) throw new FlowgateConfigError('callTimeout', options.callTimeout, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
     if (options.store !== undefined) {
       this.store = options.store;
     } else {

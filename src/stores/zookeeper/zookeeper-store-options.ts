@@ -61,6 +61,8 @@ export interface ResolvedZooKeeperStoreOptions {
   readonly countAsMember: boolean;
 }
 
+/** The longest timer Node sets (2^31 - 1 ms): a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
 const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'maxLeaseWindow', 'cleanupAfter', 'clock', 'countAsMember'];
 const CONNECT = /^[^,\s/]+:\d{1,5}(,[^,\s/]+:\d{1,5})*(\/[^\s]*)?$/;
 
@@ -98,6 +100,8 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
   const root = validateRoot(options.root ?? '/flowgate');
   const sessionTimeoutMs = positive('sessionTimeout', '6s', 1000);
   const unavailableAfterMs = positive('unavailableAfter', '1s', 50);
+  // A longer timer fires after 1 ms in Node: every call would give up on ZooKeeper at once.
+  if (unavailableAfterMs > MAX_TIMER_MS) throw new FlowgateConfigError('unavailableAfter', options.unavailableAfter, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, Node's longest timer)`);
   const leaseWindowMs = positive('leaseWindow', '250ms', 10);
   const maxLeaseWindowMs = options.maxLeaseWindow === undefined ? Math.max(500, leaseWindowMs) : parseDuration(options.maxLeaseWindow, 'maxLeaseWindow');
   if (maxLeaseWindowMs < leaseWindowMs) {
