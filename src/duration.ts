@@ -8,6 +8,18 @@ export type Duration = number | string;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/;
 
+/** Node's longest timer (ms, about 24.8 days): a longer one fires after 1 ms, with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Refuses a duration that a timer will be armed with when it is longer than Node's longest timer,
+ * with {@link FlowgateConfigError} naming `option` and the `value` given; returns `ms` otherwise.
+ */
+export function timerDuration(ms: number, option: string, value: unknown): number {
+  if (ms > MAX_TIMER_MS) throw new FlowgateConfigError(option, value, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, Node's longest timer)`);
+  return ms;
+}
+
 /** The least duration an option accepts: `ms` itself (or only more, when `exclusive`), and why. */
 export interface LeastDuration {
   readonly ms: number;

@@ -55,6 +55,11 @@ describe('ZooKeeperStore options', () => {
     [{ connect: 'a:1/bad//x' }, 'connect', /connection string/],
     [{ connect: 'a:1/bad/' }, 'connect', /connection string/],
     [{ connect: CONNECT, cleanupAfter: -1 }, 'cleanupAfter', />= 0/],
+    // Each is armed as a timer: Node fires a longer one after 1 ms (every probe, sweep or cleanup without pause).
+    [{ connect: CONNECT, sessionTimeout: 2_147_483_648 }, 'sessionTimeout', /at most 2147483647 ms/],
+    [{ connect: CONNECT, leaseWindow: '1000h' }, 'leaseWindow', /at most 2147483647 ms/],
+    [{ connect: CONNECT, maxLeaseWindow: '1000h' }, 'maxLeaseWindow', /at most 2147483647 ms/],
+    [{ connect: CONNECT, cleanupAfter: 2_147_483_648 }, 'cleanupAfter', /at most 2147483647 ms/],
     [{ connect: CONNECT, clock: {} }, 'clock', /now\(\) method/],
     [{ connect: CONNECT, countAsMember: 'no' }, 'countAsMember', /true or false/],
     [{ connect: CONNECT, root: 'flowgate' }, 'root', /must be an absolute znode path such as '\/flowgate'/],

@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { ACL, Stat } from 'node-zookeeper-client';
-import { parseDuration, type Duration } from '../../duration.js';
+import { MAX_TIMER_MS, parseDuration, timerDuration, type Duration } from '../../duration.js';
 import { FlowgateArgumentError, FlowgateConfigError, FlowgateError } from '../../errors.js';
 import { rejectUnknownOptions, requireNumber } from '../../limiter-options.js';
 import { failedOpIndex, isUnavailable, ZkCode, zkCode, ZooKeeperSession, ZooKeeperUnavailableError, type TransactionOp } from './zookeeper-session.js';
@@ -24,8 +24,6 @@ const PERSISTENT_SEQUENTIAL = 2;
 const EPHEMERAL = 1;
 /** How long close() lets enqueues under way finish (an enqueue whose reply was lost looks for its item). */
 const CLOSE_GRACE_MS = 2_000;
-/** The longest timer Node sets (about 24.8 days): a longer one fires after 1 ms. */
-const MAX_TIMER_MS = 2_147_483_647;
 /** ZooKeeper refuses znodes over about 1 MB; stay clear of it. */
 const MAX_ITEM_BYTES = 1_000_000;
 /** Options that only a queue with a session of its own (`connect`) takes: with `store`, the store's own apply. */
@@ -248,12 +246,10 @@ export class DistributedQueue<T = unknown> {
     this.maxItemBytes = requireNumber('maxItemBytes', options.maxItemBytes ?? 256 * 1024, { integer: true, min: 1, minInclusive: true });
     if (this.maxItemBytes > MAX_ITEM_BYTES) throw new FlowgateConfigError('maxItemBytes', options.maxItemBytes, `must be at most ${MAX_ITEM_BYTES} (ZooKeeper's znode limit)`);
     this.maxAttempts = requireNumber('maxAttempts', options.maxAttempts ?? 5, { integer: true, min: 1, minInclusive: true });
-    this.pollMs = parseDuration(options.pollInterval ?? '1s', 'pollInterval', { ms: 50, why: 'each poll lists the queue' });
-    // A longer timer fires after 1 ms in Node: the consumers would list the queue without pause.
-    if (this.pollMs > MAX_TIMER_MS) throw new FlowgateConfigError('pollInterval', options.pollInterval, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
+    // A longer timer than Node's longest fires after 1 ms: the consumers would list the queue without pause.
+    this.pollMs = timerDuration(parseDuration(options.pollInterval ?? '1s', 'pollInterval', { ms: 50, why: 'each poll lists the queue' }), 'pollInterval', options.pollInterval);
     this.retryDelay = retryDelayOf(options.retryDelay);
-    const callTimeoutMs = parseDuration(options.callTimeout ?? '1s', 'callTimeout', { ms: 50 });
-    if (callTimeoutMs > MAX_TIMER_MS) throw new FlowgateConfigError('callTimeout', options.callTimeout, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
+    const callTimeoutMs = timerDuration(parseDuration(options.callTimeout ?? '1s', 'callTimeout', { ms: 50 }), 'callTimeout', options.callTimeout);
     if (options.store !== undefined) {
       this.store = options.store;
     } else {

@@ -1,12 +1,7 @@
 // How long one DistributedQueue call may wait for ZooKeeper, and what ends it early: a deadline, the caller's AbortSignal, the queue's close().
 
 import { whenAborted } from '../../abort-listeners.js';
-
-/**
- * The longest timer Node sets (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms. A
- * deadline further off is waited for in steps of this.
- */
-const MAX_TIMER_MS = 2_147_483_647;
+import { MAX_TIMER_MS } from '../../duration.js';
 
 /**
  * The limits of one call of a {@link DistributedQueue} (a dequeue, a tryDequeue): its deadline
@@ -95,6 +90,7 @@ export class QueueWait {
       if (this.left <= 0) return giveUp(this.expired());
       // A deadline past the longest timer is armed again at each step, until it is reached.
       const arm = (): void => {
+        // A deadline further off than Node's longest timer is waited for in steps of it.
         timer = setTimeout(() => (this.left <= 0 ? giveUp(this.expired()) : arm()), Math.min(this.left, MAX_TIMER_MS));
       };
       if (this.deadline !== Infinity) arm();

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { registerPermitStoreFactory } from '../../concurrency/permit-store-for.js';
 import type { ConcurrencyPolicy, PermitResult, PermitStore } from '../../concurrency/permit-store.js';
-import { parseDuration, type Duration } from '../../duration.js';
+import { parseDuration, timerDuration, type Duration } from '../../duration.js';
 import { FlowgateConfigError } from '../../errors.js';
 import { rejectUnknownOptions } from '../../limiter-options.js';
 import { claim, decodePermits, encodePermits, holderName, memberOf, type Claim, type PermitData } from './permit-codec.js';
@@ -48,8 +48,6 @@ const FAILED_RECHECK_MS = 250;
 /** Retry hint of a refusal caused by contention on the znode. */
 const CONTENTION_RETRY_MS = 20;
 const KNOWN = ['returnAfter', 'onUnavailable', 'unavailableAfter'];
-/** The longest timer Node sets (2^31 - 1 ms): a longer one fires after 1 ms. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** One read of a permit znode. */
 interface StoredPermits {
@@ -131,7 +129,7 @@ export class ZooKeeperPermitStore implements PermitStore {
     this.unavailableAfterMs = options.unavailableAfter === undefined ? inherited.unavailableAfterMs : parseDuration(options.unavailableAfter, 'unavailableAfter');
     if (this.unavailableAfterMs < 50) throw new FlowgateConfigError('unavailableAfter', options.unavailableAfter, 'must be at least 50 ms (as for ZooKeeperStore)');
     // A longer timer fires after 1 ms in Node: every acquire would give up on ZooKeeper at once.
-    if (this.unavailableAfterMs > MAX_TIMER_MS) throw new FlowgateConfigError('unavailableAfter', options.unavailableAfter, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, Node's longest timer)`);
+    timerDuration(this.unavailableAfterMs, 'unavailableAfter', options.unavailableAfter);
     const returnAfterMs = parseDuration(options.returnAfter ?? '500ms', 'returnAfter');
     if (returnAfterMs < 10 || returnAfterMs > 60_000) throw new FlowgateConfigError('returnAfter', options.returnAfter, 'must be from 10 ms to 1 minute');
     this.contendedMs = 2 * returnAfterMs;

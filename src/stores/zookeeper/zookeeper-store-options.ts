@@ -1,6 +1,6 @@
 // The options of ZooKeeperStore, their defaults, and their validation at construction time.
 
-import { parseDuration, type Duration } from '../../duration.js';
+import { parseDuration, timerDuration, type Duration } from '../../duration.js';
 import { FlowgateConfigError } from '../../errors.js';
 import { rejectUnknownOptions } from '../../limiter-options.js';
 import { validateRoot } from './znode-paths.js';
@@ -61,8 +61,6 @@ export interface ResolvedZooKeeperStoreOptions {
   readonly countAsMember: boolean;
 }
 
-/** The longest timer Node sets (2^31 - 1 ms): a longer one fires after 1 ms. */
-const MAX_TIMER_MS = 2_147_483_647;
 const KNOWN = ['connect', 'root', 'sessionTimeout', 'auth', 'onUnavailable', 'unavailableAfter', 'leaseWindow', 'maxLeaseWindow', 'cleanupAfter', 'clock', 'countAsMember'];
 const CONNECT = /^[^,\s/]+:\d{1,5}(,[^,\s/]+:\d{1,5})*(\/[^\s]*)?$/;
 
@@ -96,14 +94,15 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
   if (options.auth !== undefined && (typeof options.auth !== 'string' || !/^[^:]+:.+$/.test(options.auth))) {
     throw new FlowgateConfigError('auth', options.auth, "must be a digest credential 'user:password'");
   }
-  const positive = (name: keyof ZooKeeperStoreOptions, fallback: Duration, min: number): number => parseDuration(options[name] ?? fallback, name, { ms: min });
+  // Each is armed as a timer (a call's deadline, the probe and sweep intervals, the cleanup delay): a
+  // longer one than Node's longest fires after 1 ms, and the store would give up on every call, or
+  // probe and sweep without pause.
+  const positive = (name: keyof ZooKeeperStoreOptions, fallback: Duration, min: number): number => timerDuration(parseDuration(options[name] ?? fallback, name, { ms: min }), name, options[name]);
   const root = validateRoot(options.root ?? '/flowgate');
   const sessionTimeoutMs = positive('sessionTimeout', '6s', 1000);
   const unavailableAfterMs = positive('unavailableAfter', '1s', 50);
-  // A longer timer fires after 1 ms in Node: every call would give up on ZooKeeper at once.
-  if (unavailableAfterMs > MAX_TIMER_MS) throw new FlowgateConfigError('unavailableAfter', options.unavailableAfter, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, Node's longest timer)`);
   const leaseWindowMs = positive('leaseWindow', '250ms', 10);
-  const maxLeaseWindowMs = options.maxLeaseWindow === undefined ? Math.max(500, leaseWindowMs) : parseDuration(options.maxLeaseWindow, 'maxLeaseWindow');
+  const maxLeaseWindowMs = options.maxLeaseWindow === undefined ? Math.max(500, leaseWindowMs) : timerDuration(parseDuration(options.maxLeaseWindow, 'maxLeaseWindow'), 'maxLeaseWindow', options.maxLeaseWindow);
   if (maxLeaseWindowMs < leaseWindowMs) {
     throw new FlowgateConfigError('maxLeaseWindow', options.maxLeaseWindow, `must be at least leaseWindow (${leaseWindowMs} ms)`);
   }
