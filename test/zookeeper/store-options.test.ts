@@ -55,7 +55,12 @@ describe('ZooKeeperStore options', () => {
     [{ connect: 'a:1/bad//x' }, 'connect', /connection string/],
     [{ connect: 'a:1/bad/' }, 'connect', /connection string/],
     [{ connect: CONNECT, cleanupAfter: -1 }, 'cleanupAfter', />= 0/],
+    // Ports past 65535 threw from inside the client's socket, uncaught, once the store connected.
+    [{ connect: '127.0.0.1:99999' }, 'connect', /127\.0\.0\.1:99999.*port from 1 to 65535/],
+    [{ connect: '10.0.0.1:2181,10.0.0.2:0/app' }, 'connect', /port from 1 to 65535/],
     // Each is armed as a timer: Node fires a longer one after 1 ms (every probe, sweep or cleanup without pause).
+    [{ connect: CONNECT, sessionTimeout: 1e12 }, 'sessionTimeout', /sessionTimeout=1000000000000: must be at most 2147483647 ms/],
+    [{ connect: CONNECT, unavailableAfter: 2_160_000_000 }, 'unavailableAfter', /unavailableAfter=2160000000: must be at most 2147483647 ms/],
     [{ connect: CONNECT, sessionTimeout: 2_147_483_648 }, 'sessionTimeout', /at most 2147483647 ms/],
     [{ connect: CONNECT, leaseWindow: '1000h' }, 'leaseWindow', /at most 2147483647 ms/],
     [{ connect: CONNECT, maxLeaseWindow: '1000h' }, 'maxLeaseWindow', /at most 2147483647 ms/],

@@ -72,6 +72,15 @@ function validChroot(connect: string): boolean {
   return chroot === '/' || (!chroot.endsWith('/') && chroot.split('/').slice(1).every((part) => part !== '' && part !== '.' && part !== '..' && !/[\u0000-\u001f\u007f]/.test(part)));
 }
 
+/** The first `host:port` of a connection string whose port is not 1-65535, if any. */
+function badPort(connect: string): string | undefined {
+  const hosts = connect.replace(/\/.*$/, '').split(',');
+  return hosts.find((hostPort) => {
+    const port = Number(hostPort.slice(hostPort.lastIndexOf(':') + 1));
+    return !(port >= 1 && port <= 65535);
+  });
+}
+
 function countAsMember(value: unknown): boolean {
   if (value === undefined) return true;
   if (typeof value !== 'boolean') throw new FlowgateConfigError('countAsMember', value, 'must be true or false');
@@ -87,6 +96,9 @@ export function resolveZooKeeperStoreOptions(options: ZooKeeperStoreOptions): Re
   if (typeof options.connect !== 'string' || !CONNECT.test(options.connect) || !validChroot(options.connect)) {
     throw new FlowgateConfigError('connect', options.connect, "must be a ZooKeeper connection string such as '10.0.0.1:2181,10.0.0.2:2181[/chroot]'");
   }
+  // A port past 65535 (or 0) throws from inside the client's socket, uncaught, once the store connects.
+  const outOfRange = badPort(options.connect);
+  if (outOfRange !== undefined) throw new FlowgateConfigError('connect', options.connect, `'${outOfRange}' needs a port from 1 to 65535`);
   const onUnavailable = options.onUnavailable ?? 'local';
   if (!['local', 'open', 'closed'].includes(onUnavailable)) {
     throw new FlowgateConfigError('onUnavailable', onUnavailable, "must be 'local', 'open' or 'closed'");
