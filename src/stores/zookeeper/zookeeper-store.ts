@@ -612,10 +612,19 @@ export class ZooKeeperStore extends EventEmitter implements Store {
     // turns move up by it, as for a strict bucket.
     if (!policy.strict && !(this.available && this.reservationWatch.watching(target))) {
       const lease = this.leaseOf(policy, key);
-      lease.tokens = Math.min(policy.burst, lease.tokens + amount);
-      return;
+      // Capped at burst as on every store: the lease and the shared bucket together never hold more
+      // (the shared bucket may have refilled meanwhile). Its last look bounds the shared bucket's
+      // tokens from above, so the cap errs on giving back less. A lease that never looked (a new one:
+      // the key was reset here, or its lease went idle) gives the tokens to the shared bucket instead,
+      // or, while ZooKeeper is away, keeps them spent.
+      if (Number.isFinite(lease.sharedAt)) {
+        const room = policy.burst - lease.sharedEstimate(policy.ratePerMs, policy.burst, this.local.now()) - lease.tokens;
+        lease.tokens += Math.max(0, Math.min(amount, room));
+        return;
+      }
+      if (!this.available) return;
     }
-    await this.withDeadline(updateBucket(target, ({ tokens }) => Math.min(policy.burst, tokens + amount)));
+    await this.withDeadline(updateBucket(target, ({ tokens }) => (tokens >= policy.burst ? undefined : Math.min(policy.burst, tokens + amount))));
   }
 
   /** {@inheritDoc Store.peek} */
