@@ -20,8 +20,19 @@ export function nodeName(text: string): string {
   return digest(text).toString('base64url');
 }
 
+/** A lone UTF-16 surrogate: a high one not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * SHA-256 of a text, one digest per distinct string. Well-formed text is hashed as its UTF-8 (the
+ * names every release has used). UTF-8 turns every lone surrogate (a key cut in the middle of an
+ * emoji) into U+FFFD, so `'\ud83d'`, `'\ud83c'` and `'\ufffd'` were one znode: such text is hashed as
+ * its UTF-16 code units instead, after a 0xff byte that no UTF-8 holds, apart from all UTF-8 input.
+ */
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  const hash = createHash('sha256');
+  if (!LONE_SURROGATE.test(text)) return hash.update(text, 'utf8').digest();
+  return hash.update(Buffer.from([0xff])).update(Buffer.from(text, 'utf16le')).digest();
 }
 
 /** Paths of one store's znodes. */
