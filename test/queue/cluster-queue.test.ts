@@ -117,6 +117,12 @@ describe('600 requests through 3 processes, limit 50/s, burst 5, maxWait 15s', (
       }
     }
     log(`causal pairs checked ${pairs}, violations ${violations.length}`);
+    // What a violation looked like, for a failure's reader: both requests' processes, arrivals, bookings and turns.
+    const byId = new Map(enqueued.map((x) => [x.id, x]));
+    for (const { a, b } of violations.slice(0, 5)) {
+      const [x, y] = [byId.get(a) as Admission, byId.get(b) as Admission];
+      log(`violation: a=${a} (pid ${x.pid}, arrived ${x.arrivedAt.toFixed(1)}, booked ${x.bookedAt?.toFixed(1)}, due ${x.due?.toFixed(1)}, admitted ${x.admittedAt.toFixed(1)}) b=${b} (pid ${y.pid}, arrived ${y.arrivedAt.toFixed(1)}, booked ${y.bookedAt?.toFixed(1)}, due ${y.due?.toFixed(1)}, admitted ${y.admittedAt.toFixed(1)})`);
+    }
     expect(pairs).toBeGreaterThan(10_000);
     expect(violations.slice(0, 5)).toEqual([]);
   });
