@@ -117,6 +117,13 @@ describe('600 requests through 3 processes, limit 50/s, burst 5, maxWait 15s', (
       }
     }
     log(`causal pairs checked ${pairs}, violations ${violations.length}`);
+    // How far the apps' estimates of ZooKeeper's clock were apart (their queue places come from them).
+    const ahead = logs.map((l) => l.map((r) => r.serverAhead).filter((x): x is number => typeof x === 'number'));
+    const spread = (pick: (xs: number[]) => number | undefined): string => {
+      const picked = ahead.map(pick).filter((x): x is number => x !== undefined);
+      return (Math.max(...picked) - Math.min(...picked)).toFixed(1);
+    };
+    log(`apps' server-clock estimates apart: at their first booking ${spread((xs) => xs[0])} ms, at their last ${spread((xs) => xs.at(-1))} ms; per app first/last ${ahead.map((xs) => `${xs[0]?.toFixed(1)}/${xs.at(-1)?.toFixed(1)}`).join(' ')}`);
     // What a violation looked like, for a failure's reader: both requests' processes, arrivals, bookings and turns.
     const byId = new Map(enqueued.map((x) => [x.id, x]));
     for (const { a, b } of violations.slice(0, 5)) {

@@ -39,6 +39,8 @@ export interface Reservation {
   readonly batch: number;
   readonly sent: number;
   readonly at: number;
+  /** The app's estimate of ZooKeeper's clock minus its wall clock when the call returned (ms). */
+  readonly serverAhead?: number | null;
 }
 
 export interface App {

@@ -50,6 +50,8 @@ store.reserve = async (policy, key, asks, maxSize) => {
       batch: asks.length,
       sent,
       at,
+      // Diagnostics: this app's estimate of ZooKeeper's clock minus its wall clock when the call returned.
+      serverAhead: store.serverClock ? store.serverClock.now() - at : null,
     });
   });
   return result;
