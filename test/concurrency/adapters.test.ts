@@ -12,7 +12,7 @@ import { rateLimit as koaRateLimit } from '../../adapters/koa/index.js';
 import { FlowgateGuard, FlowgateLimiters, FlowgateModule, RateLimit, type FlowgateModuleOptions } from '../../adapters/nestjs/index.js';
 import { createConcurrencyLimiter, type ConcurrencyLimiter } from '../../src/concurrency/concurrency-limiter.js';
 import type { PermitStore } from '../../src/concurrency/permit-store.js';
-import { FlowgateConfigError } from '../../src/errors.js';
+import { configErrorOf } from '../helpers/config-error.js';
 import { QUOTA_EXCEEDED } from '../../src/http/problem-details.js';
 import { createLimiter, type Limiter } from '../../src/limiter.js';
 import { get, open, type OpenRequest } from '../adapters/http-client.js';
@@ -280,40 +280,29 @@ describe('NestJS: @RateLimit({ concurrency }) on a handler', () => {
 });
 
 describe('validation at construction', () => {
-  function configError(make: () => unknown): FlowgateConfigError {
-    let caught: unknown;
-    try {
-      make();
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(FlowgateConfigError);
-    return caught as FlowgateConfigError;
-  }
-
   test('neither rate nor concurrency names rate, and says concurrency would do', () => {
-    const error = configError(() => expressRateLimit({} as ExpressRateLimitOptions));
+    const error = configErrorOf(() => expressRateLimit({} as ExpressRateLimitOptions));
     expect(error.option).toBe('rate');
     expect(error.message).toMatch(/concurrency/);
-    expect(configError(() => koaRateLimit({})).option).toBe('rate');
+    expect(configErrorOf(() => koaRateLimit({})).option).toBe('rate');
   });
 
   test.each([0, -1, 2.5, '3', Number.NaN, Number.POSITIVE_INFINITY])('concurrency: %p is refused, naming the option and the value', (value) => {
-    const error = configError(() => expressRateLimit({ concurrency: value as number }));
+    const error = configErrorOf(() => expressRateLimit({ concurrency: value as number }));
     expect(error.option).toBe('concurrency');
     expect(error.value).toBe(value);
     expect(error.message).toMatch(/concurrency=/);
     expect(error.message).toMatch(/integer >= 1/);
-    expect(configError(() => createConcurrencyLimiter({ concurrency: value as number })).option).toBe('concurrency');
+    expect(configErrorOf(() => createConcurrencyLimiter({ concurrency: value as number })).option).toBe('concurrency');
   });
 
   test('rate-limit options without a rate are refused beside concurrency alone', () => {
-    expect(configError(() => expressRateLimit({ concurrency: 2, burst: 5 } as ExpressRateLimitOptions)).option).toBe('burst');
+    expect(configErrorOf(() => expressRateLimit({ concurrency: 2, burst: 5 } as ExpressRateLimitOptions)).option).toBe('burst');
   });
 
   test('with an existing limiter, concurrency must be a ConcurrencyLimiter (its store explicit)', async () => {
     const limiter = createLimiter({ rate: 5 });
-    expect(configError(() => expressRateLimit({ limiter, concurrency: 2 })).option).toBe('concurrency');
+    expect(configErrorOf(() => expressRateLimit({ limiter, concurrency: 2 })).option).toBe('concurrency');
     const concurrency = createConcurrencyLimiter({ concurrency: 2 });
     const middleware = expressRateLimit({ limiter, concurrency });
     expect(middleware.concurrencyLimiter).toBe(concurrency);
@@ -321,7 +310,7 @@ describe('validation at construction', () => {
   });
 
   test('@RateLimit({ concurrency: 0 }) fails when the class is defined', () => {
-    expect(configError(() => RateLimit({ name: 'x', concurrency: 0 })).option).toBe('concurrency');
+    expect(configErrorOf(() => RateLimit({ name: 'x', concurrency: 0 })).option).toBe('concurrency');
   });
 
   test('concurrency alone: the middleware has no rate limiter', async () => {

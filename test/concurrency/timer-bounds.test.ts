@@ -2,7 +2,8 @@
 // unavailableAfter that long made every acquire give up on a healthy ZooKeeper ('unavailable').
 // They are refused where they are given, naming the option; the longest one allowed works.
 
-import { createConcurrencyLimiter, DistributedQueue, FlowgateConfigError, ZooKeeperPermitStore, ZooKeeperStore } from '../../src/index.js';
+import { createConcurrencyLimiter, DistributedQueue, ZooKeeperPermitStore, ZooKeeperStore } from '../../src/index.js';
+import { configErrorOf } from '../helpers/config-error.js';
 import { standaloneForFile } from '../zookeeper/helpers/cluster.js';
 
 jest.setTimeout(60_000);
@@ -10,25 +11,14 @@ jest.setTimeout(60_000);
 const zk = standaloneForFile('t-concurrency-timer-bounds', 28443, 'timerbounds');
 const LONGEST = 2_147_483_647;
 
-function refusal(make: () => unknown): FlowgateConfigError {
-  let caught: unknown;
-  try {
-    make();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(FlowgateConfigError);
-  return caught as FlowgateConfigError;
-}
-
 test('unavailableAfter / callTimeout past the longest timer are refused, naming the option and the value', async () => {
   const store = new ZooKeeperStore({ connect: '127.0.0.1:1', root: zk.root });
   try {
-    const permits = refusal(() => new ZooKeeperPermitStore(store, { unavailableAfter: '720h' }));
+    const permits = configErrorOf(() => new ZooKeeperPermitStore(store, { unavailableAfter: '720h' }));
     expect([permits.option, permits.message]).toEqual(['unavailableAfter', expect.stringContaining('720h')]);
-    expect(refusal(() => new ZooKeeperPermitStore(store, { unavailableAfter: LONGEST + 1 })).option).toBe('unavailableAfter');
-    expect(refusal(() => new ZooKeeperStore({ connect: '127.0.0.1:1', unavailableAfter: '720h' })).option).toBe('unavailableAfter');
-    expect(refusal(() => new DistributedQueue({ connect: '127.0.0.1:1', name: 'q', callTimeout: '720h' })).option).toBe('callTimeout');
+    expect(configErrorOf(() => new ZooKeeperPermitStore(store, { unavailableAfter: LONGEST + 1 })).option).toBe('unavailableAfter');
+    expect(configErrorOf(() => new ZooKeeperStore({ connect: '127.0.0.1:1', unavailableAfter: '720h' })).option).toBe('unavailableAfter');
+    expect(configErrorOf(() => new DistributedQueue({ connect: '127.0.0.1:1', name: 'q', callTimeout: '720h' })).option).toBe('callTimeout');
   } finally {
     await store.close();
   }
