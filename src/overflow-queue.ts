@@ -252,6 +252,11 @@ export class OverflowQueue implements TakeQueue {
         this.reject(line, head, 'unavailable', result.retryAfterMs ?? 0, now);
         continue;
       }
+      if (head.cost > this.policy.burst) {
+        // A lower burst came while its take was in flight (update() left it to that take): it can never be served.
+        this.reject(line, head, 'cost-exceeds-burst', 0, now);
+        continue;
+      }
       line.notBefore = now + (result.retryAfterMs ?? 0);
       this.recheck(line, now);
       const next = line.waiters[0];
@@ -296,7 +301,7 @@ export class OverflowQueue implements TakeQueue {
     }
   }
 
-  private reject(line: KeyLine, waiter: Waiter, reason: 'limited' | 'queue-full' | 'timeout' | 'unavailable', retryAfterMs: number, now: number): void {
+  private reject(line: KeyLine, waiter: Waiter, reason: 'limited' | 'queue-full' | 'timeout' | 'unavailable' | 'cost-exceeds-burst', retryAfterMs: number, now: number): void {
     const waitedMs = waiter.waiting ? now - waiter.arrivedAt : 0;
     this.remove(line, waiter);
     if (reason === 'timeout') this.observer.timedOut(line.key, waiter.cost, waitedMs);

@@ -113,6 +113,22 @@ describe('Limiter.setPolicy with takes waiting in the queue (memory store)', () 
     await limiter.close();
   });
 
+  test('a lower burst refuses at once a head whose store take was in flight and found too few tokens; the line behind it goes on', async () => {
+    jest.useFakeTimers({ now: 5_000_000 });
+    const limiter = createLimiter({ rate: 1, interval: '1s', burst: 5, queue: { maxSize: 10, maxWait: '10s' }, clock });
+    expect((await limiter.take('k', { cost: 5 })).allowed).toBe(true);
+    // `take` runs up to the store's answer synchronously: the head's take is in flight when the burst shrinks.
+    const head = limiter.take('k', { cost: 5 });
+    const behind = limiter.take('k', { cost: 1 });
+    await limiter.setPolicy({ burst: 2 });
+    await jest.advanceTimersByTimeAsync(1);
+    // Before: the head (cost 5 > burst 2, never servable) waited 8 s for 'timeout' and held up the take behind it.
+    expect(await head).toMatchObject({ allowed: false, reason: 'cost-exceeds-burst', retryAfterMs: 0, waitedMs: 0 });
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(await behind).toMatchObject({ allowed: true, waitedMs: 1000 });
+    await limiter.close();
+  });
+
   test('a higher rate serves a sleeping line by the new rate, not at the old turn', async () => {
     jest.useFakeTimers({ now: 5_000_000 });
     // One token per 400 ms: the waiter is due at 400 ms; at 1,000 a second it is due at once.
