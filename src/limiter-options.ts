@@ -135,18 +135,35 @@ export function requireNumber(option: string, value: unknown, rule: { integer?: 
   return value as number;
 }
 
+/** Throws {@link FlowgateConfigError} for a token count (`rate`, `burst`) beyond 2^53, where floating point loses whole tokens and no bucket math holds; returns `value`. */
+export function requireSafeCount(option: string, value: number): number {
+  if (value > Number.MAX_SAFE_INTEGER) throw new FlowgateConfigError(option, value, `must be at most ${Number.MAX_SAFE_INTEGER}`);
+  return value;
+}
+
+/**
+ * Throws {@link FlowgateConfigError} unless `rate` per `intervalMs` is a refill rate that floating
+ * point can hold: tokens per ms above 0 (else the bucket never refills, and every wait, reset and
+ * header figure is Infinity or NaN) and finite (else a bucket's tokens are NaN). `intervalValue`
+ * is the interval as given, for the message.
+ */
+export function requireRefillRate(rate: number, intervalMs: number, intervalValue: unknown): void {
+  const ratePerMs = rate / intervalMs;
+  if (ratePerMs === 0) throw new FlowgateConfigError('rate', rate, `refills no token: rate / interval (${intervalMs} ms) is below the smallest number of tokens per ms`);
+  if (!Number.isFinite(ratePerMs)) throw new FlowgateConfigError('interval', intervalValue ?? intervalMs, `is too short for rate ${rate}: rate / interval is more tokens per ms than floating point holds`);
+}
+
 /** Validates limiter options and fills in defaults; throws {@link FlowgateConfigError} on the first bad one. */
 export function resolveLimiterOptions(options: LimiterOptions): ResolvedLimiterOptions {
   if (options === null || typeof options !== 'object') {
     throw new FlowgateConfigError('options', options, 'must be an object such as { rate: 10, interval: "1s" }');
   }
   rejectUnknownOptions(options, KNOWN);
-  const rate = requireNumber('rate', options.rate, { min: 0, minInclusive: false });
-  // Token counts beyond 2^53 lose whole tokens in floating point: no bucket math holds there.
-  if (rate > Number.MAX_SAFE_INTEGER) throw new FlowgateConfigError('rate', rate, `must be at most ${Number.MAX_SAFE_INTEGER}`);
+  const rate = requireSafeCount('rate', requireNumber('rate', options.rate, { min: 0, minInclusive: false }));
   const intervalMs = parseDuration(options.interval ?? 1000, 'interval', { ms: 0, exclusive: true });
+  requireRefillRate(rate, intervalMs, options.interval);
   const burst = options.burst === undefined ? Math.max(1, Math.ceil(rate)) : requireNumber('burst', options.burst, { integer: true, min: 1, minInclusive: true });
-  if (burst > Number.MAX_SAFE_INTEGER) throw new FlowgateConfigError('burst', burst, `must be at most ${Number.MAX_SAFE_INTEGER}`);
+  requireSafeCount('burst', burst);
   const name = options.name ?? 'default';
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
     throw new FlowgateConfigError('name', name, 'must be 1 to 128 printable ASCII characters');

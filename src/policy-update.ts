@@ -2,7 +2,7 @@
 
 import { parseDuration, type Duration } from './duration.js';
 import { FlowgateConfigError } from './errors.js';
-import { rejectUnknownOptions, requireNumber, type QueueOptions } from './limiter-options.js';
+import { rejectUnknownOptions, requireNumber, requireRefillRate, requireSafeCount, type QueueOptions } from './limiter-options.js';
 
 /** What {@link Limiter.setPolicy} and `flowgate policy set` may change; fields left out keep their value. */
 export interface PolicyUpdate {
@@ -48,12 +48,13 @@ const KNOWN = ['rate', 'interval', 'burst', 'queue'];
 export function applyPolicyUpdate(base: PublishedPolicy, update: PolicyUpdate, queueDefaults?: QueueBounds): PublishedPolicy {
   if (update === null || typeof update !== 'object') throw new FlowgateConfigError('policy', update, 'must be an object such as { rate: 100, burst: 200 }');
   rejectUnknownOptions(update, KNOWN);
-  const rate = update.rate === undefined ? base.rate : requireNumber('rate', update.rate, { min: 0, minInclusive: false });
+  const rate = update.rate === undefined ? base.rate : requireSafeCount('rate', requireNumber('rate', update.rate, { min: 0, minInclusive: false }));
   const intervalMs = update.interval === undefined ? base.intervalMs : parseDuration(update.interval, 'interval', { ms: 0, exclusive: true });
+  requireRefillRate(rate, intervalMs, update.interval);
   const followsRate = update.burst === undefined && base.burst === Math.max(1, Math.ceil(base.rate));
   const burst =
     update.burst !== undefined
-      ? requireNumber('burst', update.burst, { integer: true, min: 1, minInclusive: true })
+      ? requireSafeCount('burst', requireNumber('burst', update.burst, { integer: true, min: 1, minInclusive: true }))
       : followsRate
         ? Math.max(1, Math.ceil(rate))
         : base.burst;

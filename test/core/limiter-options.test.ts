@@ -42,6 +42,9 @@ describe('limiter options', () => {
     [{ rate: 10, queue: [] }, 'queue', /must be true, false, or \{ maxSize, maxWait \}/],
     [{ rate: 10, burst: 1e20 }, 'burst', /burst=100000000000000000000: must be at most 9007199254740991/],
     [{ rate: 1e308 }, 'rate', /must be at most 9007199254740991/],
+    // rate / interval underflows to 0 tokens per ms (never refills: Infinity and NaN in every figure) or overflows to Infinity (NaN tokens).
+    [{ rate: 5e-324 }, 'rate', /rate=5e-324: .*refills no token/],
+    [{ rate: 1, interval: 1e-310 }, 'interval', /interval=1e-310: .*too short/],
   ])('%p -> %s', (options, option, message) => {
     const error = configError(options);
     expect(error.option).toBe(option);

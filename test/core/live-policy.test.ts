@@ -82,6 +82,11 @@ describe('Limiter.setPolicy (memory store)', () => {
   test('bad values throw FlowgateConfigError naming the option and value; nothing changes', async () => {
     const limiter = createLimiter({ rate: 5, clock: manualClock() });
     await expect(limiter.setPolicy({ rate: 0 })).rejects.toThrow(FlowgateConfigError);
+    await expect(limiter.setPolicy({ rate: 5e-324 })).rejects.toThrow(/rate=5e-324: .*refills no token/);
+    await expect(limiter.setPolicy({ interval: 1e-310 })).rejects.toThrow(/interval=1e-310: .*too short/);
+    // As at construction: token counts beyond 2^53 hold no bucket math.
+    await expect(limiter.setPolicy({ burst: 1e20 })).rejects.toThrow(/burst=100000000000000000000: must be at most 9007199254740991/);
+    await expect(limiter.setPolicy({ rate: 1e308 })).rejects.toThrow(/rate=1e\+308: must be at most 9007199254740991/);
     await expect(limiter.setPolicy({ interval: 'soon' })).rejects.toThrow(/interval/);
     await expect(limiter.setPolicy({ burst: 0 })).rejects.toThrow(/burst.*0/);
     await expect(limiter.setPolicy({ rat: 5 } as unknown as { rate: number })).rejects.toThrow(/rat/);
