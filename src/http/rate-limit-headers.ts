@@ -17,9 +17,19 @@ export function policyWindowSeconds(policy: BucketPolicy): number {
   return Math.max(1, ceilSeconds((policy.burst * policy.intervalMs) / policy.rate));
 }
 
-/** Milliseconds to whole seconds, rounded up, ignoring floating-point dust (1000.0000000001 ms is 1 s). */
+/**
+ * The largest integer a Structured Field may carry (RFC 8941: at most 15 digits), about 31.7
+ * million years in seconds: the cap of every seconds figure in these headers.
+ */
+export const MAX_HEADER_SECONDS = 999_999_999_999_999;
+
+/**
+ * Milliseconds to whole seconds, rounded up, ignoring floating-point dust (1000.0000000001 ms is
+ * 1 s), and at most {@link MAX_HEADER_SECONDS}: a very slow refill (rate 1e-20 per second) is
+ * still a valid integer, never `1e+300` nor 21 digits.
+ */
 function ceilSeconds(ms: number): number {
-  return Math.ceil(ms / 1000 - 1e-9);
+  return Math.min(MAX_HEADER_SECONDS, Math.ceil(ms / 1000 - 1e-9));
 }
 
 /** A Structured Field string: quoted, with `\` and `"` escaped. */
