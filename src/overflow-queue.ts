@@ -172,8 +172,8 @@ export class OverflowQueue implements TakeQueue {
     let oldest = now;
     for (const line of this.lines.values()) {
       waiting += line.waiters.length;
-      const head = line.waiters[0];
-      if (head !== undefined && head.arrivedAt < oldest) oldest = head.arrivedAt;
+      // Not only the head: a take of a higher priority may have gone ahead of older waiters.
+      for (const waiter of line.waiters) if (waiter.arrivedAt < oldest) oldest = waiter.arrivedAt;
     }
     return { waiting, oldestWaitMs: now - oldest };
   }

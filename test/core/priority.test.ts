@@ -94,6 +94,24 @@ describe('memory store queue with priorities', () => {
     await expect(limiter.take('k', { priority: Number.NaN })).rejects.toThrow(/priority=NaN/);
     await limiter.close();
   });
+
+  test('queueStats: oldestWaitMs is the longest wait in the line, also when a higher priority went ahead of an older waiter', async () => {
+    manualTimers();
+    const limiter = createLimiter({ rate: 1, burst: 1, queue: { maxSize: 20, maxWait: '20s' }, clock });
+    await limiter.take('k');
+    const head = limiter.take('k');
+    const old = limiter.take('k');
+    await jest.advanceTimersByTimeAsync(100);
+    const urgent = limiter.take('k', { priority: 10 });
+    await jest.advanceTimersByTimeAsync(900);
+    expect((await head).allowed).toBe(true);
+    // The head now is `urgent` (waited 900 ms); `old`, behind it, has waited 1,000 ms. Before: 900.
+    expect(limiter.queueStats()).toEqual({ waiting: 2, oldestWaitMs: 1000 });
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(await urgent).toMatchObject({ allowed: true, waitedMs: 1900 });
+    expect(await old).toMatchObject({ allowed: true, waitedMs: 3000 });
+    await limiter.close();
+  });
 });
 
 /** A memory store that also reserves, on the fake-timer clock. */
