@@ -218,7 +218,8 @@ export class ReservationQueue implements TakeQueue {
     let oldest = now;
     for (const line of this.lines.values()) {
       waiting += line.pending.length + line.reserved.length;
-      for (const waiter of [line.reserved[0], line.pending[0]]) if (waiter !== undefined && waiter.arrivedAt < oldest) oldest = waiter.arrivedAt;
+      // Not only the heads: a take of a higher priority may have gone ahead of older waiters.
+      for (const list of [line.reserved, line.pending]) for (const waiter of list) if (waiter.arrivedAt < oldest) oldest = waiter.arrivedAt;
     }
     return { waiting, oldestWaitMs: now - oldest };
   }

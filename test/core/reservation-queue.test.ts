@@ -70,6 +70,20 @@ describe('reservation queue', () => {
     await limiter.close();
   });
 
+  test('queueStats().oldestWaitMs is the oldest waiter\'s wait, also when a take of a higher priority went ahead of it', async () => {
+    const limiter = createLimiter({ rate: 1, burst: 1, queue: { maxSize: 10, maxWait: '30s' }, clock, store: reservingStore() });
+    await limiter.take('k');
+    const older = limiter.take('k');
+    await jest.advanceTimersByTimeAsync(4);
+    const urgent = limiter.take('k', { priority: 10 });
+    await jest.advanceTimersByTimeAsync(500);
+    // The previous code looked at each list's head only: the urgent take, 4 ms younger (500).
+    expect(limiter.queueStats()).toEqual({ waiting: 2, oldestWaitMs: 504 });
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect((await urgent).waitedMs).toBeLessThan((await older).waitedMs);
+    await limiter.close();
+  });
+
   test('with maxWait 0 a take over the limit is answered at once, not after the batch window (found by a model-based run)', async () => {
     const limiter = createLimiter({ rate: 5, interval: 250, burst: 4, queue: { maxSize: 2, maxWait: 0, orderGrace: 0 }, clock, store: reservingStore() });
     expect((await limiter.take('k', { cost: 4 })).allowed).toBe(true);
