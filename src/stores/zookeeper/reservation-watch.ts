@@ -48,6 +48,12 @@ export interface WatchedBook {
   readonly book: Book;
   /** Orders the states of the bucket; -1 when there is no bucket (reset, or never written). */
   readonly zxid: number;
+  /**
+   * The shape the bucket refills by, as its last writer stored it (the policy in force at that
+   * write): every process times its waiters by it, whatever policy it holds itself (absent: no
+   * bucket, or none stored).
+   */
+  readonly shape?: { readonly burst: number; readonly ratePerMs: number };
 }
 
 /** The book in the bucket znode, with a watch set on it (an empty one when there is no bucket: reset, or never written). */
@@ -63,5 +69,7 @@ async function bookOf({ session, path, policy }: BucketTarget, fired: () => void
   }
   const data = decodeBucket(reply.data);
   const mtime = statTime(reply.stat.mtime);
-  return { tokens: data.tokens, since: data.at === undefined ? mtime : Math.min(mtime, data.at), book: data.book, zxid: statZxid(reply.stat.mzxid) };
+  const since = data.at === undefined ? mtime : Math.min(mtime, data.at);
+  const stored = Number.isFinite(data.burst) && data.burst > 0 && Number.isFinite(data.ratePerMs) && data.ratePerMs > 0;
+  return { tokens: data.tokens, since, book: data.book, zxid: statZxid(reply.stat.mzxid), ...(stored && { shape: { burst: data.burst, ratePerMs: data.ratePerMs } }) };
 }

@@ -569,7 +569,11 @@ export class ZooKeeperStore extends EventEmitter implements Store {
    * that stops it.
    */
   watchReservations(policy: BucketPolicy, key: string, listener: (update: BookUpdate) => void): () => void {
-    return this.reservationWatch.watch(this.targetOf(policy, key), (seen) => listener(this.bookUpdate(policy, 'shared', seen.zxid, seen.tokens, seen.since, seen.book.entries)));
+    // Timed by the shape the bucket refills by (its last writer's policy), not by the policy this
+    // watch began with: after a live policy change every process times the book alike.
+    return this.reservationWatch.watch(this.targetOf(policy, key), (seen) =>
+      listener(this.bookUpdate(seen.shape === undefined ? policy : { ...policy, ...seen.shape }, 'shared', seen.zxid, seen.tokens, seen.since, seen.book.entries)),
+    );
   }
 
   private fallbackReserve(policy: BucketPolicy, key: string, asks: readonly ReservationAsk[], maxSize: number): ReservationResult {
