@@ -17,7 +17,7 @@ export interface Entry {
   readonly a: number;
   readonly count: number;
   readonly owed: number;
-  /** The cost of its first waiter (absent: `owed / count`): when that one is due, the entry starts being served. */
+  /** The cost of its first waiter (absent: `owed / count`; 0 once its first waiter left): when that one is due, the entry starts being served. */
   readonly f?: number;
   /** The earliest maxWait deadline of its waiters: no ask goes ahead of it if that would push it past (absent: none). */
   readonly d?: number;
@@ -448,7 +448,8 @@ function placeOf(timed: readonly Timed[], virtual: number, by: number, now: numb
  * Removes a granted reservation whose waiter left before its turn: its entry owes its cost no
  * more, and its tokens go back to the bucket. Everyone behind it is due sooner by its cost / rate,
  * and the book's order is kept, so nobody overtakes anybody. A waiter already due (or gone from the
- * book) changes nothing.
+ * book) changes nothing. When the entry's first waiter leaves, the entry counts as due from its start
+ * for the jump horizon (see {@link JUMP_HORIZON_MS}): the cost of its new first waiter is not in the book.
  */
 export function cancel(tokens: number, book: Book, now: number, policy: BucketPolicy, cost: number, turn: Turn): { tokens: number; book: Book } {
   const pruned = prunedBook(book, tokens, now, policy.ratePerMs);
@@ -458,6 +459,11 @@ export function cancel(tokens: number, book: Book, now: number, policy: BucketPo
   if (own === undefined || dueOf(tokens, entries, now, policy.ratePerMs, turn, cost) <= now) return { tokens, book: pruned };
   own.count -= 1;
   own.owed = Math.max(0, own.owed - cost);
+  // Its first waiter left (nothing was owed ahead of it inside the entry): the cost of the one
+  // first now is not known here, so the entry counts as starting to be served when its tokens
+  // start being paid; with the cost of the one that left, a late ask could go ahead of a waiter
+  // due within the jump horizon.
+  if (turn.before === 0 && own.count > 0) own.f = 0;
   return { tokens: Math.min(policy.burst, tokens + cost), book: withFormation(book.seq, entries.filter((entry) => entry.count > 0), book.formedAt, book.w) };
 }
 
