@@ -1,4 +1,4 @@
-// The Store seam: where token buckets live. The memory store implements it; the ZooKeeper store will.
+// The Store seam: where token buckets live. The memory store and the ZooKeeper store implement it.
 
 import type { PolicyUpdate, PublishedPolicy, QueueBounds, VersionedPolicy } from './policy-update.js';
 import type { BucketPolicy } from './policy.js';

@@ -88,9 +88,8 @@ export class QueueWait {
       const onAbort = (): void => giveUp(this.signal.reason);
       if (this.signal.aborted) return giveUp(this.signal.reason);
       if (this.left <= 0) return giveUp(this.expired());
-      // A deadline past the longest timer is armed again at each step, until it is reached.
+      // A deadline further off than Node's longest timer is waited for in steps of it.
       const arm = (): void => {
-        // A deadline further off than Node's longest timer is waited for in steps of it.
         timer = setTimeout(() => (this.left <= 0 ? giveUp(this.expired()) : arm()), Math.min(this.left, MAX_TIMER_MS));
       };
       if (this.deadline !== Infinity) arm();
